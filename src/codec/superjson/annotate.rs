@@ -1,0 +1,254 @@
+//! What each annotation does to the JSON value it sits on (superjson's `untransform`), with
+//! JS's leniencies where a user would want them and typed errors where JS throws.
+
+use super::meta::Ann;
+use crate::value::number::{number_to_bigint, string_to_bigint, string_to_number};
+use crate::value::{Annotated, Date, JsError, Object, RegExp, TypedArray, Value};
+use crate::{Error, Result};
+use std::collections::HashSet;
+
+/// JS `ToNumber` for the values that can sit in a typed array's JSON.
+fn to_number(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => *n,
+        Value::Null => 0.0,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::String(s) => string_to_number(s),
+        _ => f64::NAN,
+    }
+}
+
+/// The elements a typed-array constructor gets from `json`.
+fn typed_elements(raw: &Value) -> Vec<f64> {
+    match raw {
+        Value::Array(a) => a.iter().map(to_number).collect(),
+        // `new Uint8Array("3")` is three zeros; junk is an empty array.
+        Value::String(s) => {
+            let n = string_to_number(s);
+            if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 1e6 {
+                vec![0.0; n as usize]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Turn the JSON value `raw` (children already revived) into what `ann` says it is.
+pub(crate) fn apply(ann: &Ann, raw: Value) -> Result<Value> {
+    Ok(match ann {
+        Ann::Undefined => Value::Undefined,
+        Ann::Number => Value::Number(to_number(&raw)),
+        Ann::BigInt => Value::BigInt(match &raw {
+            Value::String(s) => string_to_bigint(s)
+                .ok_or_else(|| Error::data(format!("Cannot convert {s} to a BigInt")))?,
+            Value::Number(n) => number_to_bigint(*n).ok_or_else(|| {
+                Error::data(format!(
+                    "The number {} cannot be converted to a BigInt because it is not an integer",
+                    crate::value::number::format(*n)
+                ))
+            })?,
+            Value::Bool(b) => u8::from(*b).into(),
+            other => {
+                return Err(Error::data(format!(
+                    "Cannot convert {} to a BigInt",
+                    other.kind_name()
+                )))
+            }
+        }),
+        Ann::Date => Value::Date(match &raw {
+            Value::String(s) => Date::parse(s),
+            Value::Null => Date::from_millis(0.0),
+            Value::Number(n) => Date::from_millis(*n),
+            Value::Bool(b) => Date::from_millis(f64::from(u8::from(*b))),
+            _ => Date::invalid(),
+        }),
+        Ann::RegExp => match &raw {
+            Value::String(s) => Value::RegExp(Box::new(RegExp::from_literal(s)?)),
+            other => {
+                return Err(Error::data(format!(
+                    "a regexp annotation needs a string, found {}",
+                    other.kind_name()
+                )))
+            }
+        },
+        Ann::Url => match &raw {
+            Value::String(s) => Value::Url(normalize_url(s)?),
+            other => {
+                return Err(Error::data(format!(
+                    "a URL annotation needs a string, found {}",
+                    other.kind_name()
+                )))
+            }
+        },
+        Ann::Set => Value::Set(dedupe_members(match raw {
+            Value::Array(a) => a,
+            Value::String(s) => s.chars().map(|c| Value::String(c.into())).collect(),
+            other => return Err(not_iterable(&other)),
+        })),
+        Ann::Map => Value::Map(dedupe_entries(match raw {
+            Value::Array(a) => a
+                .into_iter()
+                .map(|pair| match pair {
+                    Value::Array(kv) => {
+                        let mut it = kv.into_iter();
+                        Ok((it.next().unwrap_or_default(), it.next().unwrap_or_default()))
+                    }
+                    other => Err(Error::data(format!(
+                        "Iterator value {} is not an entry object",
+                        short(&other)
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Value::String(s) if s.is_empty() => Vec::new(),
+            Value::String(s) => {
+                return Err(Error::data(format!(
+                    "Iterator value {} is not an entry object",
+                    s.chars().next().unwrap_or_default()
+                )))
+            }
+            other => return Err(not_iterable(&other)),
+        })),
+        Ann::Error => match raw {
+            Value::Object(o) => Value::Error(Box::new(error_from_json(o))),
+            other => {
+                return Err(Error::data(format!(
+                    "an Error annotation needs an object, found {}",
+                    other.kind_name()
+                )))
+            }
+        },
+        Ann::Uint8Array => Value::Bytes(
+            typed_elements(&raw)
+                .into_iter()
+                .map(|n| if n.is_finite() { n.trunc().rem_euclid(256.0) as u8 } else { 0 })
+                .collect(),
+        ),
+        Ann::TypedArray(kind) => {
+            Value::TypedArray(Box::new(TypedArray::new(*kind, typed_elements(&raw))))
+        }
+        Ann::Opaque { kind, id } => Value::Annotated(Box::new(Annotated {
+            kind: kind.clone(),
+            id: id.clone(),
+            value: raw,
+        })),
+    })
+}
+
+fn not_iterable(v: &Value) -> Error {
+    Error::data(format!("{} is not iterable", short(v)))
+}
+
+fn short(v: &Value) -> String {
+    match v {
+        Value::Number(n) => crate::value::number::format(*n),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        Value::String(s) => s.clone(),
+        _ => "object".into(),
+    }
+}
+
+/// `new URL(s).href`.
+pub(crate) fn normalize_url(s: &str) -> Result<String> {
+    url::Url::parse(s)
+        .map(String::from)
+        .map_err(|_| Error::data(format!("Invalid URL: {s}")))
+}
+
+/// An Error from its superjson JSON `{name, message, cause?, ...props}`. `cause` is kept
+/// only when the key is present (superjson HEAD, #354); every other key is kept as a prop
+/// (superjson copies only its allowed props; polycodec drops nothing).
+pub(crate) fn error_from_json(mut o: Object) -> JsError {
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(s)) => s,
+        None | Some(Value::Undefined) => String::new(),
+        Some(Value::Null) => "null".into(),
+        Some(Value::Number(n)) => crate::value::number::format(n),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(_) => "[object Object]".into(),
+    };
+    let name = match o.remove("name") {
+        None | Some(Value::Undefined) => "Error".to_owned(),
+        v => text(v),
+    };
+    JsError {
+        name,
+        message: text(o.remove("message")),
+        stack: match o.remove("stack") {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        },
+        cause: o.remove("cause"),
+        props: o,
+    }
+}
+
+/// A hashable identity for SameValueZero on primitives and pointer identity on shared
+/// nodes; `None` for unshared objects, which are always distinct.
+#[derive(Hash, PartialEq, Eq)]
+enum Key {
+    Undefined,
+    Null,
+    Bool(bool),
+    Num(u64),
+    BigInt(String),
+    Str(String),
+    Ptr(usize),
+}
+
+fn key(v: &Value) -> Option<Key> {
+    Some(match v {
+        Value::Undefined => Key::Undefined,
+        Value::Null => Key::Null,
+        Value::Bool(b) => Key::Bool(*b),
+        Value::Number(n) if n.is_nan() => Key::Num(f64::NAN.to_bits()),
+        Value::Number(n) => Key::Num((n + 0.0).to_bits()),
+        Value::BigInt(b) => Key::BigInt(b.to_string()),
+        Value::String(s) => Key::Str(s.clone()),
+        Value::Ref(r) => Key::Ptr(r.addr()),
+        _ => return None,
+    })
+}
+
+/// JS `SameValueZero` stores -0 as +0 in Set members and Map keys.
+fn normalize_zero(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n == 0.0 => Value::Number(0.0),
+        v => v,
+    }
+}
+
+/// `new Set(items)`: primitives de-duplicated by SameValueZero, first position kept.
+pub(crate) fn dedupe_members(items: Vec<Value>) -> Vec<Value> {
+    if items.iter().all(|v| key(v).is_none()) {
+        return items;
+    }
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|v| key(v).is_none_or(|k| seen.insert(k)))
+        .map(normalize_zero)
+        .collect()
+}
+
+/// `new Map(entries)`: a repeated primitive key keeps its first position and takes the last
+/// value.
+pub(crate) fn dedupe_entries(entries: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
+    let mut seen: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
+    let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        match key(&k) {
+            Some(kk) => match seen.get(&kk) {
+                Some(&i) => out[i].1 = v,
+                None => {
+                    seen.insert(kk, out.len());
+                    out.push((normalize_zero(k), v));
+                }
+            },
+            None => out.push((k, v)),
+        }
+    }
+    out
+}

@@ -1,0 +1,575 @@
+//! A serde `Deserializer` over JSON text that applies superjson annotations while it reads.
+//!
+//! With an empty annotation trie it is a plain JSON deserializer (the `json` codec uses it
+//! so). At each value it looks up the trie node for the value's path; only annotated values
+//! are built as an intermediate [`Value`], everything else goes straight to the visitor.
+
+use super::annotate;
+use super::meta::{MetaTree, NodeId, NONE};
+use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
+use crate::value::de::ValueVisitor;
+use crate::value::number::MAX_SAFE_INTEGER;
+use crate::value::{Date, Value};
+use crate::{Error, Result};
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::Cell;
+
+/// The JSON deserializer.
+pub(crate) struct Deserializer<'a, 'm> {
+    pub(crate) r: Reader<'a>,
+    scratch: Vec<u8>,
+    depth_left: usize,
+    max_depth: usize,
+    tree: &'m MetaTree,
+    /// Trie node of the value about to be read.
+    node: NodeId,
+    /// Which annotated nodes have been applied.
+    applied: Vec<bool>,
+}
+
+impl<'a, 'm> Deserializer<'a, 'm> {
+    pub(crate) fn new(r: Reader<'a>, tree: &'m MetaTree, max_depth: usize) -> Self {
+        let annotated = !tree.is_empty();
+        Deserializer {
+            r,
+            scratch: Vec::new(),
+            depth_left: max_depth,
+            max_depth,
+            tree,
+            node: if annotated { super::meta::ROOT } else { NONE },
+            applied: if annotated {
+                vec![false; tree.node_count()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// After the value: fail if an annotation addressed a path that `json` does not have.
+    pub(crate) fn check_all_applied(&self) -> Result<()> {
+        if self.tree.is_empty() {
+            return Ok(());
+        }
+        let applied = self.applied.iter().filter(|&&a| a).count();
+        if applied == self.tree.len() {
+            return Ok(());
+        }
+        let missing = (0..self.tree.node_count() as NodeId)
+            .find(|&n| self.tree.ann(n).is_some() && !self.applied[n as usize])
+            .unwrap_or(NONE);
+        Err(Error::data(
+            "meta.values annotates a path that json does not contain",
+        )
+        .at_path(self.tree.path_of(missing)))
+    }
+
+    /// If the value about to be read is annotated, read it, apply the annotation and return
+    /// the result. Otherwise `None`, and the node stays set for the children.
+    #[inline]
+    fn take_annotated(&mut self) -> Result<Option<Value>> {
+        if self.node == NONE {
+            return Ok(None);
+        }
+        let Some(ann) = self.tree.ann(self.node) else {
+            return Ok(None);
+        };
+        let node = std::mem::replace(&mut self.node, NONE);
+        self.applied[node as usize] = true;
+        let offset = self.r.offset();
+        // Fast path for the most common annotation: a Date from an ISO string.
+        if *ann == super::meta::Ann::Date
+            && !self.tree.has_children(node)
+            && self.r.peek() == Some(b'"')
+        {
+            let s = self.r.string(&mut self.scratch)?;
+            return Ok(Some(Value::Date(Date::parse(s.as_str()))));
+        }
+        let raw = if *ann == super::meta::Ann::Undefined && !self.tree.has_children(node) {
+            self.r.skip_value(self.depth_left)?;
+            Value::Null
+        } else {
+            self.node = node;
+            let v = self.parse_plain(ValueVisitor)?;
+            self.node = NONE;
+            v
+        };
+        annotate::apply(ann, raw).map(Some).map_err(|e| e.at_offset(offset))
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        if self.depth_left == 0 {
+            return Err(depth_error(self.max_depth, self.r.offset()));
+        }
+        self.depth_left -= 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth_left += 1;
+    }
+
+    fn number<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value> {
+        let n = self.r.number()?;
+        visit_number(n, visitor)
+    }
+
+    /// Read the next value ignoring any annotation on it (children still apply).
+    fn parse_plain<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value> {
+        let node = std::mem::replace(&mut self.node, NONE);
+        match self.r.peek_some()? {
+            b'n' => {
+                self.r.keyword(b"null")?;
+                visitor.visit_unit()
+            }
+            b't' => {
+                self.r.keyword(b"true")?;
+                visitor.visit_bool(true)
+            }
+            b'f' => {
+                self.r.keyword(b"false")?;
+                visitor.visit_bool(false)
+            }
+            b'"' => match self.r.string(&mut self.scratch)? {
+                Str::Borrowed(s) => visitor.visit_borrowed_str(s),
+                Str::Copied(s) => visitor.visit_str(s),
+            },
+            b'[' => {
+                self.r.pos += 1;
+                self.enter()?;
+                let v = visitor.visit_seq(Seq {
+                    de: self,
+                    parent: node,
+                    index: 0,
+                })?;
+                self.leave();
+                self.r.expect(b']', "`]`")?;
+                Ok(v)
+            }
+            b'{' => {
+                self.r.pos += 1;
+                self.enter()?;
+                let v = visitor.visit_map(Map {
+                    de: self,
+                    parent: node,
+                    first: true,
+                    key: String::new(),
+                    pending: NONE,
+                })?;
+                self.leave();
+                self.r.expect(b'}', "`}`")?;
+                Ok(v)
+            }
+            b'-' | b'0'..=b'9' => self.number(visitor),
+            c => Err(self
+                .r
+                .err(format!("expected a value, found {}", describe(c)))),
+        }
+    }
+
+    /// Skip the next value, marking any annotations below it as handled (the target type
+    /// chose to ignore it).
+    fn skip(&mut self) -> Result<()> {
+        let node = std::mem::replace(&mut self.node, NONE);
+        if node != NONE {
+            for n in self.tree.annotated_below(node) {
+                self.applied[n as usize] = true;
+            }
+        }
+        self.r.skip_value(self.depth_left)
+    }
+}
+
+fn visit_number<'de, V: Visitor<'de>>(n: Num<'_>, visitor: V) -> Result<V::Value> {
+    if n.is_int {
+        if let Ok(i) = n.text.parse::<i64>() {
+            if (i.unsigned_abs() as f64) <= MAX_SAFE_INTEGER {
+                return if i >= 0 {
+                    visitor.visit_u64(i as u64)
+                } else {
+                    visitor.visit_i64(i)
+                };
+            }
+        }
+    }
+    visitor.visit_f64(n.to_f64())
+}
+
+/// Run `f` on a deserializer over an owned value (an annotated value, already built).
+fn with_value<T>(
+    v: Value,
+    f: impl FnOnce(crate::value::de::ValueDeserializer<'_>) -> Result<T>,
+) -> Result<T> {
+    let budget = Cell::new(crate::Limits::default().ref_expansion());
+    f(crate::value::de::ValueDeserializer::new(&v, &budget))
+}
+
+macro_rules! exact_int {
+    ($method:ident, $visit:ident, $t:ty) => {
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            if let Some(v) = self.take_annotated()? {
+                return with_value(v, |d| de::Deserializer::$method(d, visitor));
+            }
+            match self.r.peek_some()? {
+                b'-' | b'0'..=b'9' => {
+                    let start = self.r.offset();
+                    let n = self.r.number()?;
+                    if n.is_int {
+                        match n.text.parse::<$t>() {
+                            Ok(i) => visitor.$visit(i),
+                            Err(_) => Err(Error::data(format!(
+                                "number {} out of range for {}",
+                                n.text,
+                                stringify!($t)
+                            ))
+                            .at_offset(start)),
+                        }
+                    } else {
+                        visit_number(n, visitor).map_err(|e| e.at_offset(start))
+                    }
+                }
+                _ => self.parse_plain(visitor),
+            }
+        }
+    };
+}
+
+macro_rules! via_any {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            if let Some(v) = self.take_annotated()? {
+                return with_value(v, |d| de::Deserializer::$method(d, visitor));
+            }
+            self.parse_plain(visitor)
+        }
+    )*};
+}
+
+impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if let Some(v) = self.take_annotated()? {
+            return with_value(v, |d| de::Deserializer::deserialize_any(d, visitor));
+        }
+        self.parse_plain(visitor)
+    }
+
+    via_any!(deserialize_bool deserialize_f32 deserialize_f64 deserialize_char deserialize_str
+        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq
+        deserialize_map);
+
+    exact_int!(deserialize_i8, visit_i8, i8);
+    exact_int!(deserialize_i16, visit_i16, i16);
+    exact_int!(deserialize_i32, visit_i32, i32);
+    exact_int!(deserialize_i64, visit_i64, i64);
+    exact_int!(deserialize_i128, visit_i128, i128);
+    exact_int!(deserialize_u8, visit_u8, u8);
+    exact_int!(deserialize_u16, visit_u16, u16);
+    exact_int!(deserialize_u32, visit_u32, u32);
+    exact_int!(deserialize_u64, visit_u64, u64);
+    exact_int!(deserialize_u128, visit_u128, u128);
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if let Some(v) = self.take_annotated()? {
+            return with_value(v, |d| de::Deserializer::deserialize_option(d, visitor));
+        }
+        if self.r.peek() == Some(b'n') {
+            self.r.keyword(b"null")?;
+            self.node = NONE;
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        if crate::value::magic::Magic::from_name(name).is_some() {
+            self.deserialize_any(visitor)
+        } else {
+            visitor.visit_newtype_struct(self)
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        if let Some(v) = self.take_annotated()? {
+            return with_value(v, |d| de::Deserializer::deserialize_struct(d, name, fields, visitor));
+        }
+        self.parse_plain(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        if let Some(v) = self.take_annotated()? {
+            return with_value(v, |d| {
+                de::Deserializer::deserialize_enum(d, name, variants, visitor)
+            });
+        }
+        match self.r.peek_some()? {
+            b'"' => {
+                self.node = NONE;
+                let s = self.r.string(&mut self.scratch)?;
+                visitor.visit_enum(s.as_str().into_deserializer())
+            }
+            b'{' => {
+                self.r.pos += 1;
+                self.enter()?;
+                let parent = std::mem::replace(&mut self.node, NONE);
+                if self.r.peek_some()? != b'"' {
+                    return Err(self.r.err("expected a string key"));
+                }
+                let variant = self.r.string(&mut self.scratch)?.as_str().to_owned();
+                self.r.expect(b':', "`:`")?;
+                self.node = self.tree.child_key(parent, &variant);
+                let v = visitor.visit_enum(Enum {
+                    de: self,
+                    variant: variant.clone(),
+                })?;
+                self.leave();
+                self.r.expect(b'}', "`}`")?;
+                Ok(v)
+            }
+            c => Err(self.r.err(format!(
+                "expected an enum (a string or an object with one key), found {}",
+                describe(c)
+            ))),
+        }
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.skip()?;
+        visitor.visit_unit()
+    }
+}
+
+struct Seq<'x, 'a, 'm> {
+    de: &'x mut Deserializer<'a, 'm>,
+    parent: NodeId,
+    index: usize,
+}
+
+impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        match self.de.r.peek_some()? {
+            b']' => return Ok(None),
+            b',' if self.index > 0 => {
+                self.de.r.pos += 1;
+                if self.de.r.peek_some()? == b']' {
+                    return Err(self.de.r.err("trailing comma in array"));
+                }
+            }
+            c if self.index > 0 => {
+                return Err(self
+                    .de
+                    .r
+                    .err(format!("expected `,` or `]`, found {}", describe(c))))
+            }
+            _ => {}
+        }
+        let i = self.index;
+        self.index += 1;
+        self.de.node = if self.parent == NONE {
+            NONE
+        } else {
+            self.de.tree.child_index(self.parent, i)
+        };
+        seed.deserialize(&mut *self.de)
+            .map(Some)
+            .map_err(|e| e.in_segment(&i.to_string()))
+    }
+}
+
+struct Map<'x, 'a, 'm> {
+    de: &'x mut Deserializer<'a, 'm>,
+    parent: NodeId,
+    first: bool,
+    key: String,
+    pending: NodeId,
+}
+
+impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        match self.de.r.peek_some()? {
+            b'}' => return Ok(None),
+            b',' if !self.first => {
+                self.de.r.pos += 1;
+                self.de.r.peek_some()?;
+            }
+            c if !self.first => {
+                return Err(self
+                    .de
+                    .r
+                    .err(format!("expected `,` or `}}`, found {}", describe(c))))
+            }
+            _ => {}
+        }
+        self.first = false;
+        if self.de.r.peek_some()? != b'"' {
+            return Err(self.de.r.err("expected a string key"));
+        }
+        let key = self.de.r.string(&mut self.de.scratch)?;
+        self.key.clear();
+        self.key.push_str(key.as_str());
+        self.pending = if self.parent == NONE {
+            NONE
+        } else {
+            self.de.tree.child_key(self.parent, &self.key)
+        };
+        let out = match key {
+            Str::Borrowed(s) => seed.deserialize(KeyDeserializer::Borrowed(s)),
+            Str::Copied(_) => seed.deserialize(KeyDeserializer::Copied(&self.key)),
+        };
+        out.map(Some)
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
+        self.de.r.expect(b':', "`:`")?;
+        self.de.node = self.pending;
+        seed.deserialize(&mut *self.de)
+            .map_err(|e| e.in_segment(&self.key))
+    }
+}
+
+/// An object key: a string, which also reads as a number for maps with integer keys.
+enum KeyDeserializer<'a, 'k> {
+    Borrowed(&'a str),
+    Copied(&'k str),
+}
+
+impl KeyDeserializer<'_, '_> {
+    fn text(&self) -> &str {
+        match self {
+            KeyDeserializer::Borrowed(s) => s,
+            KeyDeserializer::Copied(s) => s,
+        }
+    }
+}
+
+macro_rules! key_int {
+    ($($method:ident $visit:ident $t:ty)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            match self.text().parse::<$t>() {
+                Ok(n) => visitor.$visit(n),
+                Err(_) => Err(Error::data(format!(
+                    "object key {:?} is not a {}", self.text(), stringify!($t)
+                ))),
+            }
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for KeyDeserializer<'de, '_> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self {
+            KeyDeserializer::Borrowed(s) => visitor.visit_borrowed_str(s),
+            KeyDeserializer::Copied(s) => visitor.visit_str(s),
+        }
+    }
+    key_int!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
+        deserialize_i64 visit_i64 i64 deserialize_i128 visit_i128 i128
+        deserialize_u8 visit_u8 u8 deserialize_u16 visit_u16 u16 deserialize_u32 visit_u32 u32
+        deserialize_u64 visit_u64 u64 deserialize_u128 visit_u128 u128
+        deserialize_f32 visit_f32 f32 deserialize_f64 visit_f64 f64);
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.text() {
+            "true" => visitor.visit_bool(true),
+            "false" => visitor.visit_bool(false),
+            other => Err(Error::data(format!("object key {other:?} is not a bool"))),
+        }
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_enum(self.text().into_deserializer())
+    }
+    serde::forward_to_deserialize_any! {
+        char str string bytes byte_buf option unit unit_struct seq tuple tuple_struct map
+        struct identifier ignored_any
+    }
+}
+
+struct Enum<'x, 'a, 'm> {
+    de: &'x mut Deserializer<'a, 'm>,
+    variant: String,
+}
+
+impl<'de, 'x, 'm> de::EnumAccess<'de> for Enum<'x, 'de, 'm> {
+    type Error = Error;
+    type Variant = Self;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let v = seed.deserialize(IntoDeserializer::<Error>::into_deserializer(self.variant.as_str()))?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for Enum<'_, 'de, '_> {
+    type Error = Error;
+    fn unit_variant(self) -> Result<()> {
+        de::Deserialize::deserialize(&mut *self.de)
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value> {
+        de::Deserializer::deserialize_seq(&mut *self.de, visitor)
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        de::Deserializer::deserialize_map(&mut *self.de, visitor)
+    }
+}

@@ -1,0 +1,459 @@
+//! Reading superjson's `meta`: the `values` annotations become a trie walked alongside the
+//! `json` text, and `referentialEqualities` become lists of parsed paths.
+
+use super::path;
+use crate::value::{number, TypedArrayKind, Value};
+use crate::{Error, Result};
+use indexmap::{Equivalent, IndexMap};
+
+/// One annotation.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Ann {
+    Undefined,
+    BigInt,
+    Date,
+    RegExp,
+    Set,
+    Map,
+    Number,
+    Error,
+    Url,
+    Uint8Array,
+    TypedArray(TypedArrayKind),
+    /// `class`, `symbol`, `custom`, or a typed array polycodec does not model.
+    Opaque { kind: String, id: String },
+}
+
+impl Ann {
+    fn parse(v: &Value) -> Result<Ann> {
+        Ok(match v {
+            Value::String(s) => match s.as_str() {
+                "undefined" => Ann::Undefined,
+                "bigint" => Ann::BigInt,
+                "Date" => Ann::Date,
+                "regexp" => Ann::RegExp,
+                "set" => Ann::Set,
+                "map" => Ann::Map,
+                "number" => Ann::Number,
+                "Error" => Ann::Error,
+                "URL" => Ann::Url,
+                other => {
+                    return Err(Error::data(format!("Unknown transformation: {other}")));
+                }
+            },
+            Value::Array(a) => match a.as_slice() {
+                [Value::String(kind), Value::String(id)]
+                    if matches!(kind.as_str(), "class" | "symbol" | "custom" | "typed-array") =>
+                {
+                    if kind == "typed-array" {
+                        if id == "Uint8Array" {
+                            return Ok(Ann::Uint8Array);
+                        }
+                        if let Some(k) = TypedArrayKind::from_name(id) {
+                            return Ok(Ann::TypedArray(k));
+                        }
+                    }
+                    Ann::Opaque {
+                        kind: kind.clone(),
+                        id: id.clone(),
+                    }
+                }
+                parts => {
+                    let joined: Vec<String> = parts.iter().map(js_string).collect();
+                    return Err(Error::data(format!(
+                        "Unknown transformation: {}",
+                        joined.join(",")
+                    )));
+                }
+            },
+            other => {
+                return Err(Error::data(format!(
+                    "Unknown transformation: {}",
+                    js_string(other)
+                )))
+            }
+        })
+    }
+}
+
+/// `String(v)` for the values that can appear in a bad annotation.
+fn js_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        Value::Undefined => "undefined".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => number::format(*n),
+        Value::Array(a) => a.iter().map(js_string).collect::<Vec<_>>().join(","),
+        _ => "[object Object]".into(),
+    }
+}
+
+/// A path segment as a trie edge: canonical array indexes and other keys are kept apart so
+/// that array elements can be looked up without formatting their index.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+enum Seg {
+    Index(u32),
+    Key(Box<str>),
+}
+
+#[derive(Hash)]
+enum SegRef<'a> {
+    Index(u32),
+    Key(&'a str),
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Edge {
+    parent: u32,
+    seg: Seg,
+}
+
+#[derive(Hash)]
+struct EdgeRef<'a> {
+    parent: u32,
+    seg: SegRef<'a>,
+}
+
+impl Equivalent<Edge> for EdgeRef<'_> {
+    fn equivalent(&self, e: &Edge) -> bool {
+        self.parent == e.parent
+            && match (&self.seg, &e.seg) {
+                (SegRef::Index(a), Seg::Index(b)) => a == b,
+                (SegRef::Key(a), Seg::Key(b)) => *a == &**b,
+                _ => false,
+            }
+    }
+}
+
+fn seg_of(s: &str) -> Seg {
+    match number::array_index(s) {
+        Some(i) => Seg::Index(i),
+        None => Seg::Key(s.into()),
+    }
+}
+
+/// Id of a trie node; [`NONE`] means "no annotations at or below here".
+pub(crate) type NodeId = u32;
+/// No node.
+pub(crate) const NONE: NodeId = u32::MAX;
+/// The root of the trie.
+pub(crate) const ROOT: NodeId = 0;
+
+#[derive(Debug, Default)]
+struct Node {
+    ann: Option<Ann>,
+    children: u32,
+    parent: NodeId,
+    /// The segment that leads here from the parent, for error messages.
+    seg: String,
+}
+
+/// All annotations of a payload, as a trie keyed by path segments.
+#[derive(Debug)]
+pub(crate) struct MetaTree {
+    nodes: Vec<Node>,
+    edges: IndexMap<Edge, NodeId>,
+    annotations: usize,
+}
+
+impl Default for MetaTree {
+    fn default() -> Self {
+        MetaTree {
+            nodes: vec![Node {
+                parent: NONE,
+                ..Node::default()
+            }],
+            edges: IndexMap::new(),
+            annotations: 0,
+        }
+    }
+}
+
+impl MetaTree {
+    /// True when there is nothing to apply.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.annotations == 0
+    }
+
+    /// Number of annotations.
+    pub(crate) fn len(&self) -> usize {
+        self.annotations
+    }
+
+    /// Number of nodes (annotated or not).
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The annotation at `node`.
+    #[inline]
+    pub(crate) fn ann(&self, node: NodeId) -> Option<&Ann> {
+        self.nodes.get(node as usize).and_then(|n| n.ann.as_ref())
+    }
+
+    /// True when `node` has children.
+    #[inline]
+    pub(crate) fn has_children(&self, node: NodeId) -> bool {
+        self.nodes.get(node as usize).is_some_and(|n| n.children > 0)
+    }
+
+    /// The child of `node` at array index `i`.
+    #[inline]
+    pub(crate) fn child_index(&self, node: NodeId, i: usize) -> NodeId {
+        if !self.has_children(node) || i > u32::MAX as usize {
+            return NONE;
+        }
+        let key = EdgeRef {
+            parent: node,
+            seg: SegRef::Index(i as u32),
+        };
+        self.edges.get(&key).copied().unwrap_or(NONE)
+    }
+
+    /// The child of `node` at object key `k`.
+    #[inline]
+    pub(crate) fn child_key(&self, node: NodeId, k: &str) -> NodeId {
+        if !self.has_children(node) {
+            return NONE;
+        }
+        let seg = match number::array_index(k) {
+            Some(i) => SegRef::Index(i),
+            None => SegRef::Key(k),
+        };
+        let key = EdgeRef { parent: node, seg };
+        self.edges.get(&key).copied().unwrap_or(NONE)
+    }
+
+    /// Every node below `node` (itself included) that carries an annotation.
+    pub(crate) fn annotated_below(&self, node: NodeId) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        let mut stack = vec![node];
+        while let Some(n) = stack.pop() {
+            if self.ann(n).is_some() {
+                out.push(n);
+            }
+            if self.has_children(n) {
+                stack.extend(
+                    self.edges
+                        .iter()
+                        .filter(|(e, _)| e.parent == n)
+                        .map(|(_, &c)| c),
+                );
+            }
+        }
+        out
+    }
+
+    /// The path of `node`, escaped, for error messages.
+    pub(crate) fn path_of(&self, mut node: NodeId) -> String {
+        let mut segs = Vec::new();
+        while node != ROOT && node != NONE {
+            let n = &self.nodes[node as usize];
+            segs.push(path::escape_segment(&n.seg).into_owned());
+            node = n.parent;
+        }
+        segs.reverse();
+        segs.join(".")
+    }
+
+    fn node_at(&mut self, from: NodeId, segs: &[String]) -> NodeId {
+        let mut cur = from;
+        for s in segs {
+            let edge = Edge {
+                parent: cur,
+                seg: seg_of(s),
+            };
+            cur = match self.edges.get(&edge) {
+                Some(&n) => n,
+                None => {
+                    let id = self.nodes.len() as NodeId;
+                    self.nodes.push(Node {
+                        parent: cur,
+                        seg: s.clone(),
+                        ..Node::default()
+                    });
+                    self.nodes[cur as usize].children += 1;
+                    self.edges.insert(edge, id);
+                    id
+                }
+            };
+        }
+        cur
+    }
+
+    fn annotate(&mut self, node: NodeId, ann: Ann) -> Result<()> {
+        let slot = &mut self.nodes[node as usize].ann;
+        match slot {
+            Some(old) if *old != ann => Err(Error::data(format!(
+                "conflicting annotations {old:?} and {ann:?}"
+            ))
+            .at_path(self.path_of(node))),
+            Some(_) => Ok(()),
+            None => {
+                *slot = Some(ann);
+                self.annotations += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Parsed `referentialEqualities`.
+#[derive(Debug, Default)]
+pub(crate) struct Refs {
+    /// Paths that are the root itself (the array form's first element).
+    pub root_targets: Vec<Vec<String>>,
+    /// `(representative, targets)` in key order.
+    pub entries: Vec<(Vec<String>, Vec<Vec<String>>)>,
+}
+
+/// Everything `meta` says.
+#[derive(Debug, Default)]
+pub(crate) struct Meta {
+    pub tree: MetaTree,
+    pub refs: Option<Refs>,
+}
+
+/// Interpret a parsed `meta` value. `max_depth` bounds the annotation tree's nesting.
+pub(crate) fn parse_meta(meta: &Value, max_depth: usize) -> Result<Meta> {
+    let mut out = Meta::default();
+    let Value::Object(o) = meta else {
+        // `meta: null` (or any non-object) means no meta, as in JS.
+        return Ok(out);
+    };
+    let legacy = match o.get("v") {
+        None | Some(Value::Null) | Some(Value::Undefined) => true,
+        Some(Value::Number(n)) => !(*n >= 1.0),
+        Some(Value::String(s)) => !(number::string_to_number(s) >= 1.0),
+        Some(Value::Bool(b)) => !*b,
+        Some(_) => true,
+    };
+    match o.get("values") {
+        None | Some(Value::Null) | Some(Value::Undefined) | Some(Value::Number(_)) => {}
+        Some(Value::Array(a)) => tree(&mut out.tree, ROOT, a, legacy, 0, max_depth)
+            .map_err(|e| e.in_segment("values"))?,
+        Some(Value::Object(rec)) => record(&mut out.tree, ROOT, rec.iter(), legacy, 0, max_depth)
+            .map_err(|e| e.in_segment("values"))?,
+        Some(other) => {
+            return Err(Error::data(format!(
+                "meta.values must be an array or an object, found {}",
+                other.kind_name()
+            )))
+        }
+    }
+    match o.get("referentialEqualities") {
+        None | Some(Value::Null) | Some(Value::Undefined) => {}
+        Some(re) => out.refs = Some(refs(re, legacy)?),
+    }
+    Ok(out)
+}
+
+fn tree(
+    t: &mut MetaTree,
+    at: NodeId,
+    node: &[Value],
+    legacy: bool,
+    depth: usize,
+    max_depth: usize,
+) -> Result<()> {
+    if depth > max_depth {
+        return Err(Error::limit(format!(
+            "annotation tree nests deeper than the limit of {max_depth}"
+        )));
+    }
+    let Some(first) = node.first() else {
+        // `values: []` acts like `["undefined"]` in JS.
+        return t.annotate(at, Ann::Undefined);
+    };
+    let ann = Ann::parse(first)?;
+    match node.get(1) {
+        None | Some(Value::Null) | Some(Value::Undefined) => {}
+        Some(Value::Object(rec)) => record(t, at, rec.iter(), legacy, depth + 1, max_depth)?,
+        Some(Value::Array(items)) => {
+            let keys: Vec<String> = (0..items.len()).map(|i| i.to_string()).collect();
+            record(t, at, keys.iter().zip(items), legacy, depth + 1, max_depth)?
+        }
+        Some(other) => {
+            return Err(Error::data(format!(
+                "annotation children must be an object, found {}",
+                other.kind_name()
+            )))
+        }
+    }
+    t.annotate(at, ann)
+}
+
+fn record<'a>(
+    t: &mut MetaTree,
+    at: NodeId,
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    legacy: bool,
+    depth: usize,
+    max_depth: usize,
+) -> Result<()> {
+    for (k, v) in entries {
+        let segs = path::parse(k, legacy).map_err(|e| e.at_path(k.clone()))?;
+        let node = t.node_at(at, &segs);
+        match v {
+            Value::Array(a) => tree(t, node, a, legacy, depth, max_depth),
+            other => Err(Error::data(format!(
+                "annotation must be an array, found {}",
+                other.kind_name()
+            ))),
+        }
+        .map_err(|e| e.at_path(t.path_of(node)))?;
+    }
+    Ok(())
+}
+
+fn path_list(v: &Value, legacy: bool) -> Result<Vec<Vec<String>>> {
+    let Value::Array(a) = v else {
+        return Err(Error::data(
+            "referentialEqualities targets must be an array of paths",
+        ));
+    };
+    a.iter()
+        .map(|p| match p {
+            Value::String(s) => path::parse(s, legacy),
+            other => Err(Error::data(format!(
+                "a path must be a string, found {}",
+                other.kind_name()
+            ))),
+        })
+        .collect()
+}
+
+fn refs(v: &Value, legacy: bool) -> Result<Refs> {
+    let mut out = Refs::default();
+    let rec = match v {
+        Value::Object(o) => Some(o),
+        Value::Array(a) => {
+            match a.first() {
+                Some(first) => out.root_targets = path_list(first, legacy)?,
+                None => return Ok(out),
+            }
+            match a.get(1) {
+                None => None,
+                Some(Value::Object(o)) => Some(o),
+                Some(_) => {
+                    return Err(Error::data(
+                        "referentialEqualities array form must be [rootTargets, record]",
+                    ))
+                }
+            }
+        }
+        _ => {
+            return Err(Error::data(
+                "referentialEqualities must be an object or an array",
+            ))
+        }
+    };
+    if let Some(rec) = rec {
+        for (k, targets) in rec.js_order() {
+            let rep = path::parse(k, legacy)?;
+            out.entries.push((rep, path_list(targets, legacy)?));
+        }
+    }
+    Ok(out)
+}

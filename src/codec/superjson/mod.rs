@@ -1,0 +1,283 @@
+//! The superjson codec: JSON text with a `meta` section that keeps JS types, byte-for-byte
+//! compatible with superjson 2.x (see `codecs/README.md` for the mapping and the
+//! differences).
+
+mod annotate;
+pub(crate) mod de;
+pub(crate) mod meta;
+pub(crate) mod path;
+mod refs;
+pub(crate) mod ser;
+mod typed;
+
+use crate::codec::text::read::{describe, Reader};
+use crate::codec::{Codec, FrameKind};
+use crate::value::Value;
+use crate::{Error, Limits, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use ser::{Encoder, Mode};
+
+/// The superjson codec.
+///
+/// Writes what JS `superjson.stringify` writes for the same value, byte for byte: JS number
+/// formatting, JS string escaping, JS key order, `v:1` paths, `referentialEqualities` for
+/// shared nodes, NaN and bigints. Reads superjson 1.x and 2.x (legacy and `v:1` paths).
+///
+/// ```
+/// use polycodec::{codec::SuperJson, Value, Date};
+/// let sj = SuperJson::new();
+/// let v = Value::from(vec![Value::Date(Date::from_millis(0.0)), Value::BigInt(7.into())]);
+/// let text = sj.encode_value_to_string(&v).unwrap();
+/// assert_eq!(text, r#"{"json":["1970-01-01T00:00:00.000Z","7"],"meta":{"values":{"0":["Date"],"1":["bigint"]},"v":1}}"#);
+/// assert_eq!(sj.decode_value(text.as_bytes()).unwrap(), v);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SuperJson {
+    dedupe: bool,
+    limits: Limits,
+}
+
+impl SuperJson {
+    /// Subprotocol token: `polycodec.superjson`.
+    pub const SUBPROTOCOL: &'static str = "polycodec.superjson";
+
+    /// A codec with default [`Limits`] and `dedupe` off.
+    pub fn new() -> SuperJson {
+        SuperJson::default()
+    }
+
+    /// superjson's `dedupe` option: a shared node is written once and every later
+    /// occurrence is `null` plus a reference. Default: off (what `superjson.stringify`
+    /// does).
+    pub fn dedupe(mut self, on: bool) -> SuperJson {
+        self.dedupe = on;
+        self
+    }
+
+    /// The limits applied when decoding and encoding. Default: [`Limits::default()`].
+    pub fn with_limits(mut self, limits: Limits) -> SuperJson {
+        self.limits = limits;
+        self
+    }
+
+    fn encoder(&self) -> Encoder {
+        Encoder::new(Mode::SuperJson, self.dedupe, &self.limits, 256)
+    }
+
+    /// Encode any `T: Serialize` (no intermediate `Value`).
+    pub fn to_vec<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
+        let mut enc = self.encoder();
+        value.serialize(&mut enc)?;
+        Ok(enc.finish())
+    }
+
+    /// Encode any `T: Serialize` to a `String`.
+    pub fn to_string<T: Serialize + ?Sized>(&self, value: &T) -> Result<String> {
+        self.to_vec(value).map(into_string)
+    }
+
+    /// Encode a [`Value`].
+    pub fn encode_value(&self, value: &Value) -> Result<Vec<u8>> {
+        let mut enc = self.encoder();
+        enc.value(value)?;
+        Ok(enc.finish())
+    }
+
+    /// Encode a [`Value`] to a `String`.
+    pub fn encode_value_to_string(&self, value: &Value) -> Result<String> {
+        self.encode_value(value).map(into_string)
+    }
+
+    /// Decode any `T: DeserializeOwned` (no intermediate `Value` unless the payload has
+    /// `referentialEqualities`, which only a `Value` can hold).
+    pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        let env = Envelope::split(bytes, &self.limits)?;
+        let meta = env.meta(&self.limits)?;
+        if meta.refs.is_some() {
+            let v = self.decode_parts(bytes, &env, meta)?;
+            return crate::value::de::from_value_ref(&v);
+        }
+        let Some((start, end)) = env.json else {
+            return crate::value::de::from_value_ref(&Value::Undefined);
+        };
+        let r = Reader {
+            bytes: &bytes[..end],
+            pos: start,
+            base: 0,
+        };
+        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        let v = T::deserialize(&mut de)?;
+        de.check_all_applied()?;
+        Ok(v)
+    }
+
+    /// Decode any `T: DeserializeOwned` from a `&str`.
+    pub fn from_str<T: DeserializeOwned>(&self, s: &str) -> Result<T> {
+        self.from_slice(s.as_bytes())
+    }
+
+    /// Decode a [`Value`]: what JS `superjson.parse` returns.
+    pub fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
+        let env = Envelope::split(bytes, &self.limits)?;
+        let meta = env.meta(&self.limits)?;
+        self.decode_parts(bytes, &env, meta)
+    }
+
+    fn decode_parts(&self, bytes: &[u8], env: &Envelope, meta: meta::Meta) -> Result<Value> {
+        let Some((start, end)) = env.json else {
+            return Ok(Value::Undefined);
+        };
+        let r = Reader {
+            bytes: &bytes[..end],
+            pos: start,
+            base: 0,
+        };
+        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        let v = Value::deserialize(&mut de)?;
+        de.check_all_applied()?;
+        match &meta.refs {
+            Some(refs) => refs::apply(v, refs, &self.limits),
+            None => Ok(v),
+        }
+    }
+}
+
+fn into_string(bytes: Vec<u8>) -> String {
+    // The encoders only ever write UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Where `json` is in the document, and the parsed `meta`.
+struct Envelope {
+    json: Option<(usize, usize)>,
+    meta: Option<Value>,
+}
+
+impl Envelope {
+    fn split(bytes: &[u8], limits: &Limits) -> Result<Envelope> {
+        if bytes.len() > limits.message_bytes() {
+            return Err(Error::limit(format!(
+                "message of {} bytes is over the limit of {}",
+                bytes.len(),
+                limits.message_bytes()
+            )));
+        }
+        let mut r = Reader::new(bytes);
+        match r.peek_some()? {
+            b'{' => r.pos += 1,
+            c => {
+                return Err(r.err(format!(
+                    "a superjson document is an object with a `json` key, found {}",
+                    describe(c)
+                )))
+            }
+        }
+        let mut env = Envelope {
+            json: None,
+            meta: None,
+        };
+        let mut scratch = Vec::new();
+        let mut first = true;
+        loop {
+            match r.peek_some()? {
+                b'}' => {
+                    r.pos += 1;
+                    break;
+                }
+                b',' if !first => {
+                    r.pos += 1;
+                    r.peek_some()?;
+                }
+                c if !first => {
+                    return Err(r.err(format!("expected `,` or `}}`, found {}", describe(c))))
+                }
+                _ => {}
+            }
+            first = false;
+            if r.peek_some()? != b'"' {
+                return Err(r.err("expected a string key"));
+            }
+            let key = r.string(&mut scratch)?.as_str().to_owned();
+            r.expect(b':', "`:`")?;
+            match key.as_str() {
+                "json" => {
+                    r.peek_some()?;
+                    let start = r.pos;
+                    r.skip_value(limits.depth())?;
+                    env.json = Some((start, r.pos));
+                }
+                "meta" => {
+                    let empty = meta::MetaTree::default();
+                    let mut d = de::Deserializer::new(
+                        Reader {
+                            bytes,
+                            pos: r.pos,
+                            base: 0,
+                        },
+                        &empty,
+                        limits.depth(),
+                    );
+                    let v = Value::deserialize(&mut d).map_err(|e| e.in_segment("meta"))?;
+                    r.pos = d.r.pos;
+                    env.meta = Some(v);
+                }
+                _ => r.skip_value(limits.depth())?,
+            }
+        }
+        r.end()?;
+        Ok(env)
+    }
+
+    fn meta(&self, limits: &Limits) -> Result<meta::Meta> {
+        match &self.meta {
+            Some(m) => meta::parse_meta(m, limits.depth()),
+            None => Ok(meta::Meta::default()),
+        }
+    }
+}
+
+impl Codec for SuperJson {
+    fn name(&self) -> &str {
+        "superjson"
+    }
+    fn subprotocol(&self) -> &str {
+        Self::SUBPROTOCOL
+    }
+    fn frame_kind(&self) -> FrameKind {
+        FrameKind::Text
+    }
+    fn encode_value(&self, value: &Value) -> Result<Vec<u8>> {
+        SuperJson::encode_value(self, value)
+    }
+    fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
+        SuperJson::decode_value(self, bytes)
+    }
+    fn encode_erased(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>> {
+        self.to_vec(value)
+    }
+    fn decode_erased(
+        &self,
+        bytes: &[u8],
+        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let env = Envelope::split(bytes, &self.limits)?;
+        let meta = env.meta(&self.limits)?;
+        if meta.refs.is_some() || env.json.is_none() {
+            let v = self.decode_parts(bytes, &env, meta)?;
+            return crate::codec::visit_value(&v, visit);
+        }
+        let (start, end) = env.json.unwrap_or((0, 0));
+        let r = Reader {
+            bytes: &bytes[..end],
+            pos: start,
+            base: 0,
+        };
+        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
+        de.check_all_applied()
+    }
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+}

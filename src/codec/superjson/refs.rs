@@ -1,0 +1,413 @@
+//! Applying `referentialEqualities` when decoding.
+//!
+//! The decoded tree is moved into an arena, each reference rewires an edge (read the node at
+//! the representative path, make every target path point to it), and the graph is turned
+//! back into a [`Value`] where nodes with several parents become [`Ref`]s and edges back to
+//! an ancestor become back-references. Nothing is ever copied per reference, so a small
+//! payload that describes a huge DAG stays small; all work is linear in the payload.
+//!
+//! This rebuilds the graph JS meant, not JS's reading of it: superjson's reviver re-inserts
+//! Set members and Map keys at the end (#346) and can pick a cut copy as representative
+//! (#361); polycodec does neither.
+
+use super::meta::Refs;
+use crate::value::{Annotated, JsError, Object, Ref, Value};
+use crate::{Error, Result};
+use indexmap::IndexMap;
+use std::collections::HashMap;
+
+type Id = usize;
+
+enum Node {
+    Leaf(Value),
+    Array(Vec<Id>),
+    Object(IndexMap<String, Id>),
+    Map(Vec<(Id, Id)>),
+    Set(Vec<Id>),
+    Error {
+        name: String,
+        message: String,
+        stack: Option<String>,
+        cause: Option<Id>,
+        props: IndexMap<String, Id>,
+    },
+    Annotated {
+        kind: String,
+        id: String,
+        inner: Id,
+    },
+}
+
+struct Arena {
+    nodes: Vec<Node>,
+}
+
+impl Arena {
+    fn add(&mut self, n: Node) -> Id {
+        self.nodes.push(n);
+        self.nodes.len() - 1
+    }
+
+    fn from_value(&mut self, v: Value) -> Id {
+        let node = match v {
+            Value::Array(a) => Node::Array(a.into_iter().map(|x| self.from_value(x)).collect()),
+            Value::Object(o) => Node::Object(
+                o.into_iter()
+                    .map(|(k, x)| (k, self.from_value(x)))
+                    .collect(),
+            ),
+            Value::Map(m) => Node::Map(
+                m.into_iter()
+                    .map(|(k, x)| (self.from_value(k), self.from_value(x)))
+                    .collect(),
+            ),
+            Value::Set(s) => Node::Set(s.into_iter().map(|x| self.from_value(x)).collect()),
+            Value::Error(e) => {
+                let e = *e;
+                Node::Error {
+                    name: e.name,
+                    message: e.message,
+                    stack: e.stack,
+                    cause: e.cause.map(|c| self.from_value(c)),
+                    props: e
+                        .props
+                        .into_iter()
+                        .map(|(k, x)| (k, self.from_value(x)))
+                        .collect(),
+                }
+            }
+            Value::Annotated(a) => {
+                let a = *a;
+                let inner = self.from_value(a.value);
+                Node::Annotated {
+                    kind: a.kind,
+                    id: a.id,
+                    inner,
+                }
+            }
+            other => Node::Leaf(other),
+        };
+        self.add(node)
+    }
+
+    /// The node at `path` from `root`; `None` where JS would read `undefined`.
+    fn get(&self, root: Id, path: &[String]) -> Result<Option<Id>> {
+        let mut cur = root;
+        let mut i = 0;
+        while i < path.len() {
+            let seg = &path[i];
+            let next = match &self.nodes[cur] {
+                Node::Array(a) => seg.parse::<usize>().ok().and_then(|j| a.get(j).copied()),
+                Node::Object(o) => o.get(seg.as_str()).copied(),
+                Node::Set(s) => Some(*s.get(index(seg, s.len())?).ok_or_else(oob)?),
+                Node::Map(m) => {
+                    let row = index(seg, m.len())?;
+                    i += 1;
+                    let Some(&(k, v)) = m.get(row) else {
+                        return Ok(None);
+                    };
+                    match path.get(i).map(String::as_str) {
+                        Some("0") => Some(k),
+                        Some(_) => Some(v),
+                        None => return Err(Error::data("a Map path needs a key/value segment")),
+                    }
+                }
+                Node::Error { cause, props, .. } => {
+                    if seg == "cause" {
+                        *cause
+                    } else {
+                        props.get(seg.as_str()).copied()
+                    }
+                }
+                Node::Annotated { inner, .. } => {
+                    // Class properties live on the inner object; do not consume the segment.
+                    cur = *inner;
+                    continue;
+                }
+                Node::Leaf(_) => None,
+            };
+            match next {
+                Some(n) => cur = n,
+                None => return Ok(None),
+            }
+            i += 1;
+        }
+        Ok(Some(cur))
+    }
+
+    /// Make `path` point to `target`.
+    fn set(&mut self, root: Id, path: &[String], target: Id, limit: usize) -> Result<()> {
+        let Some((last, parent_path)) = path.split_last() else {
+            return Err(Error::data("a reference target cannot be the root"));
+        };
+        // A Map slot needs the row segment too.
+        if let Some(pp) = parent_path.split_last() {
+            if let Some(gp) = self.get(root, pp.1)? {
+                let gp = resolve_annotated(&self.nodes, gp);
+                if let Node::Map(m) = &mut self.nodes[gp] {
+                    let row = index(pp.0, m.len())?;
+                    let Some(entry) = m.get_mut(row) else {
+                        return Ok(());
+                    };
+                    if last == "0" {
+                        entry.0 = target;
+                    } else {
+                        entry.1 = target;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let Some(parent) = self.get(root, parent_path)? else {
+            // A missing parent is ignored, as in JS.
+            return Ok(());
+        };
+        let parent = resolve_annotated(&self.nodes, parent);
+        match &mut self.nodes[parent] {
+            Node::Array(a) => {
+                if let Ok(j) = last.parse::<usize>() {
+                    if j < a.len() {
+                        a[j] = target;
+                    } else if j < limit {
+                        // JS extends the array; the gap reads as undefined.
+                        let len = a.len();
+                        let fill: Vec<Id> = (len..j).map(|_| usize::MAX).collect();
+                        a.extend(fill);
+                        a.push(target);
+                    } else {
+                        return Err(Error::limit("reference index beyond the collection limit"));
+                    }
+                }
+            }
+            Node::Object(o) => {
+                o.insert(last.clone(), target);
+            }
+            Node::Set(s) => {
+                let j = index(last, s.len())?;
+                match s.get_mut(j) {
+                    Some(slot) => *slot = target,
+                    None => s.push(target),
+                }
+            }
+            Node::Error { cause, props, .. } => {
+                if last == "cause" {
+                    *cause = Some(target);
+                } else {
+                    props.insert(last.clone(), target);
+                }
+            }
+            Node::Map(_) | Node::Annotated { .. } | Node::Leaf(_) => {}
+        }
+        Ok(())
+    }
+}
+
+fn resolve_annotated(nodes: &[Node], mut id: Id) -> Id {
+    while let Some(Node::Annotated { inner, .. }) = nodes.get(id) {
+        id = *inner;
+    }
+    id
+}
+
+fn oob() -> Error {
+    Error::data("index out of bounds")
+}
+
+/// A Set or Map row index: indexes past the size are rejected before any work (#305).
+fn index(seg: &str, len: usize) -> Result<usize> {
+    let i: usize = seg.parse().map_err(|_| oob())?;
+    if i > len {
+        return Err(oob());
+    }
+    Ok(i)
+}
+
+/// Apply `refs` to a decoded value.
+pub(crate) fn apply(value: Value, refs: &Refs, limits: &crate::Limits) -> Result<Value> {
+    let mut arena = Arena { nodes: Vec::new() };
+    let root = arena.from_value(value);
+    let undefined = arena.add(Node::Leaf(Value::Undefined));
+    for target in &refs.root_targets {
+        arena.set(root, target, root, limits.collection_len())?;
+    }
+    for (rep, targets) in &refs.entries {
+        let src = arena.get(root, rep)?.unwrap_or(undefined);
+        for t in targets {
+            arena.set(root, t, src, limits.collection_len())?;
+        }
+    }
+    // Holes left by extending arrays read as undefined.
+    for n in &mut arena.nodes {
+        if let Node::Array(a) = n {
+            for x in a.iter_mut().filter(|x| **x == usize::MAX) {
+                *x = undefined;
+            }
+        }
+    }
+    Builder::new(arena, root, limits.depth()).build(root)
+}
+
+struct Builder {
+    arena: Arena,
+    indegree: Vec<u32>,
+    built: HashMap<Id, Ref>,
+    on_stack: Vec<bool>,
+    root: Id,
+    max_depth: usize,
+    depth: usize,
+}
+
+impl Builder {
+    fn new(arena: Arena, root: Id, max_depth: usize) -> Builder {
+        let n = arena.nodes.len();
+        let mut b = Builder {
+            arena,
+            indegree: vec![0; n],
+            built: HashMap::new(),
+            on_stack: vec![false; n],
+            root,
+            max_depth,
+            depth: 0,
+        };
+        b.count_indegrees(root);
+        b
+    }
+
+    fn children(&self, id: Id) -> Vec<Id> {
+        match &self.arena.nodes[id] {
+            Node::Leaf(_) => Vec::new(),
+            Node::Array(a) | Node::Set(a) => a.clone(),
+            Node::Object(o) => o.values().copied().collect(),
+            Node::Map(m) => m.iter().flat_map(|&(k, v)| [k, v]).collect(),
+            Node::Error { cause, props, .. } => {
+                cause.iter().copied().chain(props.values().copied()).collect()
+            }
+            Node::Annotated { inner, .. } => vec![*inner],
+        }
+    }
+
+    fn count_indegrees(&mut self, root: Id) {
+        let mut seen = vec![false; self.arena.nodes.len()];
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if seen[id] {
+                continue;
+            }
+            seen[id] = true;
+            for c in self.children(id) {
+                self.indegree[c] += 1;
+                if !seen[c] {
+                    stack.push(c);
+                }
+            }
+        }
+    }
+
+    fn build(mut self, root: Id) -> Result<Value> {
+        self.node(root)
+    }
+
+    fn node(&mut self, id: Id) -> Result<Value> {
+        if let Node::Leaf(v) = &self.arena.nodes[id] {
+            if v.is_primitive() || self.indegree[id] < 2 {
+                return Ok(v.clone());
+            }
+        }
+        let shared = self.indegree[id] >= 2 || (id == self.root && self.indegree[id] >= 1);
+        if !shared {
+            return self.content(id);
+        }
+        if let Some(r) = self.built.get(&id) {
+            return Ok(Value::Ref(if self.on_stack[id] {
+                r.downgrade()
+            } else {
+                r.clone()
+            }));
+        }
+        let r = Ref::pending();
+        self.built.insert(id, r.clone());
+        self.on_stack[id] = true;
+        let v = self.content(id)?;
+        self.on_stack[id] = false;
+        r.fill(v);
+        Ok(Value::Ref(r))
+    }
+
+    fn content(&mut self, id: Id) -> Result<Value> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(Error::limit(format!(
+                "references nest deeper than the depth limit of {}",
+                self.max_depth
+            )));
+        }
+        let out = match &self.arena.nodes[id] {
+            Node::Leaf(v) => v.clone(),
+            Node::Array(a) | Node::Set(a) => {
+                let is_set = matches!(self.arena.nodes[id], Node::Set(_));
+                let items = a.clone();
+                let vals = items
+                    .into_iter()
+                    .map(|c| self.node(c))
+                    .collect::<Result<Vec<_>>>()?;
+                if is_set {
+                    Value::Set(vals)
+                } else {
+                    Value::Array(vals)
+                }
+            }
+            Node::Object(o) => {
+                let entries: Vec<(String, Id)> = o.iter().map(|(k, &v)| (k.clone(), v)).collect();
+                let mut out = Object::with_capacity(entries.len());
+                for (k, c) in entries {
+                    let v = self.node(c)?;
+                    out.insert(k, v);
+                }
+                Value::Object(out)
+            }
+            Node::Map(m) => {
+                let m = m.clone();
+                let mut out = Vec::with_capacity(m.len());
+                for (k, v) in m {
+                    out.push((self.node(k)?, self.node(v)?));
+                }
+                Value::Map(out)
+            }
+            Node::Error {
+                name,
+                message,
+                stack,
+                cause,
+                props,
+            } => {
+                let (name, message, stack, cause) =
+                    (name.clone(), message.clone(), stack.clone(), *cause);
+                let props: Vec<(String, Id)> = props.iter().map(|(k, &v)| (k.clone(), v)).collect();
+                let cause = cause.map(|c| self.node(c)).transpose()?;
+                let mut p = Object::with_capacity(props.len());
+                for (k, c) in props {
+                    let v = self.node(c)?;
+                    p.insert(k, v);
+                }
+                Value::Error(Box::new(JsError {
+                    name,
+                    message,
+                    stack,
+                    cause,
+                    props: p,
+                }))
+            }
+            Node::Annotated { kind, id: aid, inner } => {
+                let (kind, aid, inner) = (kind.clone(), aid.clone(), *inner);
+                let value = self.node(inner)?;
+                Value::Annotated(Box::new(Annotated {
+                    kind,
+                    id: aid,
+                    value,
+                }))
+            }
+        };
+        self.depth -= 1;
+        Ok(out)
+    }
+}

@@ -1,0 +1,749 @@
+//! Writing superjson (and plain JSON) from a [`Value`] or straight from any
+//! `T: Serialize`.
+//!
+//! One [`Encoder`] holds the state both front-ends share: the JSON text, the current path,
+//! the annotation scopes (superjson hoists annotations into the nearest annotated ancestor)
+//! and the identities seen (for `referentialEqualities`). In [`Mode::Plain`] it writes the
+//! plain-JSON mapping instead and keeps no meta.
+
+use super::path::push_escaped;
+use crate::codec::text::write::write_str;
+use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
+use crate::value::{Value, Ref};
+use crate::{Error, Limits, Result};
+use indexmap::IndexMap;
+
+/// What the encoder writes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    /// superjson: `{"json":…,"meta":…}`.
+    SuperJson,
+    /// Plain JSON with polycodec's documented mapping; no meta.
+    Plain,
+}
+
+/// An annotation as it is written.
+#[derive(Clone, Debug)]
+pub(crate) enum AnnOut {
+    Simple(&'static str),
+    Composite(String, String),
+}
+
+#[derive(Debug)]
+enum Tree {
+    Leaf(AnnOut),
+    Node(AnnOut, Vec<(String, Tree)>),
+}
+
+struct Scope {
+    base: usize,
+    ann: Option<AnnOut>,
+    entries: Vec<(String, Tree)>,
+}
+
+#[derive(Clone, Copy)]
+enum Seg {
+    Index(u32),
+    Static(&'static str),
+    Buf(u32, u32),
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum IdKey {
+    NaN,
+    BigInt(String),
+    Ptr(usize),
+}
+
+struct PathRec {
+    text: String,
+    segs: usize,
+}
+
+/// The encoder state.
+pub(crate) struct Encoder {
+    pub(crate) out: Vec<u8>,
+    pub(crate) mode: Mode,
+    dedupe: bool,
+    path: Vec<Seg>,
+    keybuf: String,
+    scopes: Vec<Scope>,
+    root_tree: Option<Tree>,
+    ids: IndexMap<IdKey, Vec<PathRec>>,
+    ancestors: Vec<usize>,
+    /// > 0 while writing a repeat of a shared node (nothing inside is tracked again).
+    replay: u32,
+    /// > 0 while inside a shared node (writes there count against the expansion budget).
+    in_ref: u32,
+    expansion_left: usize,
+    depth_left: usize,
+    max_depth: usize,
+    /// Set when the last value written was `undefined` (plain mode drops such object keys).
+    pub(crate) wrote_undefined: bool,
+}
+
+const FORBIDDEN: [&str; 3] = ["__proto__", "constructor", "prototype"];
+
+impl Encoder {
+    pub(crate) fn new(mode: Mode, dedupe: bool, limits: &Limits, capacity: usize) -> Encoder {
+        let mut out = Vec::with_capacity(capacity);
+        if mode == Mode::SuperJson {
+            out.extend_from_slice(b"{\"json\":");
+        }
+        Encoder {
+            out,
+            mode,
+            dedupe,
+            path: Vec::new(),
+            keybuf: String::new(),
+            scopes: vec![Scope {
+                base: 0,
+                ann: None,
+                entries: Vec::new(),
+            }],
+            root_tree: None,
+            ids: IndexMap::new(),
+            ancestors: Vec::new(),
+            replay: 0,
+            in_ref: 0,
+            expansion_left: limits.ref_expansion(),
+            depth_left: limits.depth(),
+            max_depth: limits.depth(),
+            wrote_undefined: false,
+        }
+    }
+
+    fn err_here(&self, e: Error) -> Error {
+        e.at_path(self.path_text(0))
+    }
+
+    fn seg_text(&self, s: Seg, out: &mut String) {
+        match s {
+            Seg::Index(i) => {
+                use std::fmt::Write;
+                let _ = write!(out, "{i}");
+            }
+            Seg::Static(k) => push_escaped(out, k),
+            Seg::Buf(a, b) => push_escaped(out, &self.keybuf[a as usize..b as usize]),
+        }
+    }
+
+    fn path_text(&self, from: usize) -> String {
+        let mut s = String::new();
+        for (i, &seg) in self.path[from..].iter().enumerate() {
+            if i > 0 {
+                s.push('.');
+            }
+            self.seg_text(seg, &mut s);
+        }
+        s
+    }
+
+    // ----- path -----
+
+    #[inline]
+    pub(crate) fn push_index(&mut self, i: usize) {
+        self.path.push(Seg::Index(i as u32));
+    }
+
+    #[inline]
+    pub(crate) fn push_static(&mut self, k: &'static str) {
+        self.path.push(Seg::Static(k));
+    }
+
+    #[inline]
+    pub(crate) fn push_key(&mut self, k: &str) {
+        let a = self.keybuf.len() as u32;
+        self.keybuf.push_str(k);
+        self.path.push(Seg::Buf(a, self.keybuf.len() as u32));
+    }
+
+    #[inline]
+    pub(crate) fn pop(&mut self) {
+        if let Some(Seg::Buf(a, _)) = self.path.pop() {
+            self.keybuf.truncate(a as usize);
+        }
+    }
+
+    pub(crate) fn enter(&mut self) -> Result<()> {
+        if self.depth_left == 0 {
+            return Err(self.err_here(Error::limit(format!(
+                "nesting deeper than the depth limit of {}",
+                self.max_depth
+            ))));
+        }
+        self.depth_left -= 1;
+        Ok(())
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.depth_left += 1;
+    }
+
+    fn charge(&mut self) -> Result<()> {
+        if self.in_ref > 0 {
+            if self.expansion_left == 0 {
+                return Err(self.err_here(Error::limit(
+                    "shared references expand beyond the reference expansion limit",
+                )));
+            }
+            self.expansion_left -= 1;
+        }
+        Ok(())
+    }
+
+    // ----- annotations -----
+
+    #[inline]
+    pub(crate) fn annotate(&mut self, ann: AnnOut) {
+        if self.mode == Mode::Plain {
+            return;
+        }
+        if self.path.is_empty() {
+            self.root_tree = Some(Tree::Leaf(ann));
+            return;
+        }
+        let rel = self.path_text(self.scopes.last().map_or(0, |s| s.base));
+        if let Some(s) = self.scopes.last_mut() {
+            s.entries.push((rel, Tree::Leaf(ann)));
+        }
+    }
+
+    pub(crate) fn open_container(&mut self, ann: AnnOut) {
+        if self.mode == Mode::Plain {
+            return;
+        }
+        self.scopes.push(Scope {
+            base: self.path.len(),
+            ann: Some(ann),
+            entries: Vec::new(),
+        });
+    }
+
+    pub(crate) fn close_container(&mut self) {
+        if self.mode == Mode::Plain || self.scopes.len() < 2 {
+            return;
+        }
+        let Some(scope) = self.scopes.pop() else {
+            return;
+        };
+        let Some(ann) = scope.ann else { return };
+        let tree = if scope.entries.is_empty() {
+            Tree::Leaf(ann)
+        } else {
+            Tree::Node(ann, scope.entries)
+        };
+        if self.path.is_empty() {
+            self.root_tree = Some(tree);
+            return;
+        }
+        let rel = self.path_text(self.scopes.last().map_or(0, |s| s.base));
+        if let Some(s) = self.scopes.last_mut() {
+            s.entries.push((rel, tree));
+        }
+    }
+
+    // ----- identities -----
+
+    fn record(&mut self, key: IdKey) {
+        let rec = PathRec {
+            text: self.path_text(0),
+            segs: self.path.len(),
+        };
+        self.ids.entry(key).or_default().push(rec);
+    }
+
+    /// With `dedupe`, a value tracked by value (NaN, a bigint) that was written before is
+    /// written as `null` and recorded as a reference. Returns true when it did so.
+    fn dedupe_repeat(&mut self, key: IdKey) -> bool {
+        if !self.dedupe || self.replay > 0 || !self.ids.contains_key(&key) {
+            return false;
+        }
+        self.write_null();
+        self.record(key);
+        true
+    }
+
+    // ----- scalars -----
+
+    pub(crate) fn write_null(&mut self) {
+        self.out.extend_from_slice(b"null");
+    }
+
+    pub(crate) fn write_undefined(&mut self) {
+        self.out.extend_from_slice(b"null");
+        self.annotate(AnnOut::Simple("undefined"));
+        self.wrote_undefined = true;
+    }
+
+    pub(crate) fn write_bool(&mut self, b: bool) {
+        self.out
+            .extend_from_slice(if b { b"true" } else { b"false" });
+    }
+
+    pub(crate) fn write_f64(&mut self, n: f64) {
+        if n.is_finite() && !(n == 0.0 && n.is_sign_negative()) {
+            write_finite(&mut self.out, n);
+            return;
+        }
+        if self.mode == Mode::Plain {
+            // What JSON.stringify writes: null for NaN and ±Infinity, 0 for -0.
+            if n == 0.0 {
+                self.out.push(b'0');
+            } else {
+                self.write_null();
+            }
+            return;
+        }
+        if n.is_nan() && self.dedupe_repeat(IdKey::NaN) {
+            return;
+        }
+        let text: &[u8] = if n.is_nan() {
+            b"\"NaN\""
+        } else if n == f64::INFINITY {
+            b"\"Infinity\""
+        } else if n == f64::NEG_INFINITY {
+            b"\"-Infinity\""
+        } else {
+            b"\"-0\""
+        };
+        self.out.extend_from_slice(text);
+        self.annotate(AnnOut::Simple("number"));
+        if n.is_nan() && self.replay == 0 {
+            self.record(IdKey::NaN);
+        }
+    }
+
+    pub(crate) fn write_i128(&mut self, n: i128) {
+        if (n.unsigned_abs() as f64) <= MAX_SAFE_INTEGER {
+            write_int(&mut self.out, n as i64);
+        } else {
+            self.write_bigint_text(n.to_string());
+        }
+    }
+
+    /// A bigint from its decimal text.
+    pub(crate) fn write_bigint_text(&mut self, digits: String) {
+        if self.mode == Mode::SuperJson && self.dedupe && self.ids.contains_key(&IdKey::BigInt(digits.clone())) {
+            self.dedupe_repeat(IdKey::BigInt(digits));
+            return;
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(digits.as_bytes());
+        self.out.push(b'"');
+        if self.mode == Mode::SuperJson {
+            self.annotate(AnnOut::Simple("bigint"));
+            if self.replay == 0 {
+                self.record(IdKey::BigInt(digits));
+            }
+        }
+    }
+
+    pub(crate) fn write_string(&mut self, s: &str) {
+        write_str(&mut self.out, s);
+    }
+
+    /// A string that superjson annotates (`Date`, `regexp`, `URL`).
+    pub(crate) fn write_annotated_str(&mut self, s: &str, ann: &'static str) {
+        write_str(&mut self.out, s);
+        self.annotate(AnnOut::Simple(ann));
+    }
+
+    pub(crate) fn write_date(&mut self, d: crate::Date) {
+        let mut s = String::with_capacity(24);
+        if d.write_iso(&mut s) {
+            self.out.push(b'"');
+            self.out.extend_from_slice(s.as_bytes());
+            self.out.push(b'"');
+            self.annotate(AnnOut::Simple("Date"));
+        } else {
+            // superjson 2.2.6 writes an invalid Date as an unannotated null.
+            self.write_null();
+        }
+    }
+
+    pub(crate) fn write_bytes(&mut self, b: &[u8]) -> Result<()> {
+        self.annotate(AnnOut::Composite("typed-array".into(), "Uint8Array".into()));
+        self.out.push(b'[');
+        for (i, &x) in b.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_int(&mut self.out, i64::from(x));
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    /// Check an object key that JS's superjson refuses to write.
+    pub(crate) fn check_key(&self, k: &str) -> Result<()> {
+        if self.mode == Mode::SuperJson && FORBIDDEN.contains(&k) {
+            return Err(self.err_here(Error::data(format!(
+                "Detected property {k}. This is a prototype pollution risk, please remove it from your object."
+            ))));
+        }
+        Ok(())
+    }
+
+    // ----- the Value walker -----
+
+    /// Write `v` at the current position.
+    pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
+        self.charge()?;
+        self.wrote_undefined = false;
+        match v {
+            Value::Undefined => {
+                if self.mode == Mode::Plain {
+                    self.write_null();
+                    self.wrote_undefined = true;
+                } else {
+                    self.write_undefined();
+                }
+            }
+            Value::Null => self.write_null(),
+            Value::Bool(b) => self.write_bool(*b),
+            Value::Number(n) => self.write_f64(*n),
+            Value::BigInt(b) => self.write_bigint_text(b.to_string()),
+            Value::String(s) => self.write_string(s),
+            Value::Bytes(b) => self.write_bytes(b)?,
+            Value::TypedArray(t) => {
+                self.annotate(AnnOut::Composite("typed-array".into(), t.kind.name().into()));
+                self.out.push(b'[');
+                for (i, &n) in t.elements.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    if n.is_finite() {
+                        write_finite(&mut self.out, n);
+                    } else if self.mode == Mode::Plain {
+                        self.write_null();
+                    } else {
+                        // superjson HEAD (#349): non-finite elements as strings, which 2.2.6
+                        // readers also turn back into the numbers.
+                        let t = crate::value::number::format(n);
+                        write_str(&mut self.out, &t);
+                    }
+                }
+                self.out.push(b']');
+            }
+            Value::Array(a) => {
+                self.enter()?;
+                self.out.push(b'[');
+                for (i, item) in a.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.push_index(i);
+                    self.value(item)?;
+                    self.pop();
+                }
+                self.out.push(b']');
+                self.leave();
+            }
+            Value::Object(o) => {
+                self.enter()?;
+                self.out.push(b'{');
+                let mut first = true;
+                let mut entry = |this: &mut Encoder, k: &String, val: &Value| -> Result<()> {
+                    if this.mode == Mode::Plain && val.is_undefined() {
+                        return Ok(());
+                    }
+                    this.check_key(k)?;
+                    if !first {
+                        this.out.push(b',');
+                    }
+                    first = false;
+                    write_str(&mut this.out, k);
+                    this.out.push(b':');
+                    this.push_key(k);
+                    this.value(val)?;
+                    this.pop();
+                    Ok(())
+                };
+                if o.is_js_ordered() {
+                    for (k, val) in o {
+                        entry(self, k, val)?;
+                    }
+                } else {
+                    for (k, val) in o.js_order() {
+                        entry(self, k, val)?;
+                    }
+                }
+                self.out.push(b'}');
+                self.leave();
+            }
+            Value::Map(m) => {
+                self.enter()?;
+                self.open_container(AnnOut::Simple("map"));
+                self.out.push(b'[');
+                for (i, (k, val)) in m.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.push_index(i);
+                    self.out.push(b'[');
+                    self.push_index(0);
+                    self.value(k)?;
+                    self.pop();
+                    self.out.push(b',');
+                    self.push_index(1);
+                    self.value(val)?;
+                    self.pop();
+                    self.out.push(b']');
+                    self.pop();
+                }
+                self.out.push(b']');
+                self.close_container();
+                self.leave();
+            }
+            Value::Set(s) => {
+                self.enter()?;
+                self.open_container(AnnOut::Simple("set"));
+                self.out.push(b'[');
+                for (i, item) in s.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.push_index(i);
+                    self.value(item)?;
+                    self.pop();
+                }
+                self.out.push(b']');
+                self.close_container();
+                self.leave();
+            }
+            Value::Date(d) => self.write_date(*d),
+            Value::RegExp(r) => self.write_annotated_str(&r.to_literal(), "regexp"),
+            Value::Url(u) => self.write_annotated_str(u, "URL"),
+            Value::Error(e) => {
+                self.enter()?;
+                self.open_container(AnnOut::Simple("Error"));
+                self.out.extend_from_slice(b"{\"name\":");
+                write_str(&mut self.out, &e.name);
+                self.out.extend_from_slice(b",\"message\":");
+                write_str(&mut self.out, &e.message);
+                if let Some(c) = &e.cause {
+                    if !(self.mode == Mode::Plain && c.is_undefined()) {
+                        self.out.extend_from_slice(b",\"cause\":");
+                        self.push_static("cause");
+                        self.value(c)?;
+                        self.pop();
+                    }
+                }
+                if let Some(st) = &e.stack {
+                    self.out.extend_from_slice(b",\"stack\":");
+                    write_str(&mut self.out, st);
+                }
+                for (k, val) in &e.props {
+                    if self.mode == Mode::Plain && val.is_undefined() {
+                        continue;
+                    }
+                    self.check_key(k)?;
+                    self.out.push(b',');
+                    write_str(&mut self.out, k);
+                    self.out.push(b':');
+                    self.push_key(k);
+                    self.value(val)?;
+                    self.pop();
+                }
+                self.out.push(b'}');
+                self.close_container();
+                self.leave();
+            }
+            Value::Annotated(a) => {
+                self.enter()?;
+                self.open_container(AnnOut::Composite(a.kind.clone(), a.id.clone()));
+                self.value(&a.value)?;
+                self.close_container();
+                self.leave();
+            }
+            Value::Ref(r) => self.shared(r)?,
+        }
+        Ok(())
+    }
+
+    fn shared(&mut self, r: &Ref) -> Result<()> {
+        let addr = r.addr();
+        let cycle = self.ancestors.contains(&addr);
+        if self.mode == Mode::Plain {
+            if cycle || r.is_back_reference() && r.resolve().is_none() {
+                return Err(self.err_here(Error::unsupported(
+                    "a cyclic value cannot be written as plain JSON",
+                )));
+            }
+        } else if cycle {
+            self.write_null();
+            if self.replay == 0 {
+                self.record(IdKey::Ptr(addr));
+            }
+            return Ok(());
+        }
+        let Some(resolved) = r.resolve() else {
+            self.write_null();
+            return Ok(());
+        };
+        let seen = self.mode == Mode::SuperJson && self.ids.contains_key(&IdKey::Ptr(addr));
+        if self.mode == Mode::SuperJson && self.replay == 0 {
+            self.record(IdKey::Ptr(addr));
+        }
+        if seen && self.dedupe {
+            self.write_null();
+            return Ok(());
+        }
+        // Primitives are never shared by identity in JS; write them as they are.
+        if resolved.is_primitive() {
+            return self.value(&resolved);
+        }
+        if seen {
+            self.replay += 1;
+        }
+        self.in_ref += 1;
+        self.ancestors.push(addr);
+        let res = self.value(&resolved);
+        self.ancestors.pop();
+        self.in_ref -= 1;
+        if seen {
+            self.replay -= 1;
+        }
+        res
+    }
+
+    // ----- finishing -----
+
+    /// Close the envelope and return the text.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        if self.mode == Mode::Plain {
+            return self.out;
+        }
+        let root_entries = self
+            .scopes
+            .pop()
+            .map(|s| s.entries)
+            .unwrap_or_default();
+        let has_values = self.root_tree.is_some() || !root_entries.is_empty();
+        let refs: Vec<(PathRec, Vec<PathRec>)> = std::mem::take(&mut self.ids)
+            .into_values()
+            .filter(|paths| paths.len() >= 2)
+            .map(|mut paths| {
+                if !self.dedupe {
+                    paths.sort_by_key(|p| p.segs);
+                }
+                let rep = paths.remove(0);
+                (rep, paths)
+            })
+            .collect();
+        if !has_values && refs.is_empty() {
+            self.out.push(b'}');
+            return self.out;
+        }
+        self.out.extend_from_slice(b",\"meta\":{");
+        let out = &mut self.out;
+        if has_values {
+            out.extend_from_slice(b"\"values\":");
+            match self.root_tree.take() {
+                Some(t) => write_tree(out, &t),
+                None => write_record(out, &root_entries),
+            }
+            if !refs.is_empty() {
+                out.push(b',');
+            }
+        }
+        if !refs.is_empty() {
+            out.extend_from_slice(b"\"referentialEqualities\":");
+            let (root, rest): (Vec<_>, Vec<_>) = refs.into_iter().partition(|(rep, _)| rep.segs == 0);
+            let write_targets = |out: &mut Vec<u8>, targets: &[PathRec]| {
+                out.push(b'[');
+                for (i, t) in targets.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, &t.text);
+                }
+                out.push(b']');
+            };
+            let write_rec = |out: &mut Vec<u8>, rest: &[(PathRec, Vec<PathRec>)]| {
+                out.push(b'{');
+                for (i, (rep, targets)) in js_ordered(rest, |(r, _)| &r.text).into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, &rep.text);
+                    out.push(b':');
+                    write_targets(out, targets);
+                }
+                out.push(b'}');
+            };
+            match root.first() {
+                Some((_, targets)) => {
+                    out.push(b'[');
+                    write_targets(out, targets);
+                    if !rest.is_empty() {
+                        out.push(b',');
+                        write_rec(out, &rest);
+                    }
+                    out.push(b']');
+                }
+                None => write_rec(out, &rest),
+            }
+        }
+        out.extend_from_slice(b",\"v\":1}}");
+        self.out
+    }
+}
+
+/// Entries in JS property order: integer-like keys first (ascending), then the rest in
+/// insertion order.
+fn js_ordered<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut idx: Vec<(u32, &T)> = Vec::new();
+    let mut rest = Vec::with_capacity(items.len());
+    for it in items {
+        match crate::value::number::array_index(key(it)) {
+            Some(i) => idx.push((i, it)),
+            None => rest.push(it),
+        }
+    }
+    if idx.is_empty() {
+        return rest;
+    }
+    idx.sort_by_key(|(i, _)| *i);
+    idx.into_iter().map(|(_, t)| t).chain(rest).collect()
+}
+
+fn write_ann(out: &mut Vec<u8>, a: &AnnOut) {
+    match a {
+        AnnOut::Simple(s) => write_str(out, s),
+        AnnOut::Composite(k, id) => {
+            out.push(b'[');
+            write_str(out, k);
+            out.push(b',');
+            write_str(out, id);
+            out.push(b']');
+        }
+    }
+}
+
+fn write_tree(out: &mut Vec<u8>, t: &Tree) {
+    out.push(b'[');
+    match t {
+        Tree::Leaf(a) => write_ann(out, a),
+        Tree::Node(a, entries) => {
+            write_ann(out, a);
+            out.push(b',');
+            write_record(out, entries);
+        }
+    }
+    out.push(b']');
+}
+
+fn write_record(out: &mut Vec<u8>, entries: &[(String, Tree)]) {
+    out.push(b'{');
+    for (i, (k, t)) in js_ordered(entries, |(k, _)| k).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_tree(out, t);
+    }
+    out.push(b'}');
+}

@@ -1,0 +1,541 @@
+//! `T: Serialize` straight into superjson or plain JSON text (no intermediate `Value`).
+
+use super::ser::{AnnOut, Encoder, Mode};
+use crate::codec::text::write::write_str;
+use crate::value::magic::Magic;
+use crate::value::ser::from_magic;
+use crate::value::{to_value, Date, Value};
+use crate::{Error, Result};
+use serde::ser::{self, Serialize};
+
+/// Where a compound is in its life.
+#[derive(PartialEq, Eq)]
+enum Kind {
+    Seq,
+    Object,
+    /// A map whose first key has not been seen: object or JS Map is decided by it.
+    Undecided,
+    JsMap,
+}
+
+pub(crate) struct Compound<'e> {
+    enc: &'e mut Encoder,
+    kind: Kind,
+    count: usize,
+    /// Close an enclosing `{"variant":` too.
+    variant: bool,
+    /// Byte offset where the current object entry starts (plain mode drops undefined).
+    entry_start: usize,
+}
+
+impl<'e> Compound<'e> {
+    fn new(enc: &'e mut Encoder, kind: Kind, variant: bool) -> Result<Self> {
+        enc.enter()?;
+        match kind {
+            Kind::Seq => enc.out.push(b'['),
+            Kind::Object => enc.out.push(b'{'),
+            _ => {}
+        }
+        Ok(Compound {
+            enc,
+            kind,
+            count: 0,
+            variant,
+            entry_start: 0,
+        })
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        if self.count > 0 {
+            self.enc.out.push(b',');
+        }
+        self.enc.push_index(self.count);
+        self.count += 1;
+        v.serialize(&mut *self.enc)?;
+        self.enc.pop();
+        Ok(())
+    }
+
+    fn object_key(&mut self, key: &str, owned: bool, static_key: Option<&'static str>) -> Result<()> {
+        self.enc.check_key(key)?;
+        self.entry_start = self.enc.out.len();
+        if self.count > 0 {
+            self.enc.out.push(b',');
+        }
+        self.count += 1;
+        write_str(&mut self.enc.out, key);
+        self.enc.out.push(b':');
+        match static_key {
+            Some(k) if !owned => self.enc.push_static(k),
+            _ => self.enc.push_key(key),
+        }
+        Ok(())
+    }
+
+    fn object_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.enc.wrote_undefined = false;
+        v.serialize(&mut *self.enc)?;
+        self.enc.pop();
+        if self.enc.mode == Mode::Plain && self.enc.wrote_undefined {
+            // JSON.stringify leaves out keys whose value is undefined.
+            self.enc.out.truncate(self.entry_start);
+            self.count -= 1;
+            self.enc.wrote_undefined = false;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.kind {
+            Kind::Seq => self.enc.out.push(b']'),
+            Kind::Object => self.enc.out.push(b'}'),
+            Kind::Undecided => self.enc.out.extend_from_slice(b"{}"),
+            Kind::JsMap => {
+                self.enc.out.push(b']');
+                self.enc.close_container();
+            }
+        }
+        self.enc.leave();
+        if self.variant {
+            self.enc.out.push(b'}');
+            self.enc.pop();
+        }
+        Ok(())
+    }
+}
+
+/// Writes a map key into a buffer if it is a string; says `false` for other keys.
+struct KeyProbe<'b>(&'b mut String);
+
+macro_rules! not_string {
+    ($($m:ident($($t:ty),*))*) => {$(
+        fn $m(self $(, _: $t)*) -> Result<bool> { Ok(false) }
+    )*};
+}
+
+impl ser::Serializer for KeyProbe<'_> {
+    type Ok = bool;
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<bool, Error>;
+    type SerializeTuple = ser::Impossible<bool, Error>;
+    type SerializeTupleStruct = ser::Impossible<bool, Error>;
+    type SerializeTupleVariant = ser::Impossible<bool, Error>;
+    type SerializeMap = ser::Impossible<bool, Error>;
+    type SerializeStruct = ser::Impossible<bool, Error>;
+    type SerializeStructVariant = ser::Impossible<bool, Error>;
+
+    fn serialize_str(self, v: &str) -> Result<bool> {
+        self.0.push_str(v);
+        Ok(true)
+    }
+    fn serialize_char(self, v: char) -> Result<bool> {
+        self.0.push(v);
+        Ok(true)
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<bool> {
+        self.0.push_str(v);
+        Ok(true)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<bool> {
+        if Magic::from_name(name).is_some() {
+            Ok(false)
+        } else {
+            v.serialize(self)
+        }
+    }
+    not_string!(serialize_bool(bool) serialize_i8(i8) serialize_i16(i16) serialize_i32(i32)
+        serialize_i64(i64) serialize_i128(i128) serialize_u8(u8) serialize_u16(u16)
+        serialize_u32(u32) serialize_u64(u64) serialize_u128(u128) serialize_f32(f32)
+        serialize_f64(f64) serialize_bytes(&[u8]) serialize_none() serialize_unit()
+        serialize_unit_struct(&'static str));
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<bool> {
+        Ok(false)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(Error::data("not a string key"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+        Err(Error::data("not a string key"))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
+        Err(Error::data("not a string key"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(Error::data("not a string key"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(Error::data("not a string key"))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+        Err(Error::data("not a string key"))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(Error::data("not a string key"))
+    }
+}
+
+/// Is this key a string? Writes it into `buf` when it is.
+fn probe_key<T: Serialize + ?Sized>(key: &T, buf: &mut String) -> bool {
+    buf.clear();
+    matches!(key.serialize(KeyProbe(buf)), Ok(true))
+}
+
+impl<'e> ser::Serializer for &'e mut Encoder {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'e>;
+    type SerializeTuple = Compound<'e>;
+    type SerializeTupleStruct = Compound<'e>;
+    type SerializeTupleVariant = Compound<'e>;
+    type SerializeMap = Compound<'e>;
+    type SerializeStruct = Compound<'e>;
+    type SerializeStructVariant = Compound<'e>;
+
+    fn serialize_bool(self, v: bool) -> Result<()> {
+        self.write_bool(v);
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_i16(self, v: i16) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_i32(self, v: i32) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_i64(self, v: i64) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_u16(self, v: u16) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<()> {
+        self.write_i128(v.into());
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<()> {
+        self.write_bigint_text(v.to_string());
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<()> {
+        self.write_bigint_text(v.to_string());
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<()> {
+        // The shortest decimal that reads back as this f32, as a JS number (0.1, not
+        // 0.10000000149011612).
+        let widened = if v.is_finite() {
+            v.to_string().parse::<f64>().unwrap_or(f64::from(v))
+        } else {
+            f64::from(v)
+        };
+        self.write_f64(widened);
+        Ok(())
+    }
+    fn serialize_f64(self, v: f64) -> Result<()> {
+        self.write_f64(v);
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<()> {
+        let mut b = [0u8; 4];
+        self.write_string(v.encode_utf8(&mut b));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<()> {
+        self.write_string(v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<()> {
+        self.write_bytes(v)
+    }
+    fn serialize_none(self) -> Result<()> {
+        self.write_null();
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<()> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<()> {
+        self.write_null();
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<()> {
+        self.write_null();
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
+        self.write_string(variant);
+        Ok(())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<()> {
+        let Some(m) = Magic::from_name(name) else {
+            return v.serialize(self);
+        };
+        match m {
+            Magic::Undefined => {
+                if self.mode == Mode::Plain {
+                    self.write_null();
+                    self.wrote_undefined = true;
+                } else {
+                    self.write_undefined();
+                }
+                Ok(())
+            }
+            Magic::Set | Magic::Map => {
+                self.enter()?;
+                self.open_container(AnnOut::Simple(if m == Magic::Set { "set" } else { "map" }));
+                v.serialize(&mut *self)?;
+                self.close_container();
+                self.leave();
+                Ok(())
+            }
+            Magic::Date => {
+                match to_value(v)? {
+                    Value::String(s) => self.write_date(Date::parse(&s)),
+                    Value::Number(n) => self.write_date(Date::from_millis(n)),
+                    _ => self.write_null(),
+                }
+                Ok(())
+            }
+            Magic::BigInt => match to_value(v)? {
+                Value::String(s) => {
+                    self.write_bigint_text(s);
+                    Ok(())
+                }
+                other => Err(Error::data(format!("invalid bigint payload {other:?}"))),
+            },
+            Magic::Url | Magic::RegExp => match to_value(v)? {
+                Value::String(s) => {
+                    self.write_annotated_str(&s, if m == Magic::Url { "URL" } else { "regexp" });
+                    Ok(())
+                }
+                other => self.value(&from_magic(m, other)?),
+            },
+            Magic::Error | Magic::Annotated | Magic::TypedArray => {
+                let payload = to_value(v)?;
+                self.value(&from_magic(m, payload)?)
+            }
+        }
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<()> {
+        self.check_key(variant)?;
+        self.out.push(b'{');
+        write_str(&mut self.out, variant);
+        self.out.push(b':');
+        self.push_static(variant);
+        v.serialize(&mut *self)?;
+        self.pop();
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'e>> {
+        Compound::new(self, Kind::Seq, false)
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Compound<'e>> {
+        Compound::new(self, Kind::Seq, false)
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Compound<'e>> {
+        Compound::new(self, Kind::Seq, false)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'e>> {
+        self.out.push(b'{');
+        write_str(&mut self.out, variant);
+        self.out.push(b':');
+        self.push_static(variant);
+        Compound::new(self, Kind::Seq, true)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'e>> {
+        Compound::new(self, Kind::Undecided, false)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'e>> {
+        Compound::new(self, Kind::Object, false)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'e>> {
+        self.out.push(b'{');
+        write_str(&mut self.out, variant);
+        self.out.push(b':');
+        self.push_static(variant);
+        Compound::new(self, Kind::Object, true)
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.element(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.element(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.element(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.element(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
+        let mut buf = String::new();
+        let is_str = probe_key(key, &mut buf);
+        if self.kind == Kind::Undecided {
+            if is_str {
+                self.kind = Kind::Object;
+                self.enc.out.push(b'{');
+            } else {
+                // Non-string keys: a JS Map, as `[[key, value], ...]`.
+                self.kind = Kind::JsMap;
+                self.enc.open_container(AnnOut::Simple("map"));
+                self.enc.out.push(b'[');
+            }
+        }
+        match self.kind {
+            Kind::Object if is_str => self.object_key(&buf, true, None),
+            Kind::Object => Err(Error::data(
+                "a map mixes string and non-string keys; use polycodec::js::map",
+            )),
+            _ => {
+                if self.count > 0 {
+                    self.enc.out.push(b',');
+                }
+                self.enc.push_index(self.count);
+                self.count += 1;
+                self.enc.out.push(b'[');
+                self.enc.push_index(0);
+                key.serialize(&mut *self.enc)?;
+                self.enc.pop();
+                Ok(())
+            }
+        }
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        if self.kind == Kind::JsMap {
+            self.enc.out.push(b',');
+            self.enc.push_index(1);
+            v.serialize(&mut *self.enc)?;
+            self.enc.pop();
+            self.enc.out.push(b']');
+            self.enc.pop();
+            Ok(())
+        } else {
+            self.object_value(v)
+        }
+    }
+
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
+        self.object_key(key, false, Some(key))?;
+        self.object_value(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
+        self.object_key(key, false, Some(key))?;
+        self.object_value(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}

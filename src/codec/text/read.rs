@@ -1,0 +1,425 @@
+//! A JSON reader over bytes: strict RFC 8259 syntax, UTF-8 checked, offsets for errors,
+//! and the number rules JS's `JSON.parse` uses.
+
+use crate::{Error, Result};
+
+/// A parsed string: borrowed from the input when it had no escapes.
+pub(crate) enum Str<'a, 's> {
+    Borrowed(&'a str),
+    Copied(&'s str),
+}
+
+impl Str<'_, '_> {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Str::Borrowed(s) => s,
+            Str::Copied(s) => s,
+        }
+    }
+}
+
+/// A number literal, still as text, with what kind it is.
+pub(crate) struct Num<'a> {
+    pub text: &'a str,
+    pub is_int: bool,
+}
+
+impl Num<'_> {
+    /// The value JS's `JSON.parse` gives (correctly rounded).
+    #[inline]
+    pub(crate) fn to_f64(&self) -> f64 {
+        if self.is_int && self.text.len() <= 15 {
+            // Exact in f64; skip the general parser.
+            let (neg, digits) = match self.text.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, self.text),
+            };
+            let mut v: i64 = 0;
+            for b in digits.bytes() {
+                v = v * 10 + i64::from(b - b'0');
+            }
+            let f = v as f64;
+            return if neg { -f } else { f };
+        }
+        self.text.parse().unwrap_or(f64::NAN)
+    }
+}
+
+/// A cursor over JSON text.
+pub(crate) struct Reader<'a> {
+    pub bytes: &'a [u8],
+    pub pos: usize,
+    /// Added to `pos` in error offsets (where `bytes` is a slice of a larger input).
+    pub base: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader {
+            bytes,
+            pos: 0,
+            base: 0,
+        }
+    }
+
+    /// Current offset in the whole input.
+    pub(crate) fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    pub(crate) fn err(&self, msg: impl Into<String>) -> Error {
+        Error::syntax(msg, self.offset())
+    }
+
+    fn eof(&self) -> Error {
+        Error::eof(self.offset())
+    }
+
+    /// Skip whitespace and return the next byte without consuming it.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                self.pos += 1;
+            } else {
+                return Some(b);
+            }
+        }
+        None
+    }
+
+    /// Skip whitespace and return the next byte, or an end-of-input error.
+    #[inline]
+    pub(crate) fn peek_some(&mut self) -> Result<u8> {
+        self.peek().ok_or_else(|| self.eof())
+    }
+
+    /// Consume `b` (after whitespace) or fail.
+    #[inline]
+    pub(crate) fn expect(&mut self, b: u8, what: &str) -> Result<()> {
+        match self.peek() {
+            Some(c) if c == b => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(c) => Err(self.err(format!(
+                "expected {what}, found {}",
+                describe(c)
+            ))),
+            None => Err(self.eof()),
+        }
+    }
+
+    /// Consume a literal keyword (`null`, `true`, `false`).
+    pub(crate) fn keyword(&mut self, kw: &[u8]) -> Result<()> {
+        if self.bytes[self.pos..].starts_with(kw) {
+            self.pos += kw.len();
+            Ok(())
+        } else if self.bytes.len() - self.pos < kw.len()
+            && kw.starts_with(&self.bytes[self.pos..])
+        {
+            Err(Error::eof(self.base + self.bytes.len()))
+        } else {
+            Err(self.err(format!(
+                "expected `{}`",
+                std::str::from_utf8(kw).unwrap_or("")
+            )))
+        }
+    }
+
+    /// Parse a string literal; the reader must be at its opening quote.
+    #[inline]
+    pub(crate) fn string<'s>(&mut self, scratch: &'s mut Vec<u8>) -> Result<Str<'a, 's>> {
+        debug_assert_eq!(self.bytes.get(self.pos), Some(&b'"'));
+        self.pos += 1;
+        let start = self.pos;
+        // Fast path: no escapes.
+        loop {
+            match self.bytes.get(self.pos) {
+                None => return Err(self.eof()),
+                Some(b'"') => {
+                    let s = &self.bytes[start..self.pos];
+                    self.pos += 1;
+                    return std::str::from_utf8(s)
+                        .map(Str::Borrowed)
+                        .map_err(|e| Error::syntax("invalid UTF-8 in string", self.base + start + e.valid_up_to()));
+                }
+                Some(b'\\') => break,
+                Some(&b) if b < 0x20 => {
+                    return Err(self.err("control character in string"));
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&self.bytes[start..self.pos]);
+        loop {
+            match self.bytes.get(self.pos) {
+                None => return Err(self.eof()),
+                Some(b'"') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let esc = *self.bytes.get(self.pos).ok_or_else(|| self.eof())?;
+                    self.pos += 1;
+                    match esc {
+                        b'"' | b'\\' | b'/' => scratch.push(esc),
+                        b'b' => scratch.push(8),
+                        b'f' => scratch.push(12),
+                        b'n' => scratch.push(b'\n'),
+                        b'r' => scratch.push(b'\r'),
+                        b't' => scratch.push(b'\t'),
+                        b'u' => {
+                            let c = self.unicode_escape()?;
+                            let mut buf = [0u8; 4];
+                            scratch.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.err("invalid escape in string"));
+                        }
+                    }
+                }
+                Some(&b) if b < 0x20 => return Err(self.err("control character in string")),
+                Some(&b) => {
+                    scratch.push(b);
+                    self.pos += 1;
+                }
+            }
+        }
+        std::str::from_utf8(scratch)
+            .map(Str::Copied)
+            .map_err(|_| Error::syntax("invalid UTF-8 in string", self.base + start))
+    }
+
+    fn hex4(&mut self) -> Result<u16> {
+        let s = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| Error::eof(self.base + self.bytes.len()))?;
+        let mut v = 0u16;
+        for &b in s {
+            let d = (b as char)
+                .to_digit(16)
+                .ok_or_else(|| self.err("invalid \\u escape"))?;
+            v = v * 16 + d as u16;
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn unicode_escape(&mut self) -> Result<char> {
+        let at = self.offset() - 2;
+        let hi = self.hex4()?;
+        let lone = || {
+            Error::syntax(
+                format!("lone surrogate \\u{hi:04x} cannot be held in a Rust string"),
+                at,
+            )
+        };
+        match hi {
+            0xD800..=0xDBFF => {
+                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(lone());
+                }
+                self.pos += 2;
+                let lo = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&lo) {
+                    return Err(lone());
+                }
+                let c = 0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
+                char::from_u32(c).ok_or_else(lone)
+            }
+            0xDC00..=0xDFFF => Err(lone()),
+            _ => char::from_u32(u32::from(hi)).ok_or_else(lone),
+        }
+    }
+
+    /// Parse a number literal (JSON grammar: no leading zeros, no `+`, no bare `.`).
+    #[inline]
+    pub(crate) fn number(&mut self) -> Result<Num<'a>> {
+        let start = self.pos;
+        let b = self.bytes;
+        let mut i = self.pos;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            None => return Err(Error::eof(self.base + i)),
+            _ => return Err(Error::syntax("invalid number", self.base + start)),
+        }
+        let mut is_int = true;
+        if b.get(i) == Some(&b'.') {
+            is_int = false;
+            i += 1;
+            if !b.get(i).is_some_and(u8::is_ascii_digit) {
+                return Err(Error::syntax("invalid number", self.base + start));
+            }
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            is_int = false;
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !b.get(i).is_some_and(u8::is_ascii_digit) {
+                return Err(Error::syntax("invalid number", self.base + start));
+            }
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        self.pos = i;
+        // The bytes are ASCII digits and signs, so this cannot fail.
+        let text = std::str::from_utf8(&b[start..i]).unwrap_or("0");
+        Ok(Num { text, is_int })
+    }
+
+    /// Skip one value, checking its syntax, without building anything. `depth` is how many
+    /// more levels of nesting are allowed.
+    pub(crate) fn skip_value(&mut self, depth: usize) -> Result<()> {
+        let mut scratch = Vec::new();
+        // An explicit stack of open containers, so deep input cannot overflow ours.
+        let mut stack: Vec<u8> = Vec::new();
+        loop {
+            match self.peek_some()? {
+                b'{' => {
+                    self.pos += 1;
+                    if stack.len() >= depth {
+                        return Err(depth_error(depth, self.offset()));
+                    }
+                    if self.peek_some()? == b'}' {
+                        self.pos += 1;
+                    } else {
+                        stack.push(b'}');
+                        self.skip_key(&mut scratch)?;
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.pos += 1;
+                    if stack.len() >= depth {
+                        return Err(depth_error(depth, self.offset()));
+                    }
+                    if self.peek_some()? == b']' {
+                        self.pos += 1;
+                    } else {
+                        stack.push(b']');
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.string(&mut scratch)?;
+                }
+                b'n' => self.keyword(b"null")?,
+                b't' => self.keyword(b"true")?,
+                b'f' => self.keyword(b"false")?,
+                b'-' | b'0'..=b'9' => {
+                    self.number()?;
+                }
+                c => return Err(self.err(format!("expected a value, found {}", describe(c)))),
+            }
+            // After a value: close containers or move to the next element.
+            loop {
+                let Some(&close) = stack.last() else {
+                    return Ok(());
+                };
+                match self.peek_some()? {
+                    b',' => {
+                        self.pos += 1;
+                        if close == b'}' {
+                            self.skip_key(&mut scratch)?;
+                        }
+                        break;
+                    }
+                    c if c == close => {
+                        self.pos += 1;
+                        stack.pop();
+                    }
+                    c => {
+                        return Err(self.err(format!(
+                            "expected `,` or `{}`, found {}",
+                            close as char,
+                            describe(c)
+                        )))
+                    }
+                }
+            }
+        }
+    }
+
+    fn skip_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
+        if self.peek_some()? != b'"' {
+            return Err(self.err("expected a string key"));
+        }
+        self.string(scratch)?;
+        self.expect(b':', "`:`")
+    }
+
+    /// Fail unless only whitespace is left.
+    pub(crate) fn end(&mut self) -> Result<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(c) => Err(self.err(format!(
+                "trailing characters after the document: {}",
+                describe(c)
+            ))),
+        }
+    }
+}
+
+/// The error for input nested deeper than the limit.
+pub(crate) fn depth_error(limit: usize, offset: usize) -> Error {
+    Error::limit(format!("nesting deeper than the depth limit of {limit}")).at_offset(offset)
+}
+
+pub(crate) fn describe(c: u8) -> String {
+    if c.is_ascii_graphic() {
+        format!("`{}`", c as char)
+    } else {
+        format!("byte 0x{c:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_checks_syntax_and_depth() {
+        let mut r = Reader::new(br#"{"a":[1,2,{"b":null}],"c":"\u00e9"} "#);
+        r.skip_value(10).unwrap();
+        r.end().unwrap();
+        let mut r = Reader::new(b"[[[1]]]");
+        assert!(r.skip_value(2).unwrap_err().is_limit());
+        let mut r = Reader::new(b"[1,]");
+        assert_eq!(
+            r.skip_value(10).unwrap_err().to_string(),
+            "expected a value, found `]` at byte 3"
+        );
+    }
+
+    #[test]
+    fn strings_and_surrogates() {
+        let mut s = Vec::new();
+        let mut r = Reader::new(br#""\ud83d\ude00""#);
+        assert_eq!(r.string(&mut s).unwrap().as_str(), "😀");
+        let mut r = Reader::new(br#""a\ud800b""#);
+        let e = r.string(&mut s).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "lone surrogate \\ud800 cannot be held in a Rust string at byte 2"
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The private serde protocol that carries JS kinds serde has no words for.
+//!
+//! **Serializing**: a JS kind is a newtype struct with one of these names. Serializers that
+//! know the names (polycodec's superjson, MessagePack and `Value` serializers) give it its
+//! native form; any other serializer sees the payload, which is the kind's plain-JSON form
+//! (a Date is its ISO string in human-readable formats and its milliseconds otherwise, a Map
+//! is an array of `[key, value]` pairs, a Set an array, a bigint a decimal string, undefined
+//! a unit).
+//!
+//! **Deserializing**: polycodec's deserializers present a JS kind as a map with exactly one
+//! entry whose key is one of these names and whose value is the payload:
+//!
+//! | name | payload |
+//! |---|---|
+//! | `DATE` | f64 milliseconds (NaN when invalid) |
+//! | `BIGINT` | decimal string |
+//! | `UNDEFINED` | unit |
+//! | `MAP` | sequence of `[key, value]` sequences |
+//! | `SET` | sequence |
+//! | `REGEXP` | `[source, flags]` |
+//! | `ERROR` | map `{name, message, stack?, cause?, ...props}` |
+//! | `URL` | string |
+//! | `ANNOTATED` | `[kind, id, value]` |
+//! | `TYPED_ARRAY` | `[constructor name, sequence of f64]` |
+//!
+//! The visitors of [`Value`](super::Value) and of the wrappers in [`crate::js`] accept both
+//! these maps and the plain forms, so they also read from serde_json and other formats.
+
+pub const DATE: &str = "$polycodec::Date";
+pub const BIGINT: &str = "$polycodec::BigInt";
+pub const UNDEFINED: &str = "$polycodec::Undefined";
+pub const MAP: &str = "$polycodec::Map";
+pub const SET: &str = "$polycodec::Set";
+pub const REGEXP: &str = "$polycodec::RegExp";
+pub const ERROR: &str = "$polycodec::Error";
+pub const URL: &str = "$polycodec::URL";
+pub const ANNOTATED: &str = "$polycodec::Annotated";
+pub const TYPED_ARRAY: &str = "$polycodec::TypedArray";
+
+/// Which JS kind a magic name stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Magic {
+    Date,
+    BigInt,
+    Undefined,
+    Map,
+    Set,
+    RegExp,
+    Error,
+    Url,
+    Annotated,
+    TypedArray,
+}
+
+impl Magic {
+    /// The kind a name stands for, if it is one of ours. Cheap for ordinary names: they
+    /// rarely start with `$`.
+    #[inline]
+    pub fn from_name(name: &str) -> Option<Magic> {
+        if !name.starts_with("$polycodec::") {
+            return None;
+        }
+        Some(match name {
+            DATE => Magic::Date,
+            BIGINT => Magic::BigInt,
+            UNDEFINED => Magic::Undefined,
+            MAP => Magic::Map,
+            SET => Magic::Set,
+            REGEXP => Magic::RegExp,
+            ERROR => Magic::Error,
+            URL => Magic::Url,
+            ANNOTATED => Magic::Annotated,
+            TYPED_ARRAY => Magic::TypedArray,
+            _ => return None,
+        })
+    }
+
+    /// The name of this kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            Magic::Date => DATE,
+            Magic::BigInt => BIGINT,
+            Magic::Undefined => UNDEFINED,
+            Magic::Map => MAP,
+            Magic::Set => SET,
+            Magic::RegExp => REGEXP,
+            Magic::Error => ERROR,
+            Magic::Url => URL,
+            Magic::Annotated => ANNOTATED,
+            Magic::TypedArray => TYPED_ARRAY,
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! JS number semantics: `Number#toString` formatting, `ToNumber` on strings, `BigInt()`
+//! parsing, and canonical array indexes.
+
+use num_bigint::BigInt;
+use num_traits::{Num, Zero};
+
+/// Largest integer a JS number holds exactly (2^53 − 1).
+pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// JS `Number#toString()` of `n`: shortest round-trip digits, `1e+21` style exponents,
+/// `NaN`, `Infinity`, and `0` for -0.
+pub fn format(n: f64) -> String {
+    if n == 0.0 {
+        return "0".to_owned();
+    }
+    let mut buf = ryu_js::Buffer::new();
+    buf.format(n).to_owned()
+}
+
+/// Append a finite number formatted as JS does to `out`. The caller handles non-finite
+/// values (JSON has no form for them).
+#[inline]
+pub fn write_finite(out: &mut Vec<u8>, n: f64) {
+    debug_assert!(n.is_finite());
+    if n == 0.0 {
+        out.push(b'0');
+    } else if n.fract() == 0.0 && n.abs() < 1e15 {
+        write_int(out, n as i64);
+    } else {
+        let mut buf = ryu_js::Buffer::new();
+        out.extend_from_slice(buf.format_finite(n).as_bytes());
+    }
+}
+
+/// Append a decimal integer to `out` (the common case of JS numbers on the wire).
+#[inline]
+pub fn write_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut v = n.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// True for numbers JS holds as exact integers (`Number.isSafeInteger`).
+pub fn is_safe_integer(n: f64) -> bool {
+    n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER
+}
+
+/// The canonical array index a key stands for (`"0"` to `"4294967294"`, no leading zeros,
+/// no sign), as JS uses to order object keys.
+#[inline]
+pub fn array_index(key: &str) -> Option<u32> {
+    let b = key.as_bytes();
+    if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u64::from(c - b'0');
+    }
+    (v < u64::from(u32::MAX)).then_some(v as u32)
+}
+
+fn is_js_whitespace(c: char) -> bool {
+    c.is_whitespace() || c == '\u{feff}'
+}
+
+/// JS `Number(string)`: surrounding whitespace ignored, `""` is 0, `Infinity` with an
+/// optional sign, `0x`/`0o`/`0b` integers, decimal literals; anything else is NaN.
+pub fn string_to_number(s: &str) -> f64 {
+    let t = s.trim_matches(is_js_whitespace);
+    if t.is_empty() {
+        return 0.0;
+    }
+    match t {
+        "Infinity" | "+Infinity" => return f64::INFINITY,
+        "-Infinity" => return f64::NEG_INFINITY,
+        _ => {}
+    }
+    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            return match BigInt::from_str_radix(rest, radix) {
+                Ok(v) if !rest.starts_with(['+', '-']) => num_traits::ToPrimitive::to_f64(&v)
+                    .unwrap_or(f64::INFINITY),
+                _ => f64::NAN,
+            };
+        }
+    }
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    let mut seen_exp = false;
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'0'..=b'9' => seen_digit = true,
+            b'.' if !seen_dot && !seen_exp => seen_dot = true,
+            b'e' | b'E' if seen_digit && !seen_exp => {
+                seen_exp = true;
+                if matches!(bytes.get(i + 1), Some(b'+' | b'-')) {
+                    i += 1;
+                }
+                if !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    return f64::NAN;
+                }
+            }
+            _ => return f64::NAN,
+        }
+        i += 1;
+    }
+    if !seen_digit {
+        return f64::NAN;
+    }
+    t.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// JS `BigInt(string)`: surrounding whitespace ignored, `""` is 0n, `0x`/`0o`/`0b` (no sign),
+/// or a signed decimal integer. `None` where JS throws a `SyntaxError`.
+pub fn string_to_bigint(s: &str) -> Option<BigInt> {
+    let t = s.trim_matches(is_js_whitespace);
+    if t.is_empty() {
+        return Some(BigInt::zero());
+    }
+    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            if rest.is_empty() || !rest.bytes().all(|c| (c as char).is_digit(radix)) {
+                return None;
+            }
+            return BigInt::from_str_radix(rest, radix).ok();
+        }
+    }
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    t.parse::<BigInt>().ok()
+}
+
+/// JS `BigInt(number)`: only integral finite numbers convert.
+pub fn number_to_bigint(n: f64) -> Option<BigInt> {
+    if !n.is_finite() || n.fract() != 0.0 {
+        return None;
+    }
+    num_traits::FromPrimitive::from_f64(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_js() {
+        let cases = [
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (1e-7, "1e-7"),
+            (1e-6, "0.000001"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (18446744073709552000.0, "18446744073709552000"),
+            (42.0, "42"),
+            (-0.5, "-0.5"),
+            (-0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (-9007199254740991.0, "-9007199254740991"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(format(n), want);
+            if n.is_finite() {
+                let mut out = Vec::new();
+                write_finite(&mut out, n);
+                assert_eq!(String::from_utf8(out).unwrap(), want);
+            }
+        }
+    }
+
+    #[test]
+    fn array_indexes() {
+        assert_eq!(array_index("0"), Some(0));
+        assert_eq!(array_index("4294967294"), Some(4_294_967_294));
+        assert_eq!(array_index("4294967295"), None);
+        assert_eq!(array_index("01"), None);
+        assert_eq!(array_index("-1"), None);
+        assert_eq!(array_index(""), None);
+    }
+
+    #[test]
+    fn to_number_like_js() {
+        assert_eq!(string_to_number("1e3"), 1000.0);
+        assert_eq!(string_to_number(""), 0.0);
+        assert_eq!(string_to_number(" 12 "), 12.0);
+        assert_eq!(string_to_number("-0").to_bits(), (-0.0f64).to_bits());
+        assert_eq!(string_to_number("0x1f"), 31.0);
+        assert!(string_to_number("junk").is_nan());
+        assert!(string_to_number("inf").is_nan());
+        assert!(string_to_number("NaN").is_nan());
+        assert_eq!(string_to_number("-Infinity"), f64::NEG_INFINITY);
+        assert_eq!(string_to_number(".5"), 0.5);
+        assert!(string_to_number("1e").is_nan());
+    }
+
+    #[test]
+    fn to_bigint_like_js() {
+        assert_eq!(string_to_bigint(" 12 "), Some(BigInt::from(12)));
+        assert_eq!(string_to_bigint("0x1f"), Some(BigInt::from(31)));
+        assert_eq!(string_to_bigint(""), Some(BigInt::from(0)));
+        assert_eq!(string_to_bigint("-12"), Some(BigInt::from(-12)));
+        assert_eq!(string_to_bigint("abc"), None);
+        assert_eq!(string_to_bigint("-0x1"), None);
+        assert_eq!(string_to_bigint("1.5"), None);
+        assert_eq!(number_to_bigint(1.5), None);
+        assert_eq!(number_to_bigint(1e21), "1000000000000000000000".parse().ok());
+    }
+}

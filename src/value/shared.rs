@@ -1,0 +1,142 @@
+//! [`Ref`]: object identity in a [`Value`](super::Value) (superjson `referentialEqualities`).
+
+use super::Value;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock, Weak};
+
+/// A node shared by several places of a value, or a back-reference that closes a cycle.
+///
+/// JS values are graphs: the same object can sit in two places, or contain itself. superjson
+/// writes that identity in `referentialEqualities`; polycodec keeps it as a `Ref` so that a
+/// small payload describing a large DAG stays small (nothing is copied per reference) and
+/// re-encoding writes the same references back.
+///
+/// A strong `Ref` owns its node (cloning it shares the node). A back-reference
+/// ([`Ref::downgrade`]) points to an enclosing node without owning it, so cycles do not leak.
+///
+/// ```
+/// use polycodec::{Value, Ref};
+/// let shared = Value::from(vec![Value::from(1)]).into_shared();
+/// let v = Value::Array(vec![Value::Ref(shared.clone()), Value::Ref(shared)]);
+/// // Codecs with identity (superjson) write one copy and a reference; the others write both.
+/// assert_eq!(polycodec::codec::SuperJson::new().encode_value_to_string(&v).unwrap(),
+///            r#"{"json":[[1],[1]],"meta":{"referentialEqualities":{"0":["1"]},"v":1}}"#);
+/// ```
+#[derive(Clone)]
+pub struct Ref(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Strong(Arc<Node>),
+    Back(Weak<Node>),
+}
+
+struct Node {
+    value: OnceLock<Value>,
+}
+
+static UNDEFINED: Value = Value::Undefined;
+
+impl Ref {
+    /// A new shared node holding `value`.
+    pub fn new(value: Value) -> Ref {
+        Ref(Inner::Strong(Arc::new(Node {
+            value: OnceLock::from(value),
+        })))
+    }
+
+    /// A node whose value is set later with [`Ref::fill`] (used to build cycles).
+    pub(crate) fn pending() -> Ref {
+        Ref(Inner::Strong(Arc::new(Node {
+            value: OnceLock::new(),
+        })))
+    }
+
+    /// Set the value of a node made by [`Ref::pending`]. Does nothing if already set.
+    pub(crate) fn fill(&self, value: Value) {
+        if let Inner::Strong(a) = &self.0 {
+            let _ = a.value.set(value);
+        }
+    }
+
+    /// A node that contains references to itself, like `Arc::new_cyclic`: `build` gets a
+    /// back-reference to the node being made and returns its value.
+    ///
+    /// ```
+    /// use polycodec::{Object, Ref, Value};
+    /// let node = Ref::new_cyclic(|me| {
+    ///     let mut o = Object::new();
+    ///     o.insert("self", Value::Ref(me.clone()));
+    ///     Value::Object(o)
+    /// });
+    /// let v = Value::Ref(node);
+    /// assert_eq!(v, v.clone());
+    /// ```
+    pub fn new_cyclic(build: impl FnOnce(&Ref) -> Value) -> Ref {
+        let node = Ref::pending();
+        let back = node.downgrade();
+        node.fill(build(&back));
+        node
+    }
+
+    /// A back-reference to the same node, which does not keep it alive. Use it for the
+    /// place that closes a cycle.
+    pub fn downgrade(&self) -> Ref {
+        match &self.0 {
+            Inner::Strong(a) => Ref(Inner::Back(Arc::downgrade(a))),
+            Inner::Back(w) => Ref(Inner::Back(w.clone())),
+        }
+    }
+
+    /// True for a back-reference made by [`Ref::downgrade`].
+    pub fn is_back_reference(&self) -> bool {
+        matches!(self.0, Inner::Back(_))
+    }
+
+    /// The shared value. `None` only for a back-reference whose node has been dropped.
+    pub fn resolve(&self) -> Option<Resolved> {
+        let arc = match &self.0 {
+            Inner::Strong(a) => a.clone(),
+            Inner::Back(w) => w.upgrade()?,
+        };
+        Some(Resolved(arc))
+    }
+
+    /// True when both point to the same node.
+    pub fn ptr_eq(&self, other: &Ref) -> bool {
+        self.addr() == other.addr()
+    }
+
+    /// An address that identifies the node while it is alive.
+    pub fn addr(&self) -> usize {
+        match &self.0 {
+            Inner::Strong(a) => Arc::as_ptr(a) as usize,
+            Inner::Back(w) => w.as_ptr() as usize,
+        }
+    }
+}
+
+/// A resolved [`Ref`]: derefs to the shared value and keeps it alive.
+pub struct Resolved(Arc<Node>);
+
+impl Deref for Resolved {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        // A pending node is only visible while a decoder builds a cycle; it reads as
+        // undefined there.
+        self.0.value.get().unwrap_or(&UNDEFINED)
+    }
+}
+
+impl fmt::Debug for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Strong(a) => match a.value.get() {
+                Some(v) => write!(f, "Ref#{:x}({v:?})", self.addr() & 0xffff),
+                None => write!(f, "Ref#{:x}(<pending>)", self.addr() & 0xffff),
+            },
+            Inner::Back(_) => write!(f, "BackRef#{:x}", self.addr() & 0xffff),
+        }
+    }
+}
