@@ -36,6 +36,9 @@ pub const ERROR: &str = "$polycodec::Error";
 pub const URL: &str = "$polycodec::URL";
 pub const ANNOTATED: &str = "$polycodec::Annotated";
 pub const TYPED_ARRAY: &str = "$polycodec::TypedArray";
+/// Serializing only: the payload is the value behind a shared [`Ref`](crate::Ref), so that
+/// polycodec's serializers can bound how far shared nodes expand.
+pub const REF: &str = "$polycodec::Ref";
 
 /// Which JS kind a magic name stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +53,7 @@ pub enum Magic {
     Url,
     Annotated,
     TypedArray,
+    Ref,
 }
 
 impl Magic {
@@ -71,6 +75,7 @@ impl Magic {
             URL => Magic::Url,
             ANNOTATED => Magic::Annotated,
             TYPED_ARRAY => Magic::TypedArray,
+            REF => Magic::Ref,
             _ => return None,
         })
     }
@@ -88,6 +93,7 @@ impl Magic {
             Magic::Url => URL,
             Magic::Annotated => ANNOTATED,
             Magic::TypedArray => TYPED_ARRAY,
+            Magic::Ref => REF,
         }
     }
 }

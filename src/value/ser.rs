@@ -50,7 +50,7 @@ impl Serialize for Value {
                     ));
                 }
                 match r.resolve() {
-                    Some(v) => v.serialize(s),
+                    Some(v) => s.serialize_newtype_struct(magic::REF, &*v),
                     None => s.serialize_unit(),
                 }
             }
@@ -289,6 +289,7 @@ impl Serializer for ValueSerializer {
 pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
     let bad = |what: &str| Error::data(format!("invalid {what} payload: {payload:?}"));
     Ok(match (m, &payload) {
+        (Magic::Ref, _) => payload,
         (Magic::Undefined, _) => Value::Undefined,
         (Magic::Date, Value::String(s)) => Value::Date(Date::parse(s)),
         (Magic::Date, Value::Number(n)) => Value::Date(Date::from_millis(*n)),

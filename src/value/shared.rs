@@ -129,14 +129,38 @@ impl Deref for Resolved {
     }
 }
 
+thread_local! {
+    /// Nodes already printed by the outermost `Debug` call in progress, so that a shared
+    /// node is printed once (a DAG can be exponentially larger than its payload).
+    static PRINTED: std::cell::RefCell<(usize, std::collections::HashSet<usize>)> =
+        Default::default();
+}
+
 impl fmt::Debug for Ref {
+    /// Prints the shared value the first time a node is met in one `Debug` call, and only
+    /// `Ref#id` after that.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Inner::Strong(a) => match a.value.get() {
-                Some(v) => write!(f, "Ref#{:x}({v:?})", self.addr() & 0xffff),
-                None => write!(f, "Ref#{:x}(<pending>)", self.addr() & 0xffff),
-            },
-            Inner::Back(_) => write!(f, "BackRef#{:x}", self.addr() & 0xffff),
-        }
+        let id = self.addr() & 0xffff;
+        let Inner::Strong(a) = &self.0 else {
+            return write!(f, "BackRef#{id:x}");
+        };
+        let first = PRINTED.with(|p| {
+            let mut p = p.borrow_mut();
+            p.0 += 1;
+            p.1.insert(self.addr())
+        });
+        let res = match (first, a.value.get()) {
+            (true, Some(v)) => write!(f, "Ref#{id:x}({v:?})"),
+            (true, None) => write!(f, "Ref#{id:x}(<pending>)"),
+            (false, _) => write!(f, "Ref#{id:x}"),
+        };
+        PRINTED.with(|p| {
+            let mut p = p.borrow_mut();
+            p.0 -= 1;
+            if p.0 == 0 {
+                p.1.clear();
+            }
+        });
+        res
     }
 }

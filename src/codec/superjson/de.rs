@@ -136,10 +136,12 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             b'[' => {
                 self.r.pos += 1;
                 self.enter()?;
-                let v = visitor.visit_seq(Seq {
-                    de: self,
-                    parent: node,
-                    index: 0,
+                let v = grow(|| {
+                    visitor.visit_seq(Seq {
+                        de: self,
+                        parent: node,
+                        index: 0,
+                    })
                 })?;
                 self.leave();
                 self.r.expect(b']', "`]`")?;
@@ -148,12 +150,14 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             b'{' => {
                 self.r.pos += 1;
                 self.enter()?;
-                let v = visitor.visit_map(Map {
-                    de: self,
-                    parent: node,
-                    first: true,
-                    key: String::new(),
-                    pending: NONE,
+                let v = grow(|| {
+                    visitor.visit_map(Map {
+                        de: self,
+                        parent: node,
+                        first: true,
+                        key: String::new(),
+                        pending: NONE,
+                    })
                 })?;
                 self.leave();
                 self.r.expect(b'}', "`}`")?;
@@ -177,6 +181,13 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         }
         self.r.skip_value(self.depth_left)
     }
+}
+
+/// Run `f` with enough stack for one more level of nesting: deep (but within the depth
+/// limit) input must not overflow small thread stacks.
+#[inline]
+pub(crate) fn grow<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
 }
 
 fn visit_number<'de, V: Visitor<'de>>(n: Num<'_>, visitor: V) -> Result<V::Value> {

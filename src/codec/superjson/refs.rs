@@ -49,6 +49,10 @@ impl Arena {
     }
 
     fn from_value(&mut self, v: Value) -> Id {
+        super::de::grow(|| self.from_value_inner(v))
+    }
+
+    fn from_value_inner(&mut self, v: Value) -> Id {
         let node = match v {
             Value::Array(a) => Node::Array(a.into_iter().map(|x| self.from_value(x)).collect()),
             Value::Object(o) => Node::Object(
@@ -334,6 +338,10 @@ impl Builder {
     }
 
     fn content(&mut self, id: Id) -> Result<Value> {
+        super::de::grow(|| self.content_inner(id))
+    }
+
+    fn content_inner(&mut self, id: Id) -> Result<Value> {
         self.depth += 1;
         if self.depth > self.max_depth {
             return Err(Error::limit(format!(

@@ -74,7 +74,7 @@ pub(crate) struct Encoder {
     /// > 0 while writing a repeat of a shared node (nothing inside is tracked again).
     replay: u32,
     /// > 0 while inside a shared node (writes there count against the expansion budget).
-    in_ref: u32,
+    pub(crate) in_ref: u32,
     expansion_left: usize,
     depth_left: usize,
     max_depth: usize,
@@ -180,7 +180,7 @@ impl Encoder {
         self.depth_left += 1;
     }
 
-    fn charge(&mut self) -> Result<()> {
+    pub(crate) fn charge(&mut self) -> Result<()> {
         if self.in_ref > 0 {
             if self.expansion_left == 0 {
                 return Err(self.err_here(Error::limit(
@@ -389,6 +389,10 @@ impl Encoder {
 
     /// Write `v` at the current position.
     pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
+        super::de::grow(|| self.value_inner(v))
+    }
+
+    fn value_inner(&mut self, v: &Value) -> Result<()> {
         self.charge()?;
         self.wrote_undefined = false;
         match v {
@@ -448,7 +452,6 @@ impl Encoder {
                     if this.mode == Mode::Plain && val.is_undefined() {
                         return Ok(());
                     }
-                    this.check_key(k)?;
                     if !first {
                         this.out.push(b',');
                     }
@@ -456,6 +459,7 @@ impl Encoder {
                     write_str(&mut this.out, k);
                     this.out.push(b':');
                     this.push_key(k);
+                    this.check_key(k)?;
                     this.value(val)?;
                     this.pop();
                     Ok(())

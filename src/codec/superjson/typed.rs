@@ -49,9 +49,10 @@ impl<'e> Compound<'e> {
         if self.count > 0 {
             self.enc.out.push(b',');
         }
+        self.enc.charge()?;
         self.enc.push_index(self.count);
         self.count += 1;
-        v.serialize(&mut *self.enc)?;
+        super::de::grow(|| v.serialize(&mut *self.enc))?;
         self.enc.pop();
         Ok(())
     }
@@ -73,8 +74,9 @@ impl<'e> Compound<'e> {
     }
 
     fn object_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.enc.charge()?;
         self.enc.wrote_undefined = false;
-        v.serialize(&mut *self.enc)?;
+        super::de::grow(|| v.serialize(&mut *self.enc))?;
         self.enc.pop();
         if self.enc.mode == Mode::Plain && self.enc.wrote_undefined {
             // JSON.stringify leaves out keys whose value is undefined.
@@ -308,6 +310,12 @@ impl<'e> ser::Serializer for &'e mut Encoder {
             return v.serialize(self);
         };
         match m {
+            Magic::Ref => {
+                self.in_ref += 1;
+                let res = self.charge().and_then(|_| v.serialize(&mut *self));
+                self.in_ref -= 1;
+                res
+            }
             Magic::Undefined => {
                 if self.mode == Mode::Plain {
                     self.write_null();
