@@ -7,14 +7,14 @@
 //! see `examples/cbor_codec.rs`.
 
 mod json;
-//TMP pub mod msgpack;
+pub mod msgpack;
 pub mod superjson;
 pub(crate) mod text;
 #[cfg(feature = "bincode")]
 pub mod bincode;
 
 pub use self::json::Json;
-//TMP pub use self::msgpack::MsgPack;
+pub use self::msgpack::MsgPack;
 pub use self::superjson::SuperJson;
 #[cfg(feature = "bincode")]
 pub use self::bincode::Bincode;
@@ -138,7 +138,7 @@ impl Registry {
         let builtins: Vec<Arc<dyn Codec>> = vec![
             Arc::new(Json::new()),
             Arc::new(SuperJson::new()),
-//TMP            Arc::new(MsgPack::new()),
+           Arc::new(MsgPack::new()),
             #[cfg(feature = "bincode")]
             Arc::new(Bincode::new()),
         ];

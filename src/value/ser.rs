@@ -313,6 +313,12 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
             Value::Array(a) => Value::Set(a),
             _ => unreachable!(),
         },
+        (Magic::Map, Value::Map(m)) => Value::Map(m.clone()),
+        (Magic::Map, Value::Object(o)) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (Value::String(k.clone()), v.clone()))
+                .collect(),
+        ),
         (Magic::Map, Value::Array(_)) => match payload {
             Value::Array(a) => Value::Map(
                 a.into_iter()

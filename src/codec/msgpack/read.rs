@@ -1,0 +1,549 @@
+//! MessagePack reading: a serde `Deserializer` over bytes with byte offsets in errors,
+//! limits checked before anything is allocated, and polycodec's extension types.
+
+use super::ext;
+use crate::value::de::{ValueDeserializer, ValueVisitor};
+use crate::value::{Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value};
+use crate::{Error, Limits, Result};
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::Cell;
+
+/// The MessagePack deserializer.
+pub(crate) struct Deserializer<'a> {
+    b: &'a [u8],
+    pub(crate) pos: usize,
+    base: usize,
+    depth_left: usize,
+    max_depth: usize,
+    max_len: usize,
+}
+
+/// What a marker byte says comes next.
+enum Head<'a> {
+    Nil,
+    Bool(bool),
+    U64(u64),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Str(&'a [u8]),
+    Bin(&'a [u8]),
+    Array(usize),
+    Map(usize),
+    Ext(i8, &'a [u8]),
+}
+
+impl<'a> Deserializer<'a> {
+    pub(crate) fn new(b: &'a [u8], limits: &Limits) -> Self {
+        Deserializer {
+            b,
+            pos: 0,
+            base: 0,
+            depth_left: limits.depth(),
+            max_depth: limits.depth(),
+            max_len: limits.collection_len(),
+        }
+    }
+
+    fn sub(&self, b: &'a [u8], at: usize) -> Deserializer<'a> {
+        Deserializer {
+            b,
+            pos: 0,
+            base: at,
+            depth_left: self.depth_left.saturating_sub(1),
+            max_depth: self.max_depth,
+            max_len: self.max_len,
+        }
+    }
+
+    fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.b.len() - self.pos < n {
+            return Err(Error::eof(self.base + self.b.len()));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn len(&mut self, n: usize) -> Result<usize> {
+        Ok(match n {
+            1 => usize::from(self.u8()?),
+            2 => usize::from(u16::from_be_bytes(self.be()?)),
+            _ => u32::from_be_bytes(self.be()?) as usize,
+        })
+    }
+
+    /// A collection length: checked against the limit and against the bytes left (every
+    /// element takes at least one byte) before anything is allocated.
+    fn count(&mut self, n: usize, per: usize) -> Result<usize> {
+        let at = self.offset();
+        if n > self.max_len {
+            return Err(Error::limit(format!(
+                "collection of {n} elements is over the limit of {}",
+                self.max_len
+            ))
+            .at_offset(at));
+        }
+        if n.saturating_mul(per) > self.b.len() - self.pos {
+            return Err(Error::eof(self.base + self.b.len()));
+        }
+        Ok(n)
+    }
+
+    fn head(&mut self) -> Result<Head<'a>> {
+        let at = self.offset();
+        let m = self.u8()?;
+        Ok(match m {
+            0x00..=0x7f => Head::U64(u64::from(m)),
+            0x80..=0x8f => Head::Map(self.count(usize::from(m & 0x0f), 2)?),
+            0x90..=0x9f => Head::Array(self.count(usize::from(m & 0x0f), 1)?),
+            0xa0..=0xbf => Head::Str(self.take(usize::from(m & 0x1f))?),
+            0xc0 => Head::Nil,
+            0xc2 => Head::Bool(false),
+            0xc3 => Head::Bool(true),
+            0xc4..=0xc6 => {
+                let n = self.len(1 << (m - 0xc4))?;
+                Head::Bin(self.take(n)?)
+            }
+            0xc7..=0xc9 => {
+                let n = self.len(1 << (m - 0xc7))?;
+                let ty = self.u8()? as i8;
+                Head::Ext(ty, self.take(n)?)
+            }
+            0xca => Head::F32(f32::from_be_bytes(self.be()?)),
+            0xcb => Head::F64(f64::from_be_bytes(self.be()?)),
+            0xcc => Head::U64(u64::from(self.u8()?)),
+            0xcd => Head::U64(u64::from(u16::from_be_bytes(self.be()?))),
+            0xce => Head::U64(u64::from(u32::from_be_bytes(self.be()?))),
+            0xcf => Head::U64(u64::from_be_bytes(self.be()?)),
+            0xd0 => Head::I64(i64::from(self.u8()? as i8)),
+            0xd1 => Head::I64(i64::from(i16::from_be_bytes(self.be()?))),
+            0xd2 => Head::I64(i64::from(i32::from_be_bytes(self.be()?))),
+            0xd3 => Head::I64(i64::from_be_bytes(self.be()?)),
+            0xd4..=0xd8 => {
+                let ty = self.u8()? as i8;
+                Head::Ext(ty, self.take(1 << (m - 0xd4))?)
+            }
+            0xd9..=0xdb => {
+                let n = self.len(1 << (m - 0xd9))?;
+                Head::Str(self.take(n)?)
+            }
+            0xdc | 0xdd => {
+                let n = self.len(if m == 0xdc { 2 } else { 4 })?;
+                Head::Array(self.count(n, 1)?)
+            }
+            0xde | 0xdf => {
+                let n = self.len(if m == 0xde { 2 } else { 4 })?;
+                Head::Map(self.count(n, 2)?)
+            }
+            0xe0..=0xff => Head::I64(i64::from(m as i8)),
+            0xc1 => return Err(Error::syntax("invalid MessagePack marker 0xc1", at)),
+        })
+    }
+
+    fn peek_marker(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn is_ext(&self) -> bool {
+        matches!(self.peek_marker(), Some(0xc7..=0xc9 | 0xd4..=0xd8))
+    }
+
+    fn str_of(&self, s: &'a [u8], at: usize) -> Result<&'a str> {
+        std::str::from_utf8(s).map_err(|e| {
+            Error::syntax("invalid UTF-8 in string", at + e.valid_up_to())
+        })
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        if self.depth_left == 0 {
+            return Err(Error::limit(format!(
+                "nesting deeper than the depth limit of {}",
+                self.max_depth
+            ))
+            .at_offset(self.offset()));
+        }
+        self.depth_left -= 1;
+        Ok(())
+    }
+
+    /// Decode a nested document (an extension payload) into a Value.
+    fn nested_value(&self, payload: &'a [u8], at: usize) -> Result<Value> {
+        let mut d = self.sub(payload, at);
+        let v = de::Deserialize::deserialize(&mut d)?;
+        if d.pos != payload.len() {
+            return Err(Error::syntax("trailing bytes in extension payload", at + d.pos));
+        }
+        Ok(v)
+    }
+
+    /// Turn an extension into the Value it stands for.
+    fn ext_value(&self, ty: i8, p: &'a [u8], at: usize) -> Result<Value> {
+        let bad = |what: &str| Error::data(format!("invalid {what} extension payload")).at_offset(at);
+        Ok(match ty {
+            ext::TIMESTAMP => Value::Date(match p.len() {
+                4 => Date::from_millis(f64::from(u32::from_be_bytes(p.try_into().map_err(|_| bad("timestamp"))?)) * 1000.0),
+                8 => {
+                    let v = u64::from_be_bytes(p.try_into().map_err(|_| bad("timestamp"))?);
+                    let (nsec, sec) = (v >> 34, v & ((1 << 34) - 1));
+                    Date::from_millis(sec as f64 * 1000.0 + (nsec / 1_000_000) as f64)
+                }
+                12 => {
+                    let nsec = u32::from_be_bytes(p[..4].try_into().map_err(|_| bad("timestamp"))?);
+                    let sec = i64::from_be_bytes(p[4..].try_into().map_err(|_| bad("timestamp"))?);
+                    Date::from_millis(sec as f64 * 1000.0 + f64::from(nsec / 1_000_000))
+                }
+                _ => return Err(bad("timestamp")),
+            }),
+            ext::INVALID_DATE => Value::Date(Date::invalid()),
+            ext::UNDEFINED => Value::Undefined,
+            ext::BIGINT => {
+                let s = self.str_of(p, at)?;
+                Value::BigInt(s.parse::<BigInt>().map_err(|_| bad("bigint"))?)
+            }
+            ext::URL => Value::Url(self.str_of(p, at)?.to_owned()),
+            ext::SET => match self.nested_value(p, at)? {
+                Value::Array(a) => Value::Set(a),
+                _ => return Err(bad("Set")),
+            },
+            ext::MAP => match self.nested_value(p, at)? {
+                Value::Map(m) => Value::Map(m),
+                Value::Object(o) => Value::Map(
+                    o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+                ),
+                _ => return Err(bad("Map")),
+            },
+            ext::REGEXP => match self.nested_value(p, at)? {
+                Value::Array(a) => match a.as_slice() {
+                    [Value::String(s), Value::String(f)] => {
+                        Value::RegExp(Box::new(RegExp::new(s, f).map_err(|e| e.at_offset(at))?))
+                    }
+                    _ => return Err(bad("RegExp")),
+                },
+                _ => return Err(bad("RegExp")),
+            },
+            ext::ERROR => match self.nested_value(p, at)? {
+                Value::Object(o) => Value::Error(Box::new(error_from(o))),
+                _ => return Err(bad("Error")),
+            },
+            ext::ANNOTATED => match self.nested_value(p, at)? {
+                Value::Array(mut a) if a.len() == 2 => {
+                    let value = a.pop().unwrap_or_default();
+                    let Some(Value::String(text)) = a.pop() else {
+                        return Err(bad("annotated"));
+                    };
+                    let ann: Vec<String> = serde_json::from_str(&text).map_err(|_| bad("annotated"))?;
+                    let [kind, id] = <[String; 2]>::try_from(ann).map_err(|_| bad("annotated"))?;
+                    Value::Annotated(Box::new(Annotated { kind, id, value }))
+                }
+                _ => return Err(bad("annotated")),
+            },
+            ext::TYPED_ARRAY => match self.nested_value(p, at)? {
+                Value::Array(a) => match a.as_slice() {
+                    [Value::String(name), Value::Bytes(bytes)] => {
+                        let kind = TypedArrayKind::from_name(name).ok_or_else(|| bad("typed array"))?;
+                        Value::TypedArray(Box::new(
+                            TypedArray::from_le_bytes(kind, bytes).ok_or_else(|| bad("typed array"))?,
+                        ))
+                    }
+                    _ => return Err(bad("typed array")),
+                },
+                _ => return Err(bad("typed array")),
+            },
+            other => {
+                return Err(Error::data(format!("unknown MessagePack extension type {other}")).at_offset(at))
+            }
+        })
+    }
+
+    /// If the next value is an extension, read it as a Value.
+    fn take_ext(&mut self) -> Result<Option<Value>> {
+        if !self.is_ext() {
+            return Ok(None);
+        }
+        let at = self.offset();
+        match self.head()? {
+            Head::Ext(ty, p) => self.ext_value(ty, p, at).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn error_from(mut o: Object) -> JsError {
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    JsError {
+        name: match o.remove("name") {
+            Some(Value::String(s)) => s,
+            _ => "Error".into(),
+        },
+        message: text(o.remove("message")),
+        stack: match o.remove("stack") {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        },
+        cause: o.remove("cause"),
+        props: o,
+    }
+}
+
+fn with_value<T>(v: Value, f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>) -> Result<T> {
+    let budget = Cell::new(Limits::default().ref_expansion());
+    f(ValueDeserializer::new(&v, &budget))
+}
+
+macro_rules! via_any {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            if let Some(v) = self.take_ext()? {
+                return with_value(v, |d| de::Deserializer::$method(d, visitor));
+            }
+            self.any(visitor)
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> {
+    fn any<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let at = self.offset();
+        match self.head()? {
+            Head::Nil => visitor.visit_unit(),
+            Head::Bool(b) => visitor.visit_bool(b),
+            Head::U64(n) => visitor.visit_u64(n),
+            Head::I64(n) => visitor.visit_i64(n),
+            Head::F32(n) => visitor.visit_f64(f64::from(n)),
+            Head::F64(n) => visitor.visit_f64(n),
+            Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, at + 1)?),
+            Head::Bin(b) => visitor.visit_borrowed_bytes(b),
+            Head::Array(n) => {
+                self.enter()?;
+                let v = crate::codec::superjson::de::grow(|| visitor.visit_seq(Seq { de: self, left: n, index: 0 }))?;
+                self.depth_left += 1;
+                Ok(v)
+            }
+            Head::Map(n) => {
+                self.enter()?;
+                let v = crate::codec::superjson::de::grow(|| visitor.visit_map(Map { de: self, left: n }))?;
+                self.depth_left += 1;
+                Ok(v)
+            }
+            Head::Ext(ty, p) => {
+                let v = self.ext_value(ty, p, at)?;
+                with_value(v, |d| de::Deserializer::deserialize_any(d, visitor))
+            }
+        }
+    }
+
+    /// Skip one value (for ignored fields).
+    fn skip(&mut self) -> Result<()> {
+        let mut left = 1usize;
+        while left > 0 {
+            left -= 1;
+            match self.head()? {
+                Head::Array(n) => left += n,
+                Head::Map(n) => left += 2 * n,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.any(visitor)
+    }
+
+    via_any!(deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
+        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq
+        deserialize_map);
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.peek_marker() {
+            Some(0xc0) => {
+                self.pos += 1;
+                visitor.visit_none()
+            }
+            _ if self.is_ext() => match self.take_ext()? {
+                Some(Value::Undefined) => visitor.visit_none(),
+                Some(v) => with_value(v, |d| de::Deserializer::deserialize_option(d, visitor)),
+                None => visitor.visit_none(),
+            },
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
+        if crate::value::magic::Magic::from_name(name).is_some() {
+            self.deserialize_any(visitor)
+        } else {
+            visitor.visit_newtype_struct(self)
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _: &'static str, _: usize, visitor: V) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        if let Some(v) = self.take_ext()? {
+            return with_value(v, |d| de::Deserializer::deserialize_struct(d, name, fields, visitor));
+        }
+        self.any(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        let at = self.offset();
+        match self.peek_marker() {
+            Some(0xa0..=0xbf | 0xd9..=0xdb) => match self.head()? {
+                Head::Str(s) => {
+                    let s = self.str_of(s, at + 1)?;
+                    visitor.visit_enum(IntoDeserializer::<Error>::into_deserializer(s))
+                }
+                _ => unreachable!(),
+            },
+            Some(0x81) => {
+                self.pos += 1;
+                visitor.visit_enum(Enum { de: self })
+            }
+            _ => Err(Error::data("expected an enum (a string or a map with one key)").at_offset(at)),
+        }
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.skip()?;
+        visitor.visit_unit()
+    }
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+}
+
+struct Seq<'x, 'a> {
+    de: &'x mut Deserializer<'a>,
+    left: usize,
+    index: usize,
+}
+
+impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
+    type Error = Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let i = self.index;
+        self.index += 1;
+        seed.deserialize(&mut *self.de)
+            .map(Some)
+            .map_err(|e| e.in_segment(&i.to_string()))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
+    }
+}
+
+struct Map<'x, 'a> {
+    de: &'x mut Deserializer<'a>,
+    left: usize,
+}
+
+impl<'de> MapAccess<'de> for Map<'_, 'de> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
+    }
+}
+
+struct Enum<'x, 'a> {
+    de: &'x mut Deserializer<'a>,
+}
+
+impl<'de, 'x> de::EnumAccess<'de> for Enum<'x, 'de> {
+    type Error = Error;
+    type Variant = Self;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let v = seed.deserialize(&mut *self.de)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for Enum<'_, 'de> {
+    type Error = Error;
+    fn unit_variant(self) -> Result<()> {
+        self.de.skip()
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value> {
+        de::Deserializer::deserialize_seq(&mut *self.de, visitor)
+    }
+    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value> {
+        de::Deserializer::deserialize_map(&mut *self.de, visitor)
+    }
+}
+
+/// Decode a whole document as a Value, refusing trailing bytes.
+pub(crate) fn value(bytes: &[u8], limits: &Limits) -> Result<Value> {
+    let mut d = Deserializer::new(bytes, limits);
+    let v = de::Deserializer::deserialize_any(&mut d, ValueVisitor)?;
+    if d.pos != bytes.len() {
+        return Err(Error::syntax("trailing bytes after the document", d.pos));
+    }
+    Ok(v)
+}

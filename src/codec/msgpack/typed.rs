@@ -1,0 +1,335 @@
+//! `T: Serialize` straight into MessagePack: structs as maps with field names (what a JS
+//! peer reads), polycodec's JS kinds as their extension types.
+
+use super::write::{header_bytes, Writer};
+use crate::value::magic::Magic;
+use crate::value::ser::from_magic;
+use crate::value::{to_value, Date, Value};
+use crate::{Error, Result};
+use serde::ser::{self, Serialize};
+
+/// A sequence or map being written. When the length was not given up front, the header is
+/// put in front at the end.
+pub(crate) struct Compound<'w> {
+    w: &'w mut Writer,
+    /// Where the elements start, when the header is still to be written.
+    patch: Option<usize>,
+    count: usize,
+    map: bool,
+}
+
+impl<'w> Compound<'w> {
+    fn new(w: &'w mut Writer, len: Option<usize>, map: bool) -> Result<Self> {
+        w.enter()?;
+        let patch = match len {
+            Some(n) if map => {
+                w.map_header(n);
+                None
+            }
+            Some(n) => {
+                w.array_header(n);
+                None
+            }
+            None => Some(w.out.len()),
+        };
+        Ok(Compound {
+            w,
+            patch,
+            count: 0,
+            map,
+        })
+    }
+
+    fn item<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.w.charge()?;
+        crate::codec::superjson::de::grow(|| v.serialize(&mut *self.w))
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Some(at) = self.patch {
+            let n = if self.map { self.count } else { self.count };
+            self.w.out.splice(at..at, header_bytes(n, self.map));
+        }
+        self.w.leave();
+        Ok(())
+    }
+}
+
+impl<'w> ser::Serializer for &'w mut Writer {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'w>;
+    type SerializeTuple = Compound<'w>;
+    type SerializeTupleStruct = Compound<'w>;
+    type SerializeTupleVariant = Compound<'w>;
+    type SerializeMap = Compound<'w>;
+    type SerializeStruct = Compound<'w>;
+    type SerializeStructVariant = Compound<'w>;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+    fn serialize_bool(self, v: bool) -> Result<()> {
+        self.bool(v);
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<()> {
+        self.int(v.into());
+        Ok(())
+    }
+    fn serialize_i16(self, v: i16) -> Result<()> {
+        self.int(v.into());
+        Ok(())
+    }
+    fn serialize_i32(self, v: i32) -> Result<()> {
+        self.int(v.into());
+        Ok(())
+    }
+    fn serialize_i64(self, v: i64) -> Result<()> {
+        self.wide_int(v.into());
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<()> {
+        self.ext(super::ext::BIGINT, v.to_string().as_bytes());
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<()> {
+        self.uint(v.into());
+        Ok(())
+    }
+    fn serialize_u16(self, v: u16) -> Result<()> {
+        self.uint(v.into());
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<()> {
+        self.uint(v.into());
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<()> {
+        self.wide_int(v.into());
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<()> {
+        self.ext(super::ext::BIGINT, v.to_string().as_bytes());
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<()> {
+        self.f32(v);
+        Ok(())
+    }
+    fn serialize_f64(self, v: f64) -> Result<()> {
+        self.f64(v);
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<()> {
+        let mut b = [0u8; 4];
+        self.str(v.encode_utf8(&mut b));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<()> {
+        self.str(v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<()> {
+        self.bin(v);
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<()> {
+        self.nil();
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<()> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<()> {
+        self.nil();
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<()> {
+        self.nil();
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
+        self.str(variant);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<()> {
+        let Some(m) = Magic::from_name(name) else {
+            return v.serialize(self);
+        };
+        match m {
+            Magic::Ref => {
+                self.in_ref += 1;
+                let res = self.charge().and_then(|_| v.serialize(&mut *self));
+                self.in_ref -= 1;
+                res
+            }
+            Magic::Undefined => {
+                self.ext(super::ext::UNDEFINED, &[]);
+                Ok(())
+            }
+            Magic::Date => {
+                match to_value(v)? {
+                    Value::Number(n) => self.date(Date::from_millis(n)),
+                    Value::String(s) => self.date(Date::parse(&s)),
+                    _ => self.date(Date::invalid()),
+                }
+                Ok(())
+            }
+            Magic::BigInt => match to_value(v)? {
+                Value::String(s) => {
+                    self.ext(super::ext::BIGINT, s.as_bytes());
+                    Ok(())
+                }
+                other => Err(Error::data(format!("invalid bigint payload {other:?}"))),
+            },
+            Magic::Url => match to_value(v)? {
+                Value::String(s) => {
+                    self.ext(super::ext::URL, s.as_bytes());
+                    Ok(())
+                }
+                other => Err(Error::data(format!("invalid URL payload {other:?}"))),
+            },
+            Magic::Set => self.ext_with(super::ext::SET, |w| v.serialize(w)),
+            _ => {
+                let payload = to_value(v)?;
+                self.value(&from_magic(m, payload)?)
+            }
+        }
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<()> {
+        self.map_header(1);
+        self.str(variant);
+        v.serialize(self)
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'w>> {
+        Compound::new(self, len, false)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'w>> {
+        Compound::new(self, Some(len), false)
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Compound<'w>> {
+        Compound::new(self, Some(len), false)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w>> {
+        self.map_header(1);
+        self.str(variant);
+        Compound::new(self, Some(len), false)
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'w>> {
+        Compound::new(self, len, true)
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'w>> {
+        Compound::new(self, Some(len), true)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w>> {
+        self.map_header(1);
+        self.str(variant);
+        Compound::new(self, Some(len), true)
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.count += 1;
+        self.item(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.count += 1;
+        self.item(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.count += 1;
+        self.item(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.count += 1;
+        self.item(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<()> {
+        self.count += 1;
+        self.item(k)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        self.item(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
+        self.w.str(key);
+        self.item(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
+        self.w.str(key);
+        self.item(v)
+    }
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}

@@ -1,0 +1,87 @@
+//! MessagePack golden vectors written by the real `@msgpack/msgpack` with the shipped
+//! `js/msgpack-extensions.mjs` (`codecs/msgpack/golden.json`): polycodec reads each one as
+//! the value JS encoded, and writes that value back byte for byte.
+
+mod common;
+
+use common::*;
+use polycodec::codec::{Codec, MsgPack, SuperJson};
+use polycodec::Value;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn golden_vectors_decode_to_the_js_value_and_reencode_byte_for_byte() {
+    let file = load_json("msgpack/golden.json");
+    let cases = get(&file, "cases").as_array().unwrap();
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = s(case, "name");
+        let bytes = unhex(s(case, "hex"));
+        let decoded = match MsgPack::new().decode_value(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{name}: decode: {e}"));
+                continue;
+            }
+        };
+        // The same JS value written by superjson says what the value is (where superjson
+        // can hold it: `lossy` cases say why not).
+        if case.get("lossy").is_none() {
+            let want = SuperJson::new()
+                .decode_value(s(case, "superjson").as_bytes())
+                .unwrap();
+            if normalize(&decoded) != normalize(&want) {
+                failures.push(format!("{name}: decoded {decoded:?}\n   superjson says {want:?}"));
+            }
+        }
+        match MsgPack::new().encode_value(&decoded) {
+            Ok(again) if again == bytes => {}
+            Ok(again) => failures.push(format!(
+                "{name}: re-encoded\n   got  {}\n   want {}",
+                &hex(&again)[..hex(&again).len().min(200)],
+                &s(case, "hex")[..s(case, "hex").len().min(200)]
+            )),
+            Err(e) => failures.push(format!("{name}: encode: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn a_header_claiming_four_billion_elements_allocates_nothing() {
+    for bytes in [&b"\xdd\xff\xff\xff\xff"[..], b"\xdf\xff\xff\xff\xff", b"\xdb\xff\xff\xff\xff"] {
+        let err = MsgPack::new().decode_value(bytes).unwrap_err();
+        assert!(err.is_limit() || err.is_syntax(), "{err}");
+    }
+    let err = MsgPack::new()
+        .with_limits(polycodec::Limits::default().max_collection_len(10))
+        .decode_value(b"\xdc\x00\x20")
+        .unwrap_err();
+    assert_eq!(err.to_string(), "collection of 32 elements is over the limit of 10 at byte 3");
+}
+
+#[test]
+fn errors_name_the_byte_offset() {
+    let table: [(&[u8], &str); 4] = [
+        (b"\x92\x01", "unexpected end of input at byte 2"),
+        (b"\xc1", "invalid MessagePack marker 0xc1 at byte 0"),
+        (b"\x91\xa2a\xff", "invalid UTF-8 in string at path `0` at byte 3"),
+        (b"\x01\x02", "trailing bytes after the document at byte 1"),
+    ];
+    for (bytes, msg) in table {
+        let err = MsgPack::new().decode_value(bytes).unwrap_err();
+        assert_eq!(err.to_string(), msg);
+    }
+    let _ = Value::Null;
+}
