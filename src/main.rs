@@ -1,1 +1,89 @@
-fn main() {}
+//! The `polycodec` command: `transcode` between codecs, and `serve` the demo server.
+
+use polycodec::codec::Registry;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage:
+  polycodec transcode --from <codec> --to <codec> [--in FILE] [--out FILE]
+      Read one document (stdin or FILE), write it in another codec (stdout or FILE).
+  polycodec codecs
+      List the codecs.
+
+codecs: json, superjson, msgpack, bincode (when built with the `bincode` feature)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("transcode") => transcode(&args[1..]),
+        Some("codecs") => {
+            for c in Registry::with_builtins().iter() {
+                println!("{}\t{}\t{:?}", c.name(), c.subprotocol(), c.frame_kind());
+            }
+            Ok(())
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown command\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("polycodec: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Parse `--name value` flags; every flag takes a value.
+fn flags<'a>(args: &'a [String], known: &[&str]) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let name = flag
+            .strip_prefix("--")
+            .filter(|n| known.contains(n))
+            .ok_or_else(|| format!("unknown argument {flag:?}\n{USAGE}"))?;
+        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+        out.push((name, value.as_str()));
+    }
+    Ok(out)
+}
+
+fn transcode(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["from", "to", "in", "out"])?;
+    let get = |n: &str| flags.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| *v);
+    let registry = Registry::with_builtins();
+    let codec = |flag: &str| -> Result<_, String> {
+        let name = get(flag).ok_or_else(|| format!("--{flag} is required\n{USAGE}"))?;
+        registry.get(name).ok_or_else(|| {
+            format!("unknown codec {name:?} (known: {})", registry.names().join(", "))
+        })
+    };
+    let (from, to) = (codec("from")?, codec("to")?);
+    let input = match get("in") {
+        Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+        None => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            buf
+        }
+    };
+    let value = from
+        .decode_value(&input)
+        .map_err(|e| format!("cannot decode {}: {e}", from.name()))?;
+    let output = to
+        .encode_value(&value)
+        .map_err(|e| format!("cannot encode {}: {e}", to.name()))?;
+    match get("out") {
+        Some(path) => std::fs::write(path, &output).map_err(|e| format!("cannot write {path}: {e}")),
+        None => std::io::stdout()
+            .write_all(&output)
+            .map_err(|e| format!("cannot write stdout: {e}")),
+    }
+}

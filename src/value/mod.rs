@@ -194,6 +194,7 @@ impl std::fmt::Debug for Value {
             Value::Undefined => f.write_str("Undefined"),
             Value::Null => f.write_str("Null"),
             Value::Bool(b) => write!(f, "Bool({b})"),
+            Value::Number(n) if *n == 0.0 && n.is_sign_negative() => f.write_str("Number(-0)"),
             Value::Number(n) => write!(f, "Number({})", number::format(*n)),
             Value::BigInt(b) => write!(f, "BigInt({b})"),
             Value::String(s) => write!(f, "String({s:?})"),
