@@ -194,22 +194,46 @@ impl Tv {
 }
 
 /// Errors compare without an own `cause` that is undefined (superjson 2.2.6 always gives
-/// revived errors one; HEAD (#354) and polycodec do not).
+/// revived errors one; HEAD (#354) and polycodec do not). Shared nodes stay shared.
 pub fn normalize(v: &Value) -> Value {
-    match v {
-        Value::Error(e) => {
-            let mut e = (**e).clone();
-            if matches!(e.cause, Some(Value::Undefined)) {
-                e.cause = None;
+    Normalizer::default().value(v)
+}
+
+#[derive(Default)]
+struct Normalizer {
+    done: HashMap<usize, Ref>,
+}
+
+impl Normalizer {
+    fn value(&mut self, v: &Value) -> Value {
+        match v {
+            Value::Error(e) => {
+                let mut e = (**e).clone();
+                if matches!(e.cause, Some(Value::Undefined)) {
+                    e.cause = None;
+                }
+                e.cause = e.cause.as_ref().map(|c| self.value(c));
+                e.props = e.props.iter().map(|(k, v)| (k.clone(), self.value(v))).collect();
+                Value::Error(Box::new(e))
             }
-            e.cause = e.cause.as_ref().map(normalize);
-            e.props = e.props.iter().map(|(k, v)| (k.clone(), normalize(v))).collect();
-            Value::Error(Box::new(e))
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.value(x)).collect()),
+            Value::Set(a) => Value::Set(a.iter().map(|x| self.value(x)).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), self.value(v))).collect())
+            }
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (self.value(k), self.value(v))).collect()),
+            Value::Ref(r) if !r.is_back_reference() => {
+                if let Some(done) = self.done.get(&r.addr()) {
+                    return Value::Ref(done.clone());
+                }
+                let out = match r.resolve() {
+                    Some(inner) => Ref::new(self.value(&inner)),
+                    None => return Value::Undefined,
+                };
+                self.done.insert(r.addr(), out.clone());
+                Value::Ref(out)
+            }
+            other => other.clone(),
         }
-        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-        Value::Set(a) => Value::Set(a.iter().map(normalize).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()),
-        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (normalize(k), normalize(v))).collect()),
-        other => other.clone(),
     }
 }

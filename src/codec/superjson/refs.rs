@@ -146,7 +146,8 @@ impl Arena {
         };
         // A Map slot needs the row segment too.
         if let Some(pp) = parent_path.split_last() {
-            if let Some(gp) = self.get(root, pp.1)? {
+            // The grandparent path may itself stop inside a Map row; then this is no Map slot.
+            if let Some(gp) = self.get(root, pp.1).ok().flatten() {
                 let gp = resolve_annotated(&self.nodes, gp);
                 if let Node::Map(m) = &mut self.nodes[gp] {
                     let row = index(pp.0, m.len())?;

@@ -35,10 +35,27 @@ enum Tree {
     Node(AnnOut, Vec<(String, Tree)>),
 }
 
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {:?}", self.key, self.tree)
+    }
+}
+
 struct Scope {
     base: usize,
     ann: Option<AnnOut>,
-    entries: Vec<(String, Tree)>,
+    entries: Vec<Entry>,
+}
+
+/// One annotation in a scope's record.
+struct Entry {
+    /// Path relative to the scope, escaped and joined.
+    key: String,
+    tree: Tree,
+    /// Absolute path length of the annotated value.
+    depth: usize,
+    /// The last segment, when it is a canonical array index.
+    index: Option<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -194,6 +211,54 @@ impl Encoder {
 
     // ----- annotations -----
 
+    fn entry(&self, tree: Tree) -> Entry {
+        let base = self.scopes.last().map_or(0, |s| s.base);
+        let index = match self.path.last() {
+            Some(Seg::Index(i)) => Some(*i),
+            Some(Seg::Static(k)) => crate::value::number::array_index(k),
+            Some(Seg::Buf(a, b)) => {
+                crate::value::number::array_index(&self.keybuf[*a as usize..*b as usize])
+            }
+            None => None,
+        };
+        Entry {
+            key: self.path_text(base),
+            tree,
+            depth: self.path.len(),
+            index,
+        }
+    }
+
+    /// Where the current scope's record stands, to pass to [`Encoder::end_plain`].
+    #[inline]
+    pub(crate) fn mark(&self) -> usize {
+        self.scopes.last().map_or(0, |s| s.entries.len())
+    }
+
+    /// At the end of a plain array or object: JS builds its annotations as an object, so
+    /// the ones on its direct children with integer-like keys come first, ascending; the
+    /// rest keep their order. Done at every level, as superjson's walker does.
+    pub(crate) fn end_plain(&mut self, mark: usize) {
+        if self.mode == Mode::Plain {
+            return;
+        }
+        let child_depth = self.path.len() + 1;
+        let Some(scope) = self.scopes.last_mut() else {
+            return;
+        };
+        let start = mark.min(scope.entries.len());
+        let added = &mut scope.entries[start..];
+        let direct_index = |e: &Entry| if e.depth == child_depth { e.index } else { None };
+        if added.len() < 2 || !added.iter().any(|e| direct_index(e).is_some()) {
+            return;
+        }
+        // Stable: (0, index) for direct integer-keyed children, (1, 0) for the rest.
+        added.sort_by_key(|e| match direct_index(e) {
+            Some(i) => (0, i),
+            None => (1, 0),
+        });
+    }
+
     #[inline]
     pub(crate) fn annotate(&mut self, ann: AnnOut) {
         if self.mode == Mode::Plain {
@@ -203,9 +268,9 @@ impl Encoder {
             self.root_tree = Some(Tree::Leaf(ann));
             return;
         }
-        let rel = self.path_text(self.scopes.last().map_or(0, |s| s.base));
+        let e = self.entry(Tree::Leaf(ann));
         if let Some(s) = self.scopes.last_mut() {
-            s.entries.push((rel, Tree::Leaf(ann)));
+            s.entries.push(e);
         }
     }
 
@@ -231,15 +296,15 @@ impl Encoder {
         let tree = if scope.entries.is_empty() {
             Tree::Leaf(ann)
         } else {
-            Tree::Node(ann, scope.entries)
+            Tree::Node(ann, scope.entries.into_iter().map(|e| (e.key, e.tree)).collect())
         };
         if self.path.is_empty() {
             self.root_tree = Some(tree);
             return;
         }
-        let rel = self.path_text(self.scopes.last().map_or(0, |s| s.base));
+        let e = self.entry(tree);
         if let Some(s) = self.scopes.last_mut() {
-            s.entries.push((rel, tree));
+            s.entries.push(e);
         }
     }
 
@@ -432,6 +497,7 @@ impl Encoder {
             }
             Value::Array(a) => {
                 self.enter()?;
+                let mark = self.mark();
                 self.out.push(b'[');
                 for (i, item) in a.iter().enumerate() {
                     if i > 0 {
@@ -442,10 +508,12 @@ impl Encoder {
                     self.pop();
                 }
                 self.out.push(b']');
+                self.end_plain(mark);
                 self.leave();
             }
             Value::Object(o) => {
                 self.enter()?;
+                let mark = self.mark();
                 self.out.push(b'{');
                 let mut first = true;
                 let mut entry = |this: &mut Encoder, k: &String, val: &Value| -> Result<()> {
@@ -474,6 +542,7 @@ impl Encoder {
                     }
                 }
                 self.out.push(b'}');
+                self.end_plain(mark);
                 self.leave();
             }
             Value::Map(m) => {
@@ -485,6 +554,7 @@ impl Encoder {
                         self.out.push(b',');
                     }
                     self.push_index(i);
+                    let mark = self.mark();
                     self.out.push(b'[');
                     self.push_index(0);
                     self.value(k)?;
@@ -494,6 +564,7 @@ impl Encoder {
                     self.value(val)?;
                     self.pop();
                     self.out.push(b']');
+                    self.end_plain(mark);
                     self.pop();
                 }
                 self.out.push(b']');
@@ -619,10 +690,10 @@ impl Encoder {
         if self.mode == Mode::Plain {
             return self.out;
         }
-        let root_entries = self
+        let root_entries: Vec<(String, Tree)> = self
             .scopes
             .pop()
-            .map(|s| s.entries)
+            .map(|s| s.entries.into_iter().map(|e| (e.key, e.tree)).collect())
             .unwrap_or_default();
         let has_values = self.root_tree.is_some() || !root_entries.is_empty();
         let refs: Vec<(PathRec, Vec<PathRec>)> = std::mem::take(&mut self.ids)

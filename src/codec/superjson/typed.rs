@@ -21,6 +21,10 @@ enum Kind {
 pub(crate) struct Compound<'e> {
     enc: &'e mut Encoder,
     kind: Kind,
+    /// The scope's record length at the start (see [`Encoder::end_plain`]).
+    mark: usize,
+    /// The record length at the start of the current Map pair.
+    pair_mark: usize,
     count: usize,
     /// Close an enclosing `{"variant":` too.
     variant: bool,
@@ -36,9 +40,12 @@ impl<'e> Compound<'e> {
             Kind::Object => enc.out.push(b'{'),
             _ => {}
         }
+        let mark = enc.mark();
         Ok(Compound {
             enc,
             kind,
+            mark,
+            pair_mark: 0,
             count: 0,
             variant,
             entry_start: 0,
@@ -89,8 +96,14 @@ impl<'e> Compound<'e> {
 
     fn finish(self) -> Result<()> {
         match self.kind {
-            Kind::Seq => self.enc.out.push(b']'),
-            Kind::Object => self.enc.out.push(b'}'),
+            Kind::Seq => {
+                self.enc.out.push(b']');
+                self.enc.end_plain(self.mark);
+            }
+            Kind::Object => {
+                self.enc.out.push(b'}');
+                self.enc.end_plain(self.mark);
+            }
             Kind::Undecided => self.enc.out.extend_from_slice(b"{}"),
             Kind::JsMap => {
                 self.enc.out.push(b']');
@@ -496,6 +509,7 @@ impl ser::SerializeMap for Compound<'_> {
                 }
                 self.enc.push_index(self.count);
                 self.count += 1;
+                self.pair_mark = self.enc.mark();
                 self.enc.out.push(b'[');
                 self.enc.push_index(0);
                 key.serialize(&mut *self.enc)?;
@@ -512,6 +526,7 @@ impl ser::SerializeMap for Compound<'_> {
             v.serialize(&mut *self.enc)?;
             self.enc.pop();
             self.enc.out.push(b']');
+            self.enc.end_plain(self.pair_mark);
             self.enc.pop();
             Ok(())
         } else {
