@@ -60,7 +60,10 @@ fn transcode(args: &[String]) -> Result<(), String> {
     let codec = |flag: &str| -> Result<_, String> {
         let name = get(flag).ok_or_else(|| format!("--{flag} is required\n{USAGE}"))?;
         registry.get(name).ok_or_else(|| {
-            format!("unknown codec {name:?} (known: {})", registry.names().join(", "))
+            format!(
+                "unknown codec {name:?} (known: {})",
+                registry.names().join(", ")
+            )
         })
     };
     let (from, to) = (codec("from")?, codec("to")?);
@@ -81,7 +84,9 @@ fn transcode(args: &[String]) -> Result<(), String> {
         .encode_value(&value)
         .map_err(|e| format!("cannot encode {}: {e}", to.name()))?;
     match get("out") {
-        Some(path) => std::fs::write(path, &output).map_err(|e| format!("cannot write {path}: {e}")),
+        Some(path) => {
+            std::fs::write(path, &output).map_err(|e| format!("cannot write {path}: {e}"))
+        }
         None => std::io::stdout()
             .write_all(&output)
             .map_err(|e| format!("cannot write stdout: {e}")),

@@ -33,13 +33,19 @@ fn superjson_to_superjson_reproduces_every_vector() {
         let name = s(case, "name");
         let tags = get(case, "tags").as_array().unwrap();
         let skip = tags.iter().any(|t| {
-            matches!(t.as_str(), Some("js-only" | "version-dependent" | "js-deserialize-bug"))
+            matches!(
+                t.as_str(),
+                Some("js-only" | "version-dependent" | "js-deserialize-bug")
+            )
         }) || s(case, "instance") == "dedupe";
         if skip || checked >= 200 {
             continue;
         }
         let text = s(case, "stringified");
-        let (code, out, err) = polycodec(&["transcode", "--from", "superjson", "--to", "superjson"], text.as_bytes());
+        let (code, out, err) = polycodec(
+            &["transcode", "--from", "superjson", "--to", "superjson"],
+            text.as_bytes(),
+        );
         assert_eq!(code, 0, "{name}: {err}");
         assert_eq!(String::from_utf8(out).unwrap(), text, "{name}");
         checked += 1;
@@ -66,7 +72,11 @@ fn every_pair_of_codecs_transcodes() {
         // Codecs that hold every JS kind give the same document back.
         if to != "json" {
             let (_, again, _) = polycodec(&["transcode", "--from", to, "--to", "superjson"], &mid);
-            assert_eq!(String::from_utf8(again).unwrap().as_bytes(), doc, "via {to}");
+            assert_eq!(
+                String::from_utf8(again).unwrap().as_bytes(),
+                doc,
+                "via {to}"
+            );
         }
     }
 }
@@ -74,10 +84,26 @@ fn every_pair_of_codecs_transcodes() {
 #[test]
 fn bad_input_exits_1_with_one_line_naming_the_place() {
     let cases: [(&str, &[u8], &str); 4] = [
-        ("superjson", br#"{"json":[1,}"#, "polycodec: cannot decode superjson: expected a value, found `}` at byte 11\n"),
-        ("superjson", br#"{"json":{"a":"x"},"meta":{"values":{"a":["date"]},"v":1}}"#, "polycodec: cannot decode superjson: Unknown transformation: date at path `values.a`\n"),
-        ("json", b"[1, 2", "polycodec: cannot decode json: unexpected end of input at byte 5\n"),
-        ("msgpack", b"\x92\x01", "polycodec: cannot decode msgpack: unexpected end of input at byte 2\n"),
+        (
+            "superjson",
+            br#"{"json":[1,}"#,
+            "polycodec: cannot decode superjson: expected a value, found `}` at byte 11\n",
+        ),
+        (
+            "superjson",
+            br#"{"json":{"a":"x"},"meta":{"values":{"a":["date"]},"v":1}}"#,
+            "polycodec: cannot decode superjson: Unknown transformation: date at path `values.a`\n",
+        ),
+        (
+            "json",
+            b"[1, 2",
+            "polycodec: cannot decode json: unexpected end of input at byte 5\n",
+        ),
+        (
+            "msgpack",
+            b"\x92\x01",
+            "polycodec: cannot decode msgpack: unexpected end of input at byte 2\n",
+        ),
     ];
     for (from, input, msg) in cases {
         let (code, out, err) = polycodec(&["transcode", "--from", from, "--to", "json"], input);
@@ -87,7 +113,10 @@ fn bad_input_exits_1_with_one_line_naming_the_place() {
     }
     let (code, _, err) = polycodec(&["transcode", "--from", "nope", "--to", "json"], b"");
     assert_eq!(code, 1);
-    assert!(err.starts_with("polycodec: unknown codec \"nope\""), "{err}");
+    assert!(
+        err.starts_with("polycodec: unknown codec \"nope\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -97,7 +126,17 @@ fn files_in_and_out() {
     let (inp, out) = (dir.join("in.json"), dir.join("out.mp"));
     std::fs::write(&inp, b"{\"a\":[1,true,null]}").unwrap();
     let (code, _, err) = polycodec(
-        &["transcode", "--from", "json", "--to", "msgpack", "--in", inp.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "transcode",
+            "--from",
+            "json",
+            "--to",
+            "msgpack",
+            "--in",
+            inp.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         b"",
     );
     assert_eq!(code, 0, "{err}");

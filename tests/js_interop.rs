@@ -57,9 +57,11 @@ fn rust_values() -> Vec<(String, Value)> {
         let tags = get(case, "tags").as_array().unwrap();
         // js-deserialize-bug: JS's reviver rebuilds a different graph (superjson #346).
         if tags.iter().any(|t| {
-            matches!(t.as_str(), Some("js-only" | "lone-surrogate" | "js-deserialize-bug"))
-        })
-            || s(case, "instance") != "default"
+            matches!(
+                t.as_str(),
+                Some("js-only" | "lone-surrogate" | "js-deserialize-bug")
+            )
+        }) || s(case, "instance") != "default"
         {
             continue;
         }
@@ -106,11 +108,20 @@ fn js_superjson_output_decoded_by_rust_reencodes_byte_identical() {
             .and_then(|v| SuperJson::new().encode_value_to_string(&v))
         {
             Ok(again) if again == text => {}
-            Ok(again) => failures.push(format!("{}:\n  js   {text}\n  rust {again}", s(case, "name"))),
+            Ok(again) => failures.push(format!(
+                "{}:\n  js   {text}\n  rust {again}",
+                s(case, "name")
+            )),
             Err(e) => failures.push(format!("{}: {e}", s(case, "name"))),
         }
     }
-    assert!(failures.is_empty(), "{} of {}:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {}:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -155,7 +166,10 @@ fn msgpack_from_rust_is_read_by_js_and_js_reencoding_reads_back_equal() {
         // What JS decoded is the same value superjson says it is.
         if let Some(sj) = r.get("superjson").and_then(Value::as_str) {
             let js_view = SuperJson::new().decode_value(sj.as_bytes()).unwrap();
-            if normalize(&js_view) != normalize(v) && !sent.contains("cb8000000000000000") && !sj.contains("\"Error\"") {
+            if normalize(&js_view) != normalize(v)
+                && !sent.contains("cb8000000000000000")
+                && !sj.contains("\"Error\"")
+            {
                 failures.push(format!("{name}: JS sees {js_view:?}, sent {v:?}"));
             }
         }

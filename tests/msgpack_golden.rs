@@ -42,7 +42,9 @@ fn golden_vectors_decode_to_the_js_value_and_reencode_byte_for_byte() {
                 .decode_value(s(case, "superjson").as_bytes())
                 .unwrap();
             if normalize(&decoded) != normalize(&want) {
-                failures.push(format!("{name}: decoded {decoded:?}\n   superjson says {want:?}"));
+                failures.push(format!(
+                    "{name}: decoded {decoded:?}\n   superjson says {want:?}"
+                ));
             }
         }
         match MsgPack::new().encode_value(&decoded) {
@@ -55,12 +57,21 @@ fn golden_vectors_decode_to_the_js_value_and_reencode_byte_for_byte() {
             Err(e) => failures.push(format!("{name}: encode: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn a_header_claiming_four_billion_elements_allocates_nothing() {
-    for bytes in [&b"\xdd\xff\xff\xff\xff"[..], b"\xdf\xff\xff\xff\xff", b"\xdb\xff\xff\xff\xff"] {
+    for bytes in [
+        &b"\xdd\xff\xff\xff\xff"[..],
+        b"\xdf\xff\xff\xff\xff",
+        b"\xdb\xff\xff\xff\xff",
+    ] {
         let err = MsgPack::new().decode_value(bytes).unwrap_err();
         assert!(err.is_limit() || err.is_syntax(), "{err}");
     }
@@ -68,7 +79,10 @@ fn a_header_claiming_four_billion_elements_allocates_nothing() {
         .with_limits(polycodec::Limits::default().max_collection_len(10))
         .decode_value(b"\xdc\x00\x20")
         .unwrap_err();
-    assert_eq!(err.to_string(), "collection of 32 elements is over the limit of 10 at byte 3");
+    assert_eq!(
+        err.to_string(),
+        "collection of 32 elements is over the limit of 10 at byte 3"
+    );
 }
 
 #[test]
@@ -76,7 +90,10 @@ fn errors_name_the_byte_offset() {
     let table: [(&[u8], &str); 4] = [
         (b"\x92\x01", "unexpected end of input at byte 2"),
         (b"\xc1", "invalid MessagePack marker 0xc1 at byte 0"),
-        (b"\x91\xa2a\xff", "invalid UTF-8 in string at path `0` at byte 3"),
+        (
+            b"\x91\xa2a\xff",
+            "invalid UTF-8 in string at path `0` at byte 3",
+        ),
         (b"\x01\x02", "trailing bytes after the document at byte 1"),
     ];
     for (bytes, msg) in table {

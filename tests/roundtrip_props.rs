@@ -36,7 +36,8 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i32>().prop_map(|n| Value::Number(n.into())),
         any::<f64>()
-            .prop_filter("JSON numbers are finite, -0 reads as 0", |n| n.is_finite() && *n != 0.0)
+            .prop_filter("JSON numbers are finite, -0 reads as 0", |n| n.is_finite()
+                && *n != 0.0)
             .prop_map(Value::Number),
         "\\PC{0,12}".prop_map(Value::String),
     ]
@@ -101,7 +102,9 @@ fn tree(leaf: BoxedStrategy<Value>, rich: bool) -> impl Strategy<Value = Value> 
 }
 
 fn round_trip(codec: &dyn Codec, v: &Value) -> Result<(), TestCaseError> {
-    let bytes = codec.encode_value(v).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let bytes = codec
+        .encode_value(v)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let back = codec
         .decode_value(&bytes)
         .map_err(|e| TestCaseError::fail(format!("{e}\n{}", String::from_utf8_lossy(&bytes))))?;
@@ -141,5 +144,20 @@ proptest! {
         let a = sj.encode_value(&v).unwrap();
         let b = sj.encode_value(&sj.decode_value(&a).unwrap()).unwrap();
         prop_assert_eq!(a, b);
+    }
+}
+
+#[cfg(feature = "bincode")]
+mod bincode_props {
+    use super::*;
+    use polycodec::codec::Bincode;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn bincode_round_trips_every_kind(v in tree(js_leaf().boxed(), true)) {
+            round_trip(&Bincode::new(), &v)?;
+        }
     }
 }

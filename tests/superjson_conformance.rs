@@ -41,7 +41,12 @@ fn every_vector_decodes_to_what_js_gets() {
         let text = s(case, "stringified");
         let decoded = codec_for(case).decode_value(text.as_bytes());
         let tags = get(case, "tags");
-        if tags.as_array().unwrap().iter().any(|t| t.as_str() == Some("lone-surrogate")) {
+        if tags
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str() == Some("lone-surrogate"))
+        {
             // A lone surrogate has no Rust string: a typed error, never a lossy string.
             let err = decoded.expect_err(name);
             assert!(err.to_string().contains("lone surrogate"), "{name}: {err}");
@@ -77,7 +82,12 @@ fn every_vector_decodes_to_what_js_gets() {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked > 140, "only {checked} vectors compared");
 }
 
@@ -102,6 +112,11 @@ fn every_vector_reencodes_byte_for_byte() {
             Err(e) => failures.push(format!("{name}: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(exact >= 150, "only {exact} byte-exact");
 }

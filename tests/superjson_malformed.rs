@@ -11,22 +11,58 @@ use polycodec::{Category, Limits, Value};
 
 /// JS returns a value; polycodec returns a typed error instead, on purpose.
 const REFUSED_WHERE_JS_IS_LENIENT: &[(&str, &str)] = &[
-    ("top-number", "a document that is not an object is not superjson (JS returns undefined)"),
-    ("top-string", "a document that is not an object is not superjson (JS returns undefined)"),
-    ("path-missing-leaf", "an annotation for a path json lacks is reported, not silently invented"),
-    ("path-through-string", "an annotation for a path json lacks is reported, not silently ignored"),
-    ("path-array-out-of-range", "an annotation for a path json lacks is reported, not silently invented"),
-    ("v1-same-path-different-meaning", "under v:1 the path names a key json lacks: reported, not ignored"),
-    ("error-from-string", "an Error annotation on a string is malformed (JS makes an empty Error)"),
+    (
+        "top-number",
+        "a document that is not an object is not superjson (JS returns undefined)",
+    ),
+    (
+        "top-string",
+        "a document that is not an object is not superjson (JS returns undefined)",
+    ),
+    (
+        "path-missing-leaf",
+        "an annotation for a path json lacks is reported, not silently invented",
+    ),
+    (
+        "path-through-string",
+        "an annotation for a path json lacks is reported, not silently ignored",
+    ),
+    (
+        "path-array-out-of-range",
+        "an annotation for a path json lacks is reported, not silently invented",
+    ),
+    (
+        "v1-same-path-different-meaning",
+        "under v:1 the path names a key json lacks: reported, not ignored",
+    ),
+    (
+        "error-from-string",
+        "an Error annotation on a string is malformed (JS makes an empty Error)",
+    ),
 ];
 
 /// JS throws; polycodec returns a value, on purpose.
 const ACCEPTED_WHERE_JS_THROWS: &[(&str, &str)] = &[
-    ("unknown-class", "class annotations are kept opaque and written back unchanged"),
-    ("unknown-custom", "custom annotations are kept opaque and written back unchanged"),
-    ("unknown-symbol", "symbol annotations are kept opaque and written back unchanged"),
-    ("unknown-typed-array", "unknown typed arrays are kept opaque and written back unchanged"),
-    ("typed-array-bigint-ctor", "BigInt64Array (superjson HEAD) is kept opaque and written back unchanged"),
+    (
+        "unknown-class",
+        "class annotations are kept opaque and written back unchanged",
+    ),
+    (
+        "unknown-custom",
+        "custom annotations are kept opaque and written back unchanged",
+    ),
+    (
+        "unknown-symbol",
+        "symbol annotations are kept opaque and written back unchanged",
+    ),
+    (
+        "unknown-typed-array",
+        "unknown typed arrays are kept opaque and written back unchanged",
+    ),
+    (
+        "typed-array-bigint-ctor",
+        "BigInt64Array (superjson HEAD) is kept opaque and written back unchanged",
+    ),
 ];
 
 /// Both return a value, and the values differ, on purpose.
@@ -39,10 +75,22 @@ const DIFFERENT_VALUE: &[(&str, &str)] = &[
 
 /// Cases that need JS registrations or JS-only inputs to mean anything.
 const NOT_APPLICABLE: &[(&str, &str)] = &[
-    ("custom-wrong-shape", "needs the JS program's registered custom transformer; polycodec keeps it opaque"),
-    ("pp-class-proto-key", "needs the JS program's registered class; polycodec keeps it opaque"),
-    ("ser-constructor-in-class", "a registered JS class instance has no Rust input"),
-    ("ser-bigint64array", "BigInt64Array has no polycodec TypedArray kind"),
+    (
+        "custom-wrong-shape",
+        "needs the JS program's registered custom transformer; polycodec keeps it opaque",
+    ),
+    (
+        "pp-class-proto-key",
+        "needs the JS program's registered class; polycodec keeps it opaque",
+    ),
+    (
+        "ser-constructor-in-class",
+        "a registered JS class instance has no Rust input",
+    ),
+    (
+        "ser-bigint64array",
+        "BigInt64Array has no polycodec TypedArray kind",
+    ),
 ];
 
 fn listed(list: &[(&str, &str)], name: &str) -> bool {
@@ -123,7 +171,12 @@ fn every_malformed_case_gives_js_value_or_typed_error() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(compared >= 40, "only {compared} values compared");
 }
 
@@ -131,14 +184,38 @@ fn every_malformed_case_gives_js_value_or_typed_error() {
 fn exact_error_messages_match_js() {
     // (input, the message JS throws, what polycodec says: same words, plus where)
     let table = [
-        (r#"{"json":{"a":"x"},"meta":{"values":{"a\\":["undefined"]},"v":1}}"#, "invalid path"),
-        (r#"{"json":{"a":"x"},"meta":{"values":{"a":[null]},"v":1}}"#, "Unknown transformation: null"),
-        (r#"{"json":{"a":"x"},"meta":{"values":{"a":["date"]},"v":1}}"#, "Unknown transformation: date"),
-        (r#"{"json":{"a":1},"meta":{"values":{"__proto__.polluted":["undefined"]},"v":1}}"#, "__proto__ is not allowed as a property"),
-        (r#"{"json":{"a":1},"meta":{"referentialEqualities":{"a":["constructor.prototype.x"]}}}"#, "prototype is not allowed as a property"),
-        (r#"{"json":{"s":[1]},"meta":{"values":{"s":["set"]},"referentialEqualities":{"s.999999999999":["x"]},"v":1}}"#, "index out of bounds"),
-        (r#"{"json":{"a":1.5},"meta":{"values":{"a":["bigint"]},"v":1}}"#, "The number 1.5 cannot be converted to a BigInt because it is not an integer"),
-        (r#"{"json":{"a":[1]},"meta":{"values":{"a":["map"]},"v":1}}"#, "Iterator value 1 is not an entry object"),
+        (
+            r#"{"json":{"a":"x"},"meta":{"values":{"a\\":["undefined"]},"v":1}}"#,
+            "invalid path",
+        ),
+        (
+            r#"{"json":{"a":"x"},"meta":{"values":{"a":[null]},"v":1}}"#,
+            "Unknown transformation: null",
+        ),
+        (
+            r#"{"json":{"a":"x"},"meta":{"values":{"a":["date"]},"v":1}}"#,
+            "Unknown transformation: date",
+        ),
+        (
+            r#"{"json":{"a":1},"meta":{"values":{"__proto__.polluted":["undefined"]},"v":1}}"#,
+            "__proto__ is not allowed as a property",
+        ),
+        (
+            r#"{"json":{"a":1},"meta":{"referentialEqualities":{"a":["constructor.prototype.x"]}}}"#,
+            "prototype is not allowed as a property",
+        ),
+        (
+            r#"{"json":{"s":[1]},"meta":{"values":{"s":["set"]},"referentialEqualities":{"s.999999999999":["x"]},"v":1}}"#,
+            "index out of bounds",
+        ),
+        (
+            r#"{"json":{"a":1.5},"meta":{"values":{"a":["bigint"]},"v":1}}"#,
+            "The number 1.5 cannot be converted to a BigInt because it is not an integer",
+        ),
+        (
+            r#"{"json":{"a":[1]},"meta":{"values":{"a":["map"]},"v":1}}"#,
+            "Iterator value 1 is not an entry object",
+        ),
     ];
     for (input, js_message) in table {
         let err = SuperJson::new().decode_value(input.as_bytes()).unwrap_err();
@@ -150,9 +227,21 @@ fn exact_error_messages_match_js() {
 #[test]
 fn syntax_errors_name_the_byte() {
     let table = [
-        (r#"{"json":"#, "unexpected end of input at byte 8", Category::Eof),
-        (r#"{"json":[1,]}"#, "expected a value, found `]` at byte 11", Category::Syntax),
-        (r#"{"json":1} x"#, "trailing characters after the document: `x` at byte 11", Category::Syntax),
+        (
+            r#"{"json":"#,
+            "unexpected end of input at byte 8",
+            Category::Eof,
+        ),
+        (
+            r#"{"json":[1,]}"#,
+            "expected a value, found `]` at byte 11",
+            Category::Syntax,
+        ),
+        (
+            r#"{"json":1} x"#,
+            "trailing characters after the document: `x` at byte 11",
+            Category::Syntax,
+        ),
     ];
     for (input, msg, cat) in table {
         let err = SuperJson::new().decode_value(input.as_bytes()).unwrap_err();

@@ -6,18 +6,18 @@
 //! `Value` first. A user codec implements the five required methods and registers itself:
 //! see `examples/cbor_codec.rs`.
 
+#[cfg(feature = "bincode")]
+pub mod bincode;
 mod json;
 pub mod msgpack;
 pub mod superjson;
 pub(crate) mod text;
-#[cfg(feature = "bincode")]
-pub mod bincode;
 
+#[cfg(feature = "bincode")]
+pub use self::bincode::Bincode;
 pub use self::json::Json;
 pub use self::msgpack::MsgPack;
 pub use self::superjson::SuperJson;
-#[cfg(feature = "bincode")]
-pub use self::bincode::Bincode;
 
 use crate::value::Value;
 use crate::{Error, Limits, Result};
@@ -138,7 +138,7 @@ impl Registry {
         let builtins: Vec<Arc<dyn Codec>> = vec![
             Arc::new(Json::new()),
             Arc::new(SuperJson::new()),
-           Arc::new(MsgPack::new()),
+            Arc::new(MsgPack::new()),
             #[cfg(feature = "bincode")]
             Arc::new(Bincode::new()),
         ];
@@ -158,7 +158,9 @@ impl Registry {
     pub fn register_arc(&mut self, codec: Arc<dyn Codec>) -> Result<()> {
         let (name, token) = (codec.name().to_owned(), codec.subprotocol().to_owned());
         if self.by_name.contains_key(&name) {
-            return Err(Error::data(format!("a codec named {name:?} is already registered")));
+            return Err(Error::data(format!(
+                "a codec named {name:?} is already registered"
+            )));
         }
         if self.by_token.contains_key(&token) {
             return Err(Error::data(format!(

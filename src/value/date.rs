@@ -314,7 +314,10 @@ mod tests {
 
     #[test]
     fn js_parse_forms() {
-        assert_eq!(Date::parse("2020-01-01").millis(), Some(1_577_836_800_000.0));
+        assert_eq!(
+            Date::parse("2020-01-01").millis(),
+            Some(1_577_836_800_000.0)
+        );
         assert_eq!(
             Date::parse("2020-01-01T01:00:00+01:00").millis(),
             Some(1_577_836_800_000.0)

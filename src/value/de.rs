@@ -195,7 +195,9 @@ impl<'a> ValueDeserializer<'a> {
                 "a cyclic value cannot be read into a Rust type",
             ));
         }
-        let resolved = r.resolve().ok_or_else(|| Error::data("dangling reference"))?;
+        let resolved = r
+            .resolve()
+            .ok_or_else(|| Error::data("dangling reference"))?;
         f(ValueDeserializer {
             value: &resolved,
             budget: self.budget,
@@ -293,7 +295,10 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
                 for (k, v) in &e.props {
                     o.insert(k.clone(), v.clone());
                 }
-                visitor.visit_map(MagicMap::new(magic::ERROR, Payload::Owned(Value::Object(o))))
+                visitor.visit_map(MagicMap::new(
+                    magic::ERROR,
+                    Payload::Owned(Value::Object(o)),
+                ))
             }
             Value::Url(u) => visitor.visit_map(MagicMap::new(magic::URL, Payload::Str(u.clone()))),
             Value::Annotated(a) => visitor.visit_map(MagicMap::new(

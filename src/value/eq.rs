@@ -46,8 +46,7 @@ impl EqCtx {
             (TypedArray(x), TypedArray(y)) => {
                 x.kind == y.kind
                     && x.elements.len() == y.elements.len()
-                    && x
-                        .elements
+                    && x.elements
                         .iter()
                         .zip(&y.elements)
                         .all(|(p, q)| same_value(*p, *q))
@@ -58,8 +57,7 @@ impl EqCtx {
             (Object(x), Object(y)) => self.objects(x, y),
             (Map(x), Map(y)) => {
                 x.len() == y.len()
-                    && x
-                        .iter()
+                    && x.iter()
                         .zip(y)
                         .all(|((k1, v1), (k2, v2))| self.eq(k1, k2) && self.eq(v1, v2))
             }
@@ -87,8 +85,7 @@ impl EqCtx {
     /// Same keys with equal values; key order is not compared (like `serde_json::Map`).
     fn objects(&mut self, x: &Object, y: &Object) -> bool {
         x.len() == y.len()
-            && x
-                .iter()
+            && x.iter()
                 .all(|(k, v)| y.get(k).is_some_and(|w| self.eq(v, w)))
     }
 }

@@ -98,13 +98,19 @@ impl<'de> Visitor<'de> for DateVisitor {
         Ok(Date::invalid())
     }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Date, D::Error> {
-        d.deserialize_any(self)
+        if d.is_human_readable() {
+            d.deserialize_any(self)
+        } else {
+            d.deserialize_f64(self)
+        }
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Date, A::Error> {
         match expect_magic(map, Magic::Date)? {
             Value::Number(n) => Ok(Date::from_millis(n)),
             Value::Date(d) => Ok(d),
-            other => Err(de::Error::custom(format!("expected a Date, found {other:?}"))),
+            other => Err(de::Error::custom(format!(
+                "expected a Date, found {other:?}"
+            ))),
         }
     }
 }
@@ -134,6 +140,10 @@ impl Serialize for Undefined {
 
 impl<'de> Deserialize<'de> for Undefined {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Undefined, D::Error> {
+        if !d.is_human_readable() {
+            <()>::deserialize(d)?;
+            return Ok(Undefined);
+        }
         match Value::deserialize(d)? {
             Value::Undefined | Value::Null => Ok(Undefined),
             other => Err(de::Error::custom(format!(
@@ -179,6 +189,10 @@ pub mod bigint {
         T::Err: fmt::Display,
         D: Deserializer<'de>,
     {
+        if !d.is_human_readable() {
+            let text = d.deserialize_str(BigIntText)?;
+            return text.trim().parse().map_err(de::Error::custom);
+        }
         let text = match Value::deserialize(d)? {
             Value::BigInt(b) => b.to_string(),
             Value::String(s) => s,
@@ -194,18 +208,49 @@ pub mod bigint {
     }
 }
 
+/// A bigint's decimal text from whatever form a binary format gives it.
+struct BigIntText;
+
+impl<'de> Visitor<'de> for BigIntText {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a bigint")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<String, A::Error> {
+        match expect_magic(map, Magic::BigInt)? {
+            Value::String(s) => Ok(s),
+            Value::BigInt(b) => Ok(b.to_string()),
+            other => Err(de::Error::custom(format!(
+                "expected a bigint, found {other:?}"
+            ))),
+        }
+    }
+}
+
 /// `#[serde(with = "polycodec::js::undefined", default)]` for `Option<T>`: `None` is JS
 /// `undefined` (the key is kept, unlike `skip_serializing_if`), `Some(v)` is `v`. Reads
 /// `undefined` and `null` as `None`.
 pub mod undefined {
     use super::*;
 
-    /// Serialize `None` as undefined.
+    /// Serialize `None` as undefined (formats without undefined see an `Option`).
     pub fn serialize<T: Serialize, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            None => Undefined.serialize(s),
-            Some(v) => v.serialize(s),
-        }
+        s.serialize_newtype_struct(magic::OPTIONAL, v)
     }
 
     /// Deserialize undefined or null as `None`.
@@ -237,7 +282,7 @@ pub mod map {
             V: Serialize + 'a,
         {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.into_iter())
+                s.collect_seq(self.0)
             }
         }
         s.serialize_newtype_struct(magic::MAP, &Entries(m))
@@ -325,7 +370,11 @@ impl<'de, C: FromIterator<T>, T: Deserialize<'de>> Visitor<'de> for CollectVisit
         })
     }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<C, D::Error> {
-        d.deserialize_any(self)
+        if d.is_human_readable() {
+            d.deserialize_any(self)
+        } else {
+            d.deserialize_seq(self)
+        }
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<C, A::Error> {
         let mut err = None;
@@ -352,7 +401,11 @@ impl<'de, C: FromIterator<T>, T: Deserialize<'de>> Visitor<'de> for CollectVisit
         // A plain object read as a Map: keys come from strings.
         let mut items = Vec::new();
         let mut key = Some(first);
-        while let Some(k) = key.take().map(Ok).or_else(|| map.next_key::<String>().transpose()) {
+        while let Some(k) = key
+            .take()
+            .map(Ok)
+            .or_else(|| map.next_key::<String>().transpose())
+        {
             let k = k?;
             let v: Value = map.next_value()?;
             let pair = Value::Array(vec![Value::String(k), v]);

@@ -375,7 +375,11 @@ impl Annotated {
 
 impl fmt::Debug for Annotated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Annotated([{:?}, {:?}], {:?})", self.kind, self.id, self.value)
+        write!(
+            f,
+            "Annotated([{:?}, {:?}], {:?})",
+            self.kind, self.id, self.value
+        )
     }
 }
 

@@ -39,6 +39,9 @@ pub const TYPED_ARRAY: &str = "$polycodec::TypedArray";
 /// Serializing only: the payload is the value behind a shared [`Ref`](crate::Ref), so that
 /// polycodec's serializers can bound how far shared nodes expand.
 pub const REF: &str = "$polycodec::Ref";
+/// Serializing only: the payload is an `Option` whose `None` means `undefined` (see
+/// [`crate::js::undefined`]); other serializers see the `Option` itself.
+pub const OPTIONAL: &str = "$polycodec::Optional";
 
 /// Which JS kind a magic name stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +57,7 @@ pub enum Magic {
     Annotated,
     TypedArray,
     Ref,
+    Optional,
 }
 
 impl Magic {
@@ -76,6 +80,7 @@ impl Magic {
             ANNOTATED => Magic::Annotated,
             TYPED_ARRAY => Magic::TypedArray,
             REF => Magic::Ref,
+            OPTIONAL => Magic::Optional,
             _ => return None,
         })
     }
@@ -94,6 +99,7 @@ impl Magic {
             Magic::Annotated => ANNOTATED,
             Magic::TypedArray => TYPED_ARRAY,
             Magic::Ref => REF,
+            Magic::Optional => OPTIONAL,
         }
     }
 }

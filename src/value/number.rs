@@ -91,11 +91,19 @@ pub fn string_to_number(s: &str) -> f64 {
         "-Infinity" => return f64::NEG_INFINITY,
         _ => {}
     }
-    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
         if let Some(rest) = t.strip_prefix(prefix) {
             return match BigInt::from_str_radix(rest, radix) {
-                Ok(v) if !rest.starts_with(['+', '-']) => num_traits::ToPrimitive::to_f64(&v)
-                    .unwrap_or(f64::INFINITY),
+                Ok(v) if !rest.starts_with(['+', '-']) => {
+                    num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::INFINITY)
+                }
                 _ => f64::NAN,
             };
         }
@@ -136,7 +144,14 @@ pub fn string_to_bigint(s: &str) -> Option<BigInt> {
     if t.is_empty() {
         return Some(BigInt::zero());
     }
-    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
         if let Some(rest) = t.strip_prefix(prefix) {
             if rest.is_empty() || !rest.bytes().all(|c| (c as char).is_digit(radix)) {
                 return None;
@@ -226,6 +241,9 @@ mod tests {
         assert_eq!(string_to_bigint("-0x1"), None);
         assert_eq!(string_to_bigint("1.5"), None);
         assert_eq!(number_to_bigint(1.5), None);
-        assert_eq!(number_to_bigint(1e21), "1000000000000000000000".parse().ok());
+        assert_eq!(
+            number_to_bigint(1e21),
+            "1000000000000000000000".parse().ok()
+        );
     }
 }

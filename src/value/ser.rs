@@ -22,10 +22,9 @@ impl Serialize for Value {
             Value::BigInt(b) => s.serialize_newtype_struct(magic::BIGINT, &b.to_string()),
             Value::String(v) => s.serialize_str(v),
             Value::Bytes(b) => s.serialize_bytes(b),
-            Value::TypedArray(t) => s.serialize_newtype_struct(
-                magic::TYPED_ARRAY,
-                &(t.kind.name(), &t.elements),
-            ),
+            Value::TypedArray(t) => {
+                s.serialize_newtype_struct(magic::TYPED_ARRAY, &(t.kind.name(), &t.elements))
+            }
             Value::Array(a) => a.serialize(s),
             Value::Object(o) => {
                 let mut m = s.serialize_map(Some(o.len()))?;
@@ -227,10 +226,19 @@ impl Serializer for ValueSerializer {
     fn serialize_unit_struct(self, _: &'static str) -> Result<Value> {
         Ok(Value::Null)
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<Value> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<Value> {
         Ok(Value::String(variant.to_owned()))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<Value> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<Value> {
         match Magic::from_name(name) {
             None => v.serialize(self),
             Some(m) => from_magic(m, v.serialize(self)?),
@@ -290,17 +298,19 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
     let bad = |what: &str| Error::data(format!("invalid {what} payload: {payload:?}"));
     Ok(match (m, &payload) {
         (Magic::Ref, _) => payload,
+        (Magic::Optional, Value::Null) => Value::Undefined,
+        (Magic::Optional, _) => payload,
         (Magic::Undefined, _) => Value::Undefined,
         (Magic::Date, Value::String(s)) => Value::Date(Date::parse(s)),
         (Magic::Date, Value::Number(n)) => Value::Date(Date::from_millis(*n)),
         (Magic::Date, Value::Null) => Value::Date(Date::invalid()),
-        (Magic::BigInt, Value::String(s)) => Value::BigInt(
-            super::number::string_to_bigint(s).ok_or_else(|| bad("bigint"))?,
-        ),
+        (Magic::BigInt, Value::String(s)) => {
+            Value::BigInt(super::number::string_to_bigint(s).ok_or_else(|| bad("bigint"))?)
+        }
         (Magic::BigInt, Value::BigInt(b)) => Value::BigInt(b.clone()),
-        (Magic::BigInt, Value::Number(n)) => Value::BigInt(
-            super::number::number_to_bigint(*n).ok_or_else(|| bad("bigint"))?,
-        ),
+        (Magic::BigInt, Value::Number(n)) => {
+            Value::BigInt(super::number::number_to_bigint(*n).ok_or_else(|| bad("bigint"))?)
+        }
         (Magic::Url, Value::String(s)) => Value::Url(s.clone()),
         (Magic::RegExp, Value::String(s)) => Value::RegExp(Box::new(RegExp::from_literal(s)?)),
         (Magic::RegExp, Value::Array(a)) => match a.as_slice() {
@@ -341,11 +351,13 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
             _ => unreachable!(),
         },
         (Magic::Annotated, Value::Array(a)) => match a.as_slice() {
-            [Value::String(kind), Value::String(id), value] => Value::Annotated(Box::new(Annotated {
-                kind: kind.clone(),
-                id: id.clone(),
-                value: value.clone(),
-            })),
+            [Value::String(kind), Value::String(id), value] => {
+                Value::Annotated(Box::new(Annotated {
+                    kind: kind.clone(),
+                    id: id.clone(),
+                    value: value.clone(),
+                }))
+            }
             _ => return Err(bad("annotated")),
         },
         (Magic::TypedArray, Value::Array(a)) => match a.as_slice() {
@@ -437,7 +449,11 @@ impl SerializeMap for MapBuilder {
         Ok(())
     }
     fn end(self) -> Result<Value> {
-        if self.entries.iter().all(|(k, _)| matches!(k, Value::String(_))) {
+        if self
+            .entries
+            .iter()
+            .all(|(k, _)| matches!(k, Value::String(_)))
+        {
             let mut o = Object::with_capacity(self.entries.len());
             for (k, v) in self.entries {
                 if let Value::String(k) = k {

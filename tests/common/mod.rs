@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 /// Path of a file under `codecs/`.
 pub fn codecs_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("codecs").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("codecs")
+        .join(rel)
 }
 
 /// Read a JSON file with polycodec's own JSON codec (no recursion limit problems).
@@ -213,7 +215,11 @@ impl Normalizer {
                     e.cause = None;
                 }
                 e.cause = e.cause.as_ref().map(|c| self.value(c));
-                e.props = e.props.iter().map(|(k, v)| (k.clone(), self.value(v))).collect();
+                e.props = e
+                    .props
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.value(v)))
+                    .collect();
                 Value::Error(Box::new(e))
             }
             Value::Array(a) => Value::Array(a.iter().map(|x| self.value(x)).collect()),
@@ -221,7 +227,11 @@ impl Normalizer {
             Value::Object(o) => {
                 Value::Object(o.iter().map(|(k, v)| (k.clone(), self.value(v))).collect())
             }
-            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (self.value(k), self.value(v))).collect()),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (self.value(k), self.value(v)))
+                    .collect(),
+            ),
             Value::Ref(r) if !r.is_back_reference() => {
                 if let Some(done) = self.done.get(&r.addr()) {
                     return Value::Ref(done.clone());

@@ -3,7 +3,9 @@
 
 use super::ext;
 use crate::value::de::{ValueDeserializer, ValueVisitor};
-use crate::value::{Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value};
+use crate::value::{
+    Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value,
+};
 use crate::{Error, Limits, Result};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
@@ -165,9 +167,8 @@ impl<'a> Deserializer<'a> {
     }
 
     fn str_of(&self, s: &'a [u8], at: usize) -> Result<&'a str> {
-        std::str::from_utf8(s).map_err(|e| {
-            Error::syntax("invalid UTF-8 in string", at + e.valid_up_to())
-        })
+        std::str::from_utf8(s)
+            .map_err(|e| Error::syntax("invalid UTF-8 in string", at + e.valid_up_to()))
     }
 
     fn enter(&mut self) -> Result<()> {
@@ -187,17 +188,25 @@ impl<'a> Deserializer<'a> {
         let mut d = self.sub(payload, at);
         let v = de::Deserialize::deserialize(&mut d)?;
         if d.pos != payload.len() {
-            return Err(Error::syntax("trailing bytes in extension payload", at + d.pos));
+            return Err(Error::syntax(
+                "trailing bytes in extension payload",
+                at + d.pos,
+            ));
         }
         Ok(v)
     }
 
     /// Turn an extension into the Value it stands for.
     fn ext_value(&self, ty: i8, p: &'a [u8], at: usize) -> Result<Value> {
-        let bad = |what: &str| Error::data(format!("invalid {what} extension payload")).at_offset(at);
+        let bad =
+            |what: &str| Error::data(format!("invalid {what} extension payload")).at_offset(at);
         Ok(match ty {
             ext::TIMESTAMP => Value::Date(match p.len() {
-                4 => Date::from_millis(f64::from(u32::from_be_bytes(p.try_into().map_err(|_| bad("timestamp"))?)) * 1000.0),
+                4 => Date::from_millis(
+                    f64::from(u32::from_be_bytes(
+                        p.try_into().map_err(|_| bad("timestamp"))?,
+                    )) * 1000.0,
+                ),
                 8 => {
                     let v = u64::from_be_bytes(p.try_into().map_err(|_| bad("timestamp"))?);
                     let (nsec, sec) = (v >> 34, v & ((1 << 34) - 1));
@@ -223,9 +232,9 @@ impl<'a> Deserializer<'a> {
             },
             ext::MAP => match self.nested_value(p, at)? {
                 Value::Map(m) => Value::Map(m),
-                Value::Object(o) => Value::Map(
-                    o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-                ),
+                Value::Object(o) => {
+                    Value::Map(o.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
+                }
                 _ => return Err(bad("Map")),
             },
             ext::REGEXP => match self.nested_value(p, at)? {
@@ -247,7 +256,8 @@ impl<'a> Deserializer<'a> {
                     let Some(Value::String(text)) = a.pop() else {
                         return Err(bad("annotated"));
                     };
-                    let ann: Vec<String> = serde_json::from_str(&text).map_err(|_| bad("annotated"))?;
+                    let ann: Vec<String> =
+                        serde_json::from_str(&text).map_err(|_| bad("annotated"))?;
                     let [kind, id] = <[String; 2]>::try_from(ann).map_err(|_| bad("annotated"))?;
                     Value::Annotated(Box::new(Annotated { kind, id, value }))
                 }
@@ -256,9 +266,11 @@ impl<'a> Deserializer<'a> {
             ext::TYPED_ARRAY => match self.nested_value(p, at)? {
                 Value::Array(a) => match a.as_slice() {
                     [Value::String(name), Value::Bytes(bytes)] => {
-                        let kind = TypedArrayKind::from_name(name).ok_or_else(|| bad("typed array"))?;
+                        let kind =
+                            TypedArrayKind::from_name(name).ok_or_else(|| bad("typed array"))?;
                         Value::TypedArray(Box::new(
-                            TypedArray::from_le_bytes(kind, bytes).ok_or_else(|| bad("typed array"))?,
+                            TypedArray::from_le_bytes(kind, bytes)
+                                .ok_or_else(|| bad("typed array"))?,
                         ))
                     }
                     _ => return Err(bad("typed array")),
@@ -266,7 +278,10 @@ impl<'a> Deserializer<'a> {
                 _ => return Err(bad("typed array")),
             },
             other => {
-                return Err(Error::data(format!("unknown MessagePack extension type {other}")).at_offset(at))
+                return Err(
+                    Error::data(format!("unknown MessagePack extension type {other}"))
+                        .at_offset(at),
+                )
             }
         })
     }
@@ -334,13 +349,21 @@ impl<'de> Deserializer<'de> {
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
             Head::Array(n) => {
                 self.enter()?;
-                let v = crate::codec::superjson::de::grow(|| visitor.visit_seq(Seq { de: self, left: n, index: 0 }))?;
+                let v = crate::codec::superjson::de::grow(|| {
+                    visitor.visit_seq(Seq {
+                        de: self,
+                        left: n,
+                        index: 0,
+                    })
+                })?;
                 self.depth_left += 1;
                 Ok(v)
             }
             Head::Map(n) => {
                 self.enter()?;
-                let v = crate::codec::superjson::de::grow(|| visitor.visit_map(Map { de: self, left: n }))?;
+                let v = crate::codec::superjson::de::grow(|| {
+                    visitor.visit_map(Map { de: self, left: n })
+                })?;
                 self.depth_left += 1;
                 Ok(v)
             }
@@ -394,11 +417,19 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         if crate::value::magic::Magic::from_name(name).is_some() {
             self.deserialize_any(visitor)
         } else {
@@ -410,7 +441,12 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _: &'static str, _: usize, visitor: V) -> Result<V::Value> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
         self.deserialize_seq(visitor)
     }
 
@@ -421,7 +457,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         visitor: V,
     ) -> Result<V::Value> {
         if let Some(v) = self.take_ext()? {
-            return with_value(v, |d| de::Deserializer::deserialize_struct(d, name, fields, visitor));
+            return with_value(v, |d| {
+                de::Deserializer::deserialize_struct(d, name, fields, visitor)
+            });
         }
         self.any(visitor)
     }
@@ -445,7 +483,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                 self.pos += 1;
                 visitor.visit_enum(Enum { de: self })
             }
-            _ => Err(Error::data("expected an enum (a string or a map with one key)").at_offset(at)),
+            _ => {
+                Err(Error::data("expected an enum (a string or a map with one key)").at_offset(at))
+            }
         }
     }
 
@@ -533,7 +573,11 @@ impl<'de> de::VariantAccess<'de> for Enum<'_, 'de> {
     fn tuple_variant<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value> {
         de::Deserializer::deserialize_seq(&mut *self.de, visitor)
     }
-    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
         de::Deserializer::deserialize_map(&mut *self.de, visitor)
     }
 }

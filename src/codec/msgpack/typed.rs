@@ -47,8 +47,9 @@ impl<'w> Compound<'w> {
 
     fn finish(self) -> Result<()> {
         if let Some(at) = self.patch {
-            let n = if self.map { self.count } else { self.count };
-            self.w.out.splice(at..at, header_bytes(n, self.map));
+            self.w
+                .out
+                .splice(at..at, header_bytes(self.count, self.map));
         }
         self.w.leave();
         Ok(())
@@ -153,11 +154,23 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.str(variant);
         Ok(())
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<()> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<()> {
         let Some(m) = Magic::from_name(name) else {
             return v.serialize(self);
         };
         match m {
+            Magic::Optional => {
+                if to_value(v)?.is_null() {
+                    self.ext(super::ext::UNDEFINED, &[]);
+                    Ok(())
+                } else {
+                    v.serialize(self)
+                }
+            }
             Magic::Ref => {
                 self.in_ref += 1;
                 let res = self.charge().and_then(|_| v.serialize(&mut *self));

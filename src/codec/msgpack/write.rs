@@ -206,7 +206,11 @@ impl Writer {
 
     /// An extension value whose payload `f` writes in place; the header is put in front
     /// once the payload's length is known.
-    pub(crate) fn ext_with(&mut self, ty: i8, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+    pub(crate) fn ext_with(
+        &mut self,
+        ty: i8,
+        f: impl FnOnce(&mut Self) -> Result<()>,
+    ) -> Result<()> {
         let start = self.out.len();
         f(self)?;
         let n = self.out.len() - start;

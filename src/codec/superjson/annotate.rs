@@ -122,7 +122,13 @@ pub(crate) fn apply(ann: &Ann, raw: Value) -> Result<Value> {
         Ann::Uint8Array => Value::Bytes(
             typed_elements(&raw)
                 .into_iter()
-                .map(|n| if n.is_finite() { n.trunc().rem_euclid(256.0) as u8 } else { 0 })
+                .map(|n| {
+                    if n.is_finite() {
+                        n.trunc().rem_euclid(256.0) as u8
+                    } else {
+                        0
+                    }
+                })
                 .collect(),
         ),
         Ann::TypedArray(kind) => {
@@ -213,11 +219,12 @@ fn key(v: &Value) -> Option<Key> {
 }
 
 /// JS `SameValueZero` stores -0 as +0 in Set members and Map keys.
-fn normalize_zero(v: Value) -> Value {
-    match v {
-        Value::Number(n) if n == 0.0 => Value::Number(0.0),
-        v => v,
+fn normalize_zero(mut v: Value) -> Value {
+    if let Value::Number(n) = &mut v {
+        // -0 + 0 is +0; every other number is unchanged.
+        *n += 0.0;
     }
+    v
 }
 
 /// `new Set(items)`: primitives de-duplicated by SameValueZero, first position kept.

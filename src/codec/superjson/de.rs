@@ -57,10 +57,10 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         let missing = (0..self.tree.node_count() as NodeId)
             .find(|&n| self.tree.ann(n).is_some() && !self.applied[n as usize])
             .unwrap_or(NONE);
-        Err(Error::data(
-            "meta.values annotates a path that json does not contain",
+        Err(
+            Error::data("meta.values annotates a path that json does not contain")
+                .at_path(self.tree.path_of(missing)),
         )
-        .at_path(self.tree.path_of(missing)))
     }
 
     /// If the value about to be read is annotated, read it, apply the annotation and return
@@ -93,7 +93,9 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             self.node = NONE;
             v
         };
-        annotate::apply(ann, raw).map(Some).map_err(|e| e.at_offset(offset))
+        annotate::apply(ann, raw)
+            .map(Some)
+            .map_err(|e| e.at_offset(offset))
     }
 
     fn enter(&mut self) -> Result<()> {
@@ -238,6 +240,21 @@ macro_rules! exact_int {
                         visit_number(n, visitor).map_err(|e| e.at_offset(start))
                     }
                 }
+                // Integers beyond ±(2^53−1) are written as decimal strings in plain JSON.
+                b'"' => {
+                    let start = self.r.offset();
+                    self.node = NONE;
+                    let s = self.r.string(&mut self.scratch)?;
+                    match s.as_str().parse::<$t>() {
+                        Ok(i) => visitor.$visit(i),
+                        Err(_) => Err(Error::data(format!(
+                            "expected {}, found the string {:?}",
+                            stringify!($t),
+                            s.as_str()
+                        ))
+                        .at_offset(start)),
+                    }
+                }
                 _ => self.parse_plain(visitor),
             }
         }
@@ -333,7 +350,9 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
         visitor: V,
     ) -> Result<V::Value> {
         if let Some(v) = self.take_annotated()? {
-            return with_value(v, |d| de::Deserializer::deserialize_struct(d, name, fields, visitor));
+            return with_value(v, |d| {
+                de::Deserializer::deserialize_struct(d, name, fields, visitor)
+            });
         }
         self.parse_plain(visitor)
     }
@@ -560,7 +579,9 @@ impl<'de, 'x, 'm> de::EnumAccess<'de> for Enum<'x, 'de, 'm> {
     type Error = Error;
     type Variant = Self;
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
-        let v = seed.deserialize(IntoDeserializer::<Error>::into_deserializer(self.variant.as_str()))?;
+        let v = seed.deserialize(IntoDeserializer::<Error>::into_deserializer(
+            self.variant.as_str(),
+        ))?;
         Ok((v, self))
     }
 }

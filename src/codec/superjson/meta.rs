@@ -21,7 +21,10 @@ pub(crate) enum Ann {
     Uint8Array,
     TypedArray(TypedArrayKind),
     /// `class`, `symbol`, `custom`, or a typed array polycodec does not model.
-    Opaque { kind: String, id: String },
+    Opaque {
+        kind: String,
+        id: String,
+    },
 }
 
 impl Ann {
@@ -195,7 +198,9 @@ impl MetaTree {
     /// True when `node` has children.
     #[inline]
     pub(crate) fn has_children(&self, node: NodeId) -> bool {
-        self.nodes.get(node as usize).is_some_and(|n| n.children > 0)
+        self.nodes
+            .get(node as usize)
+            .is_some_and(|n| n.children > 0)
     }
 
     /// The child of `node` at array index `i`.
@@ -322,13 +327,15 @@ pub(crate) fn parse_meta(meta: &Value, max_depth: usize) -> Result<Meta> {
         // `meta: null` (or any non-object) means no meta, as in JS.
         return Ok(out);
     };
-    let legacy = match o.get("v") {
-        None | Some(Value::Null) | Some(Value::Undefined) => true,
-        Some(Value::Number(n)) => !(*n >= 1.0),
-        Some(Value::String(s)) => !(number::string_to_number(s) >= 1.0),
-        Some(Value::Bool(b)) => !*b,
-        Some(_) => true,
+    // JS compares `v < 1` after ToNumber; NaN compares false, so junk reads as v1.
+    let version = match o.get("v") {
+        None | Some(Value::Null) | Some(Value::Undefined) => 0.0,
+        Some(Value::Number(n)) => *n,
+        Some(Value::String(s)) => number::string_to_number(s),
+        Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+        Some(_) => f64::NAN,
     };
+    let legacy = version < 1.0;
     match o.get("values") {
         None | Some(Value::Null) | Some(Value::Undefined) | Some(Value::Number(_)) => {}
         Some(Value::Array(a)) => tree(&mut out.tree, ROOT, a, legacy, 0, max_depth)
@@ -396,7 +403,9 @@ fn record<'a>(
         let segs = path::parse(k, legacy).map_err(|e| e.at_path(k.clone()))?;
         let node = t.node_at(at, &segs);
         match v {
-            Value::Array(a) => crate::codec::superjson::de::grow(|| tree(t, node, a, legacy, depth, max_depth)),
+            Value::Array(a) => {
+                crate::codec::superjson::de::grow(|| tree(t, node, a, legacy, depth, max_depth))
+            }
             other => Err(Error::data(format!(
                 "annotation must be an array, found {}",
                 other.kind_name()

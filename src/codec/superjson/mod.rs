@@ -14,9 +14,9 @@ use crate::codec::text::read::{describe, Reader};
 use crate::codec::{Codec, FrameKind};
 use crate::value::Value;
 use crate::{Error, Limits, Result};
+use ser::{Encoder, Mode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use ser::{Encoder, Mode};
 
 /// The superjson codec.
 ///

@@ -77,7 +77,10 @@ mod tests {
         assert_eq!(parse("..", false).unwrap(), ["", "", ""]);
         assert_eq!(parse("", false).unwrap(), [""]);
         assert_eq!(parse("a\\", false).unwrap_err().to_string(), "invalid path");
-        assert_eq!(parse("a\\x", false).unwrap_err().to_string(), "invalid path");
+        assert_eq!(
+            parse("a\\x", false).unwrap_err().to_string(),
+            "invalid path"
+        );
         assert_eq!(parse("a\\x", true).unwrap(), ["a\\x"]);
     }
 

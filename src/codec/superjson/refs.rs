@@ -48,41 +48,39 @@ impl Arena {
         self.nodes.len() - 1
     }
 
-    fn from_value(&mut self, v: Value) -> Id {
-        super::de::grow(|| self.from_value_inner(v))
+    fn add_value(&mut self, v: Value) -> Id {
+        super::de::grow(|| self.add_value_inner(v))
     }
 
-    fn from_value_inner(&mut self, v: Value) -> Id {
+    fn add_value_inner(&mut self, v: Value) -> Id {
         let node = match v {
-            Value::Array(a) => Node::Array(a.into_iter().map(|x| self.from_value(x)).collect()),
-            Value::Object(o) => Node::Object(
-                o.into_iter()
-                    .map(|(k, x)| (k, self.from_value(x)))
-                    .collect(),
-            ),
+            Value::Array(a) => Node::Array(a.into_iter().map(|x| self.add_value(x)).collect()),
+            Value::Object(o) => {
+                Node::Object(o.into_iter().map(|(k, x)| (k, self.add_value(x))).collect())
+            }
             Value::Map(m) => Node::Map(
                 m.into_iter()
-                    .map(|(k, x)| (self.from_value(k), self.from_value(x)))
+                    .map(|(k, x)| (self.add_value(k), self.add_value(x)))
                     .collect(),
             ),
-            Value::Set(s) => Node::Set(s.into_iter().map(|x| self.from_value(x)).collect()),
+            Value::Set(s) => Node::Set(s.into_iter().map(|x| self.add_value(x)).collect()),
             Value::Error(e) => {
                 let e = *e;
                 Node::Error {
                     name: e.name,
                     message: e.message,
                     stack: e.stack,
-                    cause: e.cause.map(|c| self.from_value(c)),
+                    cause: e.cause.map(|c| self.add_value(c)),
                     props: e
                         .props
                         .into_iter()
-                        .map(|(k, x)| (k, self.from_value(x)))
+                        .map(|(k, x)| (k, self.add_value(x)))
                         .collect(),
                 }
             }
             Value::Annotated(a) => {
                 let a = *a;
-                let inner = self.from_value(a.value);
+                let inner = self.add_value(a.value);
                 Node::Annotated {
                     kind: a.kind,
                     id: a.id,
@@ -230,7 +228,7 @@ fn index(seg: &str, len: usize) -> Result<usize> {
 /// Apply `refs` to a decoded value.
 pub(crate) fn apply(value: Value, refs: &Refs, limits: &crate::Limits) -> Result<Value> {
     let mut arena = Arena { nodes: Vec::new() };
-    let root = arena.from_value(value);
+    let root = arena.add_value(value);
     let undefined = arena.add(Node::Leaf(Value::Undefined));
     for target in &refs.root_targets {
         arena.set(root, target, root, limits.collection_len())?;
@@ -284,9 +282,11 @@ impl Builder {
             Node::Array(a) | Node::Set(a) => a.clone(),
             Node::Object(o) => o.values().copied().collect(),
             Node::Map(m) => m.iter().flat_map(|&(k, v)| [k, v]).collect(),
-            Node::Error { cause, props, .. } => {
-                cause.iter().copied().chain(props.values().copied()).collect()
-            }
+            Node::Error { cause, props, .. } => cause
+                .iter()
+                .copied()
+                .chain(props.values().copied())
+                .collect(),
             Node::Annotated { inner, .. } => vec![*inner],
         }
     }
@@ -406,7 +406,11 @@ impl Builder {
                     props: p,
                 }))
             }
-            Node::Annotated { kind, id: aid, inner } => {
+            Node::Annotated {
+                kind,
+                id: aid,
+                inner,
+            } => {
                 let (kind, aid, inner) = (kind.clone(), aid.clone(), *inner);
                 let value = self.node(inner)?;
                 Value::Annotated(Box::new(Annotated {

@@ -9,7 +9,7 @@
 use super::path::push_escaped;
 use crate::codec::text::write::write_str;
 use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
-use crate::value::{Value, Ref};
+use crate::value::{Ref, Value};
 use crate::{Error, Limits, Result};
 use indexmap::IndexMap;
 
@@ -248,7 +248,13 @@ impl Encoder {
         };
         let start = mark.min(scope.entries.len());
         let added = &mut scope.entries[start..];
-        let direct_index = |e: &Entry| if e.depth == child_depth { e.index } else { None };
+        let direct_index = |e: &Entry| {
+            if e.depth == child_depth {
+                e.index
+            } else {
+                None
+            }
+        };
         if added.len() < 2 || !added.iter().any(|e| direct_index(e).is_some()) {
             return;
         }
@@ -296,7 +302,10 @@ impl Encoder {
         let tree = if scope.entries.is_empty() {
             Tree::Leaf(ann)
         } else {
-            Tree::Node(ann, scope.entries.into_iter().map(|e| (e.key, e.tree)).collect())
+            Tree::Node(
+                ann,
+                scope.entries.into_iter().map(|e| (e.key, e.tree)).collect(),
+            )
         };
         if self.path.is_empty() {
             self.root_tree = Some(tree);
@@ -389,7 +398,10 @@ impl Encoder {
 
     /// A bigint from its decimal text.
     pub(crate) fn write_bigint_text(&mut self, digits: String) {
-        if self.mode == Mode::SuperJson && self.dedupe && self.ids.contains_key(&IdKey::BigInt(digits.clone())) {
+        if self.mode == Mode::SuperJson
+            && self.dedupe
+            && self.ids.contains_key(&IdKey::BigInt(digits.clone()))
+        {
             self.dedupe_repeat(IdKey::BigInt(digits));
             return;
         }
@@ -476,7 +488,10 @@ impl Encoder {
             Value::String(s) => self.write_string(s),
             Value::Bytes(b) => self.write_bytes(b)?,
             Value::TypedArray(t) => {
-                self.annotate(AnnOut::Composite("typed-array".into(), t.kind.name().into()));
+                self.annotate(AnnOut::Composite(
+                    "typed-array".into(),
+                    t.kind.name().into(),
+                ));
                 self.out.push(b'[');
                 for (i, &n) in t.elements.iter().enumerate() {
                     if i > 0 {
@@ -725,7 +740,8 @@ impl Encoder {
         }
         if !refs.is_empty() {
             out.extend_from_slice(b"\"referentialEqualities\":");
-            let (root, rest): (Vec<_>, Vec<_>) = refs.into_iter().partition(|(rep, _)| rep.segs == 0);
+            let (root, rest): (Vec<_>, Vec<_>) =
+                refs.into_iter().partition(|(rep, _)| rep.segs == 0);
             let write_targets = |out: &mut Vec<u8>, targets: &[PathRec]| {
                 out.push(b'[');
                 for (i, t) in targets.iter().enumerate() {
@@ -738,7 +754,9 @@ impl Encoder {
             };
             let write_rec = |out: &mut Vec<u8>, rest: &[(PathRec, Vec<PathRec>)]| {
                 out.push(b'{');
-                for (i, (rep, targets)) in js_ordered(rest, |(r, _)| &r.text).into_iter().enumerate() {
+                for (i, (rep, targets)) in
+                    js_ordered(rest, |(r, _)| &r.text).into_iter().enumerate()
+                {
                     if i > 0 {
                         out.push(b',');
                     }

@@ -64,7 +64,12 @@ impl<'e> Compound<'e> {
         Ok(())
     }
 
-    fn object_key(&mut self, key: &str, owned: bool, static_key: Option<&'static str>) -> Result<()> {
+    fn object_key(
+        &mut self,
+        key: &str,
+        owned: bool,
+        static_key: Option<&'static str>,
+    ) -> Result<()> {
         self.enc.check_key(key)?;
         self.entry_start = self.enc.out.len();
         if self.count > 0 {
@@ -119,12 +124,29 @@ impl<'e> Compound<'e> {
     }
 }
 
-/// Writes a map key into a buffer if it is a string; says `false` for other keys.
-struct KeyProbe<'b>(&'b mut String);
+/// Writes a map key into a buffer if it is a string; says `false` for other keys. With
+/// `scalars`, numbers and booleans are written as their text too (plain JSON writes
+/// `{"1": ...}` for integer keys, as serde_json does).
+struct KeyProbe<'b> {
+    buf: &'b mut String,
+    scalars: bool,
+}
 
 macro_rules! not_string {
     ($($m:ident($($t:ty),*))*) => {$(
         fn $m(self $(, _: $t)*) -> Result<bool> { Ok(false) }
+    )*};
+}
+
+macro_rules! scalar_key {
+    ($($m:ident($t:ty))*) => {$(
+        fn $m(self, v: $t) -> Result<bool> {
+            if self.scalars {
+                use std::fmt::Write;
+                let _ = write!(self.buf, "{v}");
+            }
+            Ok(self.scalars)
+        }
     )*};
 }
 
@@ -140,27 +162,32 @@ impl ser::Serializer for KeyProbe<'_> {
     type SerializeStructVariant = ser::Impossible<bool, Error>;
 
     fn serialize_str(self, v: &str) -> Result<bool> {
-        self.0.push_str(v);
+        self.buf.push_str(v);
         Ok(true)
     }
     fn serialize_char(self, v: char) -> Result<bool> {
-        self.0.push(v);
+        self.buf.push(v);
         Ok(true)
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<bool> {
-        self.0.push_str(v);
+        self.buf.push_str(v);
         Ok(true)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<bool> {
+    scalar_key!(serialize_bool(bool) serialize_i8(i8) serialize_i16(i16) serialize_i32(i32)
+        serialize_i64(i64) serialize_i128(i128) serialize_u8(u8) serialize_u16(u16)
+        serialize_u32(u32) serialize_u64(u64) serialize_u128(u128));
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<bool> {
         if Magic::from_name(name).is_some() {
             Ok(false)
         } else {
             v.serialize(self)
         }
     }
-    not_string!(serialize_bool(bool) serialize_i8(i8) serialize_i16(i16) serialize_i32(i32)
-        serialize_i64(i64) serialize_i128(i128) serialize_u8(u8) serialize_u16(u16)
-        serialize_u32(u32) serialize_u64(u64) serialize_u128(u128) serialize_f32(f32)
+    not_string!(serialize_f32(f32)
         serialize_f64(f64) serialize_bytes(&[u8]) serialize_none() serialize_unit()
         serialize_unit_struct(&'static str));
     fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<bool> {
@@ -181,7 +208,11 @@ impl ser::Serializer for KeyProbe<'_> {
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
         Err(Error::data("not a string key"))
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
         Err(Error::data("not a string key"))
     }
     fn serialize_tuple_variant(
@@ -210,10 +241,11 @@ impl ser::Serializer for KeyProbe<'_> {
     }
 }
 
-/// Is this key a string? Writes it into `buf` when it is.
-fn probe_key<T: Serialize + ?Sized>(key: &T, buf: &mut String) -> bool {
+/// Is this key a string (or, with `scalars`, a number or boolean)? Writes its text into
+/// `buf` when it is.
+fn probe_key<T: Serialize + ?Sized>(key: &T, buf: &mut String, scalars: bool) -> bool {
     buf.clear();
-    matches!(key.serialize(KeyProbe(buf)), Ok(true))
+    matches!(key.serialize(KeyProbe { buf, scalars }), Ok(true))
 }
 
 impl<'e> ser::Serializer for &'e mut Encoder {
@@ -318,11 +350,29 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         Ok(())
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<()> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<()> {
         let Some(m) = Magic::from_name(name) else {
             return v.serialize(self);
         };
         match m {
+            Magic::Optional => {
+                let payload = to_value(v)?;
+                if payload.is_null() {
+                    if self.mode == Mode::Plain {
+                        self.write_null();
+                        self.wrote_undefined = true;
+                    } else {
+                        self.write_undefined();
+                    }
+                    Ok(())
+                } else {
+                    v.serialize(self)
+                }
+            }
             Magic::Ref => {
                 self.in_ref += 1;
                 let res = self.charge().and_then(|_| v.serialize(&mut *self));
@@ -486,7 +536,7 @@ impl ser::SerializeMap for Compound<'_> {
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
         let mut buf = String::new();
-        let is_str = probe_key(key, &mut buf);
+        let is_str = probe_key(key, &mut buf, self.enc.mode == Mode::Plain);
         if self.kind == Kind::Undecided {
             if is_str {
                 self.kind = Kind::Object;

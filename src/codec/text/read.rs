@@ -102,10 +102,7 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 Ok(())
             }
-            Some(c) => Err(self.err(format!(
-                "expected {what}, found {}",
-                describe(c)
-            ))),
+            Some(c) => Err(self.err(format!("expected {what}, found {}", describe(c)))),
             None => Err(self.eof()),
         }
     }
@@ -115,8 +112,7 @@ impl<'a> Reader<'a> {
         if self.bytes[self.pos..].starts_with(kw) {
             self.pos += kw.len();
             Ok(())
-        } else if self.bytes.len() - self.pos < kw.len()
-            && kw.starts_with(&self.bytes[self.pos..])
+        } else if self.bytes.len() - self.pos < kw.len() && kw.starts_with(&self.bytes[self.pos..])
         {
             Err(Error::eof(self.base + self.bytes.len()))
         } else {
@@ -140,9 +136,12 @@ impl<'a> Reader<'a> {
                 Some(b'"') => {
                     let s = &self.bytes[start..self.pos];
                     self.pos += 1;
-                    return std::str::from_utf8(s)
-                        .map(Str::Borrowed)
-                        .map_err(|e| Error::syntax("invalid UTF-8 in string", self.base + start + e.valid_up_to()));
+                    return std::str::from_utf8(s).map(Str::Borrowed).map_err(|e| {
+                        Error::syntax(
+                            "invalid UTF-8 in string",
+                            self.base + start + e.valid_up_to(),
+                        )
+                    });
                 }
                 Some(b'\\') => break,
                 Some(&b) if b < 0x20 => {

@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn escapes_like_json_stringify() {
         let mut out = Vec::new();
-        write_str(&mut out, "\"\\\u{8}\u{c}\n\r\t\u{0}\u{1f}/\u{7f}\u{2028}é😀");
+        write_str(
+            &mut out,
+            "\"\\\u{8}\u{c}\n\r\t\u{0}\u{1f}/\u{7f}\u{2028}é😀",
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f/\u{7f}\u{2028}é😀\""

@@ -1,0 +1,326 @@
+//! The bincode codec (cargo feature `bincode`): compact binary for Rust-to-Rust peers.
+//!
+//! Uses bincode 2.0.1 through its serde API with the standard configuration (variable-length
+//! integers, little-endian). Upstream bincode is no longer maintained (see the README): the
+//! format is frozen at 2.0.1 here, which is what a wire format wants, but fixes will not
+//! come from upstream.
+//!
+//! bincode is not self-describing, so typed messages must be decoded into the same Rust type
+//! they were encoded from. A [`Value`] travels as a tagged enum, one variant index per JS
+//! kind followed by its payload (see `codecs/README.md`); shared nodes are written in full
+//! (bounded by [`Limits::max_ref_expansion`]) and a cycle is an error.
+
+use crate::codec::{Codec, FrameKind};
+use crate::value::{Annotated, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value};
+use crate::{Error, Limits, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// bincode 2.0.1 with the standard configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bincode {
+    limits: Limits,
+}
+
+/// The configuration: standard, with a hard cap on what one message may claim.
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ 64 * 1024 * 1024 }>()
+}
+
+fn err(e: impl std::fmt::Display) -> Error {
+    Error::data(format!("bincode: {e}"))
+}
+
+impl Bincode {
+    /// Subprotocol token: `polycodec.bincode`.
+    pub const SUBPROTOCOL: &'static str = "polycodec.bincode";
+
+    /// A codec with default [`Limits`].
+    pub fn new() -> Bincode {
+        Bincode::default()
+    }
+
+    /// The limits applied when decoding and encoding. Default: [`Limits::default()`].
+    pub fn with_limits(mut self, limits: Limits) -> Bincode {
+        self.limits = limits;
+        self
+    }
+
+    /// Encode any `T: Serialize`.
+    pub fn to_vec<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
+        bincode::serde::encode_to_vec(value, config()).map_err(err)
+    }
+
+    /// Decode a `T` that was encoded as a `T`.
+    pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        if bytes.len() > self.limits.message_bytes() {
+            return Err(Error::limit(format!(
+                "message of {} bytes is over the limit of {}",
+                bytes.len(),
+                self.limits.message_bytes()
+            )));
+        }
+        let (v, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(err)?;
+        if used != bytes.len() {
+            return Err(Error::syntax("trailing bytes after the document", used));
+        }
+        Ok(v)
+    }
+}
+
+/// How a [`Value`] is written in bincode.
+#[derive(Serialize, Deserialize)]
+enum Wire {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    BigInt(String),
+    String(String),
+    Bytes(#[serde(with = "serde_bytes_compat")] Vec<u8>),
+    TypedArray(String, Vec<f64>),
+    Array(Vec<Wire>),
+    Object(Vec<(String, Wire)>),
+    Map(Vec<(Wire, Wire)>),
+    Set(Vec<Wire>),
+    Date(f64),
+    RegExp(String, String),
+    Error {
+        name: String,
+        message: String,
+        stack: Option<String>,
+        cause: Option<Box<Wire>>,
+        props: Vec<(String, Wire)>,
+    },
+    Url(String),
+    Annotated(String, String, Box<Wire>),
+}
+
+/// Bytes as one length-prefixed block rather than a sequence of numbers.
+mod serde_bytes_compat {
+    use serde::{Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+struct ToWire {
+    budget: usize,
+    in_ref: u32,
+    ancestors: Vec<usize>,
+    depth_left: usize,
+}
+
+impl ToWire {
+    fn list(&mut self, items: &[Value]) -> Result<Vec<Wire>> {
+        items.iter().map(|x| self.wire(x)).collect()
+    }
+
+    fn object(&mut self, o: &Object) -> Result<Vec<(String, Wire)>> {
+        o.iter()
+            .map(|(k, x)| Ok((k.clone(), self.wire(x)?)))
+            .collect()
+    }
+
+    fn wire(&mut self, v: &Value) -> Result<Wire> {
+        if self.in_ref > 0 {
+            self.budget = self.budget.checked_sub(1).ok_or_else(|| {
+                Error::limit("shared references expand beyond the reference expansion limit")
+            })?;
+        }
+        if self.depth_left == 0 {
+            return Err(Error::limit("nesting deeper than the depth limit"));
+        }
+        self.depth_left -= 1;
+        let w = crate::codec::superjson::de::grow(|| self.wire_inner(v));
+        self.depth_left += 1;
+        w
+    }
+
+    fn wire_inner(&mut self, v: &Value) -> Result<Wire> {
+        Ok(match v {
+            Value::Undefined => Wire::Undefined,
+            Value::Null => Wire::Null,
+            Value::Bool(b) => Wire::Bool(*b),
+            Value::Number(n) => Wire::Number(*n),
+            Value::BigInt(b) => Wire::BigInt(b.to_string()),
+            Value::String(s) => Wire::String(s.clone()),
+            Value::Bytes(b) => Wire::Bytes(b.clone()),
+            Value::TypedArray(t) => Wire::TypedArray(t.kind.name().into(), t.elements.clone()),
+            Value::Array(a) => Wire::Array(self.list(a)?),
+            Value::Object(o) => Wire::Object(self.object(o)?),
+            Value::Map(m) => Wire::Map(
+                m.iter()
+                    .map(|(k, x)| Ok((self.wire(k)?, self.wire(x)?)))
+                    .collect::<Result<_>>()?,
+            ),
+            Value::Set(s) => Wire::Set(self.list(s)?),
+            Value::Date(d) => Wire::Date(d.time_value()),
+            Value::RegExp(r) => Wire::RegExp(r.source().into(), r.flags().into()),
+            Value::Error(e) => Wire::Error {
+                name: e.name.clone(),
+                message: e.message.clone(),
+                stack: e.stack.clone(),
+                cause: e
+                    .cause
+                    .as_ref()
+                    .map(|c| self.wire(c).map(Box::new))
+                    .transpose()?,
+                props: self.object(&e.props)?,
+            },
+            Value::Url(u) => Wire::Url(u.clone()),
+            Value::Annotated(a) => {
+                Wire::Annotated(a.kind.clone(), a.id.clone(), Box::new(self.wire(&a.value)?))
+            }
+            Value::Ref(r) => {
+                if self.ancestors.contains(&r.addr()) || r.is_back_reference() {
+                    return Err(Error::unsupported(
+                        "a cyclic value cannot be written as bincode",
+                    ));
+                }
+                let inner = r
+                    .resolve()
+                    .ok_or_else(|| Error::data("dangling reference"))?;
+                self.ancestors.push(r.addr());
+                self.in_ref += 1;
+                let w = self.wire(&inner);
+                self.in_ref -= 1;
+                self.ancestors.pop();
+                w?
+            }
+        })
+    }
+}
+
+fn from_wire(w: Wire) -> Result<Value> {
+    crate::codec::superjson::de::grow(|| from_wire_inner(w))
+}
+
+fn from_wire_inner(w: Wire) -> Result<Value> {
+    let list = |xs: Vec<Wire>| xs.into_iter().map(from_wire).collect::<Result<Vec<_>>>();
+    let object = |kv: Vec<(String, Wire)>| {
+        kv.into_iter()
+            .map(|(k, x)| Ok((k, from_wire(x)?)))
+            .collect::<Result<Object>>()
+    };
+    Ok(match w {
+        Wire::Undefined => Value::Undefined,
+        Wire::Null => Value::Null,
+        Wire::Bool(b) => Value::Bool(b),
+        Wire::Number(n) => Value::Number(n),
+        Wire::BigInt(s) => Value::BigInt(s.parse().map_err(|_| Error::data("invalid bigint"))?),
+        Wire::String(s) => Value::String(s),
+        Wire::Bytes(b) => Value::Bytes(b),
+        Wire::TypedArray(name, xs) => {
+            let kind = TypedArrayKind::from_name(&name)
+                .ok_or_else(|| Error::data(format!("unknown typed array {name:?}")))?;
+            Value::from(TypedArray::new(kind, xs))
+        }
+        Wire::Array(a) => Value::Array(list(a)?),
+        Wire::Object(o) => Value::Object(object(o)?),
+        Wire::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| Ok((from_wire(k)?, from_wire(x)?)))
+                .collect::<Result<_>>()?,
+        ),
+        Wire::Set(s) => Value::Set(list(s)?),
+        Wire::Date(ms) => Value::Date(Date::from_millis(ms)),
+        Wire::RegExp(s, f) => Value::from(RegExp::new(&s, &f)?),
+        Wire::Error {
+            name,
+            message,
+            stack,
+            cause,
+            props,
+        } => Value::from(JsError {
+            name,
+            message,
+            stack,
+            cause: cause.map(|c| from_wire(*c)).transpose()?,
+            props: object(props)?,
+        }),
+        Wire::Url(u) => Value::Url(u),
+        Wire::Annotated(kind, id, v) => Value::Annotated(Box::new(Annotated {
+            kind,
+            id,
+            value: from_wire(*v)?,
+        })),
+    })
+}
+
+impl Codec for Bincode {
+    fn name(&self) -> &str {
+        "bincode"
+    }
+    fn subprotocol(&self) -> &str {
+        Self::SUBPROTOCOL
+    }
+    fn frame_kind(&self) -> FrameKind {
+        FrameKind::Binary
+    }
+    fn encode_value(&self, value: &Value) -> Result<Vec<u8>> {
+        let wire = ToWire {
+            budget: self.limits.ref_expansion(),
+            in_ref: 0,
+            ancestors: Vec::new(),
+            depth_left: self.limits.depth(),
+        }
+        .wire(value)?;
+        self.to_vec(&wire)
+    }
+    fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
+        let wire: Wire = self.from_slice(bytes)?;
+        from_wire(wire)
+    }
+    fn encode_erased(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>> {
+        self.to_vec(value)
+    }
+    fn decode_erased(
+        &self,
+        bytes: &[u8],
+        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
+    ) -> Result<()> {
+        // bincode 2's serde deserializer is not public; go through its typed entry point
+        // with a seed that hands the deserializer to `visit`.
+        struct Seed<'v>(&'v mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>);
+        impl<'de> serde::de::DeserializeSeed<'de> for Seed<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<(), D::Error> {
+                (self.0)(&mut <dyn erased_serde::Deserializer>::erase(d))
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+        if bytes.len() > self.limits.message_bytes() {
+            return Err(Error::limit("message over the size limit"));
+        }
+        let used = bincode::serde::seed_decode_from_slice(Seed(visit), bytes, config())
+            .map_err(err)?
+            .1;
+        if used != bytes.len() {
+            return Err(Error::syntax("trailing bytes after the document", used));
+        }
+        Ok(())
+    }
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+}

@@ -1,0 +1,171 @@
+//! Typed Rust values through every codec, without building a `Value`: JS kinds marked with
+//! `polycodec::js` come out as Date, Map, Set, bigint and undefined, and come back.
+
+use chrono::{DateTime, TimeZone, Utc};
+use polycodec::codec::{Codec, Json, MsgPack, Registry, SuperJson};
+use polycodec::{Date, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+struct Order {
+    id: u32,
+    #[serde(with = "polycodec::js::date")]
+    created: DateTime<Utc>,
+    when: Date,
+    #[serde(with = "polycodec::js::set")]
+    tags: BTreeSet<String>,
+    #[serde(with = "polycodec::js::map")]
+    prices: BTreeMap<String, f64>,
+    by_id: BTreeMap<u32, String>,
+    big: u64,
+    huge: i128,
+    #[serde(with = "polycodec::js::undefined", default)]
+    note: Option<String>,
+    items: Vec<Item>,
+    status: Status,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+struct Item {
+    sku: String,
+    qty: u16,
+    ratio: f64,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+enum Status {
+    Open,
+    Shipped { carrier: String },
+}
+
+fn order() -> Order {
+    Order {
+        id: 7,
+        created: Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap(),
+        when: Date::from_millis(1_700_000_000_123.0),
+        tags: ["a".to_owned(), "b".to_owned()].into(),
+        prices: [("x".to_owned(), 1.5)].into(),
+        by_id: [(1, "one".to_owned()), (2, "two".to_owned())].into(),
+        big: u64::MAX,
+        huge: -(1i128 << 100),
+        note: None,
+        items: vec![Item {
+            sku: "s-1".into(),
+            qty: 2,
+            ratio: 0.1,
+        }],
+        status: Status::Shipped {
+            carrier: "ups".into(),
+        },
+    }
+}
+
+#[test]
+fn typed_struct_round_trips_through_every_codec() {
+    for codec in Registry::with_builtins().iter() {
+        let bytes = codec.encode(&order()).unwrap();
+        let back: Order = codec
+            .decode(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", codec.name()));
+        assert_eq!(back, order(), "{}", codec.name());
+    }
+}
+
+#[test]
+fn superjson_gives_js_kinds_and_keeps_wide_integers_exact() {
+    let text = SuperJson::new().to_string(&order()).unwrap();
+    let v = SuperJson::new().decode_value(text.as_bytes()).unwrap();
+    let o = v.as_object().unwrap();
+    assert!(matches!(o.get("created"), Some(Value::Date(_))), "{text}");
+    assert!(matches!(o.get("when"), Some(Value::Date(_))));
+    assert!(matches!(o.get("tags"), Some(Value::Set(_))));
+    assert!(matches!(o.get("prices"), Some(Value::Map(_))));
+    assert!(
+        matches!(o.get("by_id"), Some(Value::Map(_))),
+        "non-string keys are a JS Map"
+    );
+    assert_eq!(o.get("big"), Some(&Value::BigInt(u64::MAX.into())));
+    assert_eq!(
+        o.get("huge"),
+        Some(&Value::BigInt((-(1i128 << 100)).into()))
+    );
+    assert_eq!(o.get("note"), Some(&Value::Undefined));
+    // The typed and the Value paths write the same bytes.
+    assert_eq!(SuperJson::new().encode_value_to_string(&v).unwrap(), text);
+}
+
+#[test]
+fn plain_json_mapping_is_documented_behaviour() {
+    let text = Json::new().to_string(&order()).unwrap();
+    assert!(
+        text.contains(r#""created":"2024-01-02T03:04:05.000Z""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""big":"18446744073709551615""#), "{text}");
+    assert!(text.contains(r#""tags":["a","b"]"#), "{text}");
+    assert!(text.contains(r#""prices":[["x",1.5]]"#), "{text}");
+    assert!(
+        !text.contains("note"),
+        "undefined is left out of objects: {text}"
+    );
+    assert!(text.contains(r#""ratio":0.1"#));
+}
+
+#[test]
+fn msgpack_structs_are_maps_with_field_names() {
+    let bytes = MsgPack::new().to_vec(&order()).unwrap();
+    let v = MsgPack::new().decode_value(&bytes).unwrap();
+    let o = v.as_object().expect("a map with string keys");
+    assert!(o.contains_key("items") && o.contains_key("created"));
+    assert!(matches!(o.get("created"), Some(Value::Date(_))));
+    assert!(matches!(o.get("by_id"), Some(Value::Map(_))));
+}
+
+#[test]
+fn rmp_serde_positional_structs_are_read_too() {
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct P {
+        x: i32,
+        y: String,
+    }
+    let bytes = rmp_serde::to_vec(&P {
+        x: 3,
+        y: "a".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        MsgPack::new().from_slice::<P>(&bytes).unwrap(),
+        P {
+            x: 3,
+            y: "a".into()
+        }
+    );
+}
+
+#[test]
+fn hashmap_with_integer_keys_is_a_js_map_and_reads_back() {
+    let m: HashMap<u32, bool> = [(5, true)].into();
+    let text = SuperJson::new().to_string(&m).unwrap();
+    assert_eq!(
+        text,
+        r#"{"json":[[5,true]],"meta":{"values":["map"],"v":1}}"#
+    );
+    let back: HashMap<u32, bool> = SuperJson::new().from_str(&text).unwrap();
+    assert_eq!(back, m);
+}
+
+#[test]
+fn typed_decode_errors_name_the_path() {
+    let err = SuperJson::new()
+        .from_str::<Vec<Item>>(
+            r#"{"json":[{"sku":"a","qty":1,"ratio":1},{"sku":"b","qty":-1,"ratio":1}]}"#,
+        )
+        .unwrap_err();
+    assert_eq!(err.path(), Some("1.qty"));
+    assert!(
+        err.to_string()
+            .starts_with("number -1 out of range for u16"),
+        "{err}"
+    );
+}
