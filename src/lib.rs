@@ -33,3 +33,8 @@ pub mod value;
 pub use error::{Category, Error, Result};
 pub use limits::Limits;
 pub use value::{from_value, js, to_value, Date, JsError, Object, Ref, RegExp, Value};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
