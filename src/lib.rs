@@ -28,6 +28,7 @@
 pub mod codec;
 mod error;
 mod limits;
+pub mod rpc;
 pub mod value;
 
 pub use error::{Category, Error, Result};

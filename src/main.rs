@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage:
+  polycodec serve [--addr 127.0.0.1:3000]
+      Serve the demo RPC API on ws://ADDR/rpc (every codec; kkrpc peers detected).
   polycodec transcode --from <codec> --to <codec> [--in FILE] [--out FILE]
       Read one document (stdin or FILE), write it in another codec (stdout or FILE).
   polycodec codecs
@@ -17,6 +19,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("transcode") => transcode(&args[1..]),
+        Some("serve") => serve(&args[1..]),
         Some("codecs") => {
             for c in Registry::with_builtins().iter() {
                 println!("{}\t{}\t{:?}", c.name(), c.subprotocol(), c.frame_kind());
@@ -91,4 +94,38 @@ fn transcode(args: &[String]) -> Result<(), String> {
             .write_all(&output)
             .map_err(|e| format!("cannot write stdout: {e}")),
     }
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["addr"])?;
+    let addr = flags
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == "addr")
+        .map_or("127.0.0.1:3000", |(_, v)| *v)
+        .to_owned();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "polycodec=info".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let rpc = polycodec::rpc::RpcServer::builder(polycodec::rpc::demo::api())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("polycodec serving ws://{local}/rpc");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+    })
 }

@@ -323,6 +323,8 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self.value {
             Value::Null | Value::Undefined => visitor.visit_unit(),
+            // An empty argument list reads as `()`.
+            Value::Array(a) if a.is_empty() => visitor.visit_unit(),
             _ => self.deserialize_any(visitor),
         }
     }

@@ -1,0 +1,239 @@
+//! [`Api`]: the methods and properties one side exposes, by dotted path.
+
+use super::error::{codes, RpcError};
+use super::session::{Callback, Peer};
+use crate::value::de::from_value_ref;
+use crate::{to_value, Error, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+/// A boxed future, as methods return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+type MethodFn = Arc<dyn Fn(Call) -> BoxFuture<Result<Value, RpcError>> + Send + Sync>;
+
+/// A shared, writable property value (kkrpc `get`/`set`).
+pub type Property = Arc<RwLock<Value>>;
+
+/// The methods and properties exposed to the peer.
+///
+/// Build one with [`Api::builder`]. Paths are dotted (`"math.multiply"` is what JS calls as
+/// `api.math.multiply(...)`); registering the same path twice is an error.
+///
+/// ```
+/// use polycodec::rpc::{Api, RpcError};
+/// use polycodec::Value;
+/// let api = Api::builder()
+///     .typed("add", |(a, b): (f64, f64)| async move { Ok::<_, RpcError>(a + b) })
+///     .typed("math.multiply", |(a, b): (f64, f64)| async move { Ok::<_, RpcError>(a * b) })
+///     .property("counter", Value::from(0))
+///     .build()
+///     .unwrap();
+/// assert!(api.has_method("math.multiply"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Api {
+    methods: HashMap<String, MethodFn>,
+    props: HashMap<String, Property>,
+}
+
+/// Builds an [`Api`]; errors (a duplicate path) are reported by [`ApiBuilder::build`].
+#[derive(Default)]
+pub struct ApiBuilder {
+    api: Api,
+    error: Option<Error>,
+}
+
+impl Api {
+    /// Start building an API.
+    pub fn builder() -> ApiBuilder {
+        ApiBuilder::default()
+    }
+
+    /// True if a method is registered at `path`.
+    pub fn has_method(&self, path: &str) -> bool {
+        self.methods.contains_key(path)
+    }
+
+    /// The property at `path`, to read or change it from Rust.
+    pub fn property(&self, path: &str) -> Option<Property> {
+        self.props.get(path).cloned()
+    }
+
+    pub(crate) fn method_at(&self, path: &str) -> Option<MethodFn> {
+        self.methods.get(path).cloned()
+    }
+
+    /// Read a property (kkrpc `get`). Methods read as undefined (a function has no JSON form).
+    pub(crate) fn get(&self, path: &str) -> Result<Value, RpcError> {
+        if let Some(p) = self.props.get(path) {
+            return Ok(p.read().map(|v| v.clone()).unwrap_or_default());
+        }
+        if self.methods.contains_key(path) {
+            return Ok(Value::Undefined);
+        }
+        Err(not_found(path, "property"))
+    }
+
+    /// Write a property (kkrpc `set`).
+    pub(crate) fn set(&self, path: &str, value: Value) -> Result<Value, RpcError> {
+        match self.props.get(path) {
+            Some(p) => {
+                if let Ok(mut slot) = p.write() {
+                    *slot = value;
+                }
+                Ok(Value::Bool(true))
+            }
+            None => Err(not_found(path, "property")),
+        }
+    }
+}
+
+/// The error for an unknown path. The message is kkrpc's legacy wording, which JS callers
+/// of every generation print as is.
+pub(crate) fn not_found(path: &str, what: &str) -> RpcError {
+    let message = if what == "method" {
+        format!("Method {path} is not a function")
+    } else {
+        format!("Property path {path} not found")
+    };
+    RpcError::new(codes::NOT_FOUND, message).with_prop("path", path)
+}
+
+impl ApiBuilder {
+    fn insert(mut self, path: &str, m: Option<MethodFn>, p: Option<Property>) -> Self {
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            self.error
+                .get_or_insert(Error::data(format!("invalid API path {path:?}")));
+            return self;
+        }
+        if self.api.methods.contains_key(path) || self.api.props.contains_key(path) {
+            self.error
+                .get_or_insert(Error::data(format!("{path:?} is registered twice")));
+            return self;
+        }
+        if let Some(m) = m {
+            self.api.methods.insert(path.to_owned(), m);
+        }
+        if let Some(p) = p {
+            self.api.props.insert(path.to_owned(), p);
+        }
+        self
+    }
+
+    /// A method that sees the whole call: positional arguments as [`Value`]s, callbacks the
+    /// caller passed, and the [`Peer`] (connection id, codec, a handle to call back).
+    pub fn method<F, Fut>(self, path: &str, f: F) -> Self
+    where
+        F: Fn(Call) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, RpcError>> + Send + 'static,
+    {
+        let f: MethodFn = Arc::new(move |call| Box::pin(f(call)));
+        self.insert(path, Some(f), None)
+    }
+
+    /// A method with typed positional arguments (a tuple) and a typed result. Arguments that
+    /// do not match reach the caller as a `TypeError` naming the position.
+    pub fn typed<A, R, F, Fut>(self, path: &str, f: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, RpcError>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.method(path, move |call: Call| {
+            let f = f.clone();
+            async move {
+                let args: A = call.args()?;
+                let out = f(args).await?;
+                to_value(&out).map_err(RpcError::from)
+            }
+        })
+    }
+
+    /// A readable and writable value (kkrpc `get`/`set`).
+    pub fn property(self, path: &str, initial: Value) -> Self {
+        self.insert(path, None, Some(Arc::new(RwLock::new(initial))))
+    }
+
+    /// A property backed by a cell the application also holds.
+    pub fn property_cell(self, path: &str, cell: Property) -> Self {
+        self.insert(path, None, Some(cell))
+    }
+
+    /// The API, or the first registration error.
+    pub fn build(self) -> crate::Result<Api> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.api),
+        }
+    }
+}
+
+/// One incoming call: its arguments, the callbacks among them, and the peer that made it.
+pub struct Call {
+    pub(crate) args: Vec<Value>,
+    pub(crate) callbacks: Vec<Option<Callback>>,
+    pub(crate) peer: Peer,
+    pub(crate) path: String,
+}
+
+impl Call {
+    /// The positional arguments as a tuple (or any type a JS array reads as). A callback's
+    /// position reads as undefined; take it with [`Call::callback`].
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, RpcError> {
+        from_value_ref(&Value::Array(self.args.clone())).map_err(|e| {
+            RpcError::new(
+                codes::BAD_ARGUMENTS,
+                format!("invalid arguments for {}: {e}", self.path),
+            )
+        })
+    }
+
+    /// Argument `i`, typed.
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, RpcError> {
+        let v = self.args.get(i).cloned().unwrap_or_default();
+        from_value_ref(&v).map_err(|e| {
+            RpcError::new(
+                codes::BAD_ARGUMENTS,
+                format!("invalid argument {i} for {}: {e}", self.path),
+            )
+        })
+    }
+
+    /// Argument `i` as it arrived.
+    pub fn value(&self, i: usize) -> &Value {
+        static UNDEFINED: Value = Value::Undefined;
+        self.args.get(i).unwrap_or(&UNDEFINED)
+    }
+
+    /// All arguments.
+    pub fn values(&self) -> &[Value] {
+        &self.args
+    }
+
+    /// The function the caller passed at position `i`.
+    pub fn callback(&self, i: usize) -> Result<Callback, RpcError> {
+        self.callbacks.get(i).and_then(Clone::clone).ok_or_else(|| {
+            RpcError::new(
+                codes::BAD_ARGUMENTS,
+                format!("argument {i} of {} is not a function", self.path),
+            )
+        })
+    }
+
+    /// The connection the call came on.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// The dotted path that was called.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}

@@ -1,0 +1,227 @@
+//! A Rust client over tokio-tungstenite: negotiates a codec, calls the server, exposes an API
+//! the server can call back.
+
+use super::api::Api;
+use super::error::RpcError;
+use super::message::{LegacyErrors, Protocol};
+use super::session::{Frame, Options, Peer, Shared};
+use crate::codec::{Codec, Registry};
+use crate::Limits;
+use futures_util::{SinkExt, StreamExt};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1 << 40);
+
+/// A connection to an RPC server. Derefs to [`Peer`]: `client.call::<R>(path, args)`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), polycodec::rpc::RpcError> {
+/// use polycodec::rpc::Client;
+/// let client = Client::builder("ws://127.0.0.1:3000/rpc")
+///     .codecs(["msgpack", "superjson"])
+///     .connect()
+///     .await?;
+/// assert_eq!(client.codec(), "msgpack");
+/// let product: f64 = client.call("math.multiply", (4, 6)).await?;
+/// assert_eq!(product, 24.0);
+/// # Ok(()) }
+/// ```
+pub struct Client {
+    peer: Peer,
+}
+
+/// Builds a [`Client`]. Each option's default is stated on its method.
+pub struct ClientBuilder {
+    url: String,
+    codecs: Vec<String>,
+    api: Api,
+    registry: Registry,
+    limits: Limits,
+    call_timeout: Duration,
+}
+
+impl Client {
+    /// Start configuring a connection to `url` (`ws://host:port/path`).
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            codecs: Vec::new(),
+            api: Api::default(),
+            registry: Registry::with_builtins(),
+            limits: Limits::default(),
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Connect with the defaults (no codec offered: plain JSON, compact protocol).
+    pub async fn connect(url: impl Into<String>) -> Result<Client, RpcError> {
+        Client::builder(url).connect().await
+    }
+
+    /// The connection.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+}
+
+impl Deref for Client {
+    type Target = Peer;
+    fn deref(&self) -> &Peer {
+        &self.peer
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.peer.0.out_try_close();
+    }
+}
+
+fn connect_error(msg: impl Into<String>) -> RpcError {
+    RpcError::new("ConnectError", msg)
+}
+
+impl ClientBuilder {
+    /// Codecs to offer as subprotocols, by name, in order of preference. Default: none
+    /// (the server detects plain JSON).
+    pub fn codecs<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.codecs = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// An API the server may call on this client. Default: none.
+    pub fn expose(mut self, api: Api) -> Self {
+        self.api = api;
+        self
+    }
+
+    /// Add a user codec that can then be offered by name.
+    pub fn register(mut self, codec: impl Codec) -> Self {
+        let _ = self.registry.register(codec);
+        self
+    }
+
+    /// Limits on what the server sends. Default: [`Limits::default()`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Default timeout of each call. Default: 30 s.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Open the connection and negotiate the codec.
+    pub async fn connect(self) -> Result<Client, RpcError> {
+        let mut offered: Vec<Arc<dyn Codec>> = Vec::new();
+        for name in &self.codecs {
+            offered.push(
+                self.registry
+                    .get(name)
+                    .ok_or_else(|| connect_error(format!("unknown codec {name:?}")))?,
+            );
+        }
+        let mut request = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| connect_error(e.to_string()))?;
+        if !offered.is_empty() {
+            let tokens: Vec<&str> = offered.iter().map(|c| c.subprotocol()).collect();
+            let value = tokens
+                .join(", ")
+                .parse()
+                .map_err(|_| connect_error("bad subprotocol token"))?;
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", value);
+        }
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| match e {
+                tungstenite::Error::Http(resp) => {
+                    let body = resp
+                        .body()
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    connect_error(format!("HTTP {}: {}", resp.status().as_u16(), body.trim()))
+                        .with_prop("status", resp.status().as_u16())
+                }
+                e => connect_error(e.to_string()),
+            })?;
+        let chosen = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| {
+                offered
+                    .iter()
+                    .find(|c| c.subprotocol() == t.trim())
+                    .cloned()
+            });
+        // `?codec=name` chooses without subprotocols; then both sides speak it.
+        let from_query = self.url.split_once('?').and_then(|(_, q)| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "codec")
+                .and_then(|(_, v)| self.registry.get(v))
+        });
+        let codec = chosen.or(from_query).or_else(|| self.registry.get("json"));
+        let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+        let opts = Options {
+            limits: self.limits,
+            legacy_errors: LegacyErrors::default(),
+            call_timeout: self.call_timeout,
+        };
+        let (shared, mut out) =
+            Shared::new(id, Arc::new(self.api), codec, Some(Protocol::Compact), opts);
+        let (mut sink, stream) = socket.split();
+        tokio::spawn(async move {
+            while let Some(frame) = out.recv().await {
+                let (msg, last) = match frame {
+                    Frame::Text(t) => (Message::Text(t.into()), false),
+                    Frame::Binary(b) => (Message::Binary(b.into()), false),
+                    Frame::Close(code, reason) => (
+                        Message::Close(Some(CloseFrame {
+                            code: CloseCode::from(code),
+                            reason: reason.into(),
+                        })),
+                        true,
+                    ),
+                };
+                if sink.send(msg).await.is_err() || last {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let inbound = stream.filter_map(|m| async move {
+            match m {
+                Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
+                Ok(Message::Binary(b)) => Some(Frame::Binary(b.to_vec())),
+                Ok(Message::Close(c)) => Some(Frame::Close(
+                    c.as_ref().map_or(1005, |c| u16::from(c.code)),
+                    c.map(|c| c.reason.to_string()).unwrap_or_default(),
+                )),
+                Ok(_) => None,
+                Err(e) => Some(Frame::Close(1006, e.to_string())),
+            }
+        });
+        tokio::spawn(shared.clone().run(Box::pin(inbound)));
+        Ok(Client { peer: Peer(shared) })
+    }
+}

@@ -1,0 +1,423 @@
+//! The kkrpc messages of both protocol generations, read from and written to [`Value`]s.
+//!
+//! * **Compact** (kkrpc ≥ 1.0): `{t:"q"|"r"|"cb"|"cbr", ...}`, one document per frame,
+//!   arguments wrapped in `__kkrpc_next_arg__` envelopes.
+//! * **Legacy** (kkrpc 0.2 – 0.7): `{id, method, args, type, version}` followed by `\n`,
+//!   callbacks as `"__callback__<id>"` strings.
+//!
+//! Messages are decoded by the connection's codec first; this module only interprets the
+//! resulting value, so every codec carries the same structure.
+
+use super::error::RpcError;
+use crate::value::{Object, Value};
+
+/// Which protocol generation a peer speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// kkrpc ≥ 1.0: `t`/`q`/`r`/`cb`/`cbr` messages.
+    Compact,
+    /// kkrpc 0.2 – 0.7: `type`/`request`/`response` messages with newline framing.
+    Legacy,
+}
+
+/// What a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Call,
+    Get,
+    Set,
+    New,
+}
+
+/// One argument: a value, or a function the caller passed (a callback id).
+#[derive(Clone, Debug)]
+pub(crate) enum Arg {
+    Value(Value),
+    Callback(String),
+}
+
+/// A message.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Request {
+        id: Value,
+        op: Op,
+        path: Vec<String>,
+        args: Vec<Arg>,
+        value: Value,
+    },
+    Response {
+        id: Value,
+        result: Result<Value, RpcError>,
+    },
+    Callback {
+        id: String,
+        args: Vec<Value>,
+    },
+    Release {
+        ids: Vec<String>,
+    },
+}
+
+const ENVELOPE: &str = "__kkrpc_next_arg__";
+const CALLBACK_PREFIX: &str = "__callback__";
+
+fn string(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Unwrap one compact argument: an envelope, or a raw value (accepted, as kkrpc does).
+fn compact_arg(v: Value) -> Arg {
+    if let Value::Object(o) = &v {
+        match o.get(ENVELOPE).and_then(Value::as_str) {
+            Some("value") => return Arg::Value(o.get("v").cloned().unwrap_or(Value::Undefined)),
+            Some("callback") => {
+                if let Some(id) = string(o.get("id")) {
+                    return Arg::Callback(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    Arg::Value(v)
+}
+
+fn envelope(arg: &Arg) -> Value {
+    let mut o = Object::with_capacity(2);
+    match arg {
+        Arg::Value(v) => {
+            o.insert(ENVELOPE, Value::from("value"));
+            if !v.is_undefined() {
+                o.insert("v", v.clone());
+            }
+        }
+        Arg::Callback(id) => {
+            o.insert(ENVELOPE, Value::from("callback"));
+            o.insert("id", Value::String(id.clone()));
+        }
+    }
+    Value::Object(o)
+}
+
+/// Interpret a decoded document. `None` for what kkrpc silently drops (no `t`/`type`, a
+/// compact request whose id is not a string, ...).
+pub(crate) fn parse(doc: Value) -> Option<(Protocol, Msg)> {
+    let Value::Object(mut o) = doc else {
+        return None;
+    };
+    if let Some(t) = string(o.get("t")) {
+        return parse_compact(&t, o).map(|m| (Protocol::Compact, m));
+    }
+    let ty = string(o.get("type"))?;
+    let msg = match ty.as_str() {
+        "request" | "get" | "set" | "construct" => {
+            let id = o.remove("id").unwrap_or(Value::Null);
+            let method = string(o.get("method")).unwrap_or_default();
+            let (op, path) = match ty.as_str() {
+                "get" | "set" => {
+                    let path = match o.get("path") {
+                        Some(Value::Array(p)) => p
+                            .iter()
+                            .filter_map(|s| s.as_str().map(str::to_owned))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    (if ty == "get" { Op::Get } else { Op::Set }, path)
+                }
+                _ => (
+                    if ty == "construct" { Op::New } else { Op::Call },
+                    method.split('.').map(str::to_owned).collect(),
+                ),
+            };
+            let args = match o.remove("args") {
+                Some(Value::Array(a)) => a
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::String(s) if s.starts_with(CALLBACK_PREFIX) => {
+                            Arg::Callback(s[CALLBACK_PREFIX.len()..].to_owned())
+                        }
+                        v => Arg::Value(v),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Msg::Request {
+                id,
+                op,
+                path,
+                args,
+                value: o.remove("value").unwrap_or(Value::Undefined),
+            }
+        }
+        "response" => {
+            let id = o.remove("id").unwrap_or(Value::Null);
+            let mut args = match o.remove("args") {
+                Some(Value::Object(a)) => a,
+                _ => Object::new(),
+            };
+            let result = match args.remove("error") {
+                Some(e) if !matches!(e, Value::Null | Value::Undefined) => {
+                    Err(RpcError::from_wire(e))
+                }
+                _ => Ok(args.remove("result").unwrap_or(Value::Undefined)),
+            };
+            Msg::Response { id, result }
+        }
+        "callback" => Msg::Callback {
+            id: string(o.get("method"))?,
+            args: match o.remove("args") {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            },
+        },
+        _ => return None,
+    };
+    Some((Protocol::Legacy, msg))
+}
+
+fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
+    Some(match t {
+        "q" => {
+            let id = match o.remove("id") {
+                Some(Value::String(s)) => Value::String(s),
+                _ => return None,
+            };
+            let op = match o.get("op").and_then(Value::as_str) {
+                Some("call") => Op::Call,
+                Some("get") => Op::Get,
+                Some("set") => Op::Set,
+                Some("new") => Op::New,
+                _ => return None,
+            };
+            let path = match o.remove("p") {
+                Some(Value::Array(p)) => p
+                    .into_iter()
+                    .map(|s| match s {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+                _ => return None,
+            };
+            let args = match o.remove("a") {
+                None | Some(Value::Undefined) => Vec::new(),
+                Some(Value::Array(a)) => a.into_iter().map(compact_arg).collect(),
+                _ => return None,
+            };
+            Msg::Request {
+                id,
+                op,
+                path,
+                args,
+                value: o.remove("v").unwrap_or(Value::Undefined),
+            }
+        }
+        "r" => {
+            let id = o.remove("id")?;
+            let result = match o.remove("e") {
+                Some(e) => Err(RpcError::from_wire(e)),
+                None => Ok(o.remove("v").unwrap_or(Value::Undefined)),
+            };
+            Msg::Response { id, result }
+        }
+        "cb" => Msg::Callback {
+            id: string(o.get("id"))?,
+            args: match o.remove("a") {
+                Some(Value::Array(a)) => a
+                    .into_iter()
+                    .map(|x| match compact_arg(x) {
+                        Arg::Value(v) => v,
+                        Arg::Callback(_) => Value::Undefined,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+        },
+        "cbr" => Msg::Release {
+            ids: match o.get("ids") {
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        },
+        _ => return None,
+    })
+}
+
+/// How a legacy peer wants errors: kkrpc 0.2 reads strings, ≥ 0.4 reads objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LegacyErrors {
+    /// `args.error` is the message string (what kkrpc 0.2.x, the newest on npm here, reads).
+    #[default]
+    String,
+    /// `args.error` is `{name, message, stack?, ...props}` (kkrpc ≥ 0.4).
+    Object,
+}
+
+/// Write a message as a document for `protocol`. `version` is the legacy `version` field
+/// (`"json"` or `"superjson"`).
+pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: LegacyErrors) -> Value {
+    let mut o = Object::with_capacity(6);
+    match (protocol, msg) {
+        (
+            Protocol::Compact,
+            Msg::Request {
+                id,
+                op,
+                path,
+                args,
+                value,
+            },
+        ) => {
+            o.insert("t", Value::from("q"));
+            o.insert("id", id.clone());
+            o.insert(
+                "op",
+                Value::from(match op {
+                    Op::Call => "call",
+                    Op::Get => "get",
+                    Op::Set => "set",
+                    Op::New => "new",
+                }),
+            );
+            o.insert("p", path.iter().map(|s| Value::String(s.clone())).collect());
+            if *op == Op::Set {
+                o.insert("v", value.clone());
+            } else if matches!(op, Op::Call | Op::New) {
+                o.insert("a", Value::Array(args.iter().map(envelope).collect()));
+            }
+        }
+        (Protocol::Compact, Msg::Response { id, result }) => {
+            o.insert("t", Value::from("r"));
+            o.insert("id", id.clone());
+            match result {
+                Ok(Value::Undefined) => {}
+                Ok(v) => {
+                    o.insert("v", v.clone());
+                }
+                Err(e) => {
+                    o.insert("e", e.to_compact());
+                }
+            }
+        }
+        (Protocol::Compact, Msg::Callback { id, args }) => {
+            o.insert("t", Value::from("cb"));
+            o.insert("id", Value::String(id.clone()));
+            o.insert(
+                "a",
+                Value::Array(
+                    args.iter()
+                        .map(|v| envelope(&Arg::Value(v.clone())))
+                        .collect(),
+                ),
+            );
+        }
+        (Protocol::Compact, Msg::Release { ids }) => {
+            o.insert("t", Value::from("cbr"));
+            o.insert(
+                "ids",
+                ids.iter().map(|s| Value::String(s.clone())).collect(),
+            );
+        }
+        (
+            Protocol::Legacy,
+            Msg::Request {
+                id,
+                op,
+                path,
+                args,
+                value,
+            },
+        ) => {
+            o.insert("id", id.clone());
+            let callbacks: Vec<Value> = args
+                .iter()
+                .filter_map(|a| match a {
+                    Arg::Callback(c) => Some(Value::String(c.clone())),
+                    Arg::Value(_) => None,
+                })
+                .collect();
+            match op {
+                Op::Get | Op::Set => {
+                    o.insert("method", Value::from(""));
+                    o.insert("args", Value::Object(Object::new()));
+                    o.insert(
+                        "type",
+                        Value::from(if *op == Op::Get { "get" } else { "set" }),
+                    );
+                    o.insert(
+                        "path",
+                        path.iter().map(|s| Value::String(s.clone())).collect(),
+                    );
+                    if *op == Op::Set {
+                        o.insert("value", value.clone());
+                    }
+                }
+                Op::Call | Op::New => {
+                    o.insert("method", Value::String(path.join(".")));
+                    o.insert(
+                        "args",
+                        Value::Array(
+                            args.iter()
+                                .map(|a| match a {
+                                    Arg::Value(v) => v.clone(),
+                                    Arg::Callback(c) => {
+                                        Value::String(format!("{CALLBACK_PREFIX}{c}"))
+                                    }
+                                })
+                                .collect(),
+                        ),
+                    );
+                    o.insert(
+                        "type",
+                        Value::from(if *op == Op::New {
+                            "construct"
+                        } else {
+                            "request"
+                        }),
+                    );
+                    if !callbacks.is_empty() {
+                        o.insert("callbackIds", Value::Array(callbacks));
+                    }
+                }
+            }
+            o.insert("version", Value::from(version));
+        }
+        (Protocol::Legacy, Msg::Response { id, result }) => {
+            o.insert("id", id.clone());
+            o.insert("method", Value::from(""));
+            let mut args = Object::with_capacity(1);
+            match result {
+                Ok(v) => {
+                    args.insert("result", v.clone());
+                }
+                Err(e) => {
+                    let err = match errors {
+                        // An empty string would read as success on kkrpc 0.2.
+                        LegacyErrors::String if e.message.is_empty() => {
+                            Value::String(e.name.clone())
+                        }
+                        LegacyErrors::String => Value::String(e.message.clone()),
+                        LegacyErrors::Object => e.to_legacy_object(),
+                    };
+                    args.insert("error", err);
+                }
+            }
+            o.insert("args", Value::Object(args));
+            o.insert("type", Value::from("response"));
+            o.insert("version", Value::from(version));
+        }
+        (Protocol::Legacy, Msg::Callback { id, args }) => {
+            o.insert("id", Value::String(format!("cb-{id}")));
+            o.insert("method", Value::String(id.clone()));
+            o.insert("args", Value::Array(args.clone()));
+            o.insert("type", Value::from("callback"));
+            o.insert("version", Value::from(version));
+        }
+        // Legacy peers have no release message.
+        (Protocol::Legacy, Msg::Release { .. }) => return Value::Undefined,
+    }
+    Value::Object(o)
+}

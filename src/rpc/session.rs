@@ -1,0 +1,697 @@
+//! One connection, either side: reads frames, classifies them (protocol generation and
+//! codec), runs incoming calls concurrently, matches replies to outgoing calls, and
+//! delivers callbacks. The server and the client both run this engine; only the socket
+//! adapters differ.
+
+use super::api::{not_found, Api, Call};
+use super::error::{codes, RpcError};
+use super::message::{self, Arg, LegacyErrors, Msg, Op, Protocol};
+use crate::codec::{Codec, FrameKind, Json, SuperJson};
+use crate::value::de::from_value_ref;
+use crate::{to_value, Limits, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// A WebSocket frame, independent of the WebSocket library.
+#[derive(Debug, Clone)]
+pub(crate) enum Frame {
+    Text(String),
+    Binary(Vec<u8>),
+    Close(u16, String),
+}
+
+/// A function of ours that the peer may call (a callback we passed as an argument).
+pub type LocalCallback = Arc<dyn Fn(Vec<Value>) + Send + Sync>;
+
+/// One argument of an outgoing call: a value, or a Rust closure the peer can call back.
+#[derive(Clone)]
+pub enum CallArg {
+    /// A value.
+    Value(Value),
+    /// A function the peer receives as a callable stub.
+    Callback(LocalCallback),
+}
+
+impl<T: Into<Value>> From<T> for CallArg {
+    fn from(v: T) -> CallArg {
+        CallArg::Value(v.into())
+    }
+}
+
+impl CallArg {
+    /// A callback from a closure.
+    pub fn callback(f: impl Fn(Vec<Value>) + Send + Sync + 'static) -> CallArg {
+        CallArg::Callback(Arc::new(f))
+    }
+}
+
+/// Settings of one connection.
+#[derive(Clone)]
+pub(crate) struct Options {
+    pub limits: Limits,
+    pub legacy_errors: LegacyErrors,
+    pub call_timeout: Duration,
+}
+
+struct Wire {
+    codec: Arc<dyn Codec>,
+    negotiated: bool,
+    protocol: Option<Protocol>,
+}
+
+pub(crate) struct Shared {
+    id: u64,
+    api: Arc<Api>,
+    out: mpsc::Sender<Frame>,
+    wire: Mutex<Wire>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Result<Value, RpcError>>>>,
+    callbacks: Mutex<HashMap<String, LocalCallback>>,
+    next: AtomicU64,
+    closed: AtomicBool,
+    inflight: Arc<Semaphore>,
+    opts: Options,
+    json: Arc<dyn Codec>,
+    superjson: Arc<dyn Codec>,
+}
+
+/// The other end of a connection: call its API, see which codec and protocol it speaks.
+///
+/// Cheap to clone. Methods get one through [`Call::peer`]; a [`Client`](super::Client)
+/// derefs to one.
+#[derive(Clone)]
+pub struct Peer(pub(crate) Arc<Shared>);
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Peer(#{}, {})", self.id(), self.codec())
+    }
+}
+
+/// A function the peer passed us: calling it sends a callback frame. Dropping the last
+/// clone tells a compact-protocol peer it may release the function (`cbr`).
+#[derive(Clone)]
+pub struct Callback(Arc<CallbackInner>);
+
+struct CallbackInner {
+    id: String,
+    peer: Weak<Shared>,
+    protocol: Protocol,
+    codec: Arc<dyn Codec>,
+}
+
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Callback({})", self.0.id)
+    }
+}
+
+impl Callback {
+    /// Call the peer's function with these arguments. Fire and forget: kkrpc callbacks
+    /// never reply. Fails only when the connection is gone.
+    pub async fn invoke(&self, args: Vec<Value>) -> Result<(), RpcError> {
+        let peer = self.0.peer.upgrade().ok_or_else(closed_error)?;
+        let msg = Msg::Callback {
+            id: self.0.id.clone(),
+            args,
+        };
+        let frame = encode(
+            &msg,
+            self.0.protocol,
+            &*self.0.codec,
+            peer.opts.legacy_errors,
+        )?;
+        peer.send(frame).await
+    }
+
+    /// The peer's id for this function.
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+}
+
+impl Drop for CallbackInner {
+    fn drop(&mut self) {
+        if self.protocol != Protocol::Compact {
+            return;
+        }
+        if let Some(peer) = self.peer.upgrade() {
+            let msg = Msg::Release {
+                ids: vec![self.id.clone()],
+            };
+            if let Ok(frame) = encode(&msg, self.protocol, &*self.codec, peer.opts.legacy_errors) {
+                // Best effort, as in kkrpc: a full queue drops the release.
+                let _ = peer.out.try_send(frame);
+            }
+        }
+    }
+}
+
+pub(crate) fn closed_error() -> RpcError {
+    RpcError::new(codes::CLOSED, "the connection is closed")
+}
+
+fn id_key(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => crate::value::number::format(*n),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Encode a message as a frame of the codec's kind (legacy text ends with a newline).
+fn encode(
+    msg: &Msg,
+    protocol: Protocol,
+    codec: &dyn Codec,
+    errors: LegacyErrors,
+) -> Result<Frame, RpcError> {
+    let version = if codec.name() == "superjson" {
+        "superjson"
+    } else {
+        "json"
+    };
+    let doc = message::write(msg, protocol, version, errors);
+    let bytes = codec
+        .encode_value(&doc)
+        .map_err(|e| RpcError::new("EncodeError", format!("cannot encode the reply: {e}")))?;
+    Ok(match codec.frame_kind() {
+        FrameKind::Binary => Frame::Binary(bytes),
+        FrameKind::Text => {
+            let mut text = String::from_utf8(bytes)
+                .map_err(|_| RpcError::new("EncodeError", "a text codec wrote invalid UTF-8"))?;
+            if protocol == Protocol::Legacy {
+                text.push('\n');
+            }
+            Frame::Text(text)
+        }
+    })
+}
+
+impl Shared {
+    /// A connection. `codec` is the negotiated codec, or `None` to detect JSON or superjson
+    /// from what the peer sends. Returns the receiver of outgoing frames for the writer.
+    pub(crate) fn new(
+        id: u64,
+        api: Arc<Api>,
+        codec: Option<Arc<dyn Codec>>,
+        protocol: Option<Protocol>,
+        opts: Options,
+    ) -> (Arc<Shared>, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(opts.limits.outbound_queue_len().max(1));
+        let json: Arc<dyn Codec> = Arc::new(Json::new().with_limits(opts.limits));
+        let superjson: Arc<dyn Codec> = Arc::new(SuperJson::new().with_limits(opts.limits));
+        let negotiated = codec.is_some();
+        let shared = Arc::new(Shared {
+            id,
+            api,
+            out: tx,
+            wire: Mutex::new(Wire {
+                codec: codec.unwrap_or_else(|| json.clone()),
+                negotiated,
+                protocol,
+            }),
+            pending: Mutex::new(HashMap::new()),
+            callbacks: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+            inflight: Arc::new(Semaphore::new(opts.limits.pending_calls().max(1))),
+            opts,
+            json,
+            superjson,
+        });
+        (shared, rx)
+    }
+
+    async fn send(&self, frame: Frame) -> Result<(), RpcError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(closed_error());
+        }
+        self.out.send(frame).await.map_err(|_| closed_error())
+    }
+
+    fn wire(&self) -> (Arc<dyn Codec>, Protocol, bool) {
+        let w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            w.codec.clone(),
+            w.protocol.unwrap_or(Protocol::Compact),
+            w.negotiated,
+        )
+    }
+
+    /// Ask the writer to close the socket without waiting (for `Drop`).
+    pub(crate) fn out_try_close(&self) -> bool {
+        self.out.try_send(Frame::Close(1000, String::new())).is_ok()
+    }
+
+    /// Read frames until the peer goes away, then fail every pending call.
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        mut inbound: impl futures_util::Stream<Item = Frame> + Unpin,
+    ) {
+        use futures_util::StreamExt;
+        let mut legacy_buf = String::new();
+        while let Some(frame) = inbound.next().await {
+            match frame {
+                Frame::Text(text) => self.on_text(text, &mut legacy_buf).await,
+                Frame::Binary(bytes) => self.on_binary(bytes, &mut legacy_buf).await,
+                Frame::Close(..) => break,
+            }
+            if self.closed.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        self.shutdown();
+    }
+
+    /// Mark closed and fail every pending call at once.
+    pub(crate) fn shutdown(&self) {
+        self.closed.store(true, Ordering::Release);
+        let pending: Vec<_> = self
+            .pending
+            .lock()
+            .map(|mut p| p.drain().collect())
+            .unwrap_or_default();
+        for (_, tx) in pending {
+            let _ = tx.send(Err(closed_error()));
+        }
+        if let Ok(mut c) = self.callbacks.lock() {
+            c.clear();
+        }
+    }
+
+    async fn on_text(self: &Arc<Self>, text: String, legacy_buf: &mut String) {
+        let (codec, protocol, negotiated) = self.wire();
+        if negotiated && codec.frame_kind() == FrameKind::Binary {
+            return self
+                .protocol_error(
+                    codes::WRONG_FRAME,
+                    format!("a text frame on the binary codec {}", codec.name()),
+                )
+                .await;
+        }
+        if text.trim() == "__DESTROY__" {
+            self.closed.store(true, Ordering::Release);
+            let _ = self
+                .out
+                .send(Frame::Close(1000, "destroyed by peer".into()))
+                .await;
+            return;
+        }
+        let legacy = text.ends_with('\n')
+            || !legacy_buf.is_empty()
+            || (protocol == Protocol::Legacy
+                && self
+                    .wire
+                    .lock()
+                    .map(|w| w.protocol.is_some())
+                    .unwrap_or(false));
+        if !legacy {
+            return self.on_doc(text.trim().as_bytes(), None).await;
+        }
+        if legacy_buf.len() + text.len() > self.opts.limits.message_bytes() {
+            legacy_buf.clear();
+            return self
+                .protocol_error(
+                    codes::TOO_LARGE,
+                    "a legacy message grew past the size limit without a newline".into(),
+                )
+                .await;
+        }
+        legacy_buf.push_str(&text);
+        while let Some(pos) = legacy_buf.find('\n') {
+            let line: String = legacy_buf.drain(..=pos).collect();
+            let line = line.trim();
+            if line.starts_with('{') {
+                self.on_doc(line.as_bytes(), Some(Protocol::Legacy)).await;
+            }
+        }
+    }
+
+    async fn on_binary(self: &Arc<Self>, bytes: Vec<u8>, legacy_buf: &mut String) {
+        let (codec, _, negotiated) = self.wire();
+        if negotiated && codec.frame_kind() == FrameKind::Binary {
+            return self.on_doc(&bytes, None).await;
+        }
+        if negotiated {
+            return self
+                .protocol_error(
+                    codes::WRONG_FRAME,
+                    format!("a binary frame on the text codec {}", codec.name()),
+                )
+                .await;
+        }
+        // Nothing negotiated: read JSON text sent in a binary frame, as kkrpc's node peers do.
+        match String::from_utf8(bytes) {
+            Ok(text) => self.on_text(text, legacy_buf).await,
+            Err(_) => {
+                self.protocol_error(
+                    codes::WRONG_FRAME,
+                    "a binary frame that is not UTF-8 text; offer a binary codec as a subprotocol"
+                        .into(),
+                )
+                .await
+            }
+        }
+    }
+
+    /// An error about a frame that carries no usable id: sent with `id: null`.
+    async fn protocol_error(&self, name: &str, message: String) {
+        tracing::debug!(conn = self.id, %name, %message, "protocol error");
+        let (codec, protocol, _) = self.wire();
+        let msg = Msg::Response {
+            id: Value::Null,
+            result: Err(RpcError::new(name, message)),
+        };
+        if let Ok(frame) = encode(&msg, protocol, &*codec, self.opts.legacy_errors) {
+            let _ = self.send(frame).await;
+        }
+    }
+
+    async fn on_doc(self: &Arc<Self>, bytes: &[u8], hint: Option<Protocol>) {
+        let (negotiated_codec, _, negotiated) = self.wire();
+        let codec = if negotiated {
+            negotiated_codec
+        } else if bytes.starts_with(b"{\"json\":") {
+            self.superjson.clone()
+        } else {
+            self.json.clone()
+        };
+        let doc = match codec.decode_value(bytes) {
+            Ok(doc) => doc,
+            Err(e) => {
+                return self
+                    .protocol_error(codes::PARSE, format!("cannot decode the message: {e}"))
+                    .await
+            }
+        };
+        let Some((protocol, msg)) = message::parse(doc) else {
+            return self
+                .protocol_error(
+                    codes::PARSE,
+                    "not a kkrpc message (no `t` or `type`)".into(),
+                )
+                .await;
+        };
+        if hint.is_some_and(|h| h != protocol) {
+            tracing::debug!(conn = self.id, "a compact message with a trailing newline");
+        }
+        if let Ok(mut w) = self.wire.lock() {
+            w.protocol = Some(protocol);
+            if !w.negotiated {
+                // Answer in kind: server-initiated calls use what the peer last sent.
+                w.codec = codec.clone();
+            }
+        }
+        self.dispatch(msg, protocol, codec).await;
+    }
+
+    async fn dispatch(self: &Arc<Self>, msg: Msg, protocol: Protocol, codec: Arc<dyn Codec>) {
+        match msg {
+            Msg::Request {
+                id,
+                op,
+                path,
+                args,
+                value,
+            } => {
+                let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
+                    let msg = Msg::Response {
+                        id,
+                        result: Err(RpcError::new(
+                            codes::TOO_MANY_CALLS,
+                            format!(
+                                "more than {} calls in flight",
+                                self.opts.limits.pending_calls()
+                            ),
+                        )),
+                    };
+                    if let Ok(f) = encode(&msg, protocol, &*codec, self.opts.legacy_errors) {
+                        let _ = self.send(f).await;
+                    }
+                    return;
+                };
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let result = me
+                        .invoke(op, path, args, value, protocol, codec.clone())
+                        .await;
+                    let reply = Msg::Response { id, result };
+                    let frame =
+                        encode(&reply, protocol, &*codec, me.opts.legacy_errors).or_else(|e| {
+                            encode(
+                                &Msg::Response {
+                                    id: match &reply {
+                                        Msg::Response { id, .. } => id.clone(),
+                                        _ => Value::Null,
+                                    },
+                                    result: Err(e),
+                                },
+                                protocol,
+                                &*codec,
+                                me.opts.legacy_errors,
+                            )
+                        });
+                    if let Ok(frame) = frame {
+                        let _ = me.send(frame).await;
+                    }
+                    drop(permit);
+                });
+            }
+            Msg::Response { id, result } => {
+                let tx = self
+                    .pending
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.remove(&id_key(&id)));
+                match tx {
+                    Some(tx) => {
+                        let _ = tx.send(result);
+                    }
+                    None => tracing::debug!(conn = self.id, ?id, "reply for an unknown call"),
+                }
+            }
+            Msg::Callback { id, args } => {
+                let f = self.callbacks.lock().ok().and_then(|c| c.get(&id).cloned());
+                if let Some(f) = f {
+                    f(args);
+                }
+            }
+            Msg::Release { ids } => {
+                if let Ok(mut c) = self.callbacks.lock() {
+                    for id in ids {
+                        c.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn invoke(
+        self: &Arc<Self>,
+        op: Op,
+        path: Vec<String>,
+        args: Vec<Arg>,
+        value: Value,
+        protocol: Protocol,
+        codec: Arc<dyn Codec>,
+    ) -> Result<Value, RpcError> {
+        let dotted = path.join(".");
+        match op {
+            Op::Get => self.api.get(&dotted),
+            Op::Set => self.api.set(&dotted, value),
+            Op::Call | Op::New => {
+                let method = self
+                    .api
+                    .method_at(&dotted)
+                    .ok_or_else(|| not_found(&dotted, "method"))?;
+                let mut values = Vec::with_capacity(args.len());
+                let mut callbacks = Vec::with_capacity(args.len());
+                for a in args {
+                    match a {
+                        Arg::Value(v) => {
+                            values.push(v);
+                            callbacks.push(None);
+                        }
+                        Arg::Callback(id) => {
+                            values.push(Value::Undefined);
+                            callbacks.push(Some(Callback(Arc::new(CallbackInner {
+                                id,
+                                peer: Arc::downgrade(self),
+                                protocol,
+                                codec: codec.clone(),
+                            }))));
+                        }
+                    }
+                }
+                let call = Call {
+                    args: values,
+                    callbacks,
+                    peer: Peer(self.clone()),
+                    path: dotted,
+                };
+                method(call).await
+            }
+        }
+    }
+}
+
+impl Peer {
+    /// This connection's id (unique within the process).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The name of the codec this connection speaks (negotiated, or detected from the
+    /// peer's last message).
+    pub fn codec(&self) -> String {
+        self.0.wire().0.name().to_owned()
+    }
+
+    /// The protocol generation the peer speaks, once it has sent something (or was set).
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.0.wire.lock().ok().and_then(|w| w.protocol)
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::Acquire)
+    }
+
+    /// Call the peer's method at `path` with `args` and typed result `R`.
+    /// `args` is a tuple (or anything that serializes as an array); `()` means none.
+    pub async fn call<R: DeserializeOwned, A: Serialize>(
+        &self,
+        path: &str,
+        args: A,
+    ) -> Result<R, RpcError> {
+        let timeout = self.0.opts.call_timeout;
+        self.call_with_timeout(path, args, timeout).await
+    }
+
+    /// [`Peer::call`] with its own timeout.
+    pub async fn call_with_timeout<R: DeserializeOwned, A: Serialize>(
+        &self,
+        path: &str,
+        args: A,
+        timeout: Duration,
+    ) -> Result<R, RpcError> {
+        let args = match to_value(&args)? {
+            Value::Array(a) => a,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        let v = self
+            .call_args(
+                path,
+                args.into_iter().map(CallArg::Value).collect(),
+                timeout,
+            )
+            .await?;
+        from_value_ref(&v).map_err(|e| {
+            RpcError::new(
+                codes::BAD_ARGUMENTS,
+                format!("unexpected result from {path}: {e}"),
+            )
+        })
+    }
+
+    /// Call with explicit arguments (values and callbacks) and a timeout; the result is a
+    /// [`Value`].
+    pub async fn call_args(
+        &self,
+        path: &str,
+        args: Vec<CallArg>,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        self.request(Op::Call, path, args, Value::Undefined, timeout)
+            .await
+    }
+
+    /// Read the peer's property at `path` (kkrpc `get`).
+    pub async fn get(&self, path: &str) -> Result<Value, RpcError> {
+        self.request(
+            Op::Get,
+            path,
+            Vec::new(),
+            Value::Undefined,
+            self.0.opts.call_timeout,
+        )
+        .await
+    }
+
+    /// Write the peer's property at `path` (kkrpc `set`).
+    pub async fn set(&self, path: &str, value: Value) -> Result<(), RpcError> {
+        self.request(Op::Set, path, Vec::new(), value, self.0.opts.call_timeout)
+            .await
+            .map(|_| ())
+    }
+
+    async fn request(
+        &self,
+        op: Op,
+        path: &str,
+        args: Vec<CallArg>,
+        value: Value,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        let s = &self.0;
+        if s.closed.load(Ordering::Acquire) {
+            return Err(closed_error());
+        }
+        let n = s.next.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{n}", s.id);
+        let mut wire_args = Vec::with_capacity(args.len());
+        for a in args {
+            match a {
+                CallArg::Value(v) => wire_args.push(Arg::Value(v)),
+                CallArg::Callback(f) => {
+                    let cb_id = format!("{}-cb-{}", s.id, s.next.fetch_add(1, Ordering::Relaxed));
+                    if let Ok(mut c) = s.callbacks.lock() {
+                        c.insert(cb_id.clone(), f);
+                    }
+                    wire_args.push(Arg::Callback(cb_id));
+                }
+            }
+        }
+        let (codec, protocol, _) = s.wire();
+        let msg = Msg::Request {
+            id: Value::String(id.clone()),
+            op,
+            path: path.split('.').map(str::to_owned).collect(),
+            args: wire_args,
+            value,
+        };
+        let frame = encode(&msg, protocol, &*codec, s.opts.legacy_errors)?;
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut p) = s.pending.lock() {
+            p.insert(id.clone(), tx);
+        }
+        if let Err(e) = s.send(frame).await {
+            s.pending.lock().ok().map(|mut p| p.remove(&id));
+            return Err(e);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(closed_error()),
+            Err(_) => {
+                s.pending.lock().ok().map(|mut p| p.remove(&id));
+                Err(RpcError::new(
+                    codes::TIMEOUT,
+                    format!("RPC request {id} timed out after {}ms", timeout.as_millis()),
+                ))
+            }
+        }
+    }
+
+    /// Close the connection (normal closure).
+    pub async fn close(&self) {
+        let _ = self.0.out.send(Frame::Close(1000, String::new())).await;
+        self.0.shutdown();
+    }
+}

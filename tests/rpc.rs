@@ -1,0 +1,312 @@
+//! RPC over WebSocket: Rust client against Rust server over every codec, negotiation,
+//! callbacks both ways, errors that survive the trip, and concurrency.
+
+use polycodec::rpc::{codes, demo, Api, Call, CallArg, Client, RpcError, RpcServer};
+use polycodec::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Serve `server` on 127.0.0.1, port 0; returns the `ws://` base URL.
+async fn serve(server: RpcServer) -> String {
+    let app = axum::Router::new().route("/rpc", axum::routing::get(server.handler()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("ws://{addr}/rpc")
+}
+
+async fn demo_server() -> String {
+    serve(RpcServer::builder(demo::api()).build().unwrap()).await
+}
+
+fn codecs() -> Vec<&'static str> {
+    let mut v = vec!["json", "superjson", "msgpack"];
+    if cfg!(feature = "bincode") {
+        v.push("bincode");
+    }
+    v
+}
+
+#[tokio::test]
+async fn every_demo_method_works_over_every_codec() {
+    let url = demo_server().await;
+    for codec in codecs() {
+        let client = Client::builder(&url)
+            .codecs([codec])
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(client.codec(), codec);
+        let greeting: String = client.call("greet", ("Ann",)).await.unwrap();
+        assert_eq!(greeting, "Hello, Ann!");
+        let sum: f64 = client.call("add", (2, 3)).await.unwrap();
+        assert_eq!(sum, 5.0);
+        let product: f64 = client.call("math.multiply", (4, 6)).await.unwrap();
+        assert_eq!(product, 24.0, "{codec}");
+        let now: polycodec::Date = client.call("now", ()).await.unwrap();
+        assert!(now.is_valid());
+        // A rich value comes back equal wherever the codec can hold it.
+        let rich = Value::from(vec![
+            Value::Date(polycodec::Date::from_millis(1_700_000_000_123.0)),
+            Value::Map(vec![(Value::from(1), Value::from("one"))]),
+            Value::Set(vec![Value::from("a")]),
+            Value::BigInt(u64::MAX.into()),
+            Value::Undefined,
+        ]);
+        let back = client
+            .call_args(
+                "echo",
+                vec![CallArg::Value(rich.clone())],
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        if codec != "json" {
+            assert_eq!(back, rich, "{codec}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_thrown_error_reaches_the_rust_caller_typed() {
+    let url = demo_server().await;
+    for codec in codecs() {
+        let client = Client::builder(&url)
+            .codecs([codec])
+            .connect()
+            .await
+            .unwrap();
+        let err = client.call::<(), _>("fail", ("boom",)).await.unwrap_err();
+        assert_eq!(err.name, "DemoError", "{codec}");
+        assert_eq!(err.message, "boom");
+    }
+}
+
+#[tokio::test]
+async fn unknown_method_always_gets_an_error_reply() {
+    let url = demo_server().await;
+    let client = Client::connect(&url).await.unwrap();
+    let err = client
+        .call::<Value, _>("nope.deeper", ())
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, codes::NOT_FOUND);
+    assert_eq!(err.message, "Method nope.deeper is not a function");
+    let err = client.call::<f64, _>("add", ("x", 1)).await.unwrap_err();
+    assert_eq!(err.name, "TypeError");
+    assert!(err.message.contains("invalid arguments for add"), "{err}");
+}
+
+#[tokio::test]
+async fn callbacks_from_rust_are_called_in_order_before_the_reply() {
+    let url = demo_server().await;
+    let client = Client::builder(&url)
+        .codecs(["msgpack"])
+        .connect()
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let cb = CallArg::callback(move |args| s.lock().unwrap().push(args[0].clone()));
+    let done = client
+        .call_args("withCallback", vec![3.into(), cb], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(done, Value::from("done"));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Value::from(1), Value::from(2), Value::from(3)]
+    );
+}
+
+#[tokio::test]
+async fn properties_read_and_write() {
+    let url = demo_server().await;
+    let client = Client::builder(&url)
+        .codecs(["superjson"])
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(client.get("counter").await.unwrap(), Value::from(0));
+    client.set("counter", Value::from(41)).await.unwrap();
+    assert_eq!(client.get("counter").await.unwrap(), Value::from(41));
+}
+
+#[tokio::test]
+async fn the_server_calls_an_api_the_client_exposes() {
+    let url = demo_server().await;
+    let api = Api::builder()
+        .typed("clientHello", |(who,): (String,)| async move {
+            Ok::<_, RpcError>(format!("hello {who} from client"))
+        })
+        .build()
+        .unwrap();
+    for codec in codecs() {
+        let client = Client::builder(&url)
+            .codecs([codec])
+            .expose(api.clone())
+            .connect()
+            .await
+            .unwrap();
+        let r: String = client
+            .call("callClient", ("clientHello", "server"))
+            .await
+            .unwrap();
+        assert_eq!(r, "hello server from client", "{codec}");
+    }
+}
+
+#[tokio::test]
+async fn a_method_sees_its_connection() {
+    let api = Api::builder()
+        .method("whoami", |call: Call| async move {
+            Ok(Value::from(vec![
+                Value::from(call.peer().id() as f64),
+                Value::from(call.peer().codec()),
+            ]))
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let client = Client::builder(&url)
+        .codecs(["msgpack"])
+        .connect()
+        .await
+        .unwrap();
+    let (id, codec): (f64, String) = client.call("whoami", ()).await.unwrap();
+    assert!(id >= 1.0);
+    assert_eq!(codec, "msgpack");
+}
+
+#[tokio::test]
+async fn thousand_concurrent_calls_on_one_connection_are_each_answered_once() {
+    let url = demo_server().await;
+    for codec in ["json", "msgpack"] {
+        let client = Arc::new(
+            Client::builder(&url)
+                .codecs([codec])
+                .connect()
+                .await
+                .unwrap(),
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..1000u32 {
+            let c = client.clone();
+            tasks.spawn(async move { (i, c.call::<f64, _>("add", (i, 1)).await) });
+        }
+        let mut seen = vec![false; 1000];
+        while let Some(r) = tasks.join_next().await {
+            let (i, sum) = r.unwrap();
+            assert_eq!(sum.unwrap(), f64::from(i) + 1.0);
+            assert!(
+                !std::mem::replace(&mut seen[i as usize], true),
+                "answered twice"
+            );
+        }
+        assert!(seen.iter().all(|&s| s), "{codec}");
+    }
+}
+
+#[tokio::test]
+async fn negotiation_picks_the_servers_preference_among_offered() {
+    let server = RpcServer::builder(demo::api())
+        .codecs(["msgpack", "superjson", "json"])
+        .build()
+        .unwrap();
+    let url = serve(server).await;
+    let client = Client::builder(&url)
+        .codecs(["json", "superjson"])
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(client.codec(), "superjson");
+    // ?codec= chooses without subprotocols.
+    let client = Client::connect(format!("{url}?codec=superjson"))
+        .await
+        .unwrap();
+    let v: f64 = client.call("add", (1, 1)).await.unwrap();
+    assert_eq!(v, 2.0);
+}
+
+#[tokio::test]
+async fn offered_but_none_allowed_is_400_before_upgrade() {
+    let server = RpcServer::builder(demo::api())
+        .codecs(["json"])
+        .build()
+        .unwrap();
+    let url = serve(server).await;
+    let err = Client::builder(&url)
+        .codecs(["msgpack"])
+        .connect()
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.props.get("status"), Some(&Value::from(400)));
+    assert!(
+        err.message
+            .contains("allowed codecs: json (polycodec.json)"),
+        "{err}"
+    );
+    let err = Client::connect(format!("{url}?codec=msgpack"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.props.get("status"), Some(&Value::from(400)));
+}
+
+#[tokio::test]
+async fn pending_calls_fail_at_once_when_the_connection_closes() {
+    let api = Api::builder()
+        .method("hang", |_call: Call| async move {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(Value::Null)
+        })
+        .method("closeMe", |call: Call| async move {
+            call.peer().close().await;
+            Ok(Value::Null)
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let client = Arc::new(Client::connect(&url).await.unwrap());
+    let c = client.clone();
+    let hanging = tokio::spawn(async move { c.call::<Value, _>("hang", ()).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let _ = client.call::<Value, _>("closeMe", ()).await;
+    let err = hanging.await.unwrap().unwrap_err();
+    assert_eq!(err.name, codes::CLOSED);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let err = client.call::<Value, _>("echo", (1,)).await.unwrap_err();
+    assert_eq!(err.name, codes::CLOSED);
+}
+
+#[tokio::test]
+async fn per_call_timeout() {
+    let api = Api::builder()
+        .method("slow", |_call: Call| async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(Value::Null)
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let client = Client::connect(&url).await.unwrap();
+    let err = client
+        .call_with_timeout::<Value, _>("slow", (), Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, codes::TIMEOUT);
+    assert!(err.message.ends_with("timed out after 100ms"), "{err}");
+}
+
+#[test]
+fn registering_a_path_twice_is_an_error() {
+    let err = Api::builder()
+        .property("x", Value::Null)
+        .typed("x", |(): ()| async move { Ok::<_, RpcError>(()) })
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(err.to_string(), "\"x\" is registered twice");
+}
