@@ -33,7 +33,12 @@ async fn run_js_client(url: &str, mode: &str) -> (Vec<String>, Vec<String>) {
     let line = String::from_utf8_lossy(&out.stdout);
     let report = Json::new()
         .decode_value(line.trim().as_bytes())
-        .unwrap_or_else(|e| panic!("no report ({e}); stderr:\n{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|e| {
+            panic!(
+                "no report ({e}); stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     let names = |k: &str| -> Vec<String> {
         report
             .get(k)

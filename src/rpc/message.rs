@@ -87,9 +87,8 @@ fn envelope(arg: &Arg) -> Value {
     match arg {
         Arg::Value(v) => {
             o.insert(ENVELOPE, Value::from("value"));
-            if !v.is_undefined() {
-                o.insert("v", v.clone());
-            }
+            // Plain JSON leaves an undefined `v` out; superjson keeps it, as kkrpc does.
+            o.insert("v", v.clone());
         }
         Arg::Callback(id) => {
             o.insert(ENVELOPE, Value::from("callback"));
@@ -293,7 +292,7 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
             o.insert("t", Value::from("r"));
             o.insert("id", id.clone());
             match result {
-                Ok(Value::Undefined) => {}
+                // An undefined `v` is left out by plain JSON and kept by superjson, as kkrpc does.
                 Ok(v) => {
                     o.insert("v", v.clone());
                 }
