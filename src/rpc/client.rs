@@ -4,7 +4,7 @@
 use super::api::Api;
 use super::error::RpcError;
 use super::message::{LegacyErrors, Protocol};
-use super::session::{Frame, Options, Peer, Shared};
+use super::session::{ConnInfo, Frame, Options, Peer, Shared};
 use crate::codec::{Codec, Registry};
 use crate::Limits;
 use futures_util::{SinkExt, StreamExt};
@@ -186,15 +186,40 @@ impl ClientBuilder {
             limits: self.limits,
             legacy_errors: LegacyErrors::default(),
             call_timeout: self.call_timeout,
+            rate: None,
+            on_message: None,
         };
-        let (shared, mut out) =
-            Shared::new(id, Arc::new(self.api), codec, Some(Protocol::Compact), opts);
+        let info = ConnInfo {
+            path: self.url.clone(),
+            ..ConnInfo::default()
+        };
+        let (shared, mut out) = Shared::new(
+            id,
+            Arc::new(self.api.clone()),
+            codec,
+            Some(Protocol::Compact),
+            opts,
+            info,
+        );
         let (mut sink, stream) = socket.split();
+        let killer = shared.clone();
         tokio::spawn(async move {
-            while let Some(frame) = out.recv().await {
+            loop {
+                let frame = tokio::select! {
+                    f = out.recv() => match f {
+                        Some(f) => f,
+                        None => break,
+                    },
+                    _ = killer.kill.notified() => {
+                        let (code, reason) = killer.kill_reason.lock().ok().and_then(|r| r.clone()).unwrap_or((1000, String::new()));
+                        Frame::Close(code, reason)
+                    }
+                };
                 let (msg, last) = match frame {
                     Frame::Text(t) => (Message::Text(t.into()), false),
                     Frame::Binary(b) => (Message::Binary(b.into()), false),
+                    Frame::Ping(p) => (Message::Ping(p.into()), false),
+                    Frame::Pong => continue,
                     Frame::Close(code, reason) => (
                         Message::Close(Some(CloseFrame {
                             code: CloseCode::from(code),
@@ -213,6 +238,7 @@ impl ClientBuilder {
             match m {
                 Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
                 Ok(Message::Binary(b)) => Some(Frame::Binary(b.to_vec())),
+                Ok(Message::Pong(_)) => Some(Frame::Pong),
                 Ok(Message::Close(c)) => Some(Frame::Close(
                     c.as_ref().map_or(1005, |c| u16::from(c.code)),
                     c.map(|c| c.reason.to_string()).unwrap_or_default(),

@@ -13,6 +13,7 @@ mod api;
 mod client;
 pub mod demo;
 mod error;
+mod hub;
 mod message;
 mod server;
 mod session;
@@ -20,6 +21,12 @@ mod session;
 pub use api::{Api, ApiBuilder, BoxFuture, Call, Property};
 pub use client::{Client, ClientBuilder};
 pub use error::{codes, RpcError};
+pub use hub::Hub;
 pub use message::{LegacyErrors, Protocol};
-pub use server::{OnConnect, RpcServer, RpcServerBuilder};
-pub use session::{CallArg, Callback, LocalCallback, Peer};
+pub use server::{
+    AuthError, AuthRequest, Authenticate, Heartbeat, OnClose, OnConnect, RpcServer,
+    RpcServerBuilder,
+};
+pub use session::{
+    CallArg, Callback, ConnInfo, Identity, LocalCallback, OnMessage, Peer, RateLimit,
+};

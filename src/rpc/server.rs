@@ -1,8 +1,9 @@
 //! Serving an [`Api`] over WebSocket from axum, with per-connection codec negotiation.
 
 use super::api::Api;
+use super::hub::Hub;
 use super::message::LegacyErrors;
-use super::session::{Frame, Options, Peer, Shared};
+use super::session::{ConnInfo, Frame, Identity, OnMessage, Options, Peer, RateLimit, Shared};
 use crate::codec::{Codec, Registry};
 use crate::Limits;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -19,6 +20,127 @@ static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
 /// A hook that sees each new connection.
 pub type OnConnect = Arc<dyn Fn(Peer) + Send + Sync>;
+
+/// A hook that sees each closed connection, before it leaves its rooms.
+pub type OnClose = Arc<dyn Fn(Peer, &Hub) + Send + Sync>;
+
+/// Decides, from the HTTP request alone, whether a WebSocket upgrade may happen.
+pub type Authenticate =
+    Arc<dyn Fn(&AuthRequest<'_>) -> Result<Option<Identity>, AuthError> + Send + Sync>;
+
+/// What an auth hook sees: the upgrade request, before any upgrade.
+pub struct AuthRequest<'a> {
+    /// The request headers (cookies, `Authorization`).
+    pub headers: &'a HeaderMap,
+    /// The request URI (path and query).
+    pub uri: &'a Uri,
+}
+
+impl AuthRequest<'_> {
+    /// A query parameter (`?token=...`).
+    pub fn query(&self, name: &str) -> Option<String> {
+        query_pairs(self.uri)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// A cookie.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header.
+    pub fn bearer(&self) -> Option<String> {
+        self.headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+    }
+}
+
+/// Why an upgrade was refused: 401 (who are you?) or 403 (not you).
+#[derive(Debug, Clone)]
+pub struct AuthError {
+    status: StatusCode,
+    message: String,
+}
+
+impl AuthError {
+    /// 401 Unauthorized.
+    pub fn unauthorized(message: impl Into<String>) -> AuthError {
+        AuthError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+        }
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> AuthError {
+        AuthError {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+}
+
+/// Server pings: every `interval` a ping goes out; a peer silent for `timeout` (no pong, no
+/// message) is closed with 1001.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Time between pings.
+    pub interval: Duration,
+    /// Silence after which the peer is considered dead.
+    pub timeout: Duration,
+}
+
+/// Percent-decoded query pairs of a URI.
+pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    match u8::from_str_radix(
+                        std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"),
+                        16,
+                    ) {
+                        Ok(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    uri.query()
+        .map(|q| {
+            q.split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (decode(k), decode(v)),
+                    None => (decode(kv), String::new()),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// An RPC endpoint: the API, the codecs a route allows, limits and timeouts.
 ///
@@ -45,6 +167,10 @@ struct Inner {
     default_codec: Option<Arc<dyn Codec>>,
     opts: Options,
     on_connect: Option<OnConnect>,
+    on_close: Option<OnClose>,
+    authenticate: Option<Authenticate>,
+    heartbeat: Option<Heartbeat>,
+    hub: Hub,
 }
 
 /// Builds an [`RpcServer`]. Each option's default is stated on its method.
@@ -57,6 +183,12 @@ pub struct RpcServerBuilder {
     legacy_errors: LegacyErrors,
     call_timeout: Duration,
     on_connect: Option<OnConnect>,
+    on_close: Option<OnClose>,
+    on_message: Option<OnMessage>,
+    authenticate: Option<Authenticate>,
+    heartbeat: Option<Heartbeat>,
+    rate: Option<RateLimit>,
+    hub: Option<Hub>,
 }
 
 impl RpcServer {
@@ -71,7 +203,25 @@ impl RpcServer {
             legacy_errors: LegacyErrors::default(),
             call_timeout: Duration::from_secs(30),
             on_connect: None,
+            on_close: None,
+            on_message: None,
+            authenticate: None,
+            heartbeat: None,
+            rate: None,
+            hub: None,
         }
+    }
+
+    /// The live connections of this endpoint.
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
+    }
+
+    /// Graceful shutdown: every connection is closed with 1001 ("going away"); calls the
+    /// server made to clients fail at once with `RPCTransportClosedError`, and clients see
+    /// their pending calls fail the same way.
+    pub fn shutdown(&self) {
+        self.0.hub.close_all(1001, "server shutting down");
     }
 
     /// An axum handler: `Router::new().route("/rpc", get(server.handler()))`.
@@ -99,6 +249,25 @@ impl RpcServer {
     /// offered codecs and none is allowed.
     pub fn upgrade(&self, ws: WebSocketUpgrade, headers: &HeaderMap, uri: &Uri) -> Response {
         let inner = &self.0;
+        let identity = match &inner.authenticate {
+            Some(auth) => match auth(&AuthRequest { headers, uri }) {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::info!(
+                        path = uri.path(),
+                        status = e.status.as_u16(),
+                        "upgrade refused"
+                    );
+                    return (e.status, format!("{}\n", e.message)).into_response();
+                }
+            },
+            None => None,
+        };
+        let info = ConnInfo {
+            path: uri.path().to_owned(),
+            query: query_pairs(uri),
+            identity,
+        };
         let offered: Vec<String> = headers
             .get_all("sec-websocket-protocol")
             .iter()
@@ -138,7 +307,7 @@ impl RpcServer {
             }
         }
         let me = self.clone();
-        ws.on_upgrade(move |socket| async move { me.serve_socket(socket, chosen).await })
+        ws.on_upgrade(move |socket| async move { me.serve_socket(socket, chosen, info).await })
             .into_response()
     }
 
@@ -159,20 +328,40 @@ impl RpcServer {
             .into_response()
     }
 
-    async fn serve_socket(self, socket: WebSocket, codec: Option<Arc<dyn Codec>>) {
+    async fn serve_socket(self, socket: WebSocket, codec: Option<Arc<dyn Codec>>, info: ConnInfo) {
         let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let inner = &self.0;
-        let (shared, mut out) = Shared::new(id, inner.api.clone(), codec, None, inner.opts.clone());
-        tracing::debug!(conn = id, "connected");
+        let (shared, mut out) =
+            Shared::new(id, inner.api.clone(), codec, None, inner.opts.clone(), info);
+        tracing::debug!(conn = id, path = %Peer(shared.clone()).info().path, "connected");
+        inner.hub.add(Peer(shared.clone()));
         if let Some(hook) = &inner.on_connect {
             hook(Peer(shared.clone()));
         }
         let (mut sink, stream) = socket.split();
+        let killer = shared.clone();
         let writer = tokio::spawn(async move {
-            while let Some(frame) = out.recv().await {
+            loop {
+                let frame = tokio::select! {
+                    f = out.recv() => match f {
+                        Some(f) => f,
+                        None => break,
+                    },
+                    _ = killer.kill.notified() => {
+                        let (code, reason) = killer
+                            .kill_reason
+                            .lock()
+                            .ok()
+                            .and_then(|r| r.clone())
+                            .unwrap_or((1000, String::new()));
+                        Frame::Close(code, reason)
+                    }
+                };
                 let (msg, last) = match frame {
                     Frame::Text(t) => (Message::Text(t.into()), false),
                     Frame::Binary(b) => (Message::Binary(b.into()), false),
+                    Frame::Ping(p) => (Message::Ping(p.into()), false),
+                    Frame::Pong => continue,
                     Frame::Close(code, reason) => (
                         Message::Close(Some(CloseFrame {
                             code,
@@ -187,24 +376,61 @@ impl RpcServer {
             }
             let _ = sink.close().await;
         });
-        let inbound = stream.filter_map(|m| async move {
-            match m {
-                Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
-                Ok(Message::Binary(b)) => Some(Frame::Binary(b.to_vec())),
-                Ok(Message::Close(c)) => Some(Frame::Close(
-                    c.as_ref().map_or(1005, |c| c.code),
-                    c.map(|c| c.reason.to_string()).unwrap_or_default(),
-                )),
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::debug!(conn = id, error = %e, "socket error");
-                    Some(Frame::Close(1006, e.to_string()))
+        let heartbeat = inner.heartbeat.map(|hb| {
+            let s = shared.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(hb.interval);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let seen = Duration::from_millis(s.last_seen.load(Ordering::Relaxed));
+                    if s.opened.elapsed().saturating_sub(seen) > hb.timeout {
+                        tracing::info!(conn = id, "closing: heartbeat timeout");
+                        s.kill(1001, "heartbeat timeout");
+                        break;
+                    }
+                    if Peer(s.clone()).push_frame(Frame::Ping(Vec::new())).is_err() {
+                        break;
+                    }
+                }
+            })
+        });
+        let killer = shared.clone();
+        let inbound = stream.filter_map(move |m| {
+            let killer = killer.clone();
+            async move {
+                match m {
+                    Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
+                    Ok(Message::Binary(b)) => Some(Frame::Binary(b.to_vec())),
+                    Ok(Message::Pong(_)) => Some(Frame::Pong),
+                    Ok(Message::Ping(_)) => Some(Frame::Ping(Vec::new())),
+                    Ok(Message::Close(c)) => Some(Frame::Close(
+                        c.as_ref().map_or(1005, |c| c.code),
+                        c.map(|c| c.reason.to_string()).unwrap_or_default(),
+                    )),
+                    Err(e) => {
+                        let text = e.to_string();
+                        tracing::debug!(conn = id, error = %text, "socket error");
+                        if text.contains("Message too long") || text.contains("Space limit") {
+                            killer.kill(1009, "message too big");
+                        }
+                        Some(Frame::Close(1006, text))
+                    }
                 }
             }
         });
         shared.clone().run(Box::pin(inbound)).await;
+        if let Some(hook) = &inner.on_close {
+            hook(Peer(shared.clone()), &inner.hub);
+        }
+        inner.hub.remove(id);
+        if let Some(hb) = heartbeat {
+            hb.abort();
+        }
+        // Let the writer flush a close frame, then stop it.
+        shared.kill.notify_one();
         drop(shared);
-        let _ = writer.await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         tracing::debug!(conn = id, "disconnected");
     }
 }
@@ -256,9 +482,55 @@ impl RpcServerBuilder {
         self
     }
 
-    /// A hook called with each new connection. Default: none.
+    /// A hook called with each new connection, after it joined the hub. Default: none.
     pub fn on_connect(mut self, f: impl Fn(Peer) + Send + Sync + 'static) -> Self {
         self.on_connect = Some(Arc::new(f));
+        self
+    }
+
+    /// A hook called when a connection closes, before it leaves its rooms. Default: none.
+    pub fn on_close(mut self, f: impl Fn(Peer, &Hub) + Send + Sync + 'static) -> Self {
+        self.on_close = Some(Arc::new(f));
+        self
+    }
+
+    /// A hook that sees every raw message before it is handled. Default: none.
+    pub fn on_message(mut self, f: impl Fn(&Peer, &[u8]) + Send + Sync + 'static) -> Self {
+        self.on_message = Some(Arc::new(f));
+        self
+    }
+
+    /// Decide from the HTTP request (query token, cookie, header) whether to upgrade:
+    /// `Ok(Some(identity))` names the user, `Ok(None)` lets an anonymous peer in,
+    /// `Err(AuthError)` answers 401 or 403 without upgrading. Default: everyone, anonymous.
+    pub fn authenticate(
+        mut self,
+        f: impl Fn(&AuthRequest<'_>) -> Result<Option<Identity>, AuthError> + Send + Sync + 'static,
+    ) -> Self {
+        self.authenticate = Some(Arc::new(f));
+        self
+    }
+
+    /// Ping every `interval`; close peers silent for `timeout`. Default: off (kkrpc itself
+    /// sends no heartbeat; browsers answer pings on their own).
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat = Some(Heartbeat { interval, timeout });
+        self
+    }
+
+    /// Limit requests per connection. Default: off.
+    pub fn rate_limit(mut self, per_second: f64, burst: u32, close_after: u32) -> Self {
+        self.rate = Some(RateLimit {
+            per_second,
+            burst,
+            close_after,
+        });
+        self
+    }
+
+    /// Share a [`Hub`] with other endpoints (or the application). Default: a hub of its own.
+    pub fn hub(mut self, hub: Hub) -> Self {
+        self.hub = Some(hub);
         self
     }
 
@@ -285,8 +557,14 @@ impl RpcServerBuilder {
                 limits: self.limits,
                 legacy_errors: self.legacy_errors,
                 call_timeout: self.call_timeout,
+                rate: self.rate,
+                on_message: self.on_message,
             },
             on_connect: self.on_connect,
+            on_close: self.on_close,
+            authenticate: self.authenticate,
+            heartbeat: self.heartbeat,
+            hub: self.hub.unwrap_or_default(),
         })))
     }
 }

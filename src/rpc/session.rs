@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 pub(crate) enum Frame {
     Text(String),
     Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong,
     Close(u16, String),
 }
 
@@ -57,6 +59,51 @@ pub(crate) struct Options {
     pub limits: Limits,
     pub legacy_errors: LegacyErrors,
     pub call_timeout: Duration,
+    pub rate: Option<RateLimit>,
+    pub on_message: Option<OnMessage>,
+}
+
+/// A hook that sees every raw message (text or binary) before it is handled.
+pub type OnMessage = Arc<dyn Fn(&Peer, &[u8]) + Send + Sync>;
+
+/// Per-connection rate limit: a token bucket refilled at `per_second`, holding at most
+/// `burst` tokens. A request without a token gets a `RateLimitedError` reply; after
+/// `close_after` such replies in a row the connection is closed with 1008.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Requests per second, sustained.
+    pub per_second: f64,
+    /// Requests allowed in a burst.
+    pub burst: u32,
+    /// Consecutive over-limit requests before the connection is closed (1008).
+    pub close_after: u32,
+}
+
+struct Bucket {
+    tokens: f64,
+    last: std::time::Instant,
+    strikes: u32,
+}
+
+/// Who is on the other end, as the connection was opened.
+#[derive(Clone, Debug, Default)]
+pub struct ConnInfo {
+    /// The request path (`/chat/lobby`).
+    pub path: String,
+    /// The query parameters.
+    pub query: Vec<(String, String)>,
+    /// What the auth hook returned, if any.
+    pub identity: Option<Identity>,
+}
+
+/// What an auth hook says about a connection: a user id (for per-user sends and presence)
+/// and any data the handlers want.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Identity {
+    /// The user this connection belongs to.
+    pub user: String,
+    /// Anything else (roles, claims).
+    pub data: Value,
 }
 
 struct Wire {
@@ -78,6 +125,15 @@ pub(crate) struct Shared {
     opts: Options,
     json: Arc<dyn Codec>,
     superjson: Arc<dyn Codec>,
+    info: ConnInfo,
+    bucket: Mutex<Bucket>,
+    /// Set when the connection must be closed from outside the writer (slow reader, rate
+    /// abuse, heartbeat timeout, shutdown); the writer then sends this close frame.
+    pub(crate) kill: tokio::sync::Notify,
+    pub(crate) kill_reason: Mutex<Option<(u16, String)>>,
+    /// Milliseconds (since the connection opened) of the last frame from the peer.
+    pub(crate) last_seen: AtomicU64,
+    pub(crate) opened: std::time::Instant,
 }
 
 /// The other end of a connection: call its API, see which codec and protocol it speaks.
@@ -164,6 +220,24 @@ fn id_key(id: &Value) -> String {
     }
 }
 
+/// A push: a call whose reply nobody waits for (the id says so).
+pub(crate) fn push_frame(
+    method: &str,
+    args: Vec<Value>,
+    protocol: Protocol,
+    codec: &dyn Codec,
+    errors: LegacyErrors,
+) -> Result<Frame, RpcError> {
+    let msg = Msg::Request {
+        id: Value::from("push"),
+        op: Op::Call,
+        path: method.split('.').map(str::to_owned).collect(),
+        args: args.into_iter().map(Arg::Value).collect(),
+        value: Value::Undefined,
+    };
+    encode(&msg, protocol, codec, errors)
+}
+
 /// Encode a message as a frame of the codec's kind (legacy text ends with a newline).
 fn encode(
     msg: &Msg,
@@ -202,6 +276,7 @@ impl Shared {
         codec: Option<Arc<dyn Codec>>,
         protocol: Option<Protocol>,
         opts: Options,
+        info: ConnInfo,
     ) -> (Arc<Shared>, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(opts.limits.outbound_queue_len().max(1));
         let json: Arc<dyn Codec> = Arc::new(Json::new().with_limits(opts.limits));
@@ -221,9 +296,19 @@ impl Shared {
             next: AtomicU64::new(1),
             closed: AtomicBool::new(false),
             inflight: Arc::new(Semaphore::new(opts.limits.pending_calls().max(1))),
+            bucket: Mutex::new(Bucket {
+                tokens: opts.rate.map_or(0.0, |r| f64::from(r.burst)),
+                last: std::time::Instant::now(),
+                strikes: 0,
+            }),
             opts,
             json,
             superjson,
+            info,
+            kill: tokio::sync::Notify::new(),
+            kill_reason: Mutex::new(None),
+            last_seen: AtomicU64::new(0),
+            opened: std::time::Instant::now(),
         });
         (shared, rx)
     }
@@ -244,6 +329,36 @@ impl Shared {
         )
     }
 
+    /// Close the connection from outside: the writer sends `code` and `reason` and stops.
+    pub(crate) fn kill(&self, code: u16, reason: &str) {
+        if let Ok(mut r) = self.kill_reason.lock() {
+            r.get_or_insert((code, reason.to_owned()));
+        }
+        self.closed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// Take a token for one request. `Err(close)` when over the limit; `close` says the
+    /// abuse is repeated and the connection must go.
+    fn take_token(&self) -> Result<(), bool> {
+        let Some(rate) = self.opts.rate else {
+            return Ok(());
+        };
+        let mut b = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(b.last).as_secs_f64() * rate.per_second;
+        b.tokens = (b.tokens + refill).min(f64::from(rate.burst));
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            b.strikes = 0;
+            Ok(())
+        } else {
+            b.strikes += 1;
+            Err(b.strikes >= rate.close_after)
+        }
+    }
+
     /// Ask the writer to close the socket without waiting (for `Drop`).
     pub(crate) fn out_try_close(&self) -> bool {
         self.out.try_send(Frame::Close(1000, String::new())).is_ok()
@@ -257,9 +372,19 @@ impl Shared {
         use futures_util::StreamExt;
         let mut legacy_buf = String::new();
         while let Some(frame) = inbound.next().await {
+            self.last_seen
+                .store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if let Some(hook) = &self.opts.on_message {
+                match &frame {
+                    Frame::Text(t) => hook(&Peer(self.clone()), t.as_bytes()),
+                    Frame::Binary(b) => hook(&Peer(self.clone()), b),
+                    _ => {}
+                }
+            }
             match frame {
                 Frame::Text(text) => self.on_text(text, &mut legacy_buf).await,
                 Frame::Binary(bytes) => self.on_binary(bytes, &mut legacy_buf).await,
+                Frame::Ping(_) | Frame::Pong => {}
                 Frame::Close(..) => break,
             }
             if self.closed.load(Ordering::Acquire) {
@@ -420,6 +545,24 @@ impl Shared {
                 args,
                 value,
             } => {
+                if let Err(close) = self.take_token() {
+                    if close {
+                        tracing::info!(conn = self.id, "closing: repeated rate limit abuse");
+                        self.kill(1008, "rate limit exceeded");
+                        return;
+                    }
+                    let msg = Msg::Response {
+                        id,
+                        result: Err(RpcError::new(
+                            codes::RATE_LIMITED,
+                            "too many requests; slow down",
+                        )),
+                    };
+                    if let Ok(f) = encode(&msg, protocol, &*codec, self.opts.legacy_errors) {
+                        let _ = self.send(f).await;
+                    }
+                    return;
+                }
                 let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
                     let msg = Msg::Response {
                         id,
@@ -556,6 +699,65 @@ impl Peer {
     /// The protocol generation the peer speaks, once it has sent something (or was set).
     pub fn protocol(&self) -> Option<Protocol> {
         self.0.wire.lock().ok().and_then(|w| w.protocol)
+    }
+
+    /// The path, query and identity the connection was opened with.
+    pub fn info(&self) -> &ConnInfo {
+        &self.0.info
+    }
+
+    /// The user the auth hook named, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.0.info.identity.as_ref().map(|i| i.user.as_str())
+    }
+
+    /// A query parameter of the connection's URL.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.0
+            .info
+            .query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Close this connection with a WebSocket close code and reason.
+    pub fn disconnect(&self, code: u16, reason: &str) {
+        self.0.kill(code, reason);
+    }
+
+    /// Call the peer's method without waiting for (or expecting) a reply: the push a server
+    /// sends to a client. Never blocks: when the peer's outbound queue is full, the peer is
+    /// too slow and is disconnected with 1008 instead of being buffered for without bound.
+    pub fn push(&self, method: &str, args: Vec<Value>) -> Result<(), RpcError> {
+        let (codec, protocol, _) = self.0.wire();
+        let frame = push_frame(method, args, protocol, &*codec, self.0.opts.legacy_errors)?;
+        self.push_frame(frame)
+    }
+
+    pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), RpcError> {
+        if self.is_closed() {
+            return Err(closed_error());
+        }
+        match self.0.out.try_send(frame) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!(conn = self.id(), "closing: the peer reads too slowly");
+                self.0.kill(1008, "slow consumer: outbound queue full");
+                Err(RpcError::new(
+                    codes::CLOSED,
+                    "the peer reads too slowly and was disconnected",
+                ))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(closed_error()),
+        }
+    }
+
+    /// The codec and protocol messages to this peer are written in (for encoding a push
+    /// once per codec).
+    pub(crate) fn encoding(&self) -> (Arc<dyn Codec>, Protocol) {
+        let (c, p, _) = self.0.wire();
+        (c, p)
     }
 
     /// True once the connection is closed.
