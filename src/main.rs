@@ -4,6 +4,8 @@ use polycodec::codec::Registry;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+mod web;
+
 const USAGE: &str = "\
 usage:
   polycodec serve [--addr 127.0.0.1:3000]
@@ -97,13 +99,18 @@ fn transcode(args: &[String]) -> Result<(), String> {
 }
 
 fn serve(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["addr"])?;
-    let addr = flags
-        .iter()
-        .rev()
-        .find(|(k, _)| *k == "addr")
-        .map_or("127.0.0.1:3000", |(_, v)| *v)
-        .to_owned();
+    let flags = flags(args, &["addr", "token", "web"])?;
+    let get = |n: &str| {
+        flags
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let addr = get("addr").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let token = get("token");
+    let root = std::env::current_dir().map_err(|e| e.to_string())?;
+    let web = get("web").map_or_else(|| root.join("web"), Into::into);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -112,18 +119,20 @@ fn serve(args: &[String]) -> Result<(), String> {
         .init();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let rpc = polycodec::rpc::RpcServer::builder(polycodec::rpc::demo::api())
-            .build()
-            .map_err(|e| e.to_string())?;
-        let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
+        let app = web::app(web, root.join("node_modules"), token.clone())?;
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("polycodec serving ws://{local}/rpc");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+        println!("polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>");
+        if token.is_some() {
+            println!("upgrades need ?token=<the --token value>");
+        }
+        let shutdown = app.shutdown.clone();
+        axum::serve(listener, app.router)
+            .with_graceful_shutdown(async move {
                 let _ = tokio::signal::ctrl_c().await;
+                shutdown();
             })
             .await
             .map_err(|e| e.to_string())

@@ -270,7 +270,8 @@ const state = {
   codec: "",
   phase: "idle", // idle | connecting | connected | reconnecting
   backoffMs: BACKOFF_START_MS,
-  attempt: 0,
+  attempt: 0, // connection attempts since the last successful open
+  everOpened: false, // has this join ever been connected? (then we are "reconnecting")
   reconnectTimer: null,
   loadingHistory: false,
   bufferedLive: [], // messages pushed while history() is in flight
@@ -427,10 +428,8 @@ function chatUrl() {
 function connect() {
   clearTimeout(state.reconnectTimer);
   state.attempt += 1;
-  setStatus(
-    state.attempt === 1 ? "connecting" : "reconnecting",
-    state.attempt === 1 ? `connecting to ${state.room} as ${state.name}…` : `reconnecting… (attempt ${state.attempt})`,
-  );
+  if (!state.everOpened && state.attempt === 1) setStatus("connecting", `connecting to ${state.room} as ${state.name}…`);
+  else setStatus("reconnecting", `reconnecting… (attempt ${state.attempt})`);
 
   let ws;
   try {
@@ -454,6 +453,7 @@ function connect() {
     state.peer = new CompactRpcPeer({ send: (text) => ws.send(text), codec, expose: clientApi });
     state.backoffMs = BACKOFF_START_MS;
     state.attempt = 0;
+    state.everOpened = true;
     setNotice("");
     setStatus("connected", `connected · ${ws.protocol}`);
     ui.status.dataset.codec = ws.protocol;
@@ -496,6 +496,7 @@ function join(room, name) {
   state.name = name;
   state.wantConnected = true;
   state.attempt = 0;
+  state.everOpened = false;
   state.backoffMs = BACKOFF_START_MS;
   clearMessages();
   ui.members.textContent = "";

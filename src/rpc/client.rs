@@ -35,9 +35,11 @@ static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1 << 40);
 /// ```
 pub struct Client {
     peer: Peer,
+    config: ClientBuilder,
 }
 
 /// Builds a [`Client`]. Each option's default is stated on its method.
+#[derive(Clone)]
 pub struct ClientBuilder {
     url: String,
     codecs: Vec<String>,
@@ -45,6 +47,7 @@ pub struct ClientBuilder {
     registry: Registry,
     limits: Limits,
     call_timeout: Duration,
+    heartbeat: Option<(Duration, Duration)>,
 }
 
 impl Client {
@@ -57,7 +60,35 @@ impl Client {
             registry: Registry::with_builtins(),
             limits: Limits::default(),
             call_timeout: Duration::from_secs(30),
+            heartbeat: None,
         }
+    }
+
+    /// Connect again with the same options, after the connection was lost: up to
+    /// `attempts` tries, waiting `first_delay` before the second and doubling (capped at
+    /// 30 s) after each failure. Calls made on the old connection have already failed.
+    pub async fn reconnect(
+        &mut self,
+        attempts: u32,
+        first_delay: Duration,
+    ) -> Result<(), RpcError> {
+        let mut delay = first_delay;
+        let mut last = None;
+        for attempt in 0..attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+            match self.config.clone().connect_peer().await {
+                Ok(peer) => {
+                    let old = std::mem::replace(&mut self.peer, peer);
+                    old.0.kill(1000, "");
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| connect_error("no attempt made")))
     }
 
     /// Connect with the defaults (no codec offered: plain JSON, compact protocol).
@@ -124,8 +155,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Ping the server every `interval`; if nothing comes back for `timeout`, the server is
+    /// considered dead: the connection closes and pending calls fail. Default: off.
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat = Some((interval, timeout));
+        self
+    }
+
     /// Open the connection and negotiate the codec.
     pub async fn connect(self) -> Result<Client, RpcError> {
+        let peer = self.clone().connect_peer().await?;
+        Ok(Client { peer, config: self })
+    }
+
+    async fn connect_peer(self) -> Result<Peer, RpcError> {
         let mut offered: Vec<Arc<dyn Codec>> = Vec::new();
         for name in &self.codecs {
             offered.push(
@@ -210,10 +253,7 @@ impl ClientBuilder {
                         Some(f) => f,
                         None => break,
                     },
-                    _ = killer.kill.notified() => {
-                        let (code, reason) = killer.kill_reason.lock().ok().and_then(|r| r.clone()).unwrap_or((1000, String::new()));
-                        Frame::Close(code, reason)
-                    }
+                    k = killer.killed() => Frame::Close(k.0, k.1),
                 };
                 let (msg, last) = match frame {
                     Frame::Text(t) => (Message::Text(t.into()), false),
@@ -247,7 +287,27 @@ impl ClientBuilder {
                 Err(e) => Some(Frame::Close(1006, e.to_string())),
             }
         });
+        if let Some((interval, timeout)) = self.heartbeat {
+            let s = shared.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(interval);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let seen = Duration::from_millis(s.last_seen.load(Ordering::Relaxed));
+                    if s.opened.elapsed().saturating_sub(seen) > timeout {
+                        tracing::info!(conn = id, "server silent: closing");
+                        s.kill(1001, "heartbeat timeout");
+                        s.shutdown();
+                        break;
+                    }
+                    if Peer(s.clone()).push_frame(Frame::Ping(Vec::new())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         tokio::spawn(shared.clone().run(Box::pin(inbound)));
-        Ok(Client { peer: Peer(shared) })
+        Ok(Peer(shared))
     }
 }

@@ -347,15 +347,7 @@ impl RpcServer {
                         Some(f) => f,
                         None => break,
                     },
-                    _ = killer.kill.notified() => {
-                        let (code, reason) = killer
-                            .kill_reason
-                            .lock()
-                            .ok()
-                            .and_then(|r| r.clone())
-                            .unwrap_or((1000, String::new()));
-                        Frame::Close(code, reason)
-                    }
+                    k = killer.killed() => Frame::Close(k.0, k.1),
                 };
                 let (msg, last) = match frame {
                     Frame::Text(t) => (Message::Text(t.into()), false),
@@ -428,7 +420,7 @@ impl RpcServer {
             hb.abort();
         }
         // Let the writer flush a close frame, then stop it.
-        shared.kill.notify_one();
+        shared.kill(1000, "");
         drop(shared);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         tracing::debug!(conn = id, "disconnected");

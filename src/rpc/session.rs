@@ -129,8 +129,7 @@ pub(crate) struct Shared {
     bucket: Mutex<Bucket>,
     /// Set when the connection must be closed from outside the writer (slow reader, rate
     /// abuse, heartbeat timeout, shutdown); the writer then sends this close frame.
-    pub(crate) kill: tokio::sync::Notify,
-    pub(crate) kill_reason: Mutex<Option<(u16, String)>>,
+    pub(crate) kill: tokio::sync::watch::Sender<Option<(u16, String)>>,
     /// Milliseconds (since the connection opened) of the last frame from the peer.
     pub(crate) last_seen: AtomicU64,
     pub(crate) opened: std::time::Instant,
@@ -305,8 +304,7 @@ impl Shared {
             json,
             superjson,
             info,
-            kill: tokio::sync::Notify::new(),
-            kill_reason: Mutex::new(None),
+            kill: tokio::sync::watch::channel(None).0,
             last_seen: AtomicU64::new(0),
             opened: std::time::Instant::now(),
         });
@@ -331,11 +329,28 @@ impl Shared {
 
     /// Close the connection from outside: the writer sends `code` and `reason` and stops.
     pub(crate) fn kill(&self, code: u16, reason: &str) {
-        if let Ok(mut r) = self.kill_reason.lock() {
-            r.get_or_insert((code, reason.to_owned()));
-        }
         self.closed.store(true, Ordering::Release);
-        self.kill.notify_one();
+        self.kill.send_if_modified(|k| {
+            if k.is_none() {
+                *k = Some((code, reason.to_owned()));
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Resolves once the connection has been killed; returns the close frame to send.
+    pub(crate) async fn killed(&self) -> (u16, String) {
+        let mut rx = self.kill.subscribe();
+        loop {
+            if let Some(k) = rx.borrow_and_update().clone() {
+                return k;
+            }
+            if rx.changed().await.is_err() {
+                return (1000, String::new());
+            }
+        }
     }
 
     /// Take a token for one request. `Err(close)` when over the limit; `close` says the
@@ -371,7 +386,14 @@ impl Shared {
     ) {
         use futures_util::StreamExt;
         let mut legacy_buf = String::new();
-        while let Some(frame) = inbound.next().await {
+        loop {
+            let frame = tokio::select! {
+                f = inbound.next() => match f {
+                    Some(f) => f,
+                    None => break,
+                },
+                _ = self.killed() => break,
+            };
             self.last_seen
                 .store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
             if let Some(hook) = &self.opts.on_message {

@@ -213,3 +213,16 @@ impl std::fmt::Debug for Value {
         }
     }
 }
+
+#[cfg(test)]
+mod size {
+    #[test]
+    fn value_stays_small() {
+        // Arrays of values are the bulk of decoded data: keep the enum at 32 bytes.
+        assert!(
+            std::mem::size_of::<super::Value>() <= 32,
+            "{}",
+            std::mem::size_of::<super::Value>()
+        );
+    }
+}

@@ -10,17 +10,17 @@ use std::fmt;
 /// Writers put integer-like keys first when they emit JSON, as JS's property order does; the
 /// object itself keeps the order it was built in.
 #[derive(Clone, Default, PartialEq)]
-pub struct Object(IndexMap<String, Value>);
+pub struct Object(Box<IndexMap<String, Value>>);
 
 impl Object {
     /// An empty object.
     pub fn new() -> Self {
-        Object(IndexMap::new())
+        Object::default()
     }
 
     /// An empty object with room for `n` keys.
     pub fn with_capacity(n: usize) -> Self {
-        Object(IndexMap::with_capacity(n))
+        Object(Box::new(IndexMap::with_capacity(n)))
     }
 
     /// Set `key` to `value`; returns the previous value of `key`.
@@ -129,7 +129,9 @@ impl fmt::Debug for Object {
 
 impl<K: Into<String>> FromIterator<(K, Value)> for Object {
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Self {
-        Object(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
+        Object(Box::new(
+            iter.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        ))
     }
 }
 

@@ -1,0 +1,132 @@
+//! The demo server's routes: the chat page and its scripts, superjson served from
+//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, and a CORS-enabled `/health`.
+//!
+//! CORS headers are added to the plain HTTP routes only, never to the WebSocket upgrades
+//! (browsers do not send CORS preflights for WebSocket; a CORS layer in front of an upgrade
+//! only adds headers that confuse proxies: the pitfall the Hono guide warns about).
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use polycodec::rpc::{demo, Api, RpcServer};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// The packages the page may load from `node_modules`: superjson and its dependencies.
+const VENDORED: &[&str] = &["superjson", "copy-anything", "is-what"];
+
+/// The router and what graceful shutdown must do.
+pub struct App {
+    pub router: Router,
+    pub shutdown: Arc<dyn Fn() + Send + Sync>,
+}
+
+#[derive(Clone)]
+struct Files {
+    web: PathBuf,
+    node_modules: PathBuf,
+}
+
+/// Build the demo app.
+pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result<App, String> {
+    let rpc = rpc_server(token.clone())?;
+    let chat = demo::chat_server(token).map_err(|e| e.to_string())?;
+    let (r, c) = (rpc.clone(), chat.clone());
+    let shutdown: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+        r.shutdown();
+        c.shutdown();
+    });
+    let files = Files { web, node_modules };
+    let hub = chat.hub().clone();
+    let http = Router::new()
+        .route("/", get(index))
+        .route("/chat.mjs", get(chat_script))
+        .route("/vendor/{pkg}/{*path}", get(vendor))
+        .route(
+            "/health",
+            get(move || {
+                let hub = hub.clone();
+                async move {
+                    let body = format!(r#"{{"chatConnections":{}}}"#, hub.len());
+                    ([(header::CONTENT_TYPE, "application/json")], body)
+                }
+            }),
+        )
+        .with_state(files)
+        .layer(axum::middleware::map_response(cors));
+    let sockets = Router::new()
+        .route("/rpc", get(rpc.handler()))
+        .route("/chat/{room}", get(chat.handler()));
+    Ok(App {
+        router: http.merge(sockets),
+        shutdown,
+    })
+}
+
+fn rpc_server(token: Option<String>) -> Result<RpcServer, String> {
+    let api: Api = demo::api();
+    let mut b = RpcServer::builder(api);
+    if let Some(secret) = token {
+        b = b.authenticate(move |req| {
+            let given = req
+                .query("token")
+                .or_else(|| req.cookie("token"))
+                .or_else(|| req.bearer());
+            if given.as_deref() == Some(secret.as_str()) {
+                Ok(None)
+            } else {
+                Err(polycodec::rpc::AuthError::unauthorized(
+                    "a valid token is required",
+                ))
+            }
+        });
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+async fn cors(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
+}
+
+fn file(path: &Path, content_type: &'static str) -> Response {
+    match std::fs::read(path) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            format!("{} is missing\n", path.display()),
+        )
+            .into_response(),
+    }
+}
+
+async fn index(State(f): State<Files>) -> Response {
+    file(&f.web.join("index.html"), "text/html; charset=utf-8")
+}
+
+async fn chat_script(State(f): State<Files>) -> Response {
+    file(&f.web.join("chat.mjs"), "text/javascript; charset=utf-8")
+}
+
+async fn vendor(
+    State(f): State<Files>,
+    UrlPath((pkg, path)): UrlPath<(String, String)>,
+) -> Response {
+    let rel = Path::new(&path);
+    let safe = rel.components().all(|c| matches!(c, Component::Normal(_)));
+    if !VENDORED.contains(&pkg.as_str()) || !safe {
+        return (StatusCode::NOT_FOUND, "not served\n").into_response();
+    }
+    let kind = match rel.extension().and_then(|e| e.to_str()) {
+        Some("js" | "mjs" | "cjs") => "text/javascript; charset=utf-8",
+        Some("json") => "application/json",
+        Some("map") => "application/json",
+        _ => "application/octet-stream",
+    };
+    file(&f.node_modules.join(&pkg).join(rel), kind)
+}

@@ -1,0 +1,429 @@
+//! What a realtime server needs, configured in the handler's options: rooms and broadcast,
+//! presence, auth before upgrade, heartbeat, rate limits, size limits, slow readers,
+//! lifecycle hooks and graceful shutdown.
+
+use futures_util::{SinkExt, StreamExt};
+use polycodec::rpc::{codes, demo, Api, AuthError, Call, Client, Identity, RpcError, RpcServer};
+use polycodec::{Limits, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn serve_at(path: &str, server: RpcServer) -> String {
+    let app = axum::Router::new().route(path, axum::routing::get(server.handler()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("ws://{addr}")
+}
+
+/// Wait until `f` holds (bounded).
+async fn eventually(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn recorder() -> (Api, Arc<Mutex<Vec<Value>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    let api = Api::builder()
+        .method("message", move |call: Call| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push(call.value(0).clone());
+                Ok(Value::Undefined)
+            }
+        })
+        .build()
+        .unwrap();
+    (api, got)
+}
+
+fn texts(got: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.get("text").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn chat_broadcasts_to_the_room_with_joins_leaves_and_history() {
+    let chat = demo::chat_server(None).unwrap();
+    let hub = chat.hub().clone();
+    let base = serve_at("/chat/{room}", chat).await;
+    let (api_a, got_a) = recorder();
+    let (api_b, got_b) = recorder();
+    let a = Client::builder(format!("{base}/chat/lobby?username=ann"))
+        .codecs(["superjson"])
+        .expose(api_a)
+        .connect()
+        .await
+        .unwrap();
+    let b = Client::builder(format!("{base}/chat/lobby?username=bob"))
+        .codecs(["msgpack"])
+        .expose(api_b)
+        .connect()
+        .await
+        .unwrap();
+    eventually("bob joined", || {
+        texts(&got_a).contains(&"bob joined".to_owned())
+    })
+    .await;
+    let sent: Value = b.call("send", ("hi ann",)).await.unwrap();
+    assert_eq!(sent.get("user"), Some(&Value::from("bob")));
+    assert!(
+        matches!(sent.get("at"), Some(Value::Date(_))),
+        "a Date timestamp"
+    );
+    eventually("ann got it", || {
+        texts(&got_a).contains(&"hi ann".to_owned())
+    })
+    .await;
+    let members: Vec<String> = a.call("members", ()).await.unwrap();
+    assert_eq!(members.len(), 2);
+    let history: Vec<Value> = a.call("history", ()).await.unwrap();
+    assert!(history
+        .iter()
+        .any(|m| m.get("text") == Some(&Value::from("hi ann"))));
+    assert_eq!(hub.users().get("ann"), Some(&1));
+    b.close().await;
+    eventually("bob left", || {
+        texts(&got_a).contains(&"bob left".to_owned())
+    })
+    .await;
+    assert!(
+        !texts(&got_b).contains(&"bob left".to_owned()),
+        "the leaver is not told"
+    );
+}
+
+#[tokio::test]
+async fn room_is_removed_after_last_member_leaves() {
+    let chat = demo::chat_server(None).unwrap();
+    let hub = chat.hub().clone();
+    let base = serve_at("/chat/{room}", chat).await;
+    let c = Client::connect(format!("{base}/chat/solo?username=x"))
+        .await
+        .unwrap();
+    eventually("room exists", || hub.rooms() == vec!["solo".to_owned()]).await;
+    // Joining another room by hand, then closing: the connection leaves both.
+    let server_side = hub.peers()[0].id();
+    hub.join(server_side, "other");
+    assert_eq!(hub.rooms_of(server_side).len(), 2);
+    c.close().await;
+    eventually("rooms gone", || hub.rooms().is_empty() && hub.is_empty()).await;
+}
+
+#[tokio::test]
+async fn broadcast_can_exclude_the_sender_and_is_encoded_once_per_codec() {
+    let server = RpcServer::builder(Api::default()).build().unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    let mut clients = Vec::new();
+    let mut boxes = Vec::new();
+    for codec in ["json", "json", "msgpack"] {
+        let (api, got) = recorder();
+        let c = Client::builder(format!("{base}/ws"))
+            .codecs([codec])
+            .expose(api)
+            .connect()
+            .await
+            .unwrap();
+        let n = clients.len() + 1;
+        eventually("registered", || hub.len() == n).await;
+        // The newest server-side connection is this client's.
+        let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+        hub.join(id, "r");
+        clients.push((c, id));
+        boxes.push(got);
+    }
+    let sender = clients[0].1;
+    let mut m = polycodec::Object::new();
+    m.insert("text", Value::from("x"));
+    let sent = hub.broadcast("r", "message", vec![Value::Object(m)], Some(sender));
+    assert_eq!(sent, 2);
+    eventually("both others got it", || {
+        texts(&boxes[1]).len() == 1 && texts(&boxes[2]).len() == 1
+    })
+    .await;
+    assert!(texts(&boxes[0]).is_empty());
+}
+
+#[tokio::test]
+async fn upgrade_without_token_is_rejected_with_401() {
+    let chat = demo::chat_server(Some("s3cret".into())).unwrap();
+    let base = serve_at("/chat/{room}", chat).await;
+    let err = Client::connect(format!("{base}/chat/lobby?username=x"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.props.get("status"), Some(&Value::from(401)));
+    let err = Client::connect(format!("{base}/chat/lobby?username=x&token=wrong"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.props.get("status"), Some(&Value::from(401)));
+    let ok = Client::connect(format!("{base}/chat/lobby?username=x&token=s3cret")).await;
+    assert!(ok.is_ok());
+}
+
+#[tokio::test]
+async fn auth_hook_can_forbid_with_403_and_names_the_user() {
+    let api = Api::builder()
+        .method("whoami", |call: Call| async move {
+            Ok(Value::from(call.peer().user().unwrap_or("")))
+        })
+        .build()
+        .unwrap();
+    let server = RpcServer::builder(api)
+        .authenticate(|req| match req.bearer().as_deref() {
+            Some("admin-token") => Ok(Some(Identity {
+                user: "admin".into(),
+                data: Value::Null,
+            })),
+            Some(_) => Err(AuthError::forbidden("not allowed here")),
+            None => Err(AuthError::unauthorized("who are you?")),
+        })
+        .build()
+        .unwrap();
+    let base = serve_at("/ws", server).await;
+    // tungstenite lets us set headers on the upgrade request.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{base}/ws").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", "Bearer nope".parse().unwrap());
+    let err = tokio_tungstenite::connect_async(req).await.err().unwrap();
+    assert!(err.to_string().contains("403"), "{err}");
+    let err = Client::connect(format!("{base}/ws")).await.err().unwrap();
+    assert_eq!(err.props.get("status"), Some(&Value::from(401)));
+}
+
+#[tokio::test]
+async fn heartbeat_closes_a_peer_that_stops_answering() {
+    let server = RpcServer::builder(Api::default())
+        .heartbeat(Duration::from_millis(50), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    // A raw socket that never reads never answers pings.
+    let (silent, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    eventually("connected", || hub.len() == 1).await;
+    eventually("closed by heartbeat", || hub.is_empty()).await;
+    drop(silent);
+    // A client that reads answers pings and stays.
+    let c = Client::connect(format!("{base}/ws")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hub.len(), 1);
+    assert!(!c.is_closed());
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_gets_an_error_and_repeated_abuse_closes_with_1008() {
+    let server = RpcServer::builder(demo::api())
+        .rate_limit(1.0, 3, 5)
+        .build()
+        .unwrap();
+    let base = serve_at("/ws", server).await;
+    let c = Client::connect(format!("{base}/ws")).await.unwrap();
+    for _ in 0..3 {
+        let _: f64 = c.call("add", (1, 1)).await.unwrap();
+    }
+    let err = c.call::<f64, _>("add", (1, 1)).await.unwrap_err();
+    assert_eq!(err.name, codes::RATE_LIMITED);
+    // Keep hammering: the server closes with 1008.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["add"],"a":[1,2]}}"#);
+        if ws.send(Message::Text(q.into())).await.is_err() {
+            break;
+        }
+    }
+    let mut close = None;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        if let Message::Close(f) = m {
+            close = f;
+            break;
+        }
+    }
+    let f = close.expect("a close frame");
+    assert_eq!(u16::from(f.code), 1008);
+    assert_eq!(f.reason.as_str(), "rate limit exceeded");
+}
+
+#[tokio::test]
+async fn oversized_message_is_closed_with_1009() {
+    let server = RpcServer::builder(demo::api())
+        .limits(Limits::default().max_message_bytes(1024))
+        .build()
+        .unwrap();
+    let base = serve_at("/ws", server).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    let big = format!(
+        r#"{{"t":"q","id":"1","op":"call","p":["echo"],"a":["{}"]}}"#,
+        "x".repeat(4096)
+    );
+    ws.send(Message::Text(big.into())).await.unwrap();
+    let mut code = None;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        if let Message::Close(f) = m {
+            code = f.map(|f| (u16::from(f.code), f.reason.to_string()));
+            break;
+        }
+    }
+    assert_eq!(code, Some((1009, "message too big".to_owned())));
+}
+
+#[tokio::test]
+async fn slow_reader_is_closed_not_buffered_forever() {
+    let server = RpcServer::builder(Api::default())
+        .limits(Limits::default().outbound_queue(8))
+        .build()
+        .unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    let (reader, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    eventually("connected", || hub.len() == 1).await;
+    let id = hub.peers()[0].id();
+    hub.join(id, "firehose");
+    let payload = Value::from("y".repeat(64 * 1024));
+    // 64 KiB pushes to a socket nobody reads: the kernel buffers fill, then the bounded
+    // queue, then the peer is cut off.
+    let mut pushed = 0;
+    for _ in 0..10_000 {
+        if hub.broadcast("firehose", "message", vec![payload.clone()], None) == 0 {
+            break;
+        }
+        pushed += 1;
+        tokio::task::yield_now().await;
+    }
+    assert!(pushed < 10_000, "never cut off after {pushed} pushes");
+    eventually("slow reader dropped", || hub.is_empty()).await;
+    drop(reader);
+}
+
+#[tokio::test]
+async fn lifecycle_hooks_see_open_message_and_close() {
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    let server = RpcServer::builder(demo::api())
+        .on_connect(move |p| l1.lock().unwrap().push(format!("open {}", p.id())))
+        .on_message(move |p, raw| {
+            l2.lock()
+                .unwrap()
+                .push(format!("message {} {}", p.id(), raw.len()))
+        })
+        .on_close(move |p, _| l3.lock().unwrap().push(format!("close {}", p.id())))
+        .build()
+        .unwrap();
+    let base = serve_at("/ws", server).await;
+    let c = Client::connect(format!("{base}/ws")).await.unwrap();
+    let _: f64 = c.call("add", (1, 2)).await.unwrap();
+    c.close().await;
+    eventually("closed", || {
+        log.lock().unwrap().iter().any(|l| l.starts_with("close"))
+    })
+    .await;
+    let log = log.lock().unwrap();
+    assert!(log[0].starts_with("open"));
+    assert!(log.iter().any(|l| l.starts_with("message")));
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_with_1001_and_pending_calls_fail() {
+    let api = Api::builder()
+        .method("hang", |_c: Call| async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(Value::Null)
+        })
+        .build()
+        .unwrap();
+    let server = RpcServer::builder(api).build().unwrap();
+    let s2 = server.clone();
+    let base = serve_at("/ws", server).await;
+    let c = Arc::new(Client::connect(format!("{base}/ws")).await.unwrap());
+    let c2 = c.clone();
+    let pending = tokio::spawn(async move { c2.call::<Value, _>("hang", ()).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s2.shutdown();
+    let err = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.name, codes::CLOSED);
+    let (mut raw, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s2.shutdown();
+    let mut code = None;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), raw.next()).await {
+        if let Message::Close(f) = m {
+            code = f.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1001));
+    let _ = RpcError::msg("unused");
+}
+
+#[tokio::test]
+async fn client_detects_a_dead_server_and_reconnects_with_backoff_when_asked() {
+    // A "server" that accepts the upgrade, then never reads or answers anything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(ws);
+    });
+    let mut client = Client::builder(format!("ws://{addr}/"))
+        .heartbeat(Duration::from_millis(50), Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap();
+    let err = client.call::<Value, _>("anything", ()).await.unwrap_err();
+    assert_eq!(
+        err.name,
+        codes::CLOSED,
+        "the pending call fails once the server is declared dead"
+    );
+    assert!(client.is_closed());
+    hold.abort();
+    // Nobody listens there any more: reconnecting gives up after its attempts.
+    let started = std::time::Instant::now();
+    assert!(client
+        .reconnect(3, Duration::from_millis(20))
+        .await
+        .is_err());
+    assert!(
+        started.elapsed() >= Duration::from_millis(60),
+        "backoff waited"
+    );
+    // Point a fresh client at a live server, kill that server's side, reconnect.
+    let server = RpcServer::builder(demo::api()).build().unwrap();
+    let s2 = server.clone();
+    let base = serve_at("/ws", server).await;
+    let mut c = Client::connect(format!("{base}/ws")).await.unwrap();
+    s2.shutdown();
+    eventually("closed by the server", || c.is_closed()).await;
+    c.reconnect(5, Duration::from_millis(20)).await.unwrap();
+    let v: f64 = c.call("add", (2, 2)).await.unwrap();
+    assert_eq!(v, 4.0);
+}
