@@ -138,7 +138,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             b'[' => {
                 self.r.pos += 1;
                 self.enter()?;
-                let v = grow(|| {
+                let v = grow_every(self.depth_left, || {
                     visitor.visit_seq(Seq {
                         de: self,
                         parent: node,
@@ -152,12 +152,12 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             b'{' => {
                 self.r.pos += 1;
                 self.enter()?;
-                let v = grow(|| {
+                let v = grow_every(self.depth_left, || {
                     visitor.visit_map(Map {
                         de: self,
                         parent: node,
                         first: true,
-                        key: String::new(),
+                        key: KeyRef::Borrowed(""),
                         pending: NONE,
                     })
                 })?;
@@ -185,11 +185,23 @@ impl<'a, 'm> Deserializer<'a, 'm> {
     }
 }
 
-/// Run `f` with enough stack for one more level of nesting: deep (but within the depth
-/// limit) input must not overflow small thread stacks.
+/// Run `f` with enough stack for more levels of nesting: deep (but within the depth limit)
+/// input must not overflow small thread stacks. Checking costs a thread-local read, so the
+/// hot paths call [`grow_every`] instead.
 #[inline]
 pub(crate) fn grow<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+    stacker::maybe_grow(128 * 1024, 1024 * 1024, f)
+}
+
+/// [`grow`] at every 16th level of nesting only (`depth_left` is the countdown of levels):
+/// the 128 KiB red zone covers the levels in between.
+#[inline]
+pub(crate) fn grow_every<R>(depth_left: usize, f: impl FnOnce() -> R) -> R {
+    if depth_left % 16 == 0 {
+        grow(f)
+    } else {
+        f()
+    }
 }
 
 fn visit_number<'de, V: Visitor<'de>>(n: Num<'_>, visitor: V) -> Result<V::Value> {
@@ -323,10 +335,34 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        if crate::value::magic::Magic::from_name(name).is_some() {
-            self.deserialize_any(visitor)
-        } else {
-            visitor.visit_newtype_struct(self)
+        use super::meta::Ann;
+        use crate::value::magic::Magic;
+        let Some(magic) = Magic::from_name(name) else {
+            return visitor.visit_newtype_struct(self);
+        };
+        // Typed fast paths: a Date, Set or Map field reads straight from the text, without
+        // an intermediate Value.
+        let ann = if self.node == NONE { None } else { self.tree.ann(self.node) };
+        match (magic, ann) {
+            (Magic::Date, Some(Ann::Date)) if !self.tree.has_children(self.node) => {
+                let node = std::mem::replace(&mut self.node, NONE);
+                self.applied[node as usize] = true;
+                if self.r.peek() == Some(b'"') {
+                    let s = self.r.string(&mut self.scratch)?;
+                    return visitor.visit_f64(Date::parse(s.as_str()).time_value());
+                }
+                self.node = node;
+                self.applied[node as usize] = false;
+                self.deserialize_any(visitor)
+            }
+            (Magic::Set, Some(Ann::Set)) | (Magic::Map, Some(Ann::Map))
+                if self.r.peek() == Some(b'[') =>
+            {
+                // The annotation is consumed here; its children still apply inside.
+                self.applied[self.node as usize] = true;
+                self.parse_plain(visitor)
+            }
+            _ => self.deserialize_any(visitor),
         }
     }
 
@@ -452,8 +488,24 @@ struct Map<'x, 'a, 'm> {
     de: &'x mut Deserializer<'a, 'm>,
     parent: NodeId,
     first: bool,
-    key: String,
+    /// The current key, for the trie lookup and for error paths (copied only when it had
+    /// escapes).
+    key: KeyRef<'a>,
     pending: NodeId,
+}
+
+enum KeyRef<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl KeyRef<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            KeyRef::Borrowed(s) => s,
+            KeyRef::Owned(s) => s,
+        }
+    }
 }
 
 impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
@@ -478,17 +530,18 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
         if self.de.r.peek_some()? != b'"' {
             return Err(self.de.r.err("expected a string key"));
         }
-        let key = self.de.r.string(&mut self.de.scratch)?;
-        self.key.clear();
-        self.key.push_str(key.as_str());
+        self.key = match self.de.r.string(&mut self.de.scratch)? {
+            Str::Borrowed(s) => KeyRef::Borrowed(s),
+            Str::Copied(s) => KeyRef::Owned(s.to_owned()),
+        };
         self.pending = if self.parent == NONE {
             NONE
         } else {
-            self.de.tree.child_key(self.parent, &self.key)
+            self.de.tree.child_key(self.parent, self.key.as_str())
         };
-        let out = match key {
-            Str::Borrowed(s) => seed.deserialize(KeyDeserializer::Borrowed(s)),
-            Str::Copied(_) => seed.deserialize(KeyDeserializer::Copied(&self.key)),
+        let out = match &self.key {
+            KeyRef::Borrowed(s) => seed.deserialize(KeyDeserializer::Borrowed(s)),
+            KeyRef::Owned(s) => seed.deserialize(KeyDeserializer::Copied(s)),
         };
         out.map(Some)
     }
@@ -497,7 +550,7 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
         self.de.r.expect(b':', "`:`")?;
         self.de.node = self.pending;
         seed.deserialize(&mut *self.de)
-            .map_err(|e| e.in_segment(&self.key))
+            .map_err(|e| e.in_segment(self.key.as_str()))
     }
 }
 

@@ -150,7 +150,13 @@ struct Node {
     parent: NodeId,
     /// The segment that leads here from the parent, for error messages.
     seg: String,
+    /// Children of nodes with few of them, searched linearly (most nodes have one or two);
+    /// nodes with more use the hashed edge table.
+    small: Vec<(Seg, NodeId)>,
 }
+
+/// Up to this many children a node keeps them in a list.
+const SMALL: usize = 8;
 
 /// All annotations of a payload, as a trie keyed by path segments.
 #[derive(Debug)]
@@ -206,8 +212,18 @@ impl MetaTree {
     /// The child of `node` at array index `i`.
     #[inline]
     pub(crate) fn child_index(&self, node: NodeId, i: usize) -> NodeId {
-        if !self.has_children(node) || i > u32::MAX as usize {
+        let Some(n) = self.nodes.get(node as usize) else {
             return NONE;
+        };
+        if n.children == 0 || i > u32::MAX as usize {
+            return NONE;
+        }
+        if n.children as usize <= SMALL {
+            return n
+                .small
+                .iter()
+                .find(|(s, _)| *s == Seg::Index(i as u32))
+                .map_or(NONE, |(_, c)| *c);
         }
         let key = EdgeRef {
             parent: node,
@@ -219,13 +235,27 @@ impl MetaTree {
     /// The child of `node` at object key `k`.
     #[inline]
     pub(crate) fn child_key(&self, node: NodeId, k: &str) -> NodeId {
-        if !self.has_children(node) {
+        let Some(n) = self.nodes.get(node as usize) else {
+            return NONE;
+        };
+        if n.children == 0 {
             return NONE;
         }
         let seg = match number::array_index(k) {
             Some(i) => SegRef::Index(i),
             None => SegRef::Key(k),
         };
+        if n.children as usize <= SMALL {
+            return n
+                .small
+                .iter()
+                .find(|(s, _)| match (s, &seg) {
+                    (Seg::Index(a), SegRef::Index(b)) => a == b,
+                    (Seg::Key(a), SegRef::Key(b)) => &**a == *b,
+                    _ => false,
+                })
+                .map_or(NONE, |(_, c)| *c);
+        }
         let key = EdgeRef { parent: node, seg };
         self.edges.get(&key).copied().unwrap_or(NONE)
     }
@@ -239,12 +269,17 @@ impl MetaTree {
                 out.push(n);
             }
             if self.has_children(n) {
-                stack.extend(
-                    self.edges
-                        .iter()
-                        .filter(|(e, _)| e.parent == n)
-                        .map(|(_, &c)| c),
-                );
+                let node = &self.nodes[n as usize];
+                if node.children as usize <= SMALL {
+                    stack.extend(node.small.iter().map(|(_, c)| *c));
+                } else {
+                    stack.extend(
+                        self.edges
+                            .iter()
+                            .filter(|(e, _)| e.parent == n)
+                            .map(|(_, &c)| c),
+                    );
+                }
             }
         }
         out
@@ -278,7 +313,15 @@ impl MetaTree {
                         seg: s.clone(),
                         ..Node::default()
                     });
-                    self.nodes[cur as usize].children += 1;
+                    let parent = &mut self.nodes[cur as usize];
+                    parent.children += 1;
+                    // Every edge is in the table (used while building); small nodes also
+                    // keep a list for fast reads.
+                    if parent.children as usize <= SMALL {
+                        parent.small.push((edge.seg.clone(), id));
+                    } else {
+                        parent.small = Vec::new();
+                    }
                     self.edges.insert(edge, id);
                     id
                 }

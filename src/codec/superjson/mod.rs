@@ -92,10 +92,20 @@ impl SuperJson {
     /// Decode any `T: DeserializeOwned` (no intermediate `Value` unless the payload has
     /// `referentialEqualities`, which only a `Value` can hold).
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        check_size(bytes, &self.limits)?;
+        if let Some(env) = Envelope::fast(bytes, &self.limits) {
+            if let Ok(v) = self.typed_from(bytes, &env) {
+                return Ok(v);
+            }
+        }
         let env = Envelope::split(bytes, &self.limits)?;
+        self.typed_from(bytes, &env)
+    }
+
+    fn typed_from<T: DeserializeOwned>(&self, bytes: &[u8], env: &Envelope) -> Result<T> {
         let meta = env.meta(&self.limits)?;
         if meta.refs.is_some() {
-            let v = self.decode_parts(bytes, &env, meta)?;
+            let v = self.decode_parts(bytes, env, meta)?;
             return crate::value::de::from_value_ref(&v);
         }
         let Some((start, end)) = env.json else {
@@ -108,6 +118,7 @@ impl SuperJson {
         };
         let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
         let v = T::deserialize(&mut de)?;
+        de.r.end()?;
         de.check_all_applied()?;
         Ok(v)
     }
@@ -119,6 +130,14 @@ impl SuperJson {
 
     /// Decode a [`Value`]: what JS `superjson.parse` returns.
     pub fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
+        check_size(bytes, &self.limits)?;
+        if let Some(env) = Envelope::fast(bytes, &self.limits) {
+            if let Ok(meta) = env.meta(&self.limits) {
+                if let Ok(v) = self.decode_parts(bytes, &env, meta) {
+                    return Ok(v);
+                }
+            }
+        }
         let env = Envelope::split(bytes, &self.limits)?;
         let meta = env.meta(&self.limits)?;
         self.decode_parts(bytes, &env, meta)
@@ -135,6 +154,7 @@ impl SuperJson {
         };
         let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
         let v = Value::deserialize(&mut de)?;
+        de.r.end()?;
         de.check_all_applied()?;
         match &meta.refs {
             Some(refs) => refs::apply(v, refs, &self.limits),
@@ -154,15 +174,64 @@ struct Envelope {
     meta: Option<Value>,
 }
 
+fn check_size(bytes: &[u8], limits: &Limits) -> Result<()> {
+    if bytes.len() > limits.message_bytes() {
+        return Err(Error::limit(format!(
+            "message of {} bytes is over the limit of {}",
+            bytes.len(),
+            limits.message_bytes()
+        )));
+    }
+    Ok(())
+}
+
 impl Envelope {
-    fn split(bytes: &[u8], limits: &Limits) -> Result<Envelope> {
-        if bytes.len() > limits.message_bytes() {
-            return Err(Error::limit(format!(
-                "message of {} bytes is over the limit of {}",
-                bytes.len(),
-                limits.message_bytes()
-            )));
+    /// The split superjson writers make: `{"json":<json>}` or `{"json":<json>,"meta":<meta>}`
+    /// with nothing else. Found without walking `json`: the candidate is only trusted once
+    /// parsing `json` from its start ends exactly where the candidate says (a JSON value's
+    /// end is fixed by its start), and the caller falls back to [`Envelope::split`]
+    /// otherwise.
+    fn fast(bytes: &[u8], limits: &Limits) -> Option<Envelope> {
+        const HEAD: &[u8] = b"{\"json\":";
+        const META: &[u8] = b",\"meta\":";
+        if !bytes.starts_with(HEAD) {
+            return None;
         }
+        let body_end = bytes.iter().rposition(|b| !b.is_ascii_whitespace())?;
+        if bytes[body_end] != b'}' || body_end < HEAD.len() {
+            return None;
+        }
+        let body = &bytes[..body_end];
+        let meta_at = body
+            .windows(META.len())
+            .rposition(|w| w == META)
+            .filter(|&p| p >= HEAD.len());
+        let Some(p) = meta_at else {
+            return Some(Envelope {
+                json: Some((HEAD.len(), body_end)),
+                meta: None,
+            });
+        };
+        let empty = meta::MetaTree::default();
+        let mut d = de::Deserializer::new(
+            Reader {
+                bytes: body,
+                pos: p + META.len(),
+                base: 0,
+            },
+            &empty,
+            limits.depth(),
+        );
+        let v = Value::deserialize(&mut d).ok()?;
+        d.r.end().ok()?;
+        Some(Envelope {
+            json: Some((HEAD.len(), p)),
+            meta: Some(v),
+        })
+    }
+
+    fn split(bytes: &[u8], limits: &Limits) -> Result<Envelope> {
+        check_size(bytes, limits)?;
         let mut r = Reader::new(bytes);
         match r.peek_some()? {
             b'{' => r.pos += 1,

@@ -466,7 +466,13 @@ impl Encoder {
 
     /// Write `v` at the current position.
     pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
-        super::de::grow(|| self.value_inner(v))
+        super::de::grow_every(self.depth_left, || self.value_inner(v))
+    }
+
+    /// Levels of nesting still allowed.
+    #[inline]
+    pub(crate) fn depth_left(&self) -> usize {
+        self.depth_left
     }
 
     fn value_inner(&mut self, v: &Value) -> Result<()> {

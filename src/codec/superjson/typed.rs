@@ -59,7 +59,8 @@ impl<'e> Compound<'e> {
         self.enc.charge()?;
         self.enc.push_index(self.count);
         self.count += 1;
-        super::de::grow(|| v.serialize(&mut *self.enc))?;
+        let depth = self.enc.depth_left();
+        super::de::grow_every(depth, || v.serialize(&mut *self.enc))?;
         self.enc.pop();
         Ok(())
     }
@@ -88,7 +89,8 @@ impl<'e> Compound<'e> {
     fn object_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.enc.charge()?;
         self.enc.wrote_undefined = false;
-        super::de::grow(|| v.serialize(&mut *self.enc))?;
+        let depth = self.enc.depth_left();
+        super::de::grow_every(depth, || v.serialize(&mut *self.enc))?;
         self.enc.pop();
         if self.enc.mode == Mode::Plain && self.enc.wrote_undefined {
             // JSON.stringify leaves out keys whose value is undefined.
