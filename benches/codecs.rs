@@ -48,9 +48,15 @@ fn bincode_len<T: Serialize>(_: &T) -> usize {
     0
 }
 
-fn group<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(c: &mut Criterion, name: &str, v: &T) {
+fn group<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
+    c: &mut Criterion,
+    name: &str,
+    v: &T,
+) {
     let mut g = c.benchmark_group(name);
-    g.measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500)).sample_size(20);
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20);
 
     let sj = SuperJson::new();
     let json = Json::new();
@@ -68,22 +74,66 @@ fn group<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(c: &mut 
         ($label:expr, $bytes:expr, $enc:expr, $dec:expr) => {{
             let bytes = $bytes;
             g.throughput(Throughput::Bytes(bytes.len() as u64));
-            g.bench_function(BenchmarkId::new("encode", $label), |b| b.iter(|| black_box($enc)));
-            g.bench_function(BenchmarkId::new("decode", $label), |b| b.iter(|| black_box($dec(&bytes))));
+            g.bench_function(BenchmarkId::new("encode", $label), |b| {
+                b.iter(|| black_box($enc))
+            });
+            g.bench_function(BenchmarkId::new("decode", $label), |b| {
+                b.iter(|| black_box($dec(&bytes)))
+            });
         }};
     }
-    pair!("superjson-typed", sj_bytes.clone(), sj.to_vec(black_box(v)).unwrap(), |b: &Vec<u8>| sj.from_slice::<T>(b).unwrap());
-    pair!("superjson-value", sj_bytes.clone(), sj.encode_value(black_box(&value)).unwrap(), |b: &Vec<u8>| sj.decode_value(b).unwrap());
-    pair!("json-typed", json_bytes.clone(), json.to_vec(black_box(v)).unwrap(), |b: &Vec<u8>| json.from_slice::<T>(b).unwrap());
-    pair!("serde_json (baseline)", raw_json.clone(), serde_json::to_vec(black_box(v)).unwrap(), |b: &Vec<u8>| serde_json::from_slice::<T>(b).unwrap());
-    pair!("msgpack-typed", mp_bytes.clone(), mp.to_vec(black_box(v)).unwrap(), |b: &Vec<u8>| mp.from_slice::<T>(b).unwrap());
-    pair!("msgpack-value", mp_bytes.clone(), mp.encode_value(black_box(&value)).unwrap(), |b: &Vec<u8>| mp.decode_value(b).unwrap());
-    pair!("rmp-serde (baseline)", raw_mp.clone(), rmp_serde::to_vec_named(black_box(v)).unwrap(), |b: &Vec<u8>| rmp_serde::from_slice::<T>(b).unwrap());
+    pair!(
+        "superjson-typed",
+        sj_bytes.clone(),
+        sj.to_vec(black_box(v)).unwrap(),
+        |b: &Vec<u8>| sj.from_slice::<T>(b).unwrap()
+    );
+    pair!(
+        "superjson-value",
+        sj_bytes.clone(),
+        sj.encode_value(black_box(&value)).unwrap(),
+        |b: &Vec<u8>| sj.decode_value(b).unwrap()
+    );
+    pair!(
+        "json-typed",
+        json_bytes.clone(),
+        json.to_vec(black_box(v)).unwrap(),
+        |b: &Vec<u8>| json.from_slice::<T>(b).unwrap()
+    );
+    pair!(
+        "serde_json (baseline)",
+        raw_json.clone(),
+        serde_json::to_vec(black_box(v)).unwrap(),
+        |b: &Vec<u8>| serde_json::from_slice::<T>(b).unwrap()
+    );
+    pair!(
+        "msgpack-typed",
+        mp_bytes.clone(),
+        mp.to_vec(black_box(v)).unwrap(),
+        |b: &Vec<u8>| mp.from_slice::<T>(b).unwrap()
+    );
+    pair!(
+        "msgpack-value",
+        mp_bytes.clone(),
+        mp.encode_value(black_box(&value)).unwrap(),
+        |b: &Vec<u8>| mp.decode_value(b).unwrap()
+    );
+    pair!(
+        "rmp-serde (baseline)",
+        raw_mp.clone(),
+        rmp_serde::to_vec_named(black_box(v)).unwrap(),
+        |b: &Vec<u8>| rmp_serde::from_slice::<T>(b).unwrap()
+    );
     #[cfg(feature = "bincode")]
     {
         let bc = polycodec::codec::Bincode::new();
         let bc_bytes = bc.to_vec(v).unwrap();
-        pair!("bincode-typed", bc_bytes, bc.to_vec(black_box(v)).unwrap(), |b: &Vec<u8>| bc.from_slice::<T>(b).unwrap());
+        pair!(
+            "bincode-typed",
+            bc_bytes,
+            bc.to_vec(black_box(v)).unwrap(),
+            |b: &Vec<u8>| bc.from_slice::<T>(b).unwrap()
+        );
     }
     g.finish();
 }

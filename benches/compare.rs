@@ -53,7 +53,12 @@ struct Row {
     serde_json_dec: f64,
 }
 
-fn measure<T: Serialize + DeserializeOwned>(name: &'static str, v: &T, ms: u64, runs: usize) -> Row {
+fn measure<T: Serialize + DeserializeOwned>(
+    name: &'static str,
+    v: &T,
+    ms: u64,
+    runs: usize,
+) -> Row {
     let sj = SuperJson::new();
     let bytes = sj.to_vec(v).unwrap();
     let value = sj.decode_value(&bytes).unwrap();
@@ -61,12 +66,26 @@ fn measure<T: Serialize + DeserializeOwned>(name: &'static str, v: &T, ms: u64, 
     Row {
         name,
         sj_bytes: bytes.len(),
-        typed_enc: ops(ms, runs, || drop(black_box(sj.to_vec(black_box(v)).unwrap()))),
-        typed_dec: ops(ms, runs, || drop(black_box(sj.from_slice::<T>(black_box(&bytes)).unwrap()))),
-        value_enc: ops(ms, runs, || drop(black_box(sj.encode_value(black_box(&value)).unwrap()))),
-        value_dec: ops(ms, runs, || drop(black_box(sj.decode_value(black_box(&bytes)).unwrap()))),
-        serde_json_enc: ops(ms, runs, || drop(black_box(serde_json::to_vec(black_box(v)).unwrap()))),
-        serde_json_dec: ops(ms, runs, || drop(black_box(serde_json::from_slice::<T>(black_box(&raw)).unwrap()))),
+        typed_enc: ops(ms, runs, || {
+            drop(black_box(sj.to_vec(black_box(v)).unwrap()))
+        }),
+        typed_dec: ops(ms, runs, || {
+            drop(black_box(sj.from_slice::<T>(black_box(&bytes)).unwrap()))
+        }),
+        value_enc: ops(ms, runs, || {
+            drop(black_box(sj.encode_value(black_box(&value)).unwrap()))
+        }),
+        value_dec: ops(ms, runs, || {
+            drop(black_box(sj.decode_value(black_box(&bytes)).unwrap()))
+        }),
+        serde_json_enc: ops(ms, runs, || {
+            drop(black_box(serde_json::to_vec(black_box(v)).unwrap()))
+        }),
+        serde_json_dec: ops(ms, runs, || {
+            drop(black_box(
+                serde_json::from_slice::<T>(black_box(&raw)).unwrap(),
+            ))
+        }),
     }
 }
 
@@ -99,11 +118,26 @@ fn main() {
     ];
     let sj = SuperJson::new();
     let mut payloads = polycodec::Object::new();
-    payloads.insert("small", polycodec::Value::String(sj.to_string(&common::small()).unwrap()));
-    payloads.insert("medium", polycodec::Value::String(sj.to_string(&common::medium()).unwrap()));
-    payloads.insert("large", polycodec::Value::String(sj.to_string(&common::large()).unwrap()));
+    payloads.insert(
+        "small",
+        polycodec::Value::String(sj.to_string(&common::small()).unwrap()),
+    );
+    payloads.insert(
+        "medium",
+        polycodec::Value::String(sj.to_string(&common::medium()).unwrap()),
+    );
+    payloads.insert(
+        "large",
+        polycodec::Value::String(sj.to_string(&common::large()).unwrap()),
+    );
     let tmp = std::env::temp_dir().join(format!("polycodec-compare-{}.json", std::process::id()));
-    std::fs::write(&tmp, polycodec::codec::Json::new().encode_value(&polycodec::Value::Object(payloads)).unwrap()).unwrap();
+    std::fs::write(
+        &tmp,
+        polycodec::codec::Json::new()
+            .encode_value(&polycodec::Value::Object(payloads))
+            .unwrap(),
+    )
+    .unwrap();
     let js = Command::new("node")
         .arg(root.join("benches/compare/js-codecs.mjs"))
         .arg(&tmp)
@@ -113,8 +147,14 @@ fn main() {
         .output()
         .expect("node");
     let _ = std::fs::remove_file(&tmp);
-    assert!(js.status.success(), "{}", String::from_utf8_lossy(&js.stderr));
-    let js = polycodec::codec::Json::new().decode_value(&js.stdout).unwrap();
+    assert!(
+        js.status.success(),
+        "{}",
+        String::from_utf8_lossy(&js.stderr)
+    );
+    let js = polycodec::codec::Json::new()
+        .decode_value(&js.stdout)
+        .unwrap();
 
     // ---- RPC ----
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -134,8 +174,14 @@ fn main() {
             .spawn()
             .expect("node");
         let mut line = String::new();
-        std::io::BufReader::new(node.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().trim_start_matches("listening ").parse().expect("port");
+        std::io::BufReader::new(node.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .trim_start_matches("listening ")
+            .parse()
+            .expect("port");
         let arg = serde_json::to_string(&common::small()).unwrap();
         let d = Duration::from_secs_f64(rpc_secs);
         let mut ours = Vec::new();
@@ -152,7 +198,11 @@ fn main() {
     let mut md = String::new();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
     let _ = writeln!(md, "# Benchmarks\n");
     let _ = writeln!(
@@ -183,36 +233,69 @@ fn main() {
         chart.push((format!("{} encode", r.name), r.typed_enc / jss));
         chart.push((format!("{} decode", r.name), r.typed_dec / jsp));
     }
-    let _ = writeln!(md, "\n## superjson vs raw serde_json (typed structs, same process)\n");
+    let _ = writeln!(
+        md,
+        "\n## superjson vs raw serde_json (typed structs, same process)\n"
+    );
     let _ = writeln!(md, "| payload | serde_json encode | superjson encode | cost | serde_json decode | superjson decode | cost |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
     for r in &rows {
         let _ = writeln!(
             md,
             "| {} | {:.0} | {:.0} | {:.2}× the time | {:.0} | {:.0} | {:.2}× the time |",
-            r.name, r.serde_json_enc, r.typed_enc, r.serde_json_enc / r.typed_enc, r.serde_json_dec, r.typed_dec,
+            r.name,
+            r.serde_json_enc,
+            r.typed_enc,
+            r.serde_json_enc / r.typed_enc,
+            r.serde_json_dec,
+            r.typed_dec,
             r.serde_json_dec / r.typed_dec
         );
     }
-    let _ = writeln!(md, "\nJS `JSON.stringify`/`parse` on the same data (plain JSON, no types kept), for scale:\n");
+    let _ = writeln!(
+        md,
+        "\nJS `JSON.stringify`/`parse` on the same data (plain JSON, no types kept), for scale:\n"
+    );
     let _ = writeln!(md, "| payload | JSON.stringify | JSON.parse |");
     let _ = writeln!(md, "|---|---|---|");
     for r in &rows {
-        let _ = writeln!(md, "| {} | {:.0} | {:.0} |", r.name, num(&js, &[r.name, "jsonStringify"]), num(&js, &[r.name, "jsonParse"]));
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.0} |",
+            r.name,
+            num(&js, &[r.name, "jsonStringify"]),
+            num(&js, &[r.name, "jsonParse"])
+        );
     }
-    let _ = writeln!(md, "\n## RPC: the same load client against polycodec and kkrpc 0.2.2 on node\n");
-    let _ = writeln!(md, "Legacy kkrpc protocol, JSON mode, `echo(small payload)`, loopback.\n");
+    let _ = writeln!(
+        md,
+        "\n## RPC: the same load client against polycodec and kkrpc 0.2.2 on node\n"
+    );
+    let _ = writeln!(
+        md,
+        "Legacy kkrpc protocol, JSON mode, `echo(small payload)`, loopback.\n"
+    );
     let _ = writeln!(md, "| shape | polycodec calls/s | kkrpc (node) calls/s | ratio | polycodec p50 / p99 µs | kkrpc p50 / p99 µs |");
     let _ = writeln!(md, "|---|---|---|---|---|---|");
-    for ((shape, o), t) in ["1 connection, 1 in flight", "1 connection, 64 in flight", "16 connections × 16 in flight"]
-        .iter()
-        .zip(&ours)
-        .zip(&theirs)
+    for ((shape, o), t) in [
+        "1 connection, 1 in flight",
+        "1 connection, 64 in flight",
+        "16 connections × 16 in flight",
+    ]
+    .iter()
+    .zip(&ours)
+    .zip(&theirs)
     {
         let _ = writeln!(
             md,
             "| {shape} | {:.0} | {:.0} | **{:.1}×** | {:.0} / {:.0} | {:.0} / {:.0} |",
-            o.per_second(), t.per_second(), o.per_second() / t.per_second(), o.p50_us, o.p99_us, t.p50_us, t.p99_us
+            o.per_second(),
+            t.per_second(),
+            o.per_second() / t.per_second(),
+            o.p50_us,
+            o.p99_us,
+            t.p50_us,
+            t.p99_us
         );
         chart.push((format!("RPC {shape}"), o.per_second() / t.per_second()));
     }
@@ -220,24 +303,59 @@ fn main() {
     let _ = writeln!(md, "| target | measured | met |");
     let _ = writeln!(md, "|---|---|---|");
     let mut target = |what: &str, got: f64, ok: bool| {
-        let _ = writeln!(md, "| {what} | {got:.2} | {} |", if ok { "yes" } else { "no" });
+        let _ = writeln!(
+            md,
+            "| {what} | {got:.2} | {} |",
+            if ok { "yes" } else { "no" }
+        );
     };
     for r in rows.iter().filter(|r| r.name != "small") {
         let e = r.typed_enc / num(&js, &[r.name, "sjStringify"]);
         let d = r.typed_dec / num(&js, &[r.name, "sjParse"]);
-        target(&format!("{}: superjson encode ≥ 30× JS stringify", r.name), e, e >= 30.0);
-        target(&format!("{}: superjson decode ≥ 10× JS parse", r.name), d, d >= 10.0);
+        target(
+            &format!("{}: superjson encode ≥ 30× JS stringify", r.name),
+            e,
+            e >= 30.0,
+        );
+        target(
+            &format!("{}: superjson decode ≥ 10× JS parse", r.name),
+            d,
+            d >= 10.0,
+        );
     }
     for r in &rows {
         let e = r.serde_json_enc / r.typed_enc;
         let d = r.serde_json_dec / r.typed_dec;
-        target(&format!("{}: typed superjson encode ≤ 1.5× serde_json's time", r.name), e, e <= 1.5);
-        target(&format!("{}: typed superjson decode ≤ 2× serde_json's time", r.name), d, d <= 2.0);
+        target(
+            &format!(
+                "{}: typed superjson encode ≤ 1.5× serde_json's time",
+                r.name
+            ),
+            e,
+            e <= 1.5,
+        );
+        target(
+            &format!("{}: typed superjson decode ≤ 2× serde_json's time", r.name),
+            d,
+            d <= 2.0,
+        );
     }
-    let best = ours.iter().zip(&theirs).map(|(o, t)| o.per_second() / t.per_second()).fold(0.0, f64::max);
-    target("RPC echo throughput ≥ 5× kkrpc on node (best shape)", best, best >= 5.0);
+    let best = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(o, t)| o.per_second() / t.per_second())
+        .fold(0.0, f64::max);
+    target(
+        "RPC echo throughput ≥ 5× kkrpc on node (best shape)",
+        best,
+        best >= 5.0,
+    );
     let p99 = ours[1].p99_us < theirs[1].p99_us;
-    target("RPC p99 lower than kkrpc on node (1 connection, 64 in flight), µs", ours[1].p99_us, p99);
+    target(
+        "RPC p99 lower than kkrpc on node (1 connection, 64 in flight), µs",
+        ours[1].p99_us,
+        p99,
+    );
     let _ = writeln!(md, "\nMessagePack against raw rmp-serde and every codec's encoded sizes come from `cargo bench --bench codecs`.");
 
     std::fs::create_dir_all(root.join("docs")).unwrap();
@@ -250,7 +368,12 @@ fn main() {
 fn svg(bars: &[(String, f64)]) -> String {
     let (w, row, left) = (720.0, 26.0, 250.0);
     let h = 40.0 + row * bars.len() as f64;
-    let max = bars.iter().map(|b| b.1).fold(1.0, f64::max).log10().max(1.0);
+    let max = bars
+        .iter()
+        .map(|b| b.1)
+        .fold(1.0, f64::max)
+        .log10()
+        .max(1.0);
     let mut s = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="10" y="18" font-size="14">polycodec ÷ JS anchor (log scale; 1× = parity)</text>"#
     );

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick") || std::env::var_os("POLYCODEC_BENCH_QUICK").is_some();
+    let quick = std::env::args().any(|a| a == "--quick")
+        || std::env::var_os("POLYCODEC_BENCH_QUICK").is_some();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let rpc = RpcServer::builder(demo::api())
@@ -37,7 +38,13 @@ fn main() {
             codecs.push("bincode");
         }
         for codec in codecs {
-            let client = Arc::new(Client::builder(&url).codecs([codec]).connect().await.unwrap());
+            let client = Arc::new(
+                Client::builder(&url)
+                    .codecs([codec])
+                    .connect()
+                    .await
+                    .unwrap(),
+            );
             let mut lat = Vec::with_capacity(n);
             for _ in 0..n {
                 let t = Instant::now();
@@ -76,8 +83,16 @@ fn main() {
         println!("\nlegacy-protocol load client (JSON), echo(small payload)");
         println!("| shape | calls/s | p50 µs | p99 µs |");
         println!("|---|---|---|---|");
-        for (shape, r) in [("1 connection, 64 in flight", one), ("16 connections, 16 in flight each", many)] {
-            println!("| {shape} | {:.0} | {:.0} | {:.0} |", r.per_second(), r.p50_us, r.p99_us);
+        for (shape, r) in [
+            ("1 connection, 64 in flight", one),
+            ("16 connections, 16 in flight each", many),
+        ] {
+            println!(
+                "| {shape} | {:.0} | {:.0} | {:.0} |",
+                r.per_second(),
+                r.p50_us,
+                r.p99_us
+            );
         }
     });
 }

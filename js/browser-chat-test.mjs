@@ -29,6 +29,7 @@ import { chromium } from "playwright-core";
 
 const RUN_TIMEOUT_MS = 55_000; // hard ceiling for the whole run
 const STEP_TIMEOUT_MS = 10_000; // any single wait in the page
+const CHECKS_BUDGET_MS = 45_000; // after this, waits shrink so the screenshot still gets taken
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
@@ -53,7 +54,14 @@ const passed = [];
 const failed = [];
 let finished = false;
 let browser = null;
+let debugPage = null; // the page to screenshot if the run is aborted early
 const startedAt = Date.now();
+
+// Timeout for the next wait: STEP_TIMEOUT_MS, less once the checks' budget runs out,
+// so a server that never answers costs ~45 s in total, not 10 s per check.
+function stepTimeout() {
+  return Math.max(500, Math.min(STEP_TIMEOUT_MS, startedAt + CHECKS_BUDGET_MS - Date.now()));
+}
 
 function finish(code) {
   if (finished) return;
@@ -66,6 +74,7 @@ function finish(code) {
 // Watchdog: report whatever we have and exit, even if the browser is stuck.
 const watchdog = setTimeout(() => {
   failed.push({ name: "watchdog", error: `run exceeded ${RUN_TIMEOUT_MS} ms` });
+  skipRemaining(ALL_CHECKS, "stopped by the watchdog");
   finish(1);
   process.exit(1); // playwright kills the browsers it launched on exit
 }, RUN_TIMEOUT_MS);
@@ -80,7 +89,8 @@ async function check(name, fn, { essential = false } = {}) {
     passed.push(name);
     console.error(`ok   ${name}`);
   } catch (err) {
-    const error = (err?.message ?? String(err)).split("\n").slice(0, 6).join("\n");
+    // Playwright messages carry ANSI colour codes and a long call log: trim them.
+    const error = (err?.message ?? String(err)).replace(/\u001b\[[0-9;]*m/g, "").split("\n").slice(0, 6).join("\n").trim();
     failed.push({ name, error });
     console.error(`FAIL ${name}: ${error}`);
     if (essential) throw new Abort(name);
@@ -127,7 +137,7 @@ async function waitConnected(page, codec) {
         return el?.dataset.state === "connected" && el.textContent.includes(codec);
       },
       codec,
-      { timeout: STEP_TIMEOUT_MS },
+      { timeout: stepTimeout() },
     );
   } catch {
     const text = await status.textContent({ timeout: 1000 }).catch(() => "?");
@@ -139,6 +149,7 @@ async function waitConnected(page, codec) {
 
 // Waits until the page has a message matching the filter; returns its details.
 async function waitForMessage(page, { user, text, system }, what) {
+  const timeout = stepTimeout();
   try {
     const handle = await page.waitForFunction(
       ({ user, text, system }) => {
@@ -162,14 +173,14 @@ async function waitForMessage(page, { user, text, system }, what) {
         return null;
       },
       { user, text, system },
-      { timeout: STEP_TIMEOUT_MS },
+      { timeout },
     );
     return await handle.jsonValue();
   } catch {
     const shown = await page
       .$$eval('#messages [data-testid="message"]', (lis) => lis.map((li) => `[${li.dataset.system === "true" ? "system" : li.dataset.user}] ${li.querySelector('[data-testid="message-text"]')?.textContent}`))
       .catch(() => []);
-    throw new Error(`${what} did not appear within ${STEP_TIMEOUT_MS} ms; page shows: ${JSON.stringify(shown)}`);
+    throw new Error(`${what} did not appear within ${timeout} ms; page shows: ${JSON.stringify(shown)}`);
   }
 }
 
@@ -215,17 +226,19 @@ async function main() {
   bobContext.setDefaultTimeout(STEP_TIMEOUT_MS);
   const alice = await aliceContext.newPage();
   const bob = await bobContext.newPage();
+  debugPage = alice;
   const problems = [];
   const aliceProblems = watchPage(alice, "alice");
   const bobProblems = watchPage(bob, "bob");
 
   await check("alice: page loads and connects with polycodec.superjson", async () => {
-    await alice.goto(pageUrl("alice"), { timeout: STEP_TIMEOUT_MS, waitUntil: "load" });
+    await alice.goto(pageUrl("alice"), { timeout: stepTimeout(), waitUntil: "load" });
     await waitConnected(alice, "polycodec.superjson");
   }, { essential: true });
 
   await check("bob: page loads and connects with polycodec.superjson", async () => {
-    await bob.goto(pageUrl("bob"), { timeout: STEP_TIMEOUT_MS, waitUntil: "load" });
+    debugPage = bob;
+    await bob.goto(pageUrl("bob"), { timeout: stepTimeout(), waitUntil: "load" });
     await waitConnected(bob, "polycodec.superjson");
   }, { essential: true });
 
@@ -285,7 +298,7 @@ async function main() {
           return names.includes("alice") && names.includes("bob");
         },
         null,
-        { timeout: STEP_TIMEOUT_MS },
+        { timeout: stepTimeout() },
       );
     } catch {
       const text = await bob.getByTestId("members").textContent().catch(() => "?");
@@ -296,7 +309,7 @@ async function main() {
   await check("bob reconnects after a dropped socket and reloads history once", async () => {
     await bob.evaluate(() => window.polycodecChat.dropConnection());
     // The status must leave "connected" (shows the reconnect state), then come back.
-    await bob.waitForFunction(() => document.getElementById("status")?.dataset.state !== "connected", null, { timeout: STEP_TIMEOUT_MS });
+    await bob.waitForFunction(() => document.getElementById("status")?.dataset.state !== "connected", null, { timeout: stepTimeout() });
     await waitConnected(bob, "polycodec.superjson");
     await waitForMessage(bob, { text: "hello from alice", user: "alice" }, "\"hello from alice\" after reconnect");
     const count = await bob.$$eval('#messages [data-testid="message-text"]', (els) => els.filter((e) => e.textContent === "hello from alice").length);
@@ -329,6 +342,13 @@ try {
 } catch (err) {
   if (!(err instanceof Abort)) failed.push({ name: "test harness", error: err?.stack ?? String(err) });
   skipRemaining(ALL_CHECKS, err instanceof Abort ? `essential check "${err.message}" failed` : "harness error");
+  // Still leave a picture behind for debugging (not counted as a check).
+  if (debugPage) {
+    await debugPage
+      .screenshot({ path: screenshotPath, fullPage: true, timeout: 5000 })
+      .then(() => console.error(`debug screenshot written to ${screenshotPath}`))
+      .catch(() => {});
+  }
 } finally {
   await cleanup().catch(() => {});
   clearTimeout(watchdog);

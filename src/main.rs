@@ -124,17 +124,35 @@ fn serve(args: &[String]) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>");
+        // A closed stdout must not take the server down: write, and ignore failures.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>");
         if token.is_some() {
-            println!("upgrades need ?token=<the --token value>");
+            let _ = writeln!(out, "upgrades need ?token=<the --token value>");
         }
+        let _ = out.flush();
         let shutdown = app.shutdown.clone();
         axum::serve(listener, app.router)
             .with_graceful_shutdown(async move {
-                let _ = tokio::signal::ctrl_c().await;
+                stop_signal().await;
                 shutdown();
             })
             .await
             .map_err(|e| e.to_string())
     })
+}
+
+/// Ctrl-C, or SIGTERM (what service managers send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -33,7 +33,13 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 /// `connections` sockets to `url`, each with `depth` legacy `echo(arg_json)` calls in
 /// flight, for `duration`.
-pub async fn run(url: &str, connections: usize, depth: usize, duration: Duration, arg_json: &str) -> LoadResult {
+pub async fn run(
+    url: &str,
+    connections: usize,
+    depth: usize,
+    duration: Duration,
+    arg_json: &str,
+) -> LoadResult {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = Vec::new();

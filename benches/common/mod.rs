@@ -87,9 +87,13 @@ pub fn medium() -> Medium {
         .map(|i| Section {
             name: format!("section {i}"),
             at: Date::from_millis(T0 + f64::from(i) * 86_400_000.0),
-            values: (0..12).map(|j| f64::from(i * 12 + j) * 1.25 + 0.5).collect(),
+            values: (0..12)
+                .map(|j| f64::from(i * 12 + j) * 1.25 + 0.5)
+                .collect(),
             flags: (0..5).map(|j| i * 7 + j).collect(),
-            matrix: (0..3).map(|r| (0..4).map(|c| (i * 100 + r * 10 + c) as i32).collect()).collect(),
+            matrix: (0..3)
+                .map(|r| (0..4).map(|c| (i * 100 + r * 10 + c) as i32).collect())
+                .collect(),
         })
         .collect();
     Medium {

@@ -190,6 +190,15 @@ fn fanout(peers: &[Peer], method: &str, args: Vec<Value>) -> usize {
     let mut frames: HashMap<(String, bool), Option<super::session::Frame>> = HashMap::new();
     let mut sent = 0;
     for p in peers {
+        // A peer that has not spoken yet gets the push once its protocol is known.
+        match p.hold(method, &args) {
+            Ok(true) => {
+                sent += 1;
+                continue;
+            }
+            Err(_) => continue,
+            Ok(false) => {}
+        }
         let (codec, protocol) = p.encoding();
         let key = (
             codec.name().to_owned(),

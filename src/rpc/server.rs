@@ -331,8 +331,17 @@ impl RpcServer {
     async fn serve_socket(self, socket: WebSocket, codec: Option<Arc<dyn Codec>>, info: ConnInfo) {
         let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let inner = &self.0;
-        let (shared, mut out) =
-            Shared::new(id, inner.api.clone(), codec, None, inner.opts.clone(), info);
+        // A negotiated codec means a polycodec-aware peer: compact protocol from the start.
+        // Otherwise the protocol is detected from the peer's first message.
+        let protocol = codec.as_ref().map(|_| super::message::Protocol::Compact);
+        let (shared, mut out) = Shared::new(
+            id,
+            inner.api.clone(),
+            codec,
+            protocol,
+            inner.opts.clone(),
+            info,
+        );
         tracing::debug!(conn = id, path = %Peer(shared.clone()).info().path, "connected");
         inner.hub.add(Peer(shared.clone()));
         if let Some(hook) = &inner.on_connect {

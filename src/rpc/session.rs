@@ -130,6 +130,10 @@ pub(crate) struct Shared {
     /// Set when the connection must be closed from outside the writer (slow reader, rate
     /// abuse, heartbeat timeout, shutdown); the writer then sends this close frame.
     pub(crate) kill: tokio::sync::watch::Sender<Option<(u16, String)>>,
+    /// Pushes sent before the peer revealed its protocol. They go out at once in the legacy
+    /// form (what kkrpc 0.x, the version npm serves, reads; 2.x drops it silently) and are
+    /// kept here: if the peer's first message is compact, they are sent again in that form.
+    held: Mutex<Vec<(String, Vec<Value>)>>,
     /// Milliseconds (since the connection opened) of the last frame from the peer.
     pub(crate) last_seen: AtomicU64,
     pub(crate) opened: std::time::Instant,
@@ -219,7 +223,9 @@ fn id_key(id: &Value) -> String {
     }
 }
 
-/// A push: a call whose reply nobody waits for (the id says so).
+static NEXT_PUSH: AtomicU64 = AtomicU64::new(1);
+
+/// A push: a call whose reply nobody waits for (its id starts with `push-`).
 pub(crate) fn push_frame(
     method: &str,
     args: Vec<Value>,
@@ -228,7 +234,10 @@ pub(crate) fn push_frame(
     errors: LegacyErrors,
 ) -> Result<Frame, RpcError> {
     let msg = Msg::Request {
-        id: Value::from("push"),
+        id: Value::String(format!(
+            "push-{}",
+            NEXT_PUSH.fetch_add(1, Ordering::Relaxed)
+        )),
         op: Op::Call,
         path: method.split('.').map(str::to_owned).collect(),
         args: args.into_iter().map(Arg::Value).collect(),
@@ -305,6 +314,7 @@ impl Shared {
             superjson,
             info,
             kill: tokio::sync::watch::channel(None).0,
+            held: Mutex::new(Vec::new()),
             last_seen: AtomicU64::new(0),
             opened: std::time::Instant::now(),
         });
@@ -548,11 +558,30 @@ impl Shared {
         if hint.is_some_and(|h| h != protocol) {
             tracing::debug!(conn = self.id, "a compact message with a trailing newline");
         }
+        let first = self
+            .wire
+            .lock()
+            .map(|w| w.protocol.is_none())
+            .unwrap_or(false);
         if let Ok(mut w) = self.wire.lock() {
             w.protocol = Some(protocol);
             if !w.negotiated {
                 // Answer in kind: server-initiated calls use what the peer last sent.
                 w.codec = codec.clone();
+            }
+        }
+        if first {
+            let held: Vec<_> = self
+                .held
+                .lock()
+                .map(|mut h| std::mem::take(&mut *h))
+                .unwrap_or_default();
+            // Legacy peers already got them; compact peers get them now, in their form.
+            if protocol == Protocol::Compact {
+                let peer = Peer(self.clone());
+                for (method, args) in held {
+                    let _ = peer.push(&method, args);
+                }
             }
         }
         self.dispatch(msg, protocol, codec).await;
@@ -752,9 +781,42 @@ impl Peer {
     /// sends to a client. Never blocks: when the peer's outbound queue is full, the peer is
     /// too slow and is disconnected with 1008 instead of being buffered for without bound.
     pub fn push(&self, method: &str, args: Vec<Value>) -> Result<(), RpcError> {
+        if self.hold(method, &args)? {
+            return Ok(());
+        }
         let (codec, protocol, _) = self.0.wire();
         let frame = push_frame(method, args, protocol, &*codec, self.0.opts.legacy_errors)?;
         self.push_frame(frame)
+    }
+
+    /// A push to a peer that has not said which protocol it speaks: sent now in the legacy
+    /// superjson form and kept (bounded like the outbound queue) in case the peer turns out
+    /// to speak the compact protocol. Returns false when the protocol is known.
+    pub(crate) fn hold(&self, method: &str, args: &[Value]) -> Result<bool, RpcError> {
+        if self.protocol().is_some() {
+            return Ok(false);
+        }
+        {
+            let mut held = self.0.held.lock().unwrap_or_else(|p| p.into_inner());
+            if held.len() >= self.0.opts.limits.outbound_queue_len() {
+                drop(held);
+                self.0.kill(
+                    1008,
+                    "slow consumer: too many messages before the peer spoke",
+                );
+                return Err(closed_error());
+            }
+            held.push((method.to_owned(), args.to_vec()));
+        }
+        let frame = push_frame(
+            method,
+            args.to_vec(),
+            Protocol::Legacy,
+            &*self.0.superjson,
+            self.0.opts.legacy_errors,
+        )?;
+        self.push_frame(frame)?;
+        Ok(true)
     }
 
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), RpcError> {

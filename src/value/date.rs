@@ -96,6 +96,9 @@ impl Date {
     /// is read as UTC (JS would use the reader's local zone). Anything else, or a time
     /// outside the JS range, gives the invalid date (as JS does for junk).
     pub fn parse(s: &str) -> Date {
+        if let Some(ms) = parse_canonical(s.as_bytes()) {
+            return Date::from_millis(ms);
+        }
         parse_iso(s.trim()).map_or(Date::invalid(), Date::from_millis)
     }
 }
@@ -175,6 +178,34 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The form JS writes, `YYYY-MM-DDTHH:mm:ss.sssZ`, read without the general parser.
+#[inline]
+fn parse_canonical(b: &[u8]) -> Option<f64> {
+    if b.len() != 24
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        b[r].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    Some((days * MS_PER_DAY + h * 3_600_000 + mi * 60_000 + sec * 1000 + ms) as f64)
 }
 
 struct Cursor<'a> {

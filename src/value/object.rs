@@ -1,7 +1,10 @@
 //! [`Object`]: a plain JS object, string keys in insertion order.
 
 use super::Value;
-use indexmap::IndexMap;
+
+/// Objects hash their keys with foldhash: randomized per process (keys come from strangers),
+/// and several times faster than SipHash on short keys.
+type Map = indexmap::IndexMap<String, Value, foldhash::fast::RandomState>;
 use std::fmt;
 
 /// A plain JS object: string keys in insertion order, each key at most once.
@@ -10,7 +13,7 @@ use std::fmt;
 /// Writers put integer-like keys first when they emit JSON, as JS's property order does; the
 /// object itself keeps the order it was built in.
 #[derive(Clone, Default, PartialEq)]
-pub struct Object(Box<IndexMap<String, Value>>);
+pub struct Object(Box<Map>);
 
 impl Object {
     /// An empty object.
@@ -20,7 +23,10 @@ impl Object {
 
     /// An empty object with room for `n` keys.
     pub fn with_capacity(n: usize) -> Self {
-        Object(Box::new(IndexMap::with_capacity(n)))
+        Object(Box::new(Map::with_capacity_and_hasher(
+            n,
+            Default::default(),
+        )))
     }
 
     /// Set `key` to `value`; returns the previous value of `key`.

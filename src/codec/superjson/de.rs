@@ -342,7 +342,11 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
         };
         // Typed fast paths: a Date, Set or Map field reads straight from the text, without
         // an intermediate Value.
-        let ann = if self.node == NONE { None } else { self.tree.ann(self.node) };
+        let ann = if self.node == NONE {
+            None
+        } else {
+            self.tree.ann(self.node)
+        };
         match (magic, ann) {
             (Magic::Date, Some(Ann::Date)) if !self.tree.has_children(self.node) => {
                 let node = std::mem::replace(&mut self.node, NONE);

@@ -102,6 +102,8 @@ enum Seg {
 
 #[derive(Hash)]
 enum SegRef<'a> {
+    // Hashed like `Seg::Index`; only keys are looked up by reference.
+    #[allow(dead_code)]
     Index(u32),
     Key(&'a str),
 }
@@ -153,6 +155,11 @@ struct Node {
     /// Children of nodes with few of them, searched linearly (most nodes have one or two);
     /// nodes with more use the hashed edge table.
     small: Vec<(Seg, NodeId)>,
+    /// Array-index children by index, while they come densely (`0`, `1`, ... as superjson
+    /// writes them): looked up without hashing.
+    dense: Vec<NodeId>,
+    /// True once the node's non-dense children moved to the hashed table.
+    spilled: bool,
 }
 
 /// Up to this many children a node keeps them in a list.
@@ -212,52 +219,39 @@ impl MetaTree {
     /// The child of `node` at array index `i`.
     #[inline]
     pub(crate) fn child_index(&self, node: NodeId, i: usize) -> NodeId {
-        let Some(n) = self.nodes.get(node as usize) else {
-            return NONE;
-        };
-        if n.children == 0 || i > u32::MAX as usize {
+        if !self.has_children(node) || i > u32::MAX as usize {
             return NONE;
         }
-        if n.children as usize <= SMALL {
-            return n
-                .small
-                .iter()
-                .find(|(s, _)| *s == Seg::Index(i as u32))
-                .map_or(NONE, |(_, c)| *c);
-        }
-        let key = EdgeRef {
-            parent: node,
-            seg: SegRef::Index(i as u32),
-        };
-        self.edges.get(&key).copied().unwrap_or(NONE)
+        self.child(node, &Seg::Index(i as u32)).unwrap_or(NONE)
     }
 
     /// The child of `node` at object key `k`.
     #[inline]
     pub(crate) fn child_key(&self, node: NodeId, k: &str) -> NodeId {
-        let Some(n) = self.nodes.get(node as usize) else {
-            return NONE;
-        };
-        if n.children == 0 {
+        if !self.has_children(node) {
             return NONE;
         }
-        let seg = match number::array_index(k) {
-            Some(i) => SegRef::Index(i),
-            None => SegRef::Key(k),
-        };
-        if n.children as usize <= SMALL {
-            return n
-                .small
-                .iter()
-                .find(|(s, _)| match (s, &seg) {
-                    (Seg::Index(a), SegRef::Index(b)) => a == b,
-                    (Seg::Key(a), SegRef::Key(b)) => &**a == *b,
-                    _ => false,
-                })
-                .map_or(NONE, |(_, c)| *c);
+        let n = &self.nodes[node as usize];
+        match number::array_index(k) {
+            Some(i) => self.child(node, &Seg::Index(i)).unwrap_or(NONE),
+            None => {
+                if let Some((_, c)) = n
+                    .small
+                    .iter()
+                    .find(|(s, _)| matches!(s, Seg::Key(x) if &**x == k))
+                {
+                    return *c;
+                }
+                if !n.spilled {
+                    return NONE;
+                }
+                let key = EdgeRef {
+                    parent: node,
+                    seg: SegRef::Key(k),
+                };
+                self.edges.get(&key).copied().unwrap_or(NONE)
+            }
         }
-        let key = EdgeRef { parent: node, seg };
-        self.edges.get(&key).copied().unwrap_or(NONE)
     }
 
     /// Every node below `node` (itself included) that carries an annotation.
@@ -270,9 +264,9 @@ impl MetaTree {
             }
             if self.has_children(n) {
                 let node = &self.nodes[n as usize];
-                if node.children as usize <= SMALL {
-                    stack.extend(node.small.iter().map(|(_, c)| *c));
-                } else {
+                stack.extend(node.small.iter().map(|(_, c)| *c));
+                stack.extend(node.dense.iter().copied().filter(|&c| c != NONE));
+                if node.spilled {
                     stack.extend(
                         self.edges
                             .iter()
@@ -297,35 +291,76 @@ impl MetaTree {
         segs.join(".")
     }
 
-    fn node_at(&mut self, from: NodeId, segs: &[String]) -> NodeId {
-        let mut cur = from;
-        for s in segs {
+    /// The child of `cur` along `seg`, looked up the way reads do: dense indexes, then the
+    /// small list, then (for nodes that outgrew the list) the hashed table.
+    fn child(&self, cur: NodeId, seg: &Seg) -> Option<NodeId> {
+        let n = &self.nodes[cur as usize];
+        if let Seg::Index(i) = seg {
+            if let Some(&c) = n.dense.get(*i as usize) {
+                if c != NONE {
+                    return Some(c);
+                }
+            }
+        }
+        if let Some((_, c)) = n.small.iter().find(|(s, _)| s == seg) {
+            return Some(*c);
+        }
+        if n.spilled {
             let edge = Edge {
                 parent: cur,
-                seg: seg_of(s),
+                seg: seg.clone(),
             };
-            cur = match self.edges.get(&edge) {
-                Some(&n) => n,
-                None => {
-                    let id = self.nodes.len() as NodeId;
-                    self.nodes.push(Node {
-                        parent: cur,
-                        seg: s.clone(),
-                        ..Node::default()
-                    });
-                    let parent = &mut self.nodes[cur as usize];
-                    parent.children += 1;
-                    // Every edge is in the table (used while building); small nodes also
-                    // keep a list for fast reads.
-                    if parent.children as usize <= SMALL {
-                        parent.small.push((edge.seg.clone(), id));
-                    } else {
-                        parent.small = Vec::new();
+            return self.edges.get(&edge).copied();
+        }
+        None
+    }
+
+    fn node_at<S: AsRef<str>>(&mut self, from: NodeId, segs: &[S]) -> NodeId {
+        let mut cur = from;
+        for s in segs {
+            let s = s.as_ref();
+            let seg = seg_of(s);
+            if let Some(c) = self.child(cur, &seg) {
+                cur = c;
+                continue;
+            }
+            let id = self.nodes.len() as NodeId;
+            self.nodes.push(Node {
+                parent: cur,
+                seg: s.to_owned(),
+                ..Node::default()
+            });
+            let parent = &mut self.nodes[cur as usize];
+            parent.children += 1;
+            match seg {
+                // Indexes written in order go to a dense array: no hashing at all.
+                Seg::Index(i) if (i as usize) <= parent.dense.len() + 64 => {
+                    let i = i as usize;
+                    if i >= parent.dense.len() {
+                        parent.dense.resize(i + 1, NONE);
                     }
-                    self.edges.insert(edge, id);
-                    id
+                    parent.dense[i] = id;
                 }
-            };
+                seg if !parent.spilled && parent.small.len() < SMALL => {
+                    parent.small.push((seg, id))
+                }
+                seg => {
+                    // Past the small list: every non-dense edge of this node moves to the table.
+                    parent.spilled = true;
+                    let moved = std::mem::take(&mut parent.small);
+                    for (s2, c) in moved {
+                        self.edges.insert(
+                            Edge {
+                                parent: cur,
+                                seg: s2,
+                            },
+                            c,
+                        );
+                    }
+                    self.edges.insert(Edge { parent: cur, seg }, id);
+                }
+            }
+            cur = id;
         }
         cur
     }
@@ -459,6 +494,10 @@ fn record<'a>(
     Ok(())
 }
 
+fn owned(segs: Vec<std::borrow::Cow<'_, str>>) -> Vec<String> {
+    segs.into_iter().map(std::borrow::Cow::into_owned).collect()
+}
+
 fn path_list(v: &Value, legacy: bool) -> Result<Vec<Vec<String>>> {
     let Value::Array(a) = v else {
         return Err(Error::data(
@@ -467,7 +506,7 @@ fn path_list(v: &Value, legacy: bool) -> Result<Vec<Vec<String>>> {
     };
     a.iter()
         .map(|p| match p {
-            Value::String(s) => path::parse(s, legacy),
+            Value::String(s) => path::parse(s, legacy).map(owned),
             other => Err(Error::data(format!(
                 "a path must be a string, found {}",
                 other.kind_name()
@@ -503,7 +542,7 @@ fn refs(v: &Value, legacy: bool) -> Result<Refs> {
     };
     if let Some(rec) = rec {
         for (k, targets) in rec.js_order() {
-            let rep = path::parse(k, legacy)?;
+            let rep = owned(path::parse(k, legacy)?);
             out.entries.push((rep, path_list(targets, legacy)?));
         }
     }

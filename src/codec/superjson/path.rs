@@ -27,8 +27,14 @@ pub(crate) fn push_escaped(out: &mut String, seg: &str) {
 /// Split a path string into segments. `legacy` selects the rules for payloads without
 /// `v` (only `\.` is an escape); otherwise `v:1` rules apply and any other backslash is an
 /// `invalid path` error, as in JS.
-pub(crate) fn parse(path: &str, legacy: bool) -> Result<Vec<String>> {
-    let mut segs = Vec::new();
+pub(crate) fn parse(path: &str, legacy: bool) -> Result<Vec<Cow<'_, str>>> {
+    // Most paths have no escapes: their segments are slices of the path.
+    if !path.contains('\\') {
+        let segs: Vec<Cow<'_, str>> = path.split('.').map(Cow::Borrowed).collect();
+        check_forbidden(&segs)?;
+        return Ok(segs);
+    }
+    let mut segs: Vec<Cow<'_, str>> = Vec::new();
     let mut cur = String::new();
     let mut chars = path.chars().peekable();
     while let Some(c) = chars.next() {
@@ -45,20 +51,20 @@ pub(crate) fn parse(path: &str, legacy: bool) -> Result<Vec<String>> {
                 Some(e @ ('\\' | '.')) => cur.push(e),
                 _ => return Err(Error::data("invalid path")),
             },
-            '.' => segs.push(std::mem::take(&mut cur)),
+            '.' => segs.push(Cow::Owned(std::mem::take(&mut cur))),
             c => cur.push(c),
         }
     }
-    segs.push(cur);
+    segs.push(Cow::Owned(cur));
     check_forbidden(&segs)?;
     Ok(segs)
 }
 
 /// Reject `__proto__`, `prototype` and `constructor` segments with JS's messages, checked in
 /// JS's order.
-pub(crate) fn check_forbidden(segs: &[String]) -> Result<()> {
+pub(crate) fn check_forbidden<S: AsRef<str>>(segs: &[S]) -> Result<()> {
     for name in ["__proto__", "prototype", "constructor"] {
-        if segs.iter().any(|s| s == name) {
+        if segs.iter().any(|s| s.as_ref() == name) {
             return Err(Error::data(format!("{name} is not allowed as a property")));
         }
     }
