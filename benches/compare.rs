@@ -191,6 +191,7 @@ fn main() {
             theirs.push(load::run(&format!("ws://127.0.0.1:{port}/"), conns, depth, d, &arg).await);
         }
         let _ = node.kill();
+        let _ = node.wait();
         (ours, theirs)
     });
 
