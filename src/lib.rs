@@ -27,6 +27,8 @@
 
 pub mod codec;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 pub mod rpc;
 pub mod value;

@@ -79,21 +79,55 @@ enum Wire {
     String(String),
     Bytes(#[serde(with = "serde_bytes_compat")] Vec<u8>),
     TypedArray(String, Vec<f64>),
-    Array(Vec<Wire>),
-    Object(Vec<(String, Wire)>),
-    Map(Vec<(Wire, Wire)>),
-    Set(Vec<Wire>),
+    Array(Vec<Nested>),
+    Object(Vec<(String, Nested)>),
+    Map(Vec<(Nested, Nested)>),
+    Set(Vec<Nested>),
     Date(f64),
     RegExp(String, String),
     Error {
         name: String,
         message: String,
         stack: Option<String>,
-        cause: Option<Box<Wire>>,
-        props: Vec<(String, Wire)>,
+        cause: Option<Box<Nested>>,
+        props: Vec<(String, Nested)>,
     },
     Url(String),
-    Annotated(String, String, Box<Wire>),
+    Annotated(String, String, Box<Nested>),
+}
+
+/// A [`Wire`] inside another: reading one counts nesting, so hostile input that nests
+/// deeper than the limit is an error instead of a stack overflow (bincode itself does not
+/// limit depth).
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Nested(Wire);
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static MAX_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(1024) };
+}
+
+impl<'de> Deserialize<'de> for Nested {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Nested, D::Error> {
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                DEPTH.with(|c| c.set(c.get().saturating_sub(1)));
+            }
+        }
+        let depth = DEPTH.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        let _leave = Leave;
+        if depth > MAX_DEPTH.with(std::cell::Cell::get) {
+            return Err(serde::de::Error::custom(
+                "nesting deeper than the depth limit",
+            ));
+        }
+        crate::codec::superjson::de::grow_every(depth, || Wire::deserialize(d)).map(Nested)
+    }
 }
 
 /// Bytes as one length-prefixed block rather than a sequence of numbers.
@@ -128,13 +162,13 @@ struct ToWire {
 }
 
 impl ToWire {
-    fn list(&mut self, items: &[Value]) -> Result<Vec<Wire>> {
-        items.iter().map(|x| self.wire(x)).collect()
+    fn list(&mut self, items: &[Value]) -> Result<Vec<Nested>> {
+        items.iter().map(|x| self.wire(x).map(Nested)).collect()
     }
 
-    fn object(&mut self, o: &Object) -> Result<Vec<(String, Wire)>> {
+    fn object(&mut self, o: &Object) -> Result<Vec<(String, Nested)>> {
         o.iter()
-            .map(|(k, x)| Ok((k.clone(), self.wire(x)?)))
+            .map(|(k, x)| Ok((k.clone(), Nested(self.wire(x)?))))
             .collect()
     }
 
@@ -167,7 +201,7 @@ impl ToWire {
             Value::Object(o) => Wire::Object(self.object(o)?),
             Value::Map(m) => Wire::Map(
                 m.iter()
-                    .map(|(k, x)| Ok((self.wire(k)?, self.wire(x)?)))
+                    .map(|(k, x)| Ok((Nested(self.wire(k)?), Nested(self.wire(x)?))))
                     .collect::<Result<_>>()?,
             ),
             Value::Set(s) => Wire::Set(self.list(s)?),
@@ -180,14 +214,16 @@ impl ToWire {
                 cause: e
                     .cause
                     .as_ref()
-                    .map(|c| self.wire(c).map(Box::new))
+                    .map(|c| self.wire(c).map(|w| Box::new(Nested(w))))
                     .transpose()?,
                 props: self.object(&e.props)?,
             },
             Value::Url(u) => Wire::Url(u.clone()),
-            Value::Annotated(a) => {
-                Wire::Annotated(a.kind.clone(), a.id.clone(), Box::new(self.wire(&a.value)?))
-            }
+            Value::Annotated(a) => Wire::Annotated(
+                a.kind.clone(),
+                a.id.clone(),
+                Box::new(Nested(self.wire(&a.value)?)),
+            ),
             Value::Ref(r) => {
                 if self.ancestors.contains(&r.addr()) || r.is_back_reference() {
                     return Err(Error::unsupported(
@@ -213,10 +249,14 @@ fn from_wire(w: Wire) -> Result<Value> {
 }
 
 fn from_wire_inner(w: Wire) -> Result<Value> {
-    let list = |xs: Vec<Wire>| xs.into_iter().map(from_wire).collect::<Result<Vec<_>>>();
-    let object = |kv: Vec<(String, Wire)>| {
+    let list = |xs: Vec<Nested>| {
+        xs.into_iter()
+            .map(|n| from_wire(n.0))
+            .collect::<Result<Vec<_>>>()
+    };
+    let object = |kv: Vec<(String, Nested)>| {
         kv.into_iter()
-            .map(|(k, x)| Ok((k, from_wire(x)?)))
+            .map(|(k, x)| Ok((k, from_wire(x.0)?)))
             .collect::<Result<Object>>()
     };
     Ok(match w {
@@ -236,7 +276,7 @@ fn from_wire_inner(w: Wire) -> Result<Value> {
         Wire::Object(o) => Value::Object(object(o)?),
         Wire::Map(m) => Value::Map(
             m.into_iter()
-                .map(|(k, x)| Ok((from_wire(k)?, from_wire(x)?)))
+                .map(|(k, x)| Ok((from_wire(k.0)?, from_wire(x.0)?)))
                 .collect::<Result<_>>()?,
         ),
         Wire::Set(s) => Value::Set(list(s)?),
@@ -252,14 +292,14 @@ fn from_wire_inner(w: Wire) -> Result<Value> {
             name,
             message,
             stack,
-            cause: cause.map(|c| from_wire(*c)).transpose()?,
+            cause: cause.map(|c| from_wire(c.0)).transpose()?,
             props: object(props)?,
         }),
         Wire::Url(u) => Value::Url(u),
         Wire::Annotated(kind, id, v) => Value::Annotated(Box::new(Annotated {
             kind,
             id,
-            value: from_wire(*v)?,
+            value: from_wire(v.0)?,
         })),
     })
 }
@@ -285,6 +325,8 @@ impl Codec for Bincode {
         self.to_vec(&wire)
     }
     fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
+        MAX_DEPTH.with(|m| m.set(self.limits.depth()));
+        DEPTH.with(|d| d.set(0));
         let wire: Wire = self.from_slice(bytes)?;
         from_wire(wire)
     }

@@ -171,13 +171,14 @@ impl<'a> Deserializer<'a> {
             .map_err(|e| Error::syntax("invalid UTF-8 in string", at + e.valid_up_to()))
     }
 
-    fn enter(&mut self) -> Result<()> {
+    /// One more level of nesting, for the container whose header starts at `at`.
+    fn enter(&mut self, at: usize) -> Result<()> {
         if self.depth_left == 0 {
             return Err(Error::limit(format!(
                 "nesting deeper than the depth limit of {}",
                 self.max_depth
             ))
-            .at_offset(self.offset()));
+            .at_offset(at));
         }
         self.depth_left -= 1;
         Ok(())
@@ -348,7 +349,7 @@ impl<'de> Deserializer<'de> {
             Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, at + 1)?),
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
             Head::Array(n) => {
-                self.enter()?;
+                self.enter(at)?;
                 let v = crate::codec::superjson::de::grow(|| {
                     visitor.visit_seq(Seq {
                         de: self,
@@ -360,7 +361,7 @@ impl<'de> Deserializer<'de> {
                 Ok(v)
             }
             Head::Map(n) => {
-                self.enter()?;
+                self.enter(at)?;
                 let v = crate::codec::superjson::de::grow(|| {
                     visitor.visit_map(Map { de: self, left: n })
                 })?;

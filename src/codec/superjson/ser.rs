@@ -433,9 +433,14 @@ impl Encoder {
             self.out.extend_from_slice(s.as_bytes());
             self.out.push(b'"');
             self.annotate(AnnOut::Simple("Date"));
-        } else {
-            // superjson 2.2.6 writes an invalid Date as an unannotated null.
+        } else if self.mode == Mode::Plain {
             self.write_null();
+        } else {
+            // superjson 2.2.6 writes an unannotated null, which reads back as null: the Date
+            // is lost. `""` under `Date` (superjson PR #355) reads back as an invalid Date in
+            // every JS version, so nothing is lost.
+            self.out.extend_from_slice(b"\"\"");
+            self.annotate(AnnOut::Simple("Date"));
         }
     }
 

@@ -1,0 +1,148 @@
+//! The properties the fuzz targets check, shared with `cargo test` (which replays the saved
+//! corpus and every crash ever found through the same functions). Not part of the API.
+//!
+//! Each function panics when a property fails, which is what a fuzzer reports:
+//! * decoding arbitrary bytes never panics and never exceeds the limits;
+//! * whatever decodes, re-encodes, and decoding that gives the same value
+//!   (decode → encode → decode is stable).
+
+use crate::codec::{Codec, Json, MsgPack, SuperJson};
+use crate::{Limits, Value};
+
+fn limits() -> Limits {
+    // Small enough that a fuzzer hits every limit quickly.
+    Limits::default()
+        .max_depth(128)
+        .max_collection_len(100_000)
+        .max_ref_expansion(100_000)
+        .max_message_bytes(1 << 20)
+}
+
+fn stable(codec: &dyn Codec, input: &[u8]) {
+    let Ok(v) = codec.decode_value(input) else {
+        return;
+    };
+    let Ok(bytes) = codec.encode_value(&v) else {
+        // Some decoded values have no encoding in the same codec (a cycle in MessagePack):
+        // that is a typed error, never a panic.
+        return;
+    };
+    let again = codec
+        .decode_value(&bytes)
+        .unwrap_or_else(|e| panic!("{} cannot read its own output: {e}", codec.name()));
+    assert!(
+        again == v,
+        "{}: decode-encode-decode changed the value\ninput: {}\nfirst:  {v:?}\nsecond: {again:?}",
+        codec.name(),
+        String::from_utf8_lossy(&input[..input.len().min(300)])
+    );
+}
+
+/// superjson: any bytes.
+pub fn superjson(input: &[u8]) {
+    stable(&SuperJson::new().with_limits(limits()), input);
+    let _ = SuperJson::new()
+        .with_limits(limits())
+        .from_slice::<Value>(input);
+}
+
+/// Plain JSON: any bytes.
+pub fn json(input: &[u8]) {
+    stable(&Json::new().with_limits(limits()), input);
+}
+
+/// MessagePack: any bytes.
+pub fn msgpack(input: &[u8]) {
+    stable(&MsgPack::new().with_limits(limits()), input);
+}
+
+/// bincode: any bytes.
+#[cfg(feature = "bincode")]
+pub fn bincode(input: &[u8]) {
+    stable(&crate::codec::Bincode::new().with_limits(limits()), input);
+}
+
+/// superjson meta paths and annotations: the input's first line is `json`, the rest is
+/// `meta`, so the fuzzer works on paths and annotation trees directly.
+pub fn superjson_meta(input: &[u8]) {
+    let text = String::from_utf8_lossy(input);
+    let (json, meta) = text.split_once('\n').unwrap_or(("null", &text));
+    let doc = format!("{{\"json\":{json},\"meta\":{meta}}}");
+    superjson(doc.as_bytes());
+}
+
+/// The RPC frame classifier and parser: any bytes, as a text and as a binary frame.
+pub fn rpc_frame(input: &[u8]) {
+    let _ = crate::rpc::classify(input);
+}
+
+/// Round trip of a value built from arbitrary bytes through every codec.
+pub fn value_round_trip(input: &[u8]) {
+    let v = build(&mut input.iter().copied(), 0);
+    for codec in crate::codec::Registry::with_builtins().iter() {
+        let bytes = match codec.encode_value(&v) {
+            Ok(b) => b,
+            Err(e) => panic!("{} cannot encode {v:?}: {e}", codec.name()),
+        };
+        let back = codec
+            .decode_value(&bytes)
+            .unwrap_or_else(|e| panic!("{} cannot read its own output: {e}", codec.name()));
+        if codec.name() != "json" {
+            assert!(back == v, "{}: {v:?} came back as {back:?}", codec.name());
+        }
+    }
+}
+
+/// A value from bytes: each byte picks a kind; containers take the following bytes.
+fn build(b: &mut impl Iterator<Item = u8>, depth: usize) -> Value {
+    let Some(k) = b.next() else {
+        return Value::Null;
+    };
+    let n = |b: &mut dyn Iterator<Item = u8>| b.next().unwrap_or(0);
+    match k % 14 {
+        0 => Value::Undefined,
+        1 => Value::Null,
+        2 => Value::Bool(k & 16 != 0),
+        3 => Value::Number(f64::from(i8::from_le_bytes([n(b)])) * 0.5),
+        4 => Value::Number([f64::NAN, -0.0, f64::INFINITY, 1e21, 5e-324][usize::from(n(b)) % 5]),
+        5 => Value::BigInt(
+            num_bigint::BigInt::from(i64::from_le_bytes([
+                n(b),
+                n(b),
+                n(b),
+                n(b),
+                n(b),
+                n(b),
+                n(b),
+                n(b),
+            ])) * 1_000_000_007,
+        ),
+        6 => Value::String((0..n(b) % 8).map(|_| char::from(32 + n(b) % 90)).collect()),
+        7 => Value::Bytes((0..n(b) % 8).map(|_| n(b)).collect()),
+        8 => Value::Date(crate::Date::from_millis(
+            f64::from(i32::from_le_bytes([n(b), n(b), n(b), n(b)])) * 1000.0,
+        )),
+        _ if depth >= 6 => Value::Null,
+        9 => Value::Array((0..n(b) % 4).map(|_| build(b, depth + 1)).collect()),
+        10 => {
+            let mut o = crate::Object::new();
+            for i in 0..n(b) % 4 {
+                o.insert(format!("k{i}"), build(b, depth + 1));
+            }
+            Value::Object(o)
+        }
+        11 => Value::Set(
+            (0..n(b) % 4)
+                .map(|i| Value::String(format!("m{i}")))
+                .collect(),
+        ),
+        12 => Value::Map(
+            (0..n(b) % 4)
+                .map(|i| (Value::from(i32::from(i)), build(b, depth + 1)))
+                .collect(),
+        ),
+        _ => Value::from(
+            crate::JsError::new("TypeError", "boom").with_prop("code", build(b, depth + 1)),
+        ),
+    }
+}

@@ -1,0 +1,228 @@
+//! Hostile input, each with the error it must give; over a socket each gets an error reply
+//! and the connection keeps working. (The whole superjson malformed corpus is in
+//! `superjson_malformed.rs`; exponential reference graphs in
+//! `a_small_payload_never_expands_into_a_huge_tree` there.)
+
+use futures_util::{SinkExt, StreamExt};
+use polycodec::codec::{Codec, Json, MsgPack, SuperJson};
+use polycodec::rpc::{demo, RpcServer};
+use polycodec::{Category, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+fn deep_json(n: usize) -> String {
+    format!("{}{}", "[".repeat(n), "]".repeat(n))
+}
+
+#[test]
+fn nesting_100_000_deep_is_a_limit_error_in_every_codec() {
+    let json = deep_json(100_000);
+    let err = Json::new().decode_value(json.as_bytes()).unwrap_err();
+    assert_eq!(err.classify(), Category::Limit);
+    assert_eq!(err.message(), "nesting deeper than the depth limit of 1024");
+    let sj = format!("{{\"json\":{json}}}");
+    assert_eq!(
+        SuperJson::new()
+            .decode_value(sj.as_bytes())
+            .unwrap_err()
+            .classify(),
+        Category::Limit
+    );
+    let mut mp = vec![0x91u8; 100_000];
+    mp.push(0xc0);
+    let err = MsgPack::new().decode_value(&mp).unwrap_err();
+    assert_eq!(err.classify(), Category::Limit);
+    assert_eq!(err.offset(), Some(1024));
+    #[cfg(feature = "bincode")]
+    {
+        // Wire::Array is variant 8: [8, len=1] repeated, then Null (variant 1).
+        let mut bc = Vec::new();
+        for _ in 0..100_000 {
+            bc.extend_from_slice(&[8, 1]);
+        }
+        bc.push(1);
+        let err = polycodec::codec::Bincode::new()
+            .decode_value(&bc)
+            .unwrap_err();
+        assert!(err.to_string().contains("depth limit"), "{err}");
+    }
+    // A typed target is protected the same way.
+    let err = Json::new()
+        .from_slice::<Value>(json.as_bytes())
+        .unwrap_err();
+    assert_eq!(err.classify(), Category::Limit);
+}
+
+#[test]
+fn many_paths_into_one_large_set_stay_linear() {
+    // 50,000 members, each referenced once from outside: every path is one step into the
+    // Set (O(1) here; JS walks the Set from its start for each, #346).
+    let n = 50_000;
+    let members: Vec<String> = (0..n).map(|i| format!("{{\"i\":{i}}}")).collect();
+    let refs: Vec<String> = (0..n).map(|i| format!("\"s.{i}\":[\"t.{i}\"]")).collect();
+    let doc = format!(
+        "{{\"json\":{{\"s\":[{}],\"t\":[{}]}},\"meta\":{{\"values\":{{\"s\":[\"set\"]}},\"referentialEqualities\":{{{}}},\"v\":1}}}}",
+        members.join(","),
+        vec!["null"; n].join(","),
+        refs.join(",")
+    );
+    let started = std::time::Instant::now();
+    let v = SuperJson::new().decode_value(doc.as_bytes()).unwrap();
+    println!("{n} paths into one Set: {:?}", started.elapsed());
+    let Some(Value::Array(t)) = v.get("t") else {
+        panic!()
+    };
+    assert_eq!(t.len(), n);
+    assert!(matches!(&t[n - 1], Value::Ref(_)));
+}
+
+#[test]
+fn numbers_too_large_for_any_type() {
+    // JSON.parse reads 1e400 as Infinity; so does polycodec's Value.
+    let v = Json::new().decode_value(b"[1e400, -1e400]").unwrap();
+    assert_eq!(
+        v,
+        Value::from(vec![
+            Value::Number(f64::INFINITY),
+            Value::Number(f64::NEG_INFINITY)
+        ])
+    );
+    // A typed integer gets a range error naming the place.
+    let err = Json::new()
+        .from_slice::<Vec<u64>>(b"[1, 123456789012345678901234567890]")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "number 123456789012345678901234567890 out of range for u64 at path `1` at byte 4"
+    );
+    let err = Json::new().from_slice::<u8>(b"256").unwrap_err();
+    assert_eq!(err.to_string(), "number 256 out of range for u8 at byte 0");
+    // A bigint annotation on something that is no integer.
+    let err = SuperJson::new()
+        .decode_value(br#"{"json":"1e400","meta":{"values":["bigint"],"v":1}}"#)
+        .unwrap_err();
+    assert_eq!(err.message(), "Cannot convert 1e400 to a BigInt");
+}
+
+#[test]
+fn invalid_utf8_is_a_syntax_error_with_its_offset() {
+    let err = Json::new()
+        .decode_value(b"[\"ok\",\"\xc3\x28\"]")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid UTF-8 in string at path `1` at byte 7"
+    );
+    let err = MsgPack::new().decode_value(b"\xa2\xc3\x28").unwrap_err();
+    assert_eq!(err.to_string(), "invalid UTF-8 in string at byte 1");
+}
+
+#[tokio::test]
+async fn hostile_frames_get_error_replies_and_the_connection_keeps_working() {
+    let rpc = RpcServer::builder(demo::api())
+        .limits(polycodec::Limits::default().max_message_bytes(256 * 1024))
+        .build()
+        .unwrap();
+    let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    // Text codec negotiated: JSON.
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{addr}/rpc"),
+    )
+    .unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "polycodec.json".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let hostile: Vec<Message> = vec![
+        Message::Text("{not json".into()),
+        Message::Text(deep_json(100_000).into()),
+        Message::Text(r#"{"t":"q","id":"x","op":"call","p":["nope"],"a":[]}"#.into()),
+        Message::Text(r#"{"t":"q","id":"y","op":"call","p":["add"],"a":["a",{}]}"#.into()),
+        Message::Binary(vec![0x92, 0x01, 0x02].into()),
+        Message::Text("{\"json\":{\"t\":\"q\"}}".into()),
+        Message::Text(
+            format!(r#"{{"t":"q","id":"z","op":"call","p":["echo"],"a":["\ud800"]}}"#).into(),
+        ),
+    ];
+    let mut replies = Vec::new();
+    for m in hostile {
+        ws.send(m).await.unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an error reply, not silence");
+        let Some(Ok(Message::Text(t))) = reply else {
+            panic!("{reply:?}")
+        };
+        let v = Json::new().decode_value(t.as_bytes()).unwrap();
+        assert!(v.get("e").is_some(), "{t}");
+        replies.push(v.get("e").unwrap().get("n").cloned().unwrap_or_default());
+    }
+    assert_eq!(
+        replies,
+        [
+            "ParseError",
+            "ParseError",
+            "MethodNotFoundError",
+            "TypeError",
+            "WrongFrameError",
+            "ParseError",
+            "ParseError"
+        ]
+        .map(Value::from)
+    );
+    // Still alive.
+    ws.send(Message::Text(
+        r#"{"t":"q","id":"ok","op":"call","p":["add"],"a":[2,3]}"#.into(),
+    ))
+    .await
+    .unwrap();
+    let Some(Ok(Message::Text(t))) = ws.next().await else {
+        panic!()
+    };
+    assert_eq!(t.as_str(), r#"{"t":"r","id":"ok","v":5}"#);
+}
+
+#[tokio::test]
+async fn too_many_calls_in_flight_get_an_error_each() {
+    let rpc = RpcServer::builder(demo::api())
+        .limits(polycodec::Limits::default().max_pending_calls(2))
+        .build()
+        .unwrap();
+    let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = std::sync::Arc::new(
+        polycodec::rpc::Client::connect(format!("ws://{addr}/rpc"))
+            .await
+            .unwrap(),
+    );
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..50u32 {
+        let c = client.clone();
+        set.spawn(async move {
+            let cb = polycodec::rpc::CallArg::callback(|_| {});
+            c.call_args(
+                "withCallback",
+                vec![Value::from(i % 3).into(), cb],
+                Duration::from_secs(5),
+            )
+            .await
+        });
+    }
+    let (mut ok, mut refused) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert_eq!(e.name, polycodec::rpc::codes::TOO_MANY_CALLS);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(ok + refused, 50);
+    assert!(ok >= 2, "{ok} answered");
+}

@@ -1,0 +1,119 @@
+//! Load: thousands of concurrent connections on loopback, each making calls; every call is
+//! answered exactly once. `POLYCODEC_LOAD_CONNECTIONS` sets the count (default 2,000 here;
+//! the README's figure comes from a 10,000-connection run of this test), and the server's
+//! memory per idle connection is measured on the `polycodec serve` process.
+
+use polycodec::rpc::{demo, Client, RpcServer};
+use std::io::BufRead;
+use std::time::Duration;
+
+fn connections() -> usize {
+    std::env::var("POLYCODEC_LOAD_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
+fn raise_fd_limit(need: u64) {
+    let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
+    let want = need.min(hard);
+    rlimit::Resource::NOFILE.set(want, hard).unwrap();
+    assert!(want >= need, "the open-file limit ({hard}) is below {need}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_connections_each_call_answered_exactly_once() {
+    let n = connections();
+    // Both tests of this file may run at once in one process: room for both.
+    raise_fd_limit(4 * n as u64 + 512);
+    let server = RpcServer::builder(demo::api()).build().unwrap();
+    let hub = server.hub().clone();
+    let app = axum::Router::new().route("/rpc", axum::routing::get(server.handler()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let started = std::time::Instant::now();
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        clients.push(Client::connect(format!("ws://{addr}/rpc")).await.unwrap());
+    }
+    assert_eq!(hub.len(), n);
+    let clients = std::sync::Arc::new(clients);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let cs = clients.clone();
+        tasks.spawn(async move {
+            let mut sums = Vec::new();
+            for k in 0..3u32 {
+                sums.push(cs[i].call::<f64, _>("add", (i as u32, k)).await.unwrap());
+            }
+            (i, sums)
+        });
+    }
+    let mut answered = vec![0u8; n];
+    while let Some(r) = tasks.join_next().await {
+        let (i, sums) = r.unwrap();
+        assert_eq!(sums, vec![i as f64, i as f64 + 1.0, i as f64 + 2.0]);
+        answered[i] += 1;
+    }
+    assert!(answered.iter().all(|&a| a == 1));
+    println!(
+        "{n} connections × 3 calls, all answered once, in {:?}",
+        started.elapsed()
+    );
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_memory_per_idle_connection_is_measured() {
+    let n = connections();
+    // Both tests of this file may run at once in one process: room for both.
+    raise_fd_limit(4 * n as u64 + 512);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polycodec"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let http = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches('/');
+    let url = format!("{}/rpc", http.replace("http://", "ws://"));
+    // Warm up (runtime threads, first allocations), then measure.
+    let warm = Client::connect(&url).await.unwrap();
+    let _: f64 = warm.call("add", (1, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = rss_kib(child.id());
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle.push(tokio_tungstenite::connect_async(&url).await.unwrap().0);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(child.id());
+    let per = (after.saturating_sub(before) as f64 * 1024.0) / n as f64;
+    println!(
+        "server RSS {before} KiB -> {after} KiB with {n} idle connections: {per:.0} bytes each"
+    );
+    drop(idle);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(after > before, "no growth measured");
+}
