@@ -91,6 +91,19 @@ impl Limits {
         self
     }
 
+    /// Fail with a `Limit` error when a message of `len` bytes is over
+    /// [`max_message_bytes`](Limits::max_message_bytes). Every codec checks this before
+    /// reading anything.
+    pub fn check_message(&self, len: usize) -> crate::Result<()> {
+        if len > self.max_message_bytes {
+            return Err(crate::Error::limit(format!(
+                "message of {len} bytes is over the limit of {}",
+                self.max_message_bytes
+            )));
+        }
+        Ok(())
+    }
+
     /// The message size limit in bytes.
     pub fn message_bytes(&self) -> usize {
         self.max_message_bytes

@@ -53,13 +53,7 @@ impl Bincode {
 
     /// Decode a `T` that was encoded as a `T`.
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        if bytes.len() > self.limits.message_bytes() {
-            return Err(Error::limit(format!(
-                "message of {} bytes is over the limit of {}",
-                bytes.len(),
-                self.limits.message_bytes()
-            )));
-        }
+        self.limits.check_message(bytes.len())?;
         let (v, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(err)?;
         if used != bytes.len() {
             return Err(Error::syntax("trailing bytes after the document", used));
@@ -351,9 +345,7 @@ impl Codec for Bincode {
                     .map_err(serde::de::Error::custom)
             }
         }
-        if bytes.len() > self.limits.message_bytes() {
-            return Err(Error::limit("message over the size limit"));
-        }
+        self.limits.check_message(bytes.len())?;
         let used = bincode::serde::seed_decode_from_slice(Seed(visit), bytes, config())
             .map_err(err)?
             .1;

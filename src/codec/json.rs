@@ -59,20 +59,9 @@ impl Json {
         String::from_utf8(bytes).map_err(|_| Error::data("encoder wrote invalid UTF-8"))
     }
 
-    fn check_size(&self, bytes: &[u8]) -> Result<()> {
-        if bytes.len() > self.limits.message_bytes() {
-            return Err(Error::limit(format!(
-                "message of {} bytes is over the limit of {}",
-                bytes.len(),
-                self.limits.message_bytes()
-            )));
-        }
-        Ok(())
-    }
-
     /// Decode any `T: DeserializeOwned`.
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        self.check_size(bytes)?;
+        self.limits.check_message(bytes.len())?;
         let mut de = Deserializer::new(Reader::new(bytes), &NO_META, self.limits.depth());
         let v = T::deserialize(&mut de)?;
         de.r.end()?;
@@ -101,7 +90,7 @@ impl Codec for Json {
         Ok(enc.finish())
     }
     fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
-        self.check_size(bytes)?;
+        self.limits.check_message(bytes.len())?;
         let mut de = Deserializer::new(Reader::new(bytes), &NO_META, self.limits.depth());
         let v = Value::deserialize(&mut de)?;
         de.r.end()?;
@@ -115,7 +104,7 @@ impl Codec for Json {
         bytes: &[u8],
         visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.check_size(bytes)?;
+        self.limits.check_message(bytes.len())?;
         let mut de = Deserializer::new(Reader::new(bytes), &NO_META, self.limits.depth());
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
         de.r.end()

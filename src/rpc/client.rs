@@ -288,24 +288,7 @@ impl ClientBuilder {
             }
         });
         if let Some((interval, timeout)) = self.heartbeat {
-            let s = shared.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(interval);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let seen = Duration::from_millis(s.last_seen.load(Ordering::Relaxed));
-                    if s.opened.elapsed().saturating_sub(seen) > timeout {
-                        tracing::info!(conn = id, "server silent: closing");
-                        s.kill(1001, "heartbeat timeout");
-                        s.shutdown();
-                        break;
-                    }
-                    if Peer(s.clone()).push_frame(Frame::Ping(Vec::new())).is_err() {
-                        break;
-                    }
-                }
-            });
+            shared.spawn_heartbeat(interval, timeout);
         }
         tokio::spawn(shared.clone().run(Box::pin(inbound)));
         Ok(Peer(shared))

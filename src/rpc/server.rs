@@ -383,25 +383,9 @@ impl RpcServer {
             }
             let _ = sink.close().await;
         });
-        let heartbeat = inner.heartbeat.map(|hb| {
-            let s = shared.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(hb.interval);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let seen = Duration::from_millis(s.last_seen.load(Ordering::Relaxed));
-                    if s.opened.elapsed().saturating_sub(seen) > hb.timeout {
-                        tracing::info!(conn = id, "closing: heartbeat timeout");
-                        s.kill(1001, "heartbeat timeout");
-                        break;
-                    }
-                    if Peer(s.clone()).push_frame(Frame::Ping(Vec::new())).is_err() {
-                        break;
-                    }
-                }
-            })
-        });
+        let heartbeat = inner
+            .heartbeat
+            .map(|hb| shared.spawn_heartbeat(hb.interval, hb.timeout));
         let killer = shared.clone();
         let inbound = stream.filter_map(move |m| {
             let killer = killer.clone();

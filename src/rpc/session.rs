@@ -337,6 +337,34 @@ impl Shared {
         )
     }
 
+    /// Ping the peer every `interval`; close with 1001 once it has been silent (no frame,
+    /// no pong) for `timeout`. Both sides use this: the server to drop dead clients, the
+    /// client to detect a dead server.
+    pub(crate) fn spawn_heartbeat(
+        self: &Arc<Self>,
+        interval: Duration,
+        timeout: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let s = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let seen = Duration::from_millis(s.last_seen.load(Ordering::Relaxed));
+                if s.opened.elapsed().saturating_sub(seen) > timeout {
+                    tracing::info!(conn = s.id, "closing: the peer stopped answering");
+                    s.kill(1001, "heartbeat timeout");
+                    s.shutdown();
+                    break;
+                }
+                if Peer(s.clone()).push_frame(Frame::Ping(Vec::new())).is_err() {
+                    break;
+                }
+            }
+        })
+    }
+
     /// Close the connection from outside: the writer sends `code` and `reason` and stops.
     pub(crate) fn kill(&self, code: u16, reason: &str) {
         self.closed.store(true, Ordering::Release);

@@ -76,20 +76,9 @@ impl MsgPack {
         Ok(w.out)
     }
 
-    fn check_size(&self, bytes: &[u8]) -> Result<()> {
-        if bytes.len() > self.limits.message_bytes() {
-            return Err(Error::limit(format!(
-                "message of {} bytes is over the limit of {}",
-                bytes.len(),
-                self.limits.message_bytes()
-            )));
-        }
-        Ok(())
-    }
-
     /// Decode any `T: DeserializeOwned` (maps or positional arrays for structs).
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        self.check_size(bytes)?;
+        self.limits.check_message(bytes.len())?;
         let mut d = read::Deserializer::new(bytes, &self.limits);
         let v = T::deserialize(&mut d)?;
         if d.pos != bytes.len() {
@@ -115,7 +104,7 @@ impl Codec for MsgPack {
         Ok(w.out)
     }
     fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
-        self.check_size(bytes)?;
+        self.limits.check_message(bytes.len())?;
         read::value(bytes, &self.limits)
     }
     fn encode_erased(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>> {
@@ -126,7 +115,7 @@ impl Codec for MsgPack {
         bytes: &[u8],
         visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.check_size(bytes)?;
+        self.limits.check_message(bytes.len())?;
         let mut d = read::Deserializer::new(bytes, &self.limits);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut d))?;
         if d.pos != bytes.len() {

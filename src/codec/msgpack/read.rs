@@ -47,12 +47,14 @@ impl<'a> Deserializer<'a> {
         }
     }
 
+    /// A reader for an extension's payload. The extension is not a level of nesting of its
+    /// own (the container inside it is), so the depth left carries over unchanged.
     fn sub(&self, b: &'a [u8], at: usize) -> Deserializer<'a> {
         Deserializer {
             b,
             pos: 0,
             base: at,
-            depth_left: self.depth_left.saturating_sub(1),
+            depth_left: self.depth_left,
             max_depth: self.max_depth,
             max_len: self.max_len,
         }

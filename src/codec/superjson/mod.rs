@@ -92,7 +92,7 @@ impl SuperJson {
     /// Decode any `T: DeserializeOwned` (no intermediate `Value` unless the payload has
     /// `referentialEqualities`, which only a `Value` can hold).
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        check_size(bytes, &self.limits)?;
+        self.limits.check_message(bytes.len())?;
         if let Some(env) = Envelope::fast(bytes, &self.limits) {
             if let Ok(v) = self.typed_from(bytes, &env) {
                 return Ok(v);
@@ -130,7 +130,7 @@ impl SuperJson {
 
     /// Decode a [`Value`]: what JS `superjson.parse` returns.
     pub fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
-        check_size(bytes, &self.limits)?;
+        self.limits.check_message(bytes.len())?;
         if let Some(env) = Envelope::fast(bytes, &self.limits) {
             if let Ok(meta) = env.meta(&self.limits) {
                 if let Ok(v) = self.decode_parts(bytes, &env, meta) {
@@ -172,17 +172,6 @@ fn into_string(bytes: Vec<u8>) -> String {
 struct Envelope {
     json: Option<(usize, usize)>,
     meta: Option<Value>,
-}
-
-fn check_size(bytes: &[u8], limits: &Limits) -> Result<()> {
-    if bytes.len() > limits.message_bytes() {
-        return Err(Error::limit(format!(
-            "message of {} bytes is over the limit of {}",
-            bytes.len(),
-            limits.message_bytes()
-        )));
-    }
-    Ok(())
 }
 
 impl Envelope {
@@ -231,7 +220,7 @@ impl Envelope {
     }
 
     fn split(bytes: &[u8], limits: &Limits) -> Result<Envelope> {
-        check_size(bytes, limits)?;
+        limits.check_message(bytes.len())?;
         let mut r = Reader::new(bytes);
         match r.peek_some()? {
             b'{' => r.pos += 1,
