@@ -358,6 +358,7 @@ fn main() {
         p99,
     );
     let _ = writeln!(md, "\nMessagePack against raw rmp-serde and every codec's encoded sizes come from `cargo bench --bench codecs`.");
+    let _ = writeln!(md, "{}", include_str!("compare/limits.md"));
 
     std::fs::create_dir_all(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/benchmarks.md"), &md).unwrap();

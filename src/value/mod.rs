@@ -13,6 +13,7 @@
 //! transparent: two values are equal when they are equal as trees, whether or not their
 //! nodes are shared, and cycles compare coinductively. Map and Set compare in order.
 
+pub(crate) mod capture;
 mod date;
 pub(crate) mod de;
 mod eq;

@@ -164,6 +164,18 @@ impl<'a> Deserializer<'a> {
         self.b.get(self.pos).copied()
     }
 
+    /// The type of the extension that comes next, if one does.
+    fn peek_ext_type(&self) -> Option<i8> {
+        let at = match self.peek_marker()? {
+            0xd4..=0xd8 => self.pos + 1,
+            0xc7 => self.pos + 2,
+            0xc8 => self.pos + 3,
+            0xc9 => self.pos + 5,
+            _ => return None,
+        };
+        self.b.get(at).map(|&t| t as i8)
+    }
+
     fn is_ext(&self) -> bool {
         matches!(self.peek_marker(), Some(0xc7..=0xc9 | 0xd4..=0xd8))
     }
@@ -433,10 +445,38 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        if crate::value::magic::Magic::from_name(name).is_some() {
-            self.deserialize_any(visitor)
-        } else {
-            visitor.visit_newtype_struct(self)
+        use crate::value::magic::Magic;
+        let Some(magic) = Magic::from_name(name) else {
+            return visitor.visit_newtype_struct(self);
+        };
+        // Typed fast paths: a Date or Set field reads straight from the bytes.
+        match (magic, self.peek_ext_type()) {
+            (Magic::Date, Some(ext::TIMESTAMP | ext::INVALID_DATE)) => {
+                let at = self.offset();
+                match self.head()? {
+                    Head::Ext(ty, p) => match self.ext_value(ty, p, at)? {
+                        Value::Date(d) => visitor.visit_f64(d.time_value()),
+                        _ => Err(Error::data("invalid timestamp").at_offset(at)),
+                    },
+                    _ => Err(Error::data("expected a timestamp").at_offset(at)),
+                }
+            }
+            (Magic::Set, Some(ext::SET)) => {
+                let at = self.offset();
+                let Head::Ext(_, payload) = self.head()? else {
+                    return Err(Error::data("expected a Set").at_offset(at));
+                };
+                let mut sub = self.sub(payload, at);
+                let v = de::Deserializer::deserialize_seq(&mut sub, visitor)?;
+                if sub.pos != payload.len() {
+                    return Err(Error::syntax(
+                        "trailing bytes in extension payload",
+                        at + sub.pos,
+                    ));
+                }
+                Ok(v)
+            }
+            _ => self.deserialize_any(visitor),
         }
     }
 

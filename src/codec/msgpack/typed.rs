@@ -16,6 +16,8 @@ pub(crate) struct Compound<'w> {
     patch: Option<usize>,
     count: usize,
     map: bool,
+    /// A map written from a sequence of pairs: each element is a key and a value.
+    pairs: bool,
 }
 
 impl<'w> Compound<'w> {
@@ -37,12 +39,14 @@ impl<'w> Compound<'w> {
             patch,
             count: 0,
             map,
+            pairs: false,
         })
     }
 
     fn item<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.w.charge()?;
-        crate::codec::superjson::de::grow(|| v.serialize(&mut *self.w))
+        let depth = self.w.depth_left();
+        crate::codec::superjson::de::grow_every(depth, || v.serialize(&mut *self.w))
     }
 
     fn finish(self) -> Result<()> {
@@ -164,7 +168,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         };
         match m {
             Magic::Optional => {
-                if to_value(v)?.is_null() {
+                if crate::value::capture::is_none(v) {
                     self.ext(super::ext::UNDEFINED, &[]);
                     Ok(())
                 } else {
@@ -182,9 +186,11 @@ impl<'w> ser::Serializer for &'w mut Writer {
                 Ok(())
             }
             Magic::Date => {
-                match to_value(v)? {
-                    Value::Number(n) => self.date(Date::from_millis(n)),
-                    Value::String(s) => self.date(Date::parse(&s)),
+                use crate::value::capture::{capture, Scalar};
+                // Binary payload form: milliseconds, no string in between.
+                match capture(v, false) {
+                    Scalar::F64(n) => self.date(Date::from_millis(n)),
+                    Scalar::Str(s) => self.date(Date::parse(&s)),
                     _ => self.date(Date::invalid()),
                 }
                 Ok(())
@@ -204,6 +210,13 @@ impl<'w> ser::Serializer for &'w mut Writer {
                 other => Err(Error::data(format!("invalid URL payload {other:?}"))),
             },
             Magic::Set => self.ext_with(super::ext::SET, |w| v.serialize(w)),
+            Magic::Map => self.ext_with(super::ext::MAP, |w| {
+                // The payload is a sequence of [key, value] pairs: written as one map.
+                w.pairs_as_map = true;
+                let res = v.serialize(&mut *w);
+                w.pairs_as_map = false;
+                res
+            }),
             _ => {
                 let payload = to_value(v)?;
                 self.value(&from_magic(m, payload)?)
@@ -222,9 +235,25 @@ impl<'w> ser::Serializer for &'w mut Writer {
         v.serialize(self)
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'w>> {
+        if std::mem::take(&mut self.pairs_as_map) {
+            let mut c = Compound::new(self, len, true)?;
+            c.pairs = true;
+            return Ok(c);
+        }
         Compound::new(self, len, false)
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'w>> {
+        if std::mem::take(&mut self.bare_pair) && len == 2 {
+            // One entry of a map written from pairs: key and value, no array header.
+            self.enter()?;
+            return Ok(Compound {
+                w: self,
+                patch: None,
+                count: 0,
+                map: false,
+                pairs: false,
+            });
+        }
         Compound::new(self, Some(len), false)
     }
     fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Compound<'w>> {
@@ -265,6 +294,12 @@ impl ser::SerializeSeq for Compound<'_> {
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.count += 1;
+        if self.pairs {
+            self.w.bare_pair = true;
+            let res = self.item(v);
+            self.w.bare_pair = false;
+            return res;
+        }
         self.item(v)
     }
     fn end(self) -> Result<()> {

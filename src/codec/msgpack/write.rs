@@ -14,6 +14,10 @@ pub(crate) struct Writer {
     pub(crate) in_ref: u32,
     expansion_left: usize,
     ancestors: Vec<usize>,
+    /// The next sequence is a list of `[key, value]` pairs to write as a map (a JS Map).
+    pub(crate) pairs_as_map: bool,
+    /// The next 2-tuple is one such pair: no header of its own.
+    pub(crate) bare_pair: bool,
 }
 
 impl Writer {
@@ -25,6 +29,8 @@ impl Writer {
             in_ref: 0,
             expansion_left: limits.ref_expansion(),
             ancestors: Vec::new(),
+            pairs_as_map: false,
+            bare_pair: false,
         }
     }
 
@@ -41,6 +47,12 @@ impl Writer {
 
     pub(crate) fn leave(&mut self) {
         self.depth_left += 1;
+    }
+
+    /// Levels of nesting still allowed.
+    #[inline]
+    pub(crate) fn depth_left(&self) -> usize {
+        self.depth_left
     }
 
     pub(crate) fn charge(&mut self) -> Result<()> {
@@ -246,7 +258,7 @@ impl Writer {
 
     /// Write a [`Value`].
     pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
-        crate::codec::superjson::de::grow(|| self.value_inner(v))
+        crate::codec::superjson::de::grow_every(self.depth_left, || self.value_inner(v))
     }
 
     fn value_inner(&mut self, v: &Value) -> Result<()> {

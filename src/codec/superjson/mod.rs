@@ -13,7 +13,7 @@ mod typed;
 use crate::codec::text::read::{describe, Reader};
 use crate::codec::{Codec, FrameKind};
 use crate::value::Value;
-use crate::{Error, Limits, Result};
+use crate::{Limits, Result};
 use ser::{Encoder, Mode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -362,8 +362,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         };
         match m {
             Magic::Optional => {
-                let payload = to_value(v)?;
-                if payload.is_null() {
+                if crate::value::capture::is_none(v) {
                     if self.mode == Mode::Plain {
                         self.write_null();
                         self.wrote_undefined = true;
@@ -399,10 +398,15 @@ impl<'e> ser::Serializer for &'e mut Encoder {
                 Ok(())
             }
             Magic::Date => {
-                match to_value(v)? {
-                    Value::String(s) => self.write_date(Date::parse(&s)),
-                    Value::Number(n) => self.write_date(Date::from_millis(n)),
-                    _ => self.write_null(),
+                use crate::value::capture::{capture, Scalar};
+                // Text payload form: the ISO string, written as it is.
+                match capture(v, true) {
+                    Scalar::Str(s) if s.len() == 24 || s.len() == 27 => {
+                        self.write_annotated_str(&s, "Date")
+                    }
+                    Scalar::Str(s) => self.write_date(Date::parse(&s)),
+                    Scalar::F64(n) => self.write_date(Date::from_millis(n)),
+                    _ => self.write_date(Date::invalid()),
                 }
                 Ok(())
             }
