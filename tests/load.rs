@@ -3,7 +3,7 @@
 //! the README's figure comes from a 10,000-connection run of this test), and the server's
 //! memory per idle connection is measured on the `polycodec serve` process.
 
-use polycodec::rpc::{demo, Client, RpcServer};
+use polycodec::rpc::Client;
 use std::io::BufRead;
 use std::time::Duration;
 
@@ -14,31 +14,67 @@ fn connections() -> usize {
         .unwrap_or(2_000)
 }
 
-fn raise_fd_limit(need: u64) {
+/// Raise the open-file limit to `want` (or the hard limit), and check that at least `need`
+/// descriptors are available. (For 10,000 connections run one test at a time:
+/// `--test-threads=1`, as the README says.)
+fn raise_fd_limit(want: u64, need: u64) {
     let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
-    let want = need.min(hard);
-    rlimit::Resource::NOFILE.set(want, hard).unwrap();
-    assert!(want >= need, "the open-file limit ({hard}) is below {need}");
+    let set = want.min(hard);
+    rlimit::Resource::NOFILE.set(set, hard).unwrap();
+    assert!(set >= need, "the open-file limit ({hard}) is below {need}");
+}
+
+/// `polycodec serve` in its own process (its own descriptors), and its `/rpc` URL.
+struct Server {
+    child: std::process::Child,
+    url: String,
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server() -> Server {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polycodec"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let http = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches('/');
+    let url = format!("{}/rpc", http.replace("http://", "ws://"));
+    Server {
+        child,
+        url,
+        _stdout: stdout,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_connections_each_call_answered_exactly_once() {
     let n = connections();
-    // Both tests of this file may run at once in one process: room for both.
-    raise_fd_limit(4 * n as u64 + 512);
-    let server = RpcServer::builder(demo::api()).build().unwrap();
-    let hub = server.hub().clone();
-    let app = axum::Router::new().route("/rpc", axum::routing::get(server.handler()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+    // Clients here, the server in its own process (which inherits the raised limit).
+    // Both tests of this file may run at once: room for both.
+    raise_fd_limit(2 * n as u64 + 512, n as u64 + 256);
+    let server = spawn_server();
     let started = std::time::Instant::now();
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
-        clients.push(Client::connect(format!("ws://{addr}/rpc")).await.unwrap());
+        clients.push(Client::connect(&server.url).await.unwrap());
     }
-    assert_eq!(hub.len(), n);
     let clients = std::sync::Arc::new(clients);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
@@ -78,42 +114,26 @@ fn rss_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_memory_per_idle_connection_is_measured() {
     let n = connections();
-    // Both tests of this file may run at once in one process: room for both.
-    raise_fd_limit(4 * n as u64 + 512);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polycodec"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .current_dir(root)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let http = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .trim_end_matches('/');
-    let url = format!("{}/rpc", http.replace("http://", "ws://"));
+    raise_fd_limit(2 * n as u64 + 512, n as u64 + 256);
+    let server = spawn_server();
+    let url = server.url.clone();
+    let pid = server.child.id();
     // Warm up (runtime threads, first allocations), then measure.
     let warm = Client::connect(&url).await.unwrap();
     let _: f64 = warm.call("add", (1, 1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = rss_kib(child.id());
+    let before = rss_kib(pid);
     let mut idle = Vec::with_capacity(n);
     for _ in 0..n {
         idle.push(tokio_tungstenite::connect_async(&url).await.unwrap().0);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib(child.id());
+    let after = rss_kib(pid);
     let per = (after.saturating_sub(before) as f64 * 1024.0) / n as f64;
     println!(
         "server RSS {before} KiB -> {after} KiB with {n} idle connections: {per:.0} bytes each"
     );
     drop(idle);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert!(after > before, "no growth measured");
 }
