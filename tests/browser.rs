@@ -126,3 +126,31 @@ fn with_a_token_the_page_routes_still_load_but_upgrades_need_it() {
         assert_eq!(err.props.get("status"), Some(&polycodec::Value::from(401)));
     });
 }
+
+#[test]
+fn cors_headers_are_on_http_routes_and_never_on_the_upgrade() {
+    use std::io::{Read, Write};
+    let server = serve(&[]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let raw = |req: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    };
+    let health = raw("GET /health HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere.test\r\nConnection: close\r\n\r\n");
+    assert!(health.starts_with("http/1.1 200"), "{health}");
+    assert!(
+        health.contains("access-control-allow-origin: *"),
+        "{health}"
+    );
+    let upgrade = raw(
+        "GET /rpc HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere.test\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert!(upgrade.starts_with("http/1.1 101"), "{upgrade}");
+    assert!(!upgrade.contains("access-control"), "{upgrade}");
+}

@@ -121,7 +121,7 @@ async fn room_is_removed_after_last_member_leaves() {
 }
 
 #[tokio::test]
-async fn broadcast_can_exclude_the_sender_and_is_encoded_once_per_codec() {
+async fn broadcast_reaches_members_of_every_codec_and_can_exclude_the_sender() {
     let server = RpcServer::builder(Api::default()).build().unwrap();
     let hub = server.hub().clone();
     let base = serve_at("/ws", server).await;
@@ -426,4 +426,46 @@ async fn client_detects_a_dead_server_and_reconnects_with_backoff_when_asked() {
     c.reconnect(5, Duration::from_millis(20)).await.unwrap();
     let v: f64 = c.call("add", (2, 2)).await.unwrap();
     assert_eq!(v, 4.0);
+}
+
+#[tokio::test]
+async fn send_to_user_reaches_every_connection_of_that_user() {
+    let server = RpcServer::builder(Api::default())
+        .authenticate(|req| {
+            Ok(Some(Identity {
+                user: req.query("user").unwrap_or_default(),
+                data: Value::Null,
+            }))
+        })
+        .build()
+        .unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    let mut boxes = Vec::new();
+    let mut clients = Vec::new();
+    for user in ["ann", "ann", "bob"] {
+        let (api, got) = recorder();
+        clients.push(
+            Client::builder(format!("{base}/ws?user={user}"))
+                .codecs(["json"])
+                .expose(api)
+                .connect()
+                .await
+                .unwrap(),
+        );
+        boxes.push(got);
+    }
+    eventually("three connected", || hub.len() == 3).await;
+    assert_eq!(hub.users().get("ann"), Some(&2));
+    let mut m = polycodec::Object::new();
+    m.insert("text", Value::from("for ann"));
+    assert_eq!(
+        hub.send_to_user("ann", "message", vec![Value::Object(m)]),
+        2
+    );
+    eventually("both of ann's got it", || {
+        texts(&boxes[0]).len() == 1 && texts(&boxes[1]).len() == 1
+    })
+    .await;
+    assert!(texts(&boxes[2]).is_empty());
 }

@@ -310,3 +310,40 @@ fn registering_a_path_twice_is_an_error() {
         .unwrap();
     assert_eq!(err.to_string(), "\"x\" is registered twice");
 }
+
+#[tokio::test]
+async fn dropping_a_callback_stub_sends_the_release_message() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let api = Api::builder()
+        .method("takeAndDrop", |call: Call| async move {
+            let cb = call.callback(0)?;
+            drop(cb);
+            Ok(Value::from("dropped"))
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let q = r#"{"t":"q","id":"1","op":"call","p":["takeAndDrop"],"a":[{"__kkrpc_next_arg__":"callback","id":"cb-7"}]}"#;
+    ws.send(Message::Text(q.into())).await.unwrap();
+    let mut frames = Vec::new();
+    while frames.len() < 2 {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            frames.push(t.to_string());
+        }
+    }
+    assert!(
+        frames.contains(&r#"{"t":"cbr","ids":["cb-7"]}"#.to_owned()),
+        "{frames:?}"
+    );
+    assert!(
+        frames.contains(&r#"{"t":"r","id":"1","v":"dropped"}"#.to_owned()),
+        "{frames:?}"
+    );
+}
