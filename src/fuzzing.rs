@@ -18,10 +18,6 @@ fn limits() -> Limits {
         .max_message_bytes(1 << 20)
 }
 
-fn stable(codec: &dyn Codec, input: &[u8]) {
-    stable_with(codec, codec, input)
-}
-
 /// `reader` is `codec` with the message size limit lifted: a value with shared nodes may
 /// legitimately re-encode larger than the message it came in (the expansion is bounded by
 /// `max_ref_expansion`, not by the input's size).
@@ -89,7 +85,8 @@ pub fn msgpack(input: &[u8]) {
 /// bincode: any bytes.
 #[cfg(feature = "bincode")]
 pub fn bincode(input: &[u8]) {
-    stable(&crate::codec::Bincode::new().with_limits(limits()), input);
+    let codec = crate::codec::Bincode::new().with_limits(limits());
+    stable_with(&codec, &codec, input);
 }
 
 /// superjson meta paths and annotations: the input's first line is `json`, the rest is
