@@ -2,7 +2,7 @@
 
 use super::error::{codes, RpcError};
 use super::session::{Callback, Peer};
-use crate::value::de::from_value_ref;
+use crate::value::de::{from_value_ref, from_values};
 use crate::{to_value, Error, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -187,7 +187,7 @@ impl Call {
     /// The positional arguments as a tuple (or any type a JS array reads as). A callback's
     /// position reads as undefined; take it with [`Call::callback`].
     pub fn args<T: DeserializeOwned>(&self) -> Result<T, RpcError> {
-        from_value_ref(&Value::Array(self.args.clone())).map_err(|e| {
+        from_values(&self.args).map_err(|e| {
             RpcError::new(
                 codes::BAD_ARGUMENTS,
                 format!("invalid arguments for {}: {e}", self.path),
@@ -197,8 +197,7 @@ impl Call {
 
     /// Argument `i`, typed.
     pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, RpcError> {
-        let v = self.args.get(i).cloned().unwrap_or_default();
-        from_value_ref(&v).map_err(|e| {
+        from_value_ref(self.value(i)).map_err(|e| {
             RpcError::new(
                 codes::BAD_ARGUMENTS,
                 format!("invalid argument {i} for {}: {e}", self.path),

@@ -146,6 +146,17 @@ pub fn from_value_ref<T: de::DeserializeOwned>(value: &Value) -> Result<T> {
     })
 }
 
+/// Deserialize a `T` from a list of values read as one JS array (an argument list),
+/// without building that array.
+pub(crate) fn from_values<T: de::DeserializeOwned>(items: &[Value]) -> Result<T> {
+    let budget = Cell::new(crate::Limits::default().ref_expansion());
+    let undefined = Value::Undefined;
+    T::deserialize(SeqDeserializer(
+        items,
+        ValueDeserializer::new(&undefined, &budget),
+    ))
+}
+
 /// A deserializer over a borrowed [`Value`].
 #[derive(Clone, Copy)]
 pub(crate) struct ValueDeserializer<'a> {
@@ -661,9 +672,17 @@ impl<'de> Deserializer<'de> for SeqDeserializer<'_> {
             index: 0,
         })
     }
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // An empty argument list reads as `()`.
+        if self.0.is_empty() {
+            visitor.visit_unit()
+        } else {
+            self.deserialize_any(visitor)
+        }
+    }
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        option unit_struct newtype_struct seq tuple tuple_struct map struct enum
         identifier ignored_any
     }
 }
