@@ -469,3 +469,72 @@ async fn send_to_user_reaches_every_connection_of_that_user() {
     .await;
     assert!(texts(&boxes[2]).is_empty());
 }
+
+/// A JSON codec that counts how often it encodes.
+struct Counting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl polycodec::codec::Codec for Counting {
+    fn name(&self) -> &str {
+        "counting"
+    }
+    fn subprotocol(&self) -> &str {
+        "test.counting"
+    }
+    fn frame_kind(&self) -> polycodec::codec::FrameKind {
+        polycodec::codec::FrameKind::Text
+    }
+    fn encode_value(&self, v: &Value) -> polycodec::Result<Vec<u8>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        polycodec::codec::Json::new().encode_value(v)
+    }
+    fn decode_value(&self, b: &[u8]) -> polycodec::Result<Value> {
+        polycodec::codec::Json::new().decode_value(b)
+    }
+}
+
+#[tokio::test]
+async fn a_broadcast_is_encoded_once_per_codec_not_once_per_recipient() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server_encodes = Arc::new(AtomicUsize::new(0));
+    let server = RpcServer::builder(Api::default())
+        .register(Counting(server_encodes.clone()))
+        .codecs(["counting", "msgpack"])
+        .build()
+        .unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    let mut boxes = Vec::new();
+    let mut clients = Vec::new();
+    for codec in ["counting", "counting", "counting", "counting", "msgpack"] {
+        let (api, got) = recorder();
+        let c = Client::builder(format!("{base}/ws"))
+            .register(Counting(Arc::new(AtomicUsize::new(0))))
+            .codecs([codec])
+            .expose(api)
+            .connect()
+            .await
+            .unwrap();
+        let n = clients.len() + 1;
+        eventually("registered", || hub.len() == n).await;
+        let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+        hub.join(id, "r");
+        clients.push(c);
+        boxes.push(got);
+    }
+    let before = server_encodes.load(Ordering::SeqCst);
+    let mut m = polycodec::Object::new();
+    m.insert("text", Value::from("once"));
+    assert_eq!(
+        hub.broadcast("r", "message", vec![Value::Object(m)], None),
+        5
+    );
+    assert_eq!(
+        server_encodes.load(Ordering::SeqCst) - before,
+        1,
+        "four recipients, one encode"
+    );
+    eventually("all five got it", || {
+        boxes.iter().all(|b| texts(b).len() == 1)
+    })
+    .await;
+}
