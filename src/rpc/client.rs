@@ -7,7 +7,7 @@ use super::message::{LegacyErrors, Protocol};
 use super::session::{ConnInfo, Frame, Options, Peer, Shared};
 use crate::codec::{Codec, Registry};
 use crate::Limits;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -236,7 +236,7 @@ impl ClientBuilder {
             path: self.url.clone(),
             ..ConnInfo::default()
         };
-        let (shared, mut out) = Shared::new(
+        let (shared, out) = Shared::new(
             id,
             Arc::new(self.api.clone()),
             codec,
@@ -244,36 +244,8 @@ impl ClientBuilder {
             opts,
             info,
         );
-        let (mut sink, stream) = socket.split();
-        let killer = shared.clone();
-        tokio::spawn(async move {
-            loop {
-                let frame = tokio::select! {
-                    f = out.recv() => match f {
-                        Some(f) => f,
-                        None => break,
-                    },
-                    k = killer.killed() => Frame::Close(k.0, k.1),
-                };
-                let (msg, last) = match frame {
-                    Frame::Text(t) => (Message::Text(t.into()), false),
-                    Frame::Binary(b) => (Message::Binary(b.into()), false),
-                    Frame::Ping(p) => (Message::Ping(p.into()), false),
-                    Frame::Pong => continue,
-                    Frame::Close(code, reason) => (
-                        Message::Close(Some(CloseFrame {
-                            code: CloseCode::from(code),
-                            reason: reason.into(),
-                        })),
-                        true,
-                    ),
-                };
-                if sink.send(msg).await.is_err() || last {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
+        let (sink, stream) = socket.split();
+        shared.spawn_writer(out, sink, to_message);
         let inbound = stream.filter_map(|m| async move {
             match m {
                 Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
@@ -293,4 +265,18 @@ impl ClientBuilder {
         tokio::spawn(shared.clone().run(Box::pin(inbound)));
         Ok(Peer(shared))
     }
+}
+
+/// An outgoing frame as a tungstenite message.
+fn to_message(frame: Frame) -> Option<Message> {
+    Some(match frame {
+        Frame::Text(t) => Message::Text(t.into()),
+        Frame::Binary(b) => Message::Binary(b.into()),
+        Frame::Ping(p) => Message::Ping(p.into()),
+        Frame::Pong => return None,
+        Frame::Close(code, reason) => Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        })),
+    })
 }

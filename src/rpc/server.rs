@@ -9,7 +9,7 @@ use crate::Limits;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -340,7 +340,7 @@ impl RpcServer {
         // A negotiated codec means a polycodec-aware peer: compact protocol from the start.
         // Otherwise the protocol is detected from the peer's first message.
         let protocol = codec.as_ref().map(|_| super::message::Protocol::Compact);
-        let (shared, mut out) = Shared::new(
+        let (shared, out) = Shared::new(
             id,
             inner.api.clone(),
             codec,
@@ -353,36 +353,8 @@ impl RpcServer {
         if let Some(hook) = &inner.on_connect {
             hook(Peer(shared.clone()));
         }
-        let (mut sink, stream) = socket.split();
-        let killer = shared.clone();
-        let writer = tokio::spawn(async move {
-            loop {
-                let frame = tokio::select! {
-                    f = out.recv() => match f {
-                        Some(f) => f,
-                        None => break,
-                    },
-                    k = killer.killed() => Frame::Close(k.0, k.1),
-                };
-                let (msg, last) = match frame {
-                    Frame::Text(t) => (Message::Text(t.into()), false),
-                    Frame::Binary(b) => (Message::Binary(b.into()), false),
-                    Frame::Ping(p) => (Message::Ping(p.into()), false),
-                    Frame::Pong => continue,
-                    Frame::Close(code, reason) => (
-                        Message::Close(Some(CloseFrame {
-                            code,
-                            reason: reason.into(),
-                        })),
-                        true,
-                    ),
-                };
-                if sink.send(msg).await.is_err() || last {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
+        let (sink, stream) = socket.split();
+        let writer = shared.spawn_writer(out, sink, to_message);
         let heartbeat = inner
             .heartbeat
             .map(|hb| shared.spawn_heartbeat(hb.interval, hb.timeout));
@@ -567,4 +539,18 @@ impl RpcServerBuilder {
             buffers: self.buffers,
         })))
     }
+}
+
+/// An outgoing frame as an axum WebSocket message.
+fn to_message(frame: Frame) -> Option<Message> {
+    Some(match frame {
+        Frame::Text(t) => Message::Text(t.into()),
+        Frame::Binary(b) => Message::Binary(b.into()),
+        Frame::Ping(p) => Message::Ping(p.into()),
+        Frame::Pong => return None,
+        Frame::Close(code, reason) => Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })),
+    })
 }

@@ -337,6 +337,42 @@ impl Shared {
         )
     }
 
+    /// The writer task of a socket: sends queued frames through `sink`, converted by
+    /// `to_message` into the WebSocket library's message type (`None`: nothing to send), and
+    /// the close frame once the connection is killed; then closes the sink.
+    pub(crate) fn spawn_writer<M, S>(
+        self: &Arc<Self>,
+        mut out: mpsc::Receiver<Frame>,
+        mut sink: S,
+        to_message: fn(Frame) -> Option<M>,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        M: Send + 'static,
+        S: futures_util::Sink<M> + Unpin + Send + 'static,
+    {
+        use futures_util::SinkExt;
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let frame = tokio::select! {
+                    f = out.recv() => match f {
+                        Some(f) => f,
+                        None => break,
+                    },
+                    k = me.killed() => Frame::Close(k.0, k.1),
+                };
+                let last = matches!(frame, Frame::Close(..));
+                let Some(msg) = to_message(frame) else {
+                    continue;
+                };
+                if sink.send(msg).await.is_err() || last {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        })
+    }
+
     /// Ping the peer every `interval`; close with 1001 once it has been silent (no frame,
     /// no pong) for `timeout`. Both sides use this: the server to drop dead clients, the
     /// client to detect a dead server.
