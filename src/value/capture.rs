@@ -1,22 +1,40 @@
-//! Reading the scalar payload of a magic newtype without building a [`Value`](super::Value):
-//! a Date's milliseconds (binary formats) or ISO string (text formats), whether an `Option`
-//! is `None`.
+//! Reading a scalar without building a [`Value`](super::Value): the payload of a magic
+//! newtype (a Date's milliseconds in binary formats, its ISO string in text formats), a map
+//! key, whether an `Option` is `None`.
 
+use super::magic::Magic;
 use crate::{Error, Result};
 use serde::ser::{self, Impossible, Serialize};
 
 /// A captured scalar.
 pub(crate) enum Scalar {
     F64(f64),
+    Int(i128),
+    Bool(bool),
+    /// Strings, chars and unit variants (what a JS object key can be).
     Str(String),
     Unit,
     Other,
 }
 
 /// Serialize `v` into a [`Scalar`]; `human` is what `is_human_readable` answers (it picks the
-/// payload form of JS kinds).
+/// payload form of JS kinds). Reads through polycodec's magic newtypes.
 pub(crate) fn capture<T: Serialize + ?Sized>(v: &T, human: bool) -> Scalar {
-    v.serialize(Capture(human)).unwrap_or(Scalar::Other)
+    v.serialize(Capture {
+        human,
+        through_magic: true,
+    })
+    .unwrap_or(Scalar::Other)
+}
+
+/// Capture a map key: a string, char, unit variant, integer or bool. A JS kind (a Date, a
+/// bigint) is no scalar key.
+pub(crate) fn capture_key<T: Serialize + ?Sized>(v: &T) -> Scalar {
+    v.serialize(Capture {
+        human: true,
+        through_magic: false,
+    })
+    .unwrap_or(Scalar::Other)
 }
 
 /// True when `v` serializes as `None` (without serializing what a `Some` holds).
@@ -24,11 +42,73 @@ pub(crate) fn is_none<T: Serialize + ?Sized>(v: &T) -> bool {
     matches!(v.serialize(NoneProbe), Ok(true))
 }
 
-struct Capture(bool);
+struct Capture {
+    human: bool,
+    through_magic: bool,
+}
 
-macro_rules! other {
-    ($($m:ident($($t:ty),*))*) => {$(
-        fn $m(self $(, _: $t)*) -> Result<Scalar> { Ok(Scalar::Other) }
+/// Methods that answer the same for every argument.
+macro_rules! answer {
+    ($ok:ty, $value:expr; $($m:ident($($t:ty),*))*) => {$(
+        fn $m(self $(, _: $t)*) -> Result<$ok> { Ok($value) }
+    )*};
+}
+
+/// The compound methods of a probe, which reads scalars only.
+macro_rules! no_compounds {
+    () => {
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+            Err(Error::data("not a scalar"))
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+            Err(Error::data("not a scalar"))
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct> {
+            Err(Error::data("not a scalar"))
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant> {
+            Err(Error::data("not a scalar"))
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+            Err(Error::data("not a scalar"))
+        }
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+            Err(Error::data("not a scalar"))
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant> {
+            Err(Error::data("not a scalar"))
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<Self::Ok> {
+            Err(Error::data("not a scalar"))
+        }
+    };
+}
+
+macro_rules! int {
+    ($($m:ident($t:ty))*) => {$(
+        fn $m(self, v: $t) -> Result<Scalar> { Ok(Scalar::Int(v.into())) }
     )*};
 }
 
@@ -44,89 +124,53 @@ impl ser::Serializer for Capture {
     type SerializeStructVariant = Impossible<Scalar, Error>;
 
     fn is_human_readable(&self) -> bool {
-        self.0
+        self.human
+    }
+    int!(serialize_i8(i8) serialize_i16(i16) serialize_i32(i32) serialize_i64(i64)
+        serialize_i128(i128) serialize_u8(u8) serialize_u16(u16) serialize_u32(u32)
+        serialize_u64(u64));
+    fn serialize_u128(self, v: u128) -> Result<Scalar> {
+        Ok(i128::try_from(v).map_or(Scalar::Other, Scalar::Int))
+    }
+    fn serialize_f32(self, v: f32) -> Result<Scalar> {
+        Ok(Scalar::F64(v.into()))
     }
     fn serialize_f64(self, v: f64) -> Result<Scalar> {
         Ok(Scalar::F64(v))
     }
-    fn serialize_i64(self, v: i64) -> Result<Scalar> {
-        Ok(Scalar::F64(v as f64))
+    fn serialize_bool(self, v: bool) -> Result<Scalar> {
+        Ok(Scalar::Bool(v))
     }
-    fn serialize_u64(self, v: u64) -> Result<Scalar> {
-        Ok(Scalar::F64(v as f64))
+    fn serialize_char(self, v: char) -> Result<Scalar> {
+        Ok(Scalar::Str(v.into()))
     }
     fn serialize_str(self, v: &str) -> Result<Scalar> {
         Ok(Scalar::Str(v.to_owned()))
     }
-    fn serialize_unit(self) -> Result<Scalar> {
-        Ok(Scalar::Unit)
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<Scalar> {
+        Ok(Scalar::Str(variant.to_owned()))
     }
-    fn serialize_none(self) -> Result<Scalar> {
-        Ok(Scalar::Unit)
-    }
+    answer!(Scalar, Scalar::Unit; serialize_unit() serialize_none());
+    answer!(Scalar, Scalar::Other; serialize_bytes(&[u8]) serialize_unit_struct(&'static str));
     fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Scalar> {
         v.serialize(self)
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         v: &T,
     ) -> Result<Scalar> {
+        if !self.through_magic && Magic::from_name(name).is_some() {
+            return Ok(Scalar::Other);
+        }
         v.serialize(self)
     }
-    other!(serialize_bool(bool) serialize_i8(i8) serialize_i16(i16) serialize_i32(i32)
-        serialize_i128(i128) serialize_u8(u8) serialize_u16(u16) serialize_u32(u32)
-        serialize_u128(u128) serialize_f32(f32) serialize_char(char) serialize_bytes(&[u8])
-        serialize_unit_struct(&'static str));
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<Scalar> {
-        Ok(Scalar::Other)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<Scalar> {
-        Ok(Scalar::Other)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::data("not a scalar"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::data("not a scalar"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::data("not a scalar"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::data("not a scalar"))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::data("not a scalar"))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::data("not a scalar"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::data("not a scalar"))
-    }
+    no_compounds!();
 }
 
 /// Answers whether a value is `None` without looking inside a `Some`.
@@ -143,58 +187,13 @@ impl ser::Serializer for NoneProbe {
     type SerializeStruct = Impossible<bool, Error>;
     type SerializeStructVariant = Impossible<bool, Error>;
 
-    fn serialize_none(self) -> Result<bool> {
-        Ok(true)
-    }
+    answer!(bool, true; serialize_none() serialize_unit());
+    answer!(bool, false; serialize_bool(bool) serialize_i8(i8) serialize_i16(i16)
+        serialize_i32(i32) serialize_i64(i64) serialize_u8(u8) serialize_u16(u16)
+        serialize_u32(u32) serialize_u64(u64) serialize_f32(f32) serialize_f64(f64)
+        serialize_char(char) serialize_str(&str) serialize_bytes(&[u8])
+        serialize_unit_struct(&'static str));
     fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_unit(self) -> Result<bool> {
-        Ok(true)
-    }
-    fn serialize_bool(self, _: bool) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_i8(self, _: i8) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_i16(self, _: i16) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_i32(self, _: i32) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_i64(self, _: i64) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_u8(self, _: u8) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_u16(self, _: u16) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_u32(self, _: u32) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_u64(self, _: u64) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_f32(self, _: f32) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_f64(self, _: f64) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_char(self, _: char) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_str(self, _: &str) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<bool> {
         Ok(false)
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<bool> {
@@ -207,50 +206,5 @@ impl ser::Serializer for NoneProbe {
     ) -> Result<bool> {
         Ok(false)
     }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::data("some"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::data("some"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::data("some"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::data("some"))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::data("some"))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::data("some"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::data("some"))
-    }
+    no_compounds!();
 }

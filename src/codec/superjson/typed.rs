@@ -126,128 +126,16 @@ impl<'e> Compound<'e> {
     }
 }
 
-/// Writes a map key into a buffer if it is a string; says `false` for other keys. With
-/// `scalars`, numbers and booleans are written as their text too (plain JSON writes
-/// `{"1": ...}` for integer keys, as serde_json does).
-struct KeyProbe<'b> {
-    buf: &'b mut String,
-    scalars: bool,
-}
-
-macro_rules! not_string {
-    ($($m:ident($($t:ty),*))*) => {$(
-        fn $m(self $(, _: $t)*) -> Result<bool> { Ok(false) }
-    )*};
-}
-
-macro_rules! scalar_key {
-    ($($m:ident($t:ty))*) => {$(
-        fn $m(self, v: $t) -> Result<bool> {
-            if self.scalars {
-                use std::fmt::Write;
-                let _ = write!(self.buf, "{v}");
-            }
-            Ok(self.scalars)
-        }
-    )*};
-}
-
-impl ser::Serializer for KeyProbe<'_> {
-    type Ok = bool;
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<bool, Error>;
-    type SerializeTuple = ser::Impossible<bool, Error>;
-    type SerializeTupleStruct = ser::Impossible<bool, Error>;
-    type SerializeTupleVariant = ser::Impossible<bool, Error>;
-    type SerializeMap = ser::Impossible<bool, Error>;
-    type SerializeStruct = ser::Impossible<bool, Error>;
-    type SerializeStructVariant = ser::Impossible<bool, Error>;
-
-    fn serialize_str(self, v: &str) -> Result<bool> {
-        self.buf.push_str(v);
-        Ok(true)
+/// The text of a map key when it is a string (or, with `scalars`, an integer or boolean:
+/// plain JSON writes `{"1": ...}` for integer keys, as serde_json does).
+fn key_text<T: Serialize + ?Sized>(key: &T, scalars: bool) -> Option<String> {
+    use crate::value::capture::{capture_key, Scalar};
+    match capture_key(key) {
+        Scalar::Str(s) => Some(s),
+        Scalar::Int(i) if scalars => Some(i.to_string()),
+        Scalar::Bool(b) if scalars => Some(b.to_string()),
+        _ => None,
     }
-    fn serialize_char(self, v: char) -> Result<bool> {
-        self.buf.push(v);
-        Ok(true)
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<bool> {
-        self.buf.push_str(v);
-        Ok(true)
-    }
-    scalar_key!(serialize_bool(bool) serialize_i8(i8) serialize_i16(i16) serialize_i32(i32)
-        serialize_i64(i64) serialize_i128(i128) serialize_u8(u8) serialize_u16(u16)
-        serialize_u32(u32) serialize_u64(u64) serialize_u128(u128));
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        name: &'static str,
-        v: &T,
-    ) -> Result<bool> {
-        if Magic::from_name(name).is_some() {
-            Ok(false)
-        } else {
-            v.serialize(self)
-        }
-    }
-    not_string!(serialize_f32(f32)
-        serialize_f64(f64) serialize_bytes(&[u8]) serialize_none() serialize_unit()
-        serialize_unit_struct(&'static str));
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<bool> {
-        Ok(false)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::data("not a string key"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::data("not a string key"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::data("not a string key"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::data("not a string key"))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::data("not a string key"))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::data("not a string key"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::data("not a string key"))
-    }
-}
-
-/// Is this key a string (or, with `scalars`, a number or boolean)? Writes its text into
-/// `buf` when it is.
-fn probe_key<T: Serialize + ?Sized>(key: &T, buf: &mut String, scalars: bool) -> bool {
-    buf.clear();
-    matches!(key.serialize(KeyProbe { buf, scalars }), Ok(true))
 }
 
 impl<'e> ser::Serializer for &'e mut Encoder {
@@ -541,8 +429,9 @@ impl ser::SerializeMap for Compound<'_> {
     type Error = Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
-        let mut buf = String::new();
-        let is_str = probe_key(key, &mut buf, self.enc.mode == Mode::Plain);
+        let text = key_text(key, self.enc.mode == Mode::Plain);
+        let is_str = text.is_some();
+        let buf = text.unwrap_or_default();
         if self.kind == Kind::Undecided {
             if is_str {
                 self.kind = Kind::Object;
