@@ -19,6 +19,15 @@ async fn demo_server() -> String {
     serve(RpcServer::builder(demo::api()).build().unwrap()).await
 }
 
+/// A client that offers exactly one codec.
+async fn connect(url: &str, codec: &str) -> Client {
+    Client::builder(url)
+        .codecs([codec])
+        .connect()
+        .await
+        .unwrap()
+}
+
 fn codecs() -> Vec<&'static str> {
     let mut v = vec!["json", "superjson", "msgpack"];
     if cfg!(feature = "bincode") {
@@ -31,11 +40,7 @@ fn codecs() -> Vec<&'static str> {
 async fn every_demo_method_works_over_every_codec() {
     let url = demo_server().await;
     for codec in codecs() {
-        let client = Client::builder(&url)
-            .codecs([codec])
-            .connect()
-            .await
-            .unwrap();
+        let client = connect(&url, codec).await;
         assert_eq!(client.codec(), codec);
         let greeting: String = client.call("greet", ("Ann",)).await.unwrap();
         assert_eq!(greeting, "Hello, Ann!");
@@ -71,11 +76,7 @@ async fn every_demo_method_works_over_every_codec() {
 async fn a_thrown_error_reaches_the_rust_caller_typed() {
     let url = demo_server().await;
     for codec in codecs() {
-        let client = Client::builder(&url)
-            .codecs([codec])
-            .connect()
-            .await
-            .unwrap();
+        let client = connect(&url, codec).await;
         let err = client.call::<(), _>("fail", ("boom",)).await.unwrap_err();
         assert_eq!(err.name, "DemoError", "{codec}");
         assert_eq!(err.message, "boom");
@@ -182,13 +183,7 @@ async fn a_method_sees_its_connection() {
 async fn thousand_concurrent_calls_on_one_connection_are_each_answered_once() {
     let url = demo_server().await;
     for codec in ["json", "msgpack"] {
-        let client = Arc::new(
-            Client::builder(&url)
-                .codecs([codec])
-                .connect()
-                .await
-                .unwrap(),
-        );
+        let client = Arc::new(connect(&url, codec).await);
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..1000u32 {
             let c = client.clone();
