@@ -10,6 +10,7 @@
 //! Set members and Map keys at the end (#346) and can pick a cut copy as representative
 //! (#361); polycodec does neither.
 
+use super::annotate::{dedupe_entries, dedupe_members};
 use super::meta::Refs;
 use crate::value::{Annotated, JsError, Object, Ref, Value};
 use crate::{Error, Result};
@@ -360,7 +361,8 @@ impl Builder {
                     .map(|c| self.node(c))
                     .collect::<Result<Vec<_>>>()?;
                 if is_set {
-                    Value::Set(vals)
+                    // A reference can make two members the same; `new Set` keeps one.
+                    Value::Set(dedupe_members(vals))
                 } else {
                     Value::Array(vals)
                 }
@@ -380,7 +382,8 @@ impl Builder {
                 for (k, v) in m {
                     out.push((self.node(k)?, self.node(v)?));
                 }
-                Value::Map(out)
+                // A reference can make two keys the same; a JS Map keeps one entry.
+                Value::Map(dedupe_entries(out))
             }
             Node::Error {
                 name,
@@ -422,5 +425,50 @@ impl Builder {
         };
         self.depth -= 1;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::codec::SuperJson;
+    use crate::Value;
+
+    fn decode(text: &str) -> Value {
+        SuperJson::new().decode_value(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn map_keys_made_identical_by_references_keep_one_entry() {
+        // Both keys are pointed at the same (missing, so undefined) source: as `new Map`,
+        // the first position stays and the last value wins.
+        let v = decode(
+            r#"{"json":{"m":[[{"k":1},"one"],[{"k":2},"two"]]},"meta":{"values":{"m":["map"]},
+                "referentialEqualities":{"absent.0":["m.0.0"],"absent.1":["m.1.0"]},"v":1}}"#,
+        );
+        let m = v.get("m").unwrap();
+        assert_eq!(m, &Value::Map(vec![(Value::Undefined, Value::from("two"))]));
+        // Same for two keys made into one shared object.
+        let v = decode(
+            r#"{"json":{"a":{"k":1},"m":[[{"k":1},"one"],[{"k":1},"two"]]},"meta":{"values":{"m":["map"]},
+                "referentialEqualities":{"a":["m.0.0","m.1.0"]},"v":1}}"#,
+        );
+        let Some(Value::Map(m)) = v.get("m") else {
+            panic!("not a map: {v:?}");
+        };
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].1, Value::from("two"));
+    }
+
+    #[test]
+    fn set_members_made_identical_by_references_keep_one() {
+        let v = decode(
+            r#"{"json":{"a":{"k":1},"s":[{"k":1},{"k":1},3]},"meta":{"values":{"s":["set"]},
+                "referentialEqualities":{"a":["s.0","s.1"]},"v":1}}"#,
+        );
+        let Some(Value::Set(s)) = v.get("s") else {
+            panic!("not a set: {v:?}");
+        };
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1], Value::from(3));
     }
 }
