@@ -3,7 +3,9 @@
 //! lifecycle hooks and graceful shutdown.
 
 use futures_util::{SinkExt, StreamExt};
-use polycodec::rpc::{codes, demo, Api, AuthError, Call, Client, Identity, RpcError, RpcServer};
+use polycodec::rpc::{
+    codes, demo, Api, AuthError, Call, Client, ClientBuilder, Hub, Identity, RpcError, RpcServer,
+};
 use polycodec::{Limits, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +28,22 @@ async fn eventually(what: &str, f: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("timed out waiting for: {what}");
+}
+
+/// Connects with `codec`, records what the server pushes, and joins room "r".
+async fn join_room(
+    hub: &Hub,
+    builder: ClientBuilder,
+    codec: &str,
+) -> (Client, u64, Arc<Mutex<Vec<Value>>>) {
+    let (api, got) = recorder();
+    let n = hub.len() + 1;
+    let c = builder.codecs([codec]).expose(api).connect().await.unwrap();
+    eventually("registered", || hub.len() == n).await;
+    // The newest server-side connection is this client's.
+    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    hub.join(id, "r");
+    (c, id, got)
 }
 
 fn recorder() -> (Api, Arc<Mutex<Vec<Value>>>) {
@@ -128,18 +146,7 @@ async fn broadcast_reaches_members_of_every_codec_and_can_exclude_the_sender() {
     let mut clients = Vec::new();
     let mut boxes = Vec::new();
     for codec in ["json", "json", "msgpack"] {
-        let (api, got) = recorder();
-        let c = Client::builder(format!("{base}/ws"))
-            .codecs([codec])
-            .expose(api)
-            .connect()
-            .await
-            .unwrap();
-        let n = clients.len() + 1;
-        eventually("registered", || hub.len() == n).await;
-        // The newest server-side connection is this client's.
-        let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
-        hub.join(id, "r");
+        let (c, id, got) = join_room(&hub, Client::builder(format!("{base}/ws")), codec).await;
         clients.push((c, id));
         boxes.push(got);
     }
@@ -506,18 +513,9 @@ async fn a_broadcast_is_encoded_once_per_codec_not_once_per_recipient() {
     let mut boxes = Vec::new();
     let mut clients = Vec::new();
     for codec in ["counting", "counting", "counting", "counting", "msgpack"] {
-        let (api, got) = recorder();
-        let c = Client::builder(format!("{base}/ws"))
-            .register(Counting(Arc::new(AtomicUsize::new(0))))
-            .codecs([codec])
-            .expose(api)
-            .connect()
-            .await
-            .unwrap();
-        let n = clients.len() + 1;
-        eventually("registered", || hub.len() == n).await;
-        let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
-        hub.join(id, "r");
+        let builder =
+            Client::builder(format!("{base}/ws")).register(Counting(Arc::new(AtomicUsize::new(0))));
+        let (c, _, got) = join_room(&hub, builder, codec).await;
         clients.push(c);
         boxes.push(got);
     }
