@@ -379,7 +379,11 @@ fn main() {
         }
         let _ = write!(line, " {:.0} / {:.0} |", o.p50_us, o.p99_us);
         for (_, results) in &theirs {
-            let _ = write!(line, " {:.0} / {:.0} |", results[i].p50_us, results[i].p99_us);
+            let _ = write!(
+                line,
+                " {:.0} / {:.0} |",
+                results[i].p50_us, results[i].p99_us
+            );
         }
         let _ = writeln!(md, "{line}");
     }

@@ -342,3 +342,55 @@ async fn dropping_a_callback_stub_sends_the_release_message() {
         "{frames:?}"
     );
 }
+
+/// Legacy kkrpc peers frame messages as newline-terminated lines, and a line need not match
+/// a WebSocket frame: two lines may share a frame, and a line may be cut across frames.
+#[tokio::test]
+async fn legacy_lines_are_answered_however_frames_cut_them() {
+    use futures_util::{SinkExt, StreamExt};
+    use polycodec::codec::Codec;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = demo_server().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let line = |id: &str, x: u32| {
+        format!(
+            "{{\"id\":\"{id}\",\"method\":\"echo\",\"args\":[{x}],\"type\":\"request\",\"version\":\"json\"}}\n"
+        )
+    };
+    let (a, b, c, d) = (line("a", 1), line("b", 2), line("c", 3), line("d", 4));
+    let frames = [
+        format!("{a}{b}"),                            // two whole lines in one frame
+        c[..10].to_owned(),                           // the start of a line ...
+        format!("{}{}", &c[10..], &d[..d.len() - 1]), // ... its end and another line's start
+        "\n".to_owned(),                              // ... whose newline comes alone
+    ];
+    for f in frames {
+        ws.send(Message::Text(f.into())).await.unwrap();
+    }
+    let mut got = Vec::new();
+    let mut text = String::new();
+    while got.len() < 4 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a reply for every line")
+            .unwrap()
+            .unwrap();
+        text.push_str(msg.to_text().unwrap());
+        while let Some(pos) = text.find('\n') {
+            let reply: String = text.drain(..=pos).collect();
+            let v = polycodec::codec::Json::new()
+                .decode_value(reply.trim().as_bytes())
+                .unwrap();
+            let id = v.get("id").and_then(Value::as_str).unwrap().to_owned();
+            let result = v.get("args").and_then(|a| a.get("result")).cloned();
+            got.push((id, result));
+        }
+    }
+    got.sort_by(|x, y| x.0.cmp(&y.0));
+    let want: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .zip(1..)
+        .map(|(id, x)| (id.to_string(), Some(Value::from(x))))
+        .collect();
+    assert_eq!(got, want);
+}

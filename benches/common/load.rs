@@ -53,6 +53,7 @@ pub async fn run(
             let mut lat = Vec::new();
             let mut next = 0u64;
             let mut buf = String::new();
+            let prefix = format!("\"c{c}-");
             let send = |id: u64| {
                 Message::Text(
                     format!(
@@ -74,11 +75,13 @@ pub async fn run(
                     _ => continue,
                 };
                 buf.push_str(&text);
-                while let Some(pos) = buf.find('\n') {
-                    let line: String = buf.drain(..=pos).collect();
+                let mut done = 0;
+                while let Some(pos) = buf[done..].find('\n') {
+                    let line = &buf[done..done + pos];
+                    done += pos + 1;
                     // The id is the first field: {"id":"cN-M",...
-                    let Some(start) = line.find(&format!("\"c{c}-")) else { continue };
-                    let rest = &line[start + 3 + c.to_string().len()..];
+                    let Some(start) = line.find(&prefix) else { continue };
+                    let rest = &line[start + prefix.len()..];
                     let Some(end) = rest.find('"') else { continue };
                     let Ok(id) = rest[..end].parse::<u64>() else { continue };
                     if let Some(t) = sent_at.remove(&id) {
@@ -92,6 +95,7 @@ pub async fn run(
                         next += 1;
                     }
                 }
+                buf.drain(..done);
             }
             let _ = tx.send(Message::Close(None)).await;
             lat

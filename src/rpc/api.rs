@@ -216,6 +216,16 @@ impl Call {
         &self.args
     }
 
+    /// Moves argument `i` out of the call, leaving undefined in its place (undefined if
+    /// there is no such argument). For handlers that return or keep an argument as it
+    /// arrived, without copying it.
+    pub fn take_value(&mut self, i: usize) -> Value {
+        self.args
+            .get_mut(i)
+            .map(std::mem::take)
+            .unwrap_or(Value::Undefined)
+    }
+
     /// The function the caller passed at position `i`.
     pub fn callback(&self, i: usize) -> Result<Callback, RpcError> {
         self.callbacks.get(i).and_then(Clone::clone).ok_or_else(|| {

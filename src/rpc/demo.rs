@@ -11,7 +11,7 @@ pub fn api() -> Api {
     Api::builder()
         .method(
             "echo",
-            |call: Call| async move { Ok(call.value(0).clone()) },
+            |mut call: Call| async move { Ok(call.take_value(0)) },
         )
         .typed("greet", |(name,): (String,)| async move {
             Ok::<_, RpcError>(format!("Hello, {name}!"))

@@ -82,17 +82,17 @@ fn compact_arg(v: Value) -> Arg {
     Arg::Value(v)
 }
 
-fn envelope(arg: &Arg) -> Value {
+fn envelope(arg: Arg) -> Value {
     let mut o = Object::with_capacity(2);
     match arg {
         Arg::Value(v) => {
             o.insert(ENVELOPE, Value::from("value"));
             // Plain JSON leaves an undefined `v` out; superjson keeps it, as kkrpc does.
-            o.insert("v", v.clone());
+            o.insert("v", v);
         }
         Arg::Callback(id) => {
             o.insert(ENVELOPE, Value::from("callback"));
-            o.insert("id", Value::String(id.clone()));
+            o.insert("id", Value::String(id));
         }
     }
     Value::Object(o)
@@ -257,7 +257,7 @@ pub enum LegacyErrors {
 
 /// Write a message as a document for `protocol`. `version` is the legacy `version` field
 /// (`"json"` or `"superjson"`).
-pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: LegacyErrors) -> Value {
+pub(crate) fn write(msg: Msg, protocol: Protocol, version: &str, errors: LegacyErrors) -> Value {
     let mut o = Object::with_capacity(6);
     match (protocol, msg) {
         (
@@ -271,7 +271,7 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
             },
         ) => {
             o.insert("t", Value::from("q"));
-            o.insert("id", id.clone());
+            o.insert("id", id);
             o.insert(
                 "op",
                 Value::from(match op {
@@ -281,20 +281,20 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
                     Op::New => "new",
                 }),
             );
-            o.insert("p", path.iter().map(|s| Value::String(s.clone())).collect());
-            if *op == Op::Set {
-                o.insert("v", value.clone());
+            o.insert("p", path.into_iter().map(Value::String).collect());
+            if op == Op::Set {
+                o.insert("v", value);
             } else if matches!(op, Op::Call | Op::New) {
-                o.insert("a", Value::Array(args.iter().map(envelope).collect()));
+                o.insert("a", Value::Array(args.into_iter().map(envelope).collect()));
             }
         }
         (Protocol::Compact, Msg::Response { id, result }) => {
             o.insert("t", Value::from("r"));
-            o.insert("id", id.clone());
+            o.insert("id", id);
             match result {
                 // An undefined `v` is left out by plain JSON and kept by superjson, as kkrpc does.
                 Ok(v) => {
-                    o.insert("v", v.clone());
+                    o.insert("v", v);
                 }
                 Err(e) => {
                     o.insert("e", e.to_compact());
@@ -303,22 +303,15 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
         }
         (Protocol::Compact, Msg::Callback { id, args }) => {
             o.insert("t", Value::from("cb"));
-            o.insert("id", Value::String(id.clone()));
+            o.insert("id", Value::String(id));
             o.insert(
                 "a",
-                Value::Array(
-                    args.iter()
-                        .map(|v| envelope(&Arg::Value(v.clone())))
-                        .collect(),
-                ),
+                Value::Array(args.into_iter().map(|v| envelope(Arg::Value(v))).collect()),
             );
         }
         (Protocol::Compact, Msg::Release { ids }) => {
             o.insert("t", Value::from("cbr"));
-            o.insert(
-                "ids",
-                ids.iter().map(|s| Value::String(s.clone())).collect(),
-            );
+            o.insert("ids", ids.into_iter().map(Value::String).collect());
         }
         (
             Protocol::Legacy,
@@ -330,7 +323,7 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
                 value,
             },
         ) => {
-            o.insert("id", id.clone());
+            o.insert("id", id);
             let callbacks: Vec<Value> = args
                 .iter()
                 .filter_map(|a| match a {
@@ -344,14 +337,11 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
                     o.insert("args", Value::Object(Object::new()));
                     o.insert(
                         "type",
-                        Value::from(if *op == Op::Get { "get" } else { "set" }),
+                        Value::from(if op == Op::Get { "get" } else { "set" }),
                     );
-                    o.insert(
-                        "path",
-                        path.iter().map(|s| Value::String(s.clone())).collect(),
-                    );
-                    if *op == Op::Set {
-                        o.insert("value", value.clone());
+                    o.insert("path", path.into_iter().map(Value::String).collect());
+                    if op == Op::Set {
+                        o.insert("value", value);
                     }
                 }
                 Op::Call | Op::New => {
@@ -359,9 +349,9 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
                     o.insert(
                         "args",
                         Value::Array(
-                            args.iter()
+                            args.into_iter()
                                 .map(|a| match a {
-                                    Arg::Value(v) => v.clone(),
+                                    Arg::Value(v) => v,
                                     Arg::Callback(c) => {
                                         Value::String(format!("{CALLBACK_PREFIX}{c}"))
                                     }
@@ -371,7 +361,7 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
                     );
                     o.insert(
                         "type",
-                        Value::from(if *op == Op::New {
+                        Value::from(if op == Op::New {
                             "construct"
                         } else {
                             "request"
@@ -385,20 +375,18 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
             o.insert("version", Value::from(version));
         }
         (Protocol::Legacy, Msg::Response { id, result }) => {
-            o.insert("id", id.clone());
+            o.insert("id", id);
             o.insert("method", Value::from(""));
             let mut args = Object::with_capacity(1);
             match result {
                 Ok(v) => {
-                    args.insert("result", v.clone());
+                    args.insert("result", v);
                 }
                 Err(e) => {
                     let err = match errors {
                         // An empty string would read as success on kkrpc 0.2.
-                        LegacyErrors::String if e.message.is_empty() => {
-                            Value::String(e.name.clone())
-                        }
-                        LegacyErrors::String => Value::String(e.message.clone()),
+                        LegacyErrors::String if e.message.is_empty() => Value::String(e.name),
+                        LegacyErrors::String => Value::String(e.message),
                         LegacyErrors::Object => e.to_legacy_object(),
                     };
                     args.insert("error", err);
@@ -410,8 +398,8 @@ pub(crate) fn write(msg: &Msg, protocol: Protocol, version: &str, errors: Legacy
         }
         (Protocol::Legacy, Msg::Callback { id, args }) => {
             o.insert("id", Value::String(format!("cb-{id}")));
-            o.insert("method", Value::String(id.clone()));
-            o.insert("args", Value::Array(args.clone()));
+            o.insert("method", Value::String(id));
+            o.insert("args", Value::Array(args));
             o.insert("type", Value::from("callback"));
             o.insert("version", Value::from(version));
         }

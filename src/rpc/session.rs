@@ -180,7 +180,7 @@ impl Callback {
             args,
         };
         let frame = encode(
-            &msg,
+            msg,
             self.0.protocol,
             &*self.0.codec,
             peer.opts.legacy_errors,
@@ -203,7 +203,7 @@ impl Drop for CallbackInner {
             let msg = Msg::Release {
                 ids: vec![self.id.clone()],
             };
-            if let Ok(frame) = encode(&msg, self.protocol, &*self.codec, peer.opts.legacy_errors) {
+            if let Ok(frame) = encode(msg, self.protocol, &*self.codec, peer.opts.legacy_errors) {
                 // Best effort, as in kkrpc: a full queue drops the release.
                 let _ = peer.out.try_send(frame);
             }
@@ -243,12 +243,12 @@ pub(crate) fn push_frame(
         args: args.into_iter().map(Arg::Value).collect(),
         value: Value::Undefined,
     };
-    encode(&msg, protocol, codec, errors)
+    encode(msg, protocol, codec, errors)
 }
 
 /// Encode a message as a frame of the codec's kind (legacy text ends with a newline).
 fn encode(
-    msg: &Msg,
+    msg: Msg,
     protocol: Protocol,
     codec: &dyn Codec,
     errors: LegacyErrors,
@@ -339,7 +339,8 @@ impl Shared {
 
     /// The writer task of a socket: sends queued frames through `sink`, converted by
     /// `to_message` into the WebSocket library's message type (`None`: nothing to send), and
-    /// the close frame once the connection is killed; then closes the sink.
+    /// the close frame once the connection is killed; then closes the sink. Frames that are
+    /// already queued go out together, with one flush.
     pub(crate) fn spawn_writer<M, S>(
         self: &Arc<Self>,
         mut out: mpsc::Receiver<Frame>,
@@ -361,11 +362,24 @@ impl Shared {
                     },
                     k = me.killed() => Frame::Close(k.0, k.1),
                 };
-                let last = matches!(frame, Frame::Close(..));
-                let Some(msg) = to_message(frame) else {
-                    continue;
-                };
-                if sink.send(msg).await.is_err() || last {
+                // Queue this frame and every frame already waiting, then flush once: one
+                // write syscall for a burst of replies instead of one per reply.
+                let mut next = Some(frame);
+                let mut last = false;
+                let mut failed = false;
+                while let Some(frame) = next.take() {
+                    last = matches!(frame, Frame::Close(..));
+                    if let Some(msg) = to_message(frame) {
+                        if sink.feed(msg).await.is_err() {
+                            failed = true;
+                            break;
+                        }
+                    }
+                    if !last {
+                        next = out.try_recv().ok();
+                    }
+                }
+                if failed || sink.flush().await.is_err() || last {
                     break;
                 }
             }
@@ -544,14 +558,24 @@ impl Shared {
                 )
                 .await;
         }
-        legacy_buf.push_str(&text);
-        while let Some(pos) = legacy_buf.find('\n') {
-            let line: String = legacy_buf.drain(..=pos).collect();
-            let line = line.trim();
+        // Lines are read in place from the frame (or from what was buffered plus the frame);
+        // only an unfinished tail is kept for the next frame.
+        let joined;
+        let mut rest = if legacy_buf.is_empty() {
+            text.as_str()
+        } else {
+            legacy_buf.push_str(&text);
+            joined = std::mem::take(legacy_buf);
+            joined.as_str()
+        };
+        while let Some(pos) = rest.find('\n') {
+            let line = rest[..pos].trim();
+            rest = &rest[pos + 1..];
             if line.starts_with('{') {
                 self.on_doc(line.as_bytes(), Some(Protocol::Legacy)).await;
             }
         }
+        legacy_buf.push_str(rest);
     }
 
     async fn on_binary(self: &Arc<Self>, bytes: Vec<u8>, legacy_buf: &mut String) {
@@ -589,7 +613,7 @@ impl Shared {
             id: Value::Null,
             result: Err(RpcError::new(name, message)),
         };
-        if let Ok(frame) = encode(&msg, protocol, &*codec, self.opts.legacy_errors) {
+        if let Ok(frame) = encode(msg, protocol, &*codec, self.opts.legacy_errors) {
             let _ = self.send(frame).await;
         }
     }
@@ -673,7 +697,7 @@ impl Shared {
                             "too many requests; slow down",
                         )),
                     };
-                    if let Ok(f) = encode(&msg, protocol, &*codec, self.opts.legacy_errors) {
+                    if let Ok(f) = encode(msg, protocol, &*codec, self.opts.legacy_errors) {
                         let _ = self.send(f).await;
                     }
                     return;
@@ -689,7 +713,7 @@ impl Shared {
                             ),
                         )),
                     };
-                    if let Ok(f) = encode(&msg, protocol, &*codec, self.opts.legacy_errors) {
+                    if let Ok(f) = encode(msg, protocol, &*codec, self.opts.legacy_errors) {
                         let _ = self.send(f).await;
                     }
                     return;
@@ -699,21 +723,14 @@ impl Shared {
                     let result = me
                         .invoke(op, path, args, value, protocol, codec.clone())
                         .await;
-                    let reply = Msg::Response { id, result };
+                    let reply = Msg::Response {
+                        id: id.clone(),
+                        result,
+                    };
                     let frame =
-                        encode(&reply, protocol, &*codec, me.opts.legacy_errors).or_else(|e| {
-                            encode(
-                                &Msg::Response {
-                                    id: match &reply {
-                                        Msg::Response { id, .. } => id.clone(),
-                                        _ => Value::Null,
-                                    },
-                                    result: Err(e),
-                                },
-                                protocol,
-                                &*codec,
-                                me.opts.legacy_errors,
-                            )
+                        encode(reply, protocol, &*codec, me.opts.legacy_errors).or_else(|e| {
+                            let reply = Msg::Response { id, result: Err(e) };
+                            encode(reply, protocol, &*codec, me.opts.legacy_errors)
                         });
                     if let Ok(frame) = frame {
                         let _ = me.send(frame).await;
@@ -1017,7 +1034,7 @@ impl Peer {
             args: wire_args,
             value,
         };
-        let frame = encode(&msg, protocol, &*codec, s.opts.legacy_errors)?;
+        let frame = encode(msg, protocol, &*codec, s.opts.legacy_errors)?;
         let (tx, rx) = oneshot::channel();
         if let Ok(mut p) = s.pending.lock() {
             p.insert(id.clone(), tx);
