@@ -169,3 +169,39 @@ fn typed_decode_errors_name_the_path() {
         "{err}"
     );
 }
+
+#[derive(Deserialize, PartialEq, Debug)]
+struct Lookup {
+    #[serde(with = "polycodec::js::map")]
+    by_id: BTreeMap<u32, Vec<String>>,
+}
+
+/// A typed Map field reads a Map extension straight from the bytes, keys of any type; an
+/// entry of the wrong type is an error that names its position.
+#[test]
+fn a_typed_map_field_reads_msgpack_map_entries_in_place() {
+    let doc = |key: Value| {
+        let mut o = polycodec::Object::new();
+        o.insert(
+            "by_id",
+            Value::Map(vec![
+                (Value::from(1), Value::from(vec![Value::from("a")])),
+                (key, Value::from(vec![Value::from("b"), Value::from("c")])),
+            ]),
+        );
+        MsgPack::new().encode_value(&Value::Object(o)).unwrap()
+    };
+    let back: Lookup = MsgPack::new().from_slice(&doc(Value::from(2))).unwrap();
+    assert_eq!(
+        back.by_id,
+        BTreeMap::from([
+            (1, vec!["a".to_owned()]),
+            (2, vec!["b".to_owned(), "c".to_owned()])
+        ])
+    );
+    let err = MsgPack::new()
+        .from_slice::<Lookup>(&doc(Value::from("two")))
+        .unwrap_err();
+    assert_eq!(err.classify(), polycodec::Category::Data, "{err}");
+    assert_eq!(err.path(), Some("by_id.1.0"), "{err}");
+}

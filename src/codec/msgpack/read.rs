@@ -60,10 +60,12 @@ impl<'a> Deserializer<'a> {
         }
     }
 
+    #[inline]
     fn offset(&self) -> usize {
         self.base + self.pos
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.b.len() - self.pos < n {
             return Err(Error::eof(self.base + self.b.len()));
@@ -73,10 +75,12 @@ impl<'a> Deserializer<'a> {
         Ok(s)
     }
 
+    #[inline]
     fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
+    #[inline]
     fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
         let s = self.take(N)?;
         let mut a = [0u8; N];
@@ -84,6 +88,7 @@ impl<'a> Deserializer<'a> {
         Ok(a)
     }
 
+    #[inline]
     fn len(&mut self, n: usize) -> Result<usize> {
         Ok(match n {
             1 => usize::from(self.u8()?),
@@ -109,6 +114,7 @@ impl<'a> Deserializer<'a> {
         Ok(n)
     }
 
+    #[inline]
     fn head(&mut self) -> Result<Head<'a>> {
         let at = self.offset();
         let m = self.u8()?;
@@ -160,11 +166,13 @@ impl<'a> Deserializer<'a> {
         })
     }
 
+    #[inline]
     fn peek_marker(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
     }
 
     /// The type of the extension that comes next, if one does.
+    #[inline]
     fn peek_ext_type(&self) -> Option<i8> {
         let at = match self.peek_marker()? {
             0xd4..=0xd8 => self.pos + 1,
@@ -176,16 +184,30 @@ impl<'a> Deserializer<'a> {
         self.b.get(at).map(|&t| t as i8)
     }
 
+    /// The bytes of the string that comes next, if a short one (fixstr or str 8) does.
+    #[inline]
+    fn peek_str(&self) -> Option<&'a [u8]> {
+        let (start, len) = match self.peek_marker()? {
+            m @ 0xa0..=0xbf => (self.pos + 1, usize::from(m & 0x1f)),
+            0xd9 => (self.pos + 2, usize::from(*self.b.get(self.pos + 1)?)),
+            _ => return None,
+        };
+        self.b.get(start..start + len)
+    }
+
+    #[inline]
     fn is_ext(&self) -> bool {
         matches!(self.peek_marker(), Some(0xc7..=0xc9 | 0xd4..=0xd8))
     }
 
+    #[inline]
     fn str_of(&self, s: &'a [u8], at: usize) -> Result<&'a str> {
         std::str::from_utf8(s)
             .map_err(|e| Error::syntax("invalid UTF-8 in string", at + e.valid_up_to()))
     }
 
     /// One more level of nesting, for the container whose header starts at `at`.
+    #[inline]
     fn enter(&mut self, at: usize) -> Result<()> {
         if self.depth_left == 0 {
             return Err(Error::limit(format!(
@@ -302,6 +324,7 @@ impl<'a> Deserializer<'a> {
     }
 
     /// If the next value is an extension, read it as a Value.
+    #[inline]
     fn take_ext(&mut self) -> Result<Option<Value>> {
         if !self.is_ext() {
             return Ok(None);
@@ -342,6 +365,18 @@ fn with_value<T>(v: Value, f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>) -
 macro_rules! via_any {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            // The commonest scalars skip the general dispatch (same visits as `any`).
+            match self.peek_marker() {
+                Some(m @ 0x00..=0x7f) => {
+                    self.pos += 1;
+                    return visitor.visit_u64(u64::from(m));
+                }
+                Some(0xcb) => {
+                    self.pos += 1;
+                    return visitor.visit_f64(f64::from_be_bytes(self.be()?));
+                }
+                _ => {}
+            }
             if let Some(v) = self.take_ext()? {
                 return with_value(v, |d| de::Deserializer::$method(d, visitor));
             }
@@ -364,7 +399,7 @@ impl<'de> Deserializer<'de> {
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
             Head::Array(n) => {
                 self.enter(at)?;
-                let v = crate::codec::superjson::de::grow(|| {
+                let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
                     visitor.visit_seq(Seq {
                         de: self,
                         left: n,
@@ -376,8 +411,12 @@ impl<'de> Deserializer<'de> {
             }
             Head::Map(n) => {
                 self.enter(at)?;
-                let v = crate::codec::superjson::de::grow(|| {
-                    visitor.visit_map(Map { de: self, left: n })
+                let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
+                    visitor.visit_map(Map {
+                        de: self,
+                        left: n,
+                        key: None,
+                    })
                 })?;
                 self.depth_left += 1;
                 Ok(v)
@@ -413,9 +452,26 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
 
     via_any!(deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
         deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
-        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
-        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq
-        deserialize_map);
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
+        deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map);
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // Field names and short strings: a fixstr is read without the general dispatch.
+        if let Some(m @ 0xa0..=0xbf) = self.peek_marker() {
+            let at = self.offset();
+            self.pos += 1;
+            let s = self.take(usize::from(m & 0x1f))?;
+            return visitor.visit_borrowed_str(self.str_of(s, at + 1)?);
+        }
+        if let Some(v) = self.take_ext()? {
+            return with_value(v, |d| de::Deserializer::deserialize_str(d, visitor));
+        }
+        self.any(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self.peek_marker() {
@@ -468,6 +524,36 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                 };
                 let mut sub = self.sub(payload, at);
                 let v = de::Deserializer::deserialize_seq(&mut sub, visitor)?;
+                if sub.pos != payload.len() {
+                    return Err(Error::syntax(
+                        "trailing bytes in extension payload",
+                        at + sub.pos,
+                    ));
+                }
+                Ok(v)
+            }
+            (Magic::Map, Some(ext::MAP)) => {
+                // The payload is a map (what polycodec and the JS extension write): its
+                // entries go to the visitor as a sequence of [key, value] pairs, straight
+                // from the bytes. Any other payload takes the general path.
+                let at = self.offset();
+                let save = self.pos;
+                let Head::Ext(_, payload) = self.head()? else {
+                    return Err(Error::data("expected a Map").at_offset(at));
+                };
+                let mut sub = self.sub(payload, at);
+                let Ok(Head::Map(n)) = sub.head() else {
+                    self.pos = save;
+                    return self.deserialize_any(visitor);
+                };
+                sub.enter(at)?;
+                let v = crate::codec::superjson::de::grow_every(sub.depth_left, || {
+                    visitor.visit_seq(Pairs {
+                        de: &mut sub,
+                        left: n,
+                        index: 0,
+                    })
+                })?;
                 if sub.pos != payload.len() {
                     return Err(Error::syntax(
                         "trailing bytes in extension payload",
@@ -570,9 +656,60 @@ impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
     }
 }
 
+/// The entries of a map, as a sequence of `[key, value]` pairs (a Map extension read into
+/// a typed collection).
+struct Pairs<'x, 'a> {
+    de: &'x mut Deserializer<'a>,
+    left: usize,
+    index: usize,
+}
+
+impl<'de> SeqAccess<'de> for Pairs<'_, 'de> {
+    type Error = Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let i = self.index;
+        self.index += 1;
+        seed.deserialize(Pair(&mut *self.de))
+            .map(Some)
+            .map_err(|e| e.in_segment(&i.to_string()))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
+    }
+}
+
+/// One map entry read as a two-element sequence.
+struct Pair<'x, 'a>(&'x mut Deserializer<'a>);
+
+impl<'de> de::Deserializer<'de> for Pair<'_, 'de> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_seq(Seq {
+            de: self.0,
+            left: 2,
+            index: 0,
+        })
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+}
+
 struct Map<'x, 'a> {
     de: &'x mut Deserializer<'a>,
     left: usize,
+    /// The bytes of the current key when it is a string: the path segment of an error in
+    /// its value.
+    key: Option<&'a [u8]>,
 }
 
 impl<'de> MapAccess<'de> for Map<'_, 'de> {
@@ -582,10 +719,15 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
             return Ok(None);
         }
         self.left -= 1;
+        self.key = self.de.peek_str();
         seed.deserialize(&mut *self.de).map(Some)
     }
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
-        seed.deserialize(&mut *self.de)
+        let key = self.key.take();
+        seed.deserialize(&mut *self.de).map_err(|e| match key {
+            Some(k) => e.in_segment(&String::from_utf8_lossy(k)),
+            None => e,
+        })
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.left)

@@ -21,6 +21,7 @@ pub(crate) struct Compound<'w> {
 }
 
 impl<'w> Compound<'w> {
+    #[inline]
     fn new(w: &'w mut Writer, len: Option<usize>, map: bool) -> Result<Self> {
         w.enter()?;
         let patch = match len {
@@ -43,12 +44,14 @@ impl<'w> Compound<'w> {
         })
     }
 
+    #[inline]
     fn item<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.w.charge()?;
         let depth = self.w.depth_left();
         crate::codec::superjson::de::grow_every(depth, || v.serialize(&mut *self.w))
     }
 
+    #[inline]
     fn finish(self) -> Result<()> {
         if let Some(at) = self.patch {
             self.w

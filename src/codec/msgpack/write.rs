@@ -34,6 +34,7 @@ impl Writer {
         }
     }
 
+    #[inline]
     pub(crate) fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
             return Err(Error::limit(format!(
@@ -45,6 +46,7 @@ impl Writer {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn leave(&mut self) {
         self.depth_left += 1;
     }
@@ -55,6 +57,7 @@ impl Writer {
         self.depth_left
     }
 
+    #[inline]
     pub(crate) fn charge(&mut self) -> Result<()> {
         if self.in_ref > 0 {
             if self.expansion_left == 0 {
@@ -188,31 +191,40 @@ impl Writer {
         header(&mut self.out, n, 0x80, 0xde, 0xdf);
     }
 
-    fn ext_header(out: &mut Vec<u8>, ty: i8, n: usize) {
+    /// The header of an extension of type `ty` with an `n`-byte payload, and its length.
+    fn ext_header(ty: i8, n: usize) -> ([u8; 6], usize) {
         let t = ty as u8;
-        match n {
-            1 => out.extend_from_slice(&[0xd4, t]),
-            2 => out.extend_from_slice(&[0xd5, t]),
-            4 => out.extend_from_slice(&[0xd6, t]),
-            8 => out.extend_from_slice(&[0xd7, t]),
-            16 => out.extend_from_slice(&[0xd8, t]),
-            n if n < 0x100 => out.extend_from_slice(&[0xc7, n as u8, t]),
+        let mut h = [0u8; 6];
+        let len = match n {
+            1 | 2 | 4 | 8 | 16 => {
+                h[0] = 0xd4 + n.trailing_zeros() as u8;
+                h[1] = t;
+                2
+            }
+            n if n < 0x100 => {
+                h[..3].copy_from_slice(&[0xc7, n as u8, t]);
+                3
+            }
             n if n < 0x1_0000 => {
-                out.push(0xc8);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-                out.push(t);
+                h[0] = 0xc8;
+                h[1..3].copy_from_slice(&(n as u16).to_be_bytes());
+                h[3] = t;
+                4
             }
             n => {
-                out.push(0xc9);
-                out.extend_from_slice(&(n as u32).to_be_bytes());
-                out.push(t);
+                h[0] = 0xc9;
+                h[1..5].copy_from_slice(&(n as u32).to_be_bytes());
+                h[5] = t;
+                6
             }
-        }
+        };
+        (h, len)
     }
 
     /// An extension value with a ready payload.
     pub(crate) fn ext(&mut self, ty: i8, payload: &[u8]) {
-        Self::ext_header(&mut self.out, ty, payload.len());
+        let (h, len) = Self::ext_header(ty, payload.len());
+        self.out.extend_from_slice(&h[..len]);
         self.out.extend_from_slice(payload);
     }
 
@@ -223,12 +235,19 @@ impl Writer {
         ty: i8,
         f: impl FnOnce(&mut Self) -> Result<()>,
     ) -> Result<()> {
+        // Room for the usual header (ext 8, 3 bytes) is kept in front of the payload; a
+        // header of another size moves the payload once.
+        const ROOM: usize = 3;
         let start = self.out.len();
+        self.out.extend_from_slice(&[0; ROOM]);
         f(self)?;
-        let n = self.out.len() - start;
-        let mut head = Vec::with_capacity(6);
-        Self::ext_header(&mut head, ty, n);
-        self.out.splice(start..start, head);
+        let (h, len) = Self::ext_header(ty, self.out.len() - start - ROOM);
+        if len == ROOM {
+            self.out[start..start + ROOM].copy_from_slice(&h[..ROOM]);
+        } else {
+            self.out
+                .splice(start..start + ROOM, h[..len].iter().copied());
+        }
         Ok(())
     }
 
