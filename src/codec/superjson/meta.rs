@@ -28,21 +28,27 @@ pub(crate) enum Ann {
 }
 
 impl Ann {
+    /// The annotation a single-name transformation (`["Date"]`, `["set"]`, ...) stands for.
+    pub(crate) fn simple(name: &str) -> Option<Ann> {
+        Some(match name {
+            "undefined" => Ann::Undefined,
+            "bigint" => Ann::BigInt,
+            "Date" => Ann::Date,
+            "regexp" => Ann::RegExp,
+            "set" => Ann::Set,
+            "map" => Ann::Map,
+            "number" => Ann::Number,
+            "Error" => Ann::Error,
+            "URL" => Ann::Url,
+            _ => return None,
+        })
+    }
+
     fn parse(v: &Value) -> Result<Ann> {
         Ok(match v {
-            Value::String(s) => match s.as_str() {
-                "undefined" => Ann::Undefined,
-                "bigint" => Ann::BigInt,
-                "Date" => Ann::Date,
-                "regexp" => Ann::RegExp,
-                "set" => Ann::Set,
-                "map" => Ann::Map,
-                "number" => Ann::Number,
-                "Error" => Ann::Error,
-                "URL" => Ann::Url,
-                other => {
-                    return Err(Error::data(format!("Unknown transformation: {other}")));
-                }
+            Value::String(s) => match Ann::simple(s) {
+                Some(ann) => ann,
+                None => return Err(Error::data(format!("Unknown transformation: {s}"))),
             },
             Value::Array(a) => match a.as_slice() {
                 [Value::String(kind), Value::String(id)]
@@ -100,6 +106,12 @@ enum Seg {
     Key(Box<str>),
 }
 
+impl Default for Seg {
+    fn default() -> Self {
+        Seg::Key(Box::default())
+    }
+}
+
 #[derive(Hash)]
 enum SegRef<'a> {
     // Hashed like `Seg::Index`; only keys are looked up by reference.
@@ -150,11 +162,12 @@ struct Node {
     ann: Option<Ann>,
     children: u32,
     parent: NodeId,
-    /// The segment that leads here from the parent, for error messages.
-    seg: String,
-    /// Children of nodes with few of them, searched linearly (most nodes have one or two);
-    /// nodes with more use the hashed edge table.
-    small: Vec<(Seg, NodeId)>,
+    /// The segment that leads here from the parent (matched by the parent's small list,
+    /// and rendered in error messages).
+    seg: Seg,
+    /// Children of nodes with few of them, searched linearly by their `seg` (most nodes
+    /// have one or two); nodes with more use the hashed edge table.
+    small: Vec<NodeId>,
     /// Array-index children by index, while they come densely (`0`, `1`, ... as superjson
     /// writes them): looked up without hashing.
     dense: Vec<NodeId>,
@@ -235,12 +248,12 @@ impl MetaTree {
         match number::array_index(k) {
             Some(i) => self.child(node, &Seg::Index(i)).unwrap_or(NONE),
             None => {
-                if let Some((_, c)) = n
+                if let Some(&c) = n
                     .small
                     .iter()
-                    .find(|(s, _)| matches!(s, Seg::Key(x) if &**x == k))
+                    .find(|&&c| matches!(&self.nodes[c as usize].seg, Seg::Key(x) if &**x == k))
                 {
-                    return *c;
+                    return c;
                 }
                 if !n.spilled {
                     return NONE;
@@ -264,7 +277,7 @@ impl MetaTree {
             }
             if self.has_children(n) {
                 let node = &self.nodes[n as usize];
-                stack.extend(node.small.iter().map(|(_, c)| *c));
+                stack.extend(node.small.iter().copied());
                 stack.extend(node.dense.iter().copied().filter(|&c| c != NONE));
                 if node.spilled {
                     stack.extend(
@@ -284,7 +297,10 @@ impl MetaTree {
         let mut segs = Vec::new();
         while node != ROOT && node != NONE {
             let n = &self.nodes[node as usize];
-            segs.push(path::escape_segment(&n.seg).into_owned());
+            segs.push(match &n.seg {
+                Seg::Index(i) => i.to_string(),
+                Seg::Key(k) => path::escape_segment(k).into_owned(),
+            });
             node = n.parent;
         }
         segs.reverse();
@@ -302,8 +318,12 @@ impl MetaTree {
                 }
             }
         }
-        if let Some((_, c)) = n.small.iter().find(|(s, _)| s == seg) {
-            return Some(*c);
+        if let Some(&c) = n
+            .small
+            .iter()
+            .find(|&&c| self.nodes[c as usize].seg == *seg)
+        {
+            return Some(c);
         }
         if n.spilled {
             let edge = Edge {
@@ -315,24 +335,21 @@ impl MetaTree {
         None
     }
 
-    fn node_at<S: AsRef<str>>(&mut self, from: NodeId, segs: &[S]) -> NodeId {
+    /// The node at `segs` below `from`, created (with the nodes on the way) if missing.
+    pub(crate) fn node_at<S: AsRef<str>>(&mut self, from: NodeId, segs: &[S]) -> NodeId {
         let mut cur = from;
         for s in segs {
             let s = s.as_ref();
-            let seg = seg_of(s);
-            if let Some(c) = self.child(cur, &seg) {
-                cur = c;
+            let existing = self.child_key(cur, s);
+            if existing != NONE {
+                cur = existing;
                 continue;
             }
+            let seg = seg_of(s);
             let id = self.nodes.len() as NodeId;
-            self.nodes.push(Node {
-                parent: cur,
-                seg: s.to_owned(),
-                ..Node::default()
-            });
             let parent = &mut self.nodes[cur as usize];
             parent.children += 1;
-            match seg {
+            let placed = match seg {
                 // Indexes written in order go to a dense array: no hashing at all.
                 Seg::Index(i) if (i as usize) <= parent.dense.len() + 64 => {
                     let i = i as usize;
@@ -340,32 +357,48 @@ impl MetaTree {
                         parent.dense.resize(i + 1, NONE);
                     }
                     parent.dense[i] = id;
+                    true
                 }
-                seg if !parent.spilled && parent.small.len() < SMALL => {
-                    parent.small.push((seg, id))
+                _ if !parent.spilled && parent.small.len() < SMALL => {
+                    parent.small.push(id);
+                    true
                 }
-                seg => {
-                    // Past the small list: every non-dense edge of this node moves to the table.
-                    parent.spilled = true;
-                    let moved = std::mem::take(&mut parent.small);
-                    for (s2, c) in moved {
-                        self.edges.insert(
-                            Edge {
-                                parent: cur,
-                                seg: s2,
-                            },
-                            c,
-                        );
-                    }
-                    self.edges.insert(Edge { parent: cur, seg }, id);
+                _ => false,
+            };
+            if !placed {
+                // Past the small list: every non-dense edge of this node moves to the table.
+                parent.spilled = true;
+                let moved = std::mem::take(&mut parent.small);
+                for c in moved {
+                    let s2 = self.nodes[c as usize].seg.clone();
+                    self.edges.insert(
+                        Edge {
+                            parent: cur,
+                            seg: s2,
+                        },
+                        c,
+                    );
                 }
+                self.edges.insert(
+                    Edge {
+                        parent: cur,
+                        seg: seg.clone(),
+                    },
+                    id,
+                );
             }
+            self.nodes.push(Node {
+                parent: cur,
+                seg,
+                ..Node::default()
+            });
             cur = id;
         }
         cur
     }
 
-    fn annotate(&mut self, node: NodeId, ann: Ann) -> Result<()> {
+    /// Put `ann` on `node`; a different annotation already there is an error.
+    pub(crate) fn annotate(&mut self, node: NodeId, ann: Ann) -> Result<()> {
         let slot = &mut self.nodes[node as usize].ann;
         match slot {
             Some(old) if *old != ann => Err(Error::data(format!(

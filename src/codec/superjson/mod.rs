@@ -5,6 +5,7 @@
 mod annotate;
 pub(crate) mod de;
 pub(crate) mod meta;
+mod meta_text;
 pub(crate) mod path;
 mod refs;
 pub(crate) mod ser;
@@ -94,18 +95,18 @@ impl SuperJson {
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
         self.limits.check_message(bytes.len())?;
         if let Some(env) = Envelope::fast(bytes, &self.limits) {
-            if let Ok(v) = self.typed_from(bytes, &env) {
+            if let Ok(v) = self.typed_from(bytes, env) {
                 return Ok(v);
             }
         }
         let env = Envelope::split(bytes, &self.limits)?;
-        self.typed_from(bytes, &env)
+        self.typed_from(bytes, env)
     }
 
-    fn typed_from<T: DeserializeOwned>(&self, bytes: &[u8], env: &Envelope) -> Result<T> {
+    fn typed_from<T: DeserializeOwned>(&self, bytes: &[u8], mut env: Envelope) -> Result<T> {
         let meta = env.meta(&self.limits)?;
         if meta.refs.is_some() {
-            let v = self.decode_parts(bytes, env, meta)?;
+            let v = self.decode_parts(bytes, &env, meta)?;
             return crate::value::de::from_value_ref(&v);
         }
         let Some((start, end)) = env.json else {
@@ -123,6 +124,29 @@ impl SuperJson {
         Ok(v)
     }
 
+    /// [`Codec::decode_erased`] over one envelope reading.
+    fn erased_from(
+        &self,
+        bytes: &[u8],
+        mut env: Envelope,
+        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let meta = env.meta(&self.limits)?;
+        let Some((start, end)) = env.json.filter(|_| meta.refs.is_none()) else {
+            let v = self.decode_parts(bytes, &env, meta)?;
+            return crate::codec::visit_value(&v, visit);
+        };
+        let r = Reader {
+            bytes: &bytes[..end],
+            pos: start,
+            base: 0,
+        };
+        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
+        de.r.end()?;
+        de.check_all_applied()
+    }
+
     /// Decode any `T: DeserializeOwned` from a `&str`.
     pub fn from_str<T: DeserializeOwned>(&self, s: &str) -> Result<T> {
         self.from_slice(s.as_bytes())
@@ -131,14 +155,14 @@ impl SuperJson {
     /// Decode a [`Value`]: what JS `superjson.parse` returns.
     pub fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
         self.limits.check_message(bytes.len())?;
-        if let Some(env) = Envelope::fast(bytes, &self.limits) {
+        if let Some(mut env) = Envelope::fast(bytes, &self.limits) {
             if let Ok(meta) = env.meta(&self.limits) {
                 if let Ok(v) = self.decode_parts(bytes, &env, meta) {
                     return Ok(v);
                 }
             }
         }
-        let env = Envelope::split(bytes, &self.limits)?;
+        let mut env = Envelope::split(bytes, &self.limits)?;
         let meta = env.meta(&self.limits)?;
         self.decode_parts(bytes, &env, meta)
     }
@@ -168,10 +192,20 @@ fn into_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Where `json` is in the document, and the parsed `meta`.
+/// Where `json` is in the document, and its `meta`.
 struct Envelope {
     json: Option<(usize, usize)>,
-    meta: Option<Value>,
+    meta: MetaSource,
+}
+
+/// `meta` as the envelope found it.
+enum MetaSource {
+    /// No `meta` key.
+    Absent,
+    /// Read straight into the trie (the common shape, see `meta_text`).
+    Read(meta::Meta),
+    /// Parsed as a value, to be interpreted by `meta::parse_meta`.
+    Value(Value),
 }
 
 impl Envelope {
@@ -198,9 +232,22 @@ impl Envelope {
         let Some(p) = meta_at else {
             return Some(Envelope {
                 json: Some((HEAD.len(), body_end)),
-                meta: None,
+                meta: MetaSource::Absent,
             });
         };
+        let mut r = Reader {
+            bytes: body,
+            pos: p + META.len(),
+            base: 0,
+        };
+        if let Some(m) = meta_text::read(&mut r) {
+            if r.end().is_ok() {
+                return Some(Envelope {
+                    json: Some((HEAD.len(), p)),
+                    meta: MetaSource::Read(m),
+                });
+            }
+        }
         let empty = meta::MetaTree::default();
         let mut d = de::Deserializer::new(
             Reader {
@@ -215,7 +262,7 @@ impl Envelope {
         d.r.end().ok()?;
         Some(Envelope {
             json: Some((HEAD.len(), p)),
-            meta: Some(v),
+            meta: MetaSource::Value(v),
         })
     }
 
@@ -233,7 +280,7 @@ impl Envelope {
         }
         let mut env = Envelope {
             json: None,
-            meta: None,
+            meta: MetaSource::Absent,
         };
         let mut scratch = Vec::new();
         let mut first = true;
@@ -278,7 +325,7 @@ impl Envelope {
                     );
                     let v = Value::deserialize(&mut d).map_err(|e| e.in_segment("meta"))?;
                     r.pos = d.r.pos;
-                    env.meta = Some(v);
+                    env.meta = MetaSource::Value(v);
                 }
                 _ => r.skip_value(limits.depth())?,
             }
@@ -287,10 +334,11 @@ impl Envelope {
         Ok(env)
     }
 
-    fn meta(&self, limits: &Limits) -> Result<meta::Meta> {
-        match &self.meta {
-            Some(m) => meta::parse_meta(m, limits.depth()),
-            None => Ok(meta::Meta::default()),
+    fn meta(&mut self, limits: &Limits) -> Result<meta::Meta> {
+        match std::mem::replace(&mut self.meta, MetaSource::Absent) {
+            MetaSource::Value(m) => meta::parse_meta(&m, limits.depth()),
+            MetaSource::Read(m) => Ok(m),
+            MetaSource::Absent => Ok(meta::Meta::default()),
         }
     }
 }
@@ -319,21 +367,14 @@ impl Codec for SuperJson {
         bytes: &[u8],
         visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
     ) -> Result<()> {
-        let env = Envelope::split(bytes, &self.limits)?;
-        let meta = env.meta(&self.limits)?;
-        if meta.refs.is_some() || env.json.is_none() {
-            let v = self.decode_parts(bytes, &env, meta)?;
-            return crate::codec::visit_value(&v, visit);
+        self.limits.check_message(bytes.len())?;
+        if let Some(env) = Envelope::fast(bytes, &self.limits) {
+            if self.erased_from(bytes, env, visit).is_ok() {
+                return Ok(());
+            }
         }
-        let (start, end) = env.json.unwrap_or((0, 0));
-        let r = Reader {
-            bytes: &bytes[..end],
-            pos: start,
-            base: 0,
-        };
-        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
-        visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
-        de.check_all_applied()
+        let env = Envelope::split(bytes, &self.limits)?;
+        self.erased_from(bytes, env, visit)
     }
     fn limits(&self) -> Limits {
         self.limits

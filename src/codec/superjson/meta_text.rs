@@ -1,0 +1,169 @@
+//! `meta` read straight from the text into the annotation trie, for the shape superjson
+//! writers produce: `{"values":{"<path>":["<kind>"],...},"v":1}` with single-name kinds.
+//! Anything else (children, `class`/`custom` annotations, `referentialEqualities`, other
+//! keys, duplicate keys that disagree, any error) gives `None`, and the caller reads `meta`
+//! the general way (through a `Value`), which builds the same tree or reports the precise
+//! error. This saves building and dropping a `Value` for every annotation.
+
+use super::meta::{Ann, Meta, ROOT};
+use super::path;
+use crate::codec::text::read::{Reader, Str};
+use std::borrow::Cow;
+
+/// Read `meta` from `r` (at its first byte) when it has the common shape.
+pub(crate) fn read(r: &mut Reader<'_>) -> Option<Meta> {
+    let mut scratch = Vec::new();
+    let mut values: Option<Vec<(Cow<'_, str>, Ann)>> = None;
+    let mut version: Option<f64> = None;
+    r.expect(b'{', "").ok()?;
+    let mut first = true;
+    loop {
+        match r.peek()? {
+            b'}' => {
+                r.pos += 1;
+                break;
+            }
+            b',' if !first => r.pos += 1,
+            _ if !first => return None,
+            _ => {}
+        }
+        first = false;
+        if r.peek()? != b'"' {
+            return None;
+        }
+        let key = match r.string(&mut scratch).ok()? {
+            Str::Borrowed(k) => k,
+            Str::Copied(_) => return None,
+        };
+        r.expect(b':', "").ok()?;
+        match key {
+            "values" if values.is_none() => values = Some(entries(r, &mut scratch)?),
+            "v" if version.is_none() => {
+                if !matches!(r.peek()?, b'-' | b'0'..=b'9') {
+                    return None;
+                }
+                version = Some(r.number().ok()?.to_f64());
+            }
+            _ => return None,
+        }
+    }
+    // As in `parse_meta`: a missing `v` is version 0 (legacy paths).
+    let legacy = version.unwrap_or(0.0) < 1.0;
+    let mut meta = Meta::default();
+    let mut segs: Vec<&str> = Vec::new();
+    for (key, ann) in values.as_deref().unwrap_or_default() {
+        // Paths without escapes (nearly all) are split in place into a reused list.
+        let node = if key.contains('\\') {
+            meta.tree.node_at(ROOT, &path::parse(key, legacy).ok()?)
+        } else {
+            segs.clear();
+            segs.extend(key.split('.'));
+            path::check_forbidden(&segs).ok()?;
+            meta.tree.node_at(ROOT, &segs)
+        };
+        meta.tree.annotate(node, ann.clone()).ok()?;
+    }
+    Some(meta)
+}
+
+/// The members of `values`: each a path and a one-name annotation.
+fn entries<'a>(r: &mut Reader<'a>, scratch: &mut Vec<u8>) -> Option<Vec<(Cow<'a, str>, Ann)>> {
+    let mut out = Vec::new();
+    r.expect(b'{', "").ok()?;
+    let mut first = true;
+    loop {
+        match r.peek()? {
+            b'}' => {
+                r.pos += 1;
+                return Some(out);
+            }
+            b',' if !first => r.pos += 1,
+            _ if !first => return None,
+            _ => {}
+        }
+        first = false;
+        if r.peek()? != b'"' {
+            return None;
+        }
+        let path = match r.string(scratch).ok()? {
+            Str::Borrowed(p) => Cow::Borrowed(p),
+            Str::Copied(p) => Cow::Owned(p.to_owned()),
+        };
+        r.expect(b':', "").ok()?;
+        r.expect(b'[', "").ok()?;
+        if r.peek()? != b'"' {
+            return None;
+        }
+        let ann = match r.string(scratch).ok()? {
+            Str::Borrowed(name) => Ann::simple(name)?,
+            Str::Copied(_) => return None,
+        };
+        r.expect(b']', "").ok()?;
+        out.push((path, ann));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::superjson::meta::{parse_meta, MetaTree};
+    use crate::codec::Codec;
+
+    fn described(t: &MetaTree) -> Vec<(String, Ann)> {
+        let mut out: Vec<_> = t
+            .annotated_below(ROOT)
+            .into_iter()
+            .map(|n| (t.path_of(n), t.ann(n).cloned().unwrap_or(Ann::Undefined)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn fast(text: &str) -> Option<Meta> {
+        let mut r = Reader::new(text.as_bytes());
+        let m = read(&mut r)?;
+        r.end().ok()?;
+        Some(m)
+    }
+
+    #[test]
+    fn the_common_shape_reads_into_the_same_tree_as_the_general_path() {
+        for text in [
+            r#"{"values":{"a":["Date"],"b.0":["set"],"c\\.d":["map"],"e.1.f":["bigint"]},"v":1}"#,
+            r#"{"values":{"a":["Date"],"a.b":["undefined"],"x":["URL"]}}"#,
+            r#"{"v":1,"values":{}}"#,
+            r#"{ "values" : { "0.at" : [ "Date" ] , "1.at" : ["Date"] } , "v" : 1 }"#,
+            r#"{"values":{"a":["Date"],"a":["Date"]},"v":1}"#,
+        ] {
+            let general = crate::codec::Json::new()
+                .decode_value(text.as_bytes())
+                .unwrap();
+            let general = parse_meta(&general, 64).unwrap();
+            let read = fast(text).unwrap_or_else(|| panic!("not read: {text}"));
+            assert_eq!(described(&read.tree), described(&general.tree), "{text}");
+            assert!(read.refs.is_none());
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_the_general_path() {
+        for text in [
+            r#"{"values":{"a":["class","X"]},"v":1}"#,
+            r#"{"values":{"a":["set",{"0":["Date"]}]},"v":1}"#,
+            r#"{"values":["map",{"0":["Date"]}],"v":1}"#,
+            r#"{"values":{"a":["Date"]},"referentialEqualities":{"a":["b"]},"v":1}"#,
+            r#"{"values":{"a":["Date"],"a":["set"]},"v":1}"#,
+            r#"{"values":{"__proto__.x":["Date"]},"v":1}"#,
+            r#"{"values":{"a":["Dat\u0065"]},"v":1}"#,
+            r#"{"values":{"a":["nope"]},"v":1}"#,
+            r#"{"v":"1","values":{}}"#,
+            r#"{"values":{},"values":{},"v":1}"#,
+            r#"{"values":{"a":["Date"]},"v":1,"extra":0}"#,
+            r#"{"values":{"a":["Date"] "b":["Date"]},"v":1}"#,
+            r#"{"values":{"a":["Date"]},"v":1"#,
+            r#"null"#,
+        ] {
+            assert!(fast(text).is_none(), "{text}");
+        }
+    }
+}
