@@ -67,10 +67,18 @@ impl Date {
 
     /// Append the ISO form to `out`; false (and nothing written) for an invalid date.
     pub(crate) fn write_iso(&self, out: &mut String) -> bool {
-        let Some(ms) = self.millis() else {
-            return false;
-        };
-        let ms = ms as i64;
+        match self.iso_bytes() {
+            Some(iso) => {
+                out.push_str(iso.as_str());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The ISO form in a stack buffer (no allocation); `None` for an invalid date.
+    pub(crate) fn iso_bytes(&self) -> Option<IsoText> {
+        let ms = self.millis()? as i64;
         let days = ms.div_euclid(MS_PER_DAY);
         let rem = ms.rem_euclid(MS_PER_DAY);
         let (y, m, d) = civil_from_days(days);
@@ -80,14 +88,31 @@ impl Date {
             rem / 1000 % 60,
             rem % 1000,
         );
-        use std::fmt::Write;
-        let _ = if (0..=9999).contains(&y) {
-            write!(out, "{y:04}")
-        } else {
-            write!(out, "{}{:06}", if y < 0 { '-' } else { '+' }, y.abs())
+        // Digits written by hand: this runs for every Date a codec writes, and `write!`
+        // costs several times as much.
+        let mut t = IsoText {
+            buf: [0; 27],
+            len: 0,
         };
-        let _ = write!(out, "-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z");
-        true
+        if (0..=9999).contains(&y) {
+            t.digits(y.unsigned_abs(), 4);
+        } else {
+            t.push(if y < 0 { b'-' } else { b'+' });
+            t.digits(y.unsigned_abs(), 6);
+        }
+        for (sep, v, width) in [
+            (b'-', m, 2),
+            (b'-', d, 2),
+            (b'T', h, 2),
+            (b':', mi, 2),
+            (b':', s, 2),
+            (b'.', milli, 3),
+        ] {
+            t.push(sep);
+            t.digits(v.unsigned_abs(), width);
+        }
+        t.push(b'Z');
+        Some(t)
     }
 
     /// Parse a date string the way JS `new Date(string)` reads the ISO forms: `YYYY`,
@@ -100,6 +125,39 @@ impl Date {
             return Date::from_millis(ms);
         }
         parse_iso(s.trim()).map_or(Date::invalid(), Date::from_millis)
+    }
+}
+
+/// A Date's ISO text (at most 27 ASCII bytes), built without allocating.
+pub(crate) struct IsoText {
+    buf: [u8; 27],
+    len: usize,
+}
+
+impl IsoText {
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// `v` in decimal, zero-padded to `width` digits (the callers' ranges always fit).
+    fn digits(&mut self, mut v: u64, width: usize) {
+        for d in self.buf[self.len..self.len + width].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.len += width;
+    }
+
+    /// The text's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -340,6 +398,22 @@ mod tests {
             "+010000-01-01T00:00:00.000Z",
         ] {
             assert_eq!(Date::parse(s).to_iso_string().as_deref(), Some(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn iso_text_matches_chrono_over_years_0_to_9999() {
+        // A prime step visits every field value many times over.
+        let (first, last) = (-62_167_219_200_000i64, 253_402_300_799_999i64);
+        let mut ms = first;
+        while ms <= last {
+            let want = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            let got = Date::from_millis(ms as f64).to_iso_string().unwrap();
+            assert_eq!(got, want, "{ms}");
+            ms += 7_919_237_861;
         }
     }
 

@@ -337,9 +337,24 @@ impl MetaTree {
 
     /// The node at `segs` below `from`, created (with the nodes on the way) if missing.
     pub(crate) fn node_at<S: AsRef<str>>(&mut self, from: NodeId, segs: &[S]) -> NodeId {
+        self.node_along(from, segs.iter().map(AsRef::as_ref))
+    }
+
+    /// A tree with room for `nodes` nodes.
+    pub(crate) fn with_capacity(nodes: usize) -> MetaTree {
+        let mut t = MetaTree::default();
+        t.nodes.reserve(nodes);
+        t
+    }
+
+    /// [`MetaTree::node_at`] over segments as they come.
+    pub(crate) fn node_along<'s>(
+        &mut self,
+        from: NodeId,
+        segs: impl Iterator<Item = &'s str>,
+    ) -> NodeId {
         let mut cur = from;
         for s in segs {
-            let s = s.as_ref();
             let existing = self.child_key(cur, s);
             if existing != NONE {
                 cur = existing;

@@ -5,7 +5,7 @@
 //! the general way (through a `Value`), which builds the same tree or reports the precise
 //! error. This saves building and dropping a `Value` for every annotation.
 
-use super::meta::{Ann, Meta, ROOT};
+use super::meta::{Ann, Meta, MetaTree, ROOT};
 use super::path;
 use crate::codec::text::read::{Reader, Str};
 use std::borrow::Cow;
@@ -49,19 +49,26 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Meta> {
     }
     // As in `parse_meta`: a missing `v` is version 0 (legacy paths).
     let legacy = version.unwrap_or(0.0) < 1.0;
-    let mut meta = Meta::default();
-    let mut segs: Vec<&str> = Vec::new();
-    for (key, ann) in values.as_deref().unwrap_or_default() {
-        // Paths without escapes (nearly all) are split in place into a reused list.
+    let values = values.unwrap_or_default();
+    let mut meta = Meta {
+        tree: MetaTree::with_capacity(1 + 2 * values.len()),
+        refs: None,
+    };
+    for (key, ann) in values {
+        // Paths without escapes (nearly all) are walked segment by segment as they are
+        // split; a forbidden segment is left to the general path, which reports it.
         let node = if key.contains('\\') {
-            meta.tree.node_at(ROOT, &path::parse(key, legacy).ok()?)
+            meta.tree.node_at(ROOT, &path::parse(&key, legacy).ok()?)
         } else {
-            segs.clear();
-            segs.extend(key.split('.'));
-            path::check_forbidden(&segs).ok()?;
-            meta.tree.node_at(ROOT, &segs)
+            if key
+                .split('.')
+                .any(|s| matches!(s, "__proto__" | "prototype" | "constructor"))
+            {
+                return None;
+            }
+            meta.tree.node_along(ROOT, key.split('.'))
         };
-        meta.tree.annotate(node, ann.clone()).ok()?;
+        meta.tree.annotate(node, ann).ok()?;
     }
     Some(meta)
 }
@@ -106,7 +113,7 @@ fn entries<'a>(r: &mut Reader<'a>, scratch: &mut Vec<u8>) -> Option<Vec<(Cow<'a,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::superjson::meta::{parse_meta, MetaTree};
+    use crate::codec::superjson::meta::parse_meta;
     use crate::codec::Codec;
 
     fn described(t: &MetaTree) -> Vec<(String, Ann)> {

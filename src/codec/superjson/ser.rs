@@ -137,8 +137,18 @@ impl Encoder {
     fn seg_text(&self, s: Seg, out: &mut String) {
         match s {
             Seg::Index(i) => {
-                use std::fmt::Write;
-                let _ = write!(out, "{i}");
+                let mut digits = [0u8; 10];
+                let mut at = digits.len();
+                let mut v = i;
+                loop {
+                    at -= 1;
+                    digits[at] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                    if v == 0 {
+                        break;
+                    }
+                }
+                out.extend(digits[at..].iter().map(|&b| char::from(b)));
             }
             Seg::Static(k) => push_escaped(out, k),
             Seg::Buf(a, b) => push_escaped(out, &self.keybuf[a as usize..b as usize]),
@@ -427,10 +437,9 @@ impl Encoder {
     }
 
     pub(crate) fn write_date(&mut self, d: crate::Date) {
-        let mut s = String::with_capacity(24);
-        if d.write_iso(&mut s) {
+        if let Some(iso) = d.iso_bytes() {
             self.out.push(b'"');
-            self.out.extend_from_slice(s.as_bytes());
+            self.out.extend_from_slice(iso.as_bytes());
             self.out.push(b'"');
             self.annotate(AnnOut::Simple("Date"));
         } else if self.mode == Mode::Plain {

@@ -287,8 +287,9 @@ impl<'e> ser::Serializer for &'e mut Encoder {
             }
             Magic::Date => {
                 use crate::value::capture::{capture, Scalar};
-                // Text payload form: the ISO string, written as it is.
-                match capture(v, true) {
+                // A Date gives its milliseconds (formatted straight into the output); a
+                // text payload in ISO form is written as it is.
+                match capture(v, false) {
                     Scalar::Str(s) if s.len() == 24 || s.len() == 27 => {
                         self.write_annotated_str(&s, "Date")
                     }
