@@ -45,6 +45,20 @@ impl Num<'_> {
     }
 }
 
+/// Bytes that end the plain run of a string: the closing quote, a backslash, and the
+/// control characters JSON forbids unescaped.
+static STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// A cursor over JSON text.
 pub(crate) struct Reader<'a> {
     pub bytes: &'a [u8],
@@ -129,8 +143,14 @@ impl<'a> Reader<'a> {
         debug_assert_eq!(self.bytes.get(self.pos), Some(&b'"'));
         self.pos += 1;
         let start = self.pos;
-        // Fast path: no escapes.
+        // Fast path: no escapes. Ordinary bytes are skipped with one table lookup each.
         loop {
+            while let Some(&b) = self.bytes.get(self.pos) {
+                if STOP[usize::from(b)] {
+                    break;
+                }
+                self.pos += 1;
+            }
             match self.bytes.get(self.pos) {
                 None => return Err(self.eof()),
                 Some(b'"') => {
