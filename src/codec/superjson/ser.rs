@@ -32,7 +32,18 @@ pub(crate) enum AnnOut {
 #[derive(Debug)]
 enum Tree {
     Leaf(AnnOut),
-    Node(AnnOut, Vec<(String, Tree)>),
+    Node(AnnOut, Vec<(KeyText, Tree)>),
+}
+
+/// An annotation's path text: a range of the encoder's `keys` arena (one buffer for every
+/// path instead of a `String` each).
+#[derive(Clone, Copy, Debug)]
+struct KeyText(u32, u32);
+
+impl KeyText {
+    fn get(self, keys: &str) -> &str {
+        &keys[self.0 as usize..self.1 as usize]
+    }
 }
 
 impl std::fmt::Debug for Entry {
@@ -50,7 +61,7 @@ struct Scope {
 /// One annotation in a scope's record.
 struct Entry {
     /// Path relative to the scope, escaped and joined.
-    key: String,
+    key: KeyText,
     tree: Tree,
     /// Absolute path length of the annotated value.
     depth: usize,
@@ -84,6 +95,8 @@ pub(crate) struct Encoder {
     dedupe: bool,
     path: Vec<Seg>,
     keybuf: String,
+    /// Every annotation's path text, end to end (see [`KeyText`]).
+    keys: String,
     scopes: Vec<Scope>,
     root_tree: Option<Tree>,
     ids: IndexMap<IdKey, Vec<PathRec>>,
@@ -113,6 +126,7 @@ impl Encoder {
             dedupe,
             path: Vec::new(),
             keybuf: String::new(),
+            keys: String::new(),
             scopes: vec![Scope {
                 base: 0,
                 ann: None,
@@ -153,6 +167,21 @@ impl Encoder {
             Seg::Static(k) => push_escaped(out, k),
             Seg::Buf(a, b) => push_escaped(out, &self.keybuf[a as usize..b as usize]),
         }
+    }
+
+    /// The path from segment `from` on, appended to the `keys` arena.
+    fn key_text(&mut self, from: usize) -> KeyText {
+        let start = self.keys.len();
+        let mut keys = std::mem::take(&mut self.keys);
+        for (i, &seg) in self.path[from..].iter().enumerate() {
+            if i > 0 {
+                keys.push('.');
+            }
+            self.seg_text(seg, &mut keys);
+        }
+        let end = keys.len();
+        self.keys = keys;
+        KeyText(start as u32, end as u32)
     }
 
     fn path_text(&self, from: usize) -> String {
@@ -221,7 +250,7 @@ impl Encoder {
 
     // ----- annotations -----
 
-    fn entry(&self, tree: Tree) -> Entry {
+    fn entry(&mut self, tree: Tree) -> Entry {
         let base = self.scopes.last().map_or(0, |s| s.base);
         let index = match self.path.last() {
             Some(Seg::Index(i)) => Some(*i),
@@ -232,7 +261,7 @@ impl Encoder {
             None => None,
         };
         Entry {
-            key: self.path_text(base),
+            key: self.key_text(base),
             tree,
             depth: self.path.len(),
             index,
@@ -725,7 +754,7 @@ impl Encoder {
         if self.mode == Mode::Plain {
             return self.out;
         }
-        let root_entries: Vec<(String, Tree)> = self
+        let root_entries: Vec<(KeyText, Tree)> = self
             .scopes
             .pop()
             .map(|s| s.entries.into_iter().map(|e| (e.key, e.tree)).collect())
@@ -751,8 +780,8 @@ impl Encoder {
         if has_values {
             out.extend_from_slice(b"\"values\":");
             match self.root_tree.take() {
-                Some(t) => write_tree(out, &t),
-                None => write_record(out, &root_entries),
+                Some(t) => write_tree(out, &self.keys, &t),
+                None => write_record(out, &self.keys, &root_entries),
             }
             if !refs.is_empty() {
                 out.push(b',');
@@ -806,7 +835,7 @@ impl Encoder {
 
 /// Entries in JS property order: integer-like keys first (ascending), then the rest in
 /// insertion order.
-fn js_ordered<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<&T> {
+fn js_ordered<'a, T>(items: &'a [T], key: impl Fn(&'a T) -> &'a str) -> Vec<&'a T> {
     let mut idx: Vec<(u32, &T)> = Vec::new();
     let mut rest = Vec::with_capacity(items.len());
     for it in items {
@@ -835,28 +864,31 @@ fn write_ann(out: &mut Vec<u8>, a: &AnnOut) {
     }
 }
 
-fn write_tree(out: &mut Vec<u8>, t: &Tree) {
+fn write_tree(out: &mut Vec<u8>, keys: &str, t: &Tree) {
     out.push(b'[');
     match t {
         Tree::Leaf(a) => write_ann(out, a),
         Tree::Node(a, entries) => {
             write_ann(out, a);
             out.push(b',');
-            write_record(out, entries);
+            write_record(out, keys, entries);
         }
     }
     out.push(b']');
 }
 
-fn write_record(out: &mut Vec<u8>, entries: &[(String, Tree)]) {
+fn write_record(out: &mut Vec<u8>, keys: &str, entries: &[(KeyText, Tree)]) {
     out.push(b'{');
-    for (i, (k, t)) in js_ordered(entries, |(k, _)| k).into_iter().enumerate() {
+    for (i, (k, t)) in js_ordered(entries, |(k, _)| k.get(keys))
+        .into_iter()
+        .enumerate()
+    {
         if i > 0 {
             out.push(b',');
         }
-        write_str(out, k);
+        write_str(out, k.get(keys));
         out.push(b':');
-        write_tree(out, t);
+        write_tree(out, keys, t);
     }
     out.push(b'}');
 }
