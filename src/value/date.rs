@@ -95,10 +95,10 @@ impl Date {
             len: 0,
         };
         if (0..=9999).contains(&y) {
-            t.digits(y.unsigned_abs(), 4);
+            t.digits(y.unsigned_abs() as u32, 4);
         } else {
             t.push(if y < 0 { b'-' } else { b'+' });
-            t.digits(y.unsigned_abs(), 6);
+            t.digits(y.unsigned_abs() as u32, 6);
         }
         for (sep, v, width) in [
             (b'-', m, 2),
@@ -109,7 +109,7 @@ impl Date {
             (b'.', milli, 3),
         ] {
             t.push(sep);
-            t.digits(v.unsigned_abs(), width);
+            t.digits(v.unsigned_abs() as u32, width);
         }
         t.push(b'Z');
         Some(t)
@@ -140,8 +140,9 @@ impl IsoText {
         self.len += 1;
     }
 
-    /// `v` in decimal, zero-padded to `width` digits (the callers' ranges always fit).
-    fn digits(&mut self, mut v: u64, width: usize) {
+    /// `v` in decimal, zero-padded to `width` digits (the callers' ranges always fit: the
+    /// largest is a year, at most 275,760).
+    fn digits(&mut self, mut v: u32, width: usize) {
         for d in self.buf[self.len..self.len + width].iter_mut().rev() {
             *d = b'0' + (v % 10) as u8;
             v /= 10;
