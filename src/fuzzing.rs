@@ -90,10 +90,14 @@ pub fn bincode(input: &[u8]) {
 }
 
 /// superjson meta paths and annotations: the input's first line is `json`, the rest is
-/// `meta`, so the fuzzer works on paths and annotation trees directly.
+/// `meta`, so the fuzzer works on paths and annotation trees directly. Besides the
+/// superjson properties: whatever `meta` the fast reader (straight into the trie) accepts,
+/// the general reader (through a `Value`) reads without error into the same annotations.
 pub fn superjson_meta(input: &[u8]) {
     let text = String::from_utf8_lossy(input);
     let (json, meta) = text.split_once('\n').unwrap_or(("null", &text));
+    // `meta` read straight into the trie must agree with `meta` read through a Value.
+    crate::codec::superjson::meta_text::check_against_general(meta.as_bytes());
     let doc = format!("{{\"json\":{json},\"meta\":{meta}}}");
     superjson(doc.as_bytes());
 }

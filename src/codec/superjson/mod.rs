@@ -5,7 +5,7 @@
 mod annotate;
 pub(crate) mod de;
 pub(crate) mod meta;
-mod meta_text;
+pub(crate) mod meta_text;
 pub(crate) mod path;
 mod refs;
 pub(crate) mod ser;
