@@ -36,7 +36,15 @@ pub fn write_finite(out: &mut Vec<u8>, n: f64) {
 #[inline]
 pub fn write_int(out: &mut Vec<u8>, n: i64) {
     let mut buf = [0u8; 20];
-    let mut v = n.unsigned_abs();
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(digits(n.unsigned_abs(), &mut buf));
+}
+
+/// The decimal digits of `v`, written at the end of `buf`.
+#[inline]
+pub(crate) fn digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -46,10 +54,7 @@ pub fn write_int(out: &mut Vec<u8>, n: i64) {
             break;
         }
     }
-    if n < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
+    &buf[i..]
 }
 
 /// True for numbers JS holds as exact integers (`Number.isSafeInteger`).

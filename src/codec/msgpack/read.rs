@@ -404,6 +404,7 @@ impl<'de> Deserializer<'de> {
                         de: self,
                         left: n,
                         index: 0,
+                        pairs: false,
                     })
                 })?;
                 self.depth_left += 1;
@@ -548,10 +549,11 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                 };
                 sub.enter(at)?;
                 let v = crate::codec::superjson::de::grow_every(sub.depth_left, || {
-                    visitor.visit_seq(Pairs {
+                    visitor.visit_seq(Seq {
                         de: &mut sub,
                         left: n,
                         index: 0,
+                        pairs: true,
                     })
                 })?;
                 if sub.pos != payload.len() {
@@ -632,10 +634,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     }
 }
 
+/// The elements of an array, or (with `pairs`) the entries of a map as a sequence of
+/// `[key, value]` pairs (a Map extension read into a typed collection).
 struct Seq<'x, 'a> {
     de: &'x mut Deserializer<'a>,
     left: usize,
     index: usize,
+    pairs: bool,
 }
 
 impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
@@ -647,35 +652,12 @@ impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
         self.left -= 1;
         let i = self.index;
         self.index += 1;
-        seed.deserialize(&mut *self.de)
-            .map(Some)
-            .map_err(|e| e.in_segment(&i.to_string()))
-    }
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
-    }
-}
-
-/// The entries of a map, as a sequence of `[key, value]` pairs (a Map extension read into
-/// a typed collection).
-struct Pairs<'x, 'a> {
-    de: &'x mut Deserializer<'a>,
-    left: usize,
-    index: usize,
-}
-
-impl<'de> SeqAccess<'de> for Pairs<'_, 'de> {
-    type Error = Error;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        if self.left == 0 {
-            return Ok(None);
-        }
-        self.left -= 1;
-        let i = self.index;
-        self.index += 1;
-        seed.deserialize(Pair(&mut *self.de))
-            .map(Some)
-            .map_err(|e| e.in_segment(&i.to_string()))
+        let item = if self.pairs {
+            seed.deserialize(Pair(&mut *self.de))
+        } else {
+            seed.deserialize(&mut *self.de)
+        };
+        item.map(Some).map_err(|e| e.in_segment(&i.to_string()))
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.left)
@@ -692,6 +674,7 @@ impl<'de> de::Deserializer<'de> for Pair<'_, 'de> {
             de: self.0,
             left: 2,
             index: 0,
+            pairs: false,
         })
     }
     serde::forward_to_deserialize_any! {

@@ -17,25 +17,11 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Meta> {
     let mut version: Option<f64> = None;
     r.expect(b'{', "").ok()?;
     let mut first = true;
-    loop {
-        match r.peek()? {
-            b'}' => {
-                r.pos += 1;
-                break;
-            }
-            b',' if !first => r.pos += 1,
-            _ if !first => return None,
-            _ => {}
-        }
-        first = false;
-        if r.peek()? != b'"' {
-            return None;
-        }
-        let key = match r.string(&mut scratch).ok()? {
+    while let Some(key) = member(r, &mut first, &mut scratch)? {
+        let key = match key {
             Str::Borrowed(k) => k,
             Str::Copied(_) => return None,
         };
-        r.expect(b':', "").ok()?;
         match key {
             "values" if values.is_none() => values = Some(entries(r, &mut scratch)?),
             "v" if version.is_none() => {
@@ -78,25 +64,11 @@ fn entries<'a>(r: &mut Reader<'a>, scratch: &mut Vec<u8>) -> Option<Vec<(Cow<'a,
     let mut out = Vec::new();
     r.expect(b'{', "").ok()?;
     let mut first = true;
-    loop {
-        match r.peek()? {
-            b'}' => {
-                r.pos += 1;
-                return Some(out);
-            }
-            b',' if !first => r.pos += 1,
-            _ if !first => return None,
-            _ => {}
-        }
-        first = false;
-        if r.peek()? != b'"' {
-            return None;
-        }
-        let path = match r.string(scratch).ok()? {
+    while let Some(path) = member(r, &mut first, scratch)? {
+        let path = match path {
             Str::Borrowed(p) => Cow::Borrowed(p),
             Str::Copied(p) => Cow::Owned(p.to_owned()),
         };
-        r.expect(b':', "").ok()?;
         r.expect(b'[', "").ok()?;
         if r.peek()? != b'"' {
             return None;
@@ -108,6 +80,32 @@ fn entries<'a>(r: &mut Reader<'a>, scratch: &mut Vec<u8>) -> Option<Vec<(Cow<'a,
         r.expect(b']', "").ok()?;
         out.push((path, ann));
     }
+    Some(out)
+}
+
+/// The next member of an object whose `{` is read: its key, with the `:` after it read too;
+/// `Some(None)` once the `}` is read; `None` on anything else.
+fn member<'a, 's>(
+    r: &mut Reader<'a>,
+    first: &mut bool,
+    scratch: &'s mut Vec<u8>,
+) -> Option<Option<Str<'a, 's>>> {
+    match r.peek()? {
+        b'}' => {
+            r.pos += 1;
+            return Some(None);
+        }
+        b',' if !*first => r.pos += 1,
+        _ if !*first => return None,
+        _ => {}
+    }
+    *first = false;
+    if r.peek()? != b'"' {
+        return None;
+    }
+    let key = r.string(scratch).ok()?;
+    r.expect(b':', "").ok()?;
+    Some(Some(key))
 }
 
 /// The annotations of `tree` as sorted `(path, annotation)` pairs: what two trees must

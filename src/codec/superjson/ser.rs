@@ -151,18 +151,9 @@ impl Encoder {
     fn seg_text(&self, s: Seg, out: &mut String) {
         match s {
             Seg::Index(i) => {
-                let mut digits = [0u8; 10];
-                let mut at = digits.len();
-                let mut v = i;
-                loop {
-                    at -= 1;
-                    digits[at] = b'0' + (v % 10) as u8;
-                    v /= 10;
-                    if v == 0 {
-                        break;
-                    }
-                }
-                out.extend(digits[at..].iter().map(|&b| char::from(b)));
+                let mut buf = [0u8; 20];
+                let digits = crate::value::number::digits(u64::from(i), &mut buf);
+                out.extend(digits.iter().map(|&b| char::from(b)));
             }
             Seg::Static(k) => push_escaped(out, k),
             Seg::Buf(a, b) => push_escaped(out, &self.keybuf[a as usize..b as usize]),
