@@ -205,3 +205,64 @@ fn a_typed_map_field_reads_msgpack_map_entries_in_place() {
     assert_eq!(err.classify(), polycodec::Category::Data, "{err}");
     assert_eq!(err.path(), Some("by_id.1.0"), "{err}");
 }
+
+#[derive(Deserialize, PartialEq, Debug)]
+struct Pairs {
+    #[serde(with = "polycodec::js::map")]
+    m: Vec<(String, u32)>,
+}
+
+/// A Map extension's entries read in place exactly as they read through a `Value`: equal
+/// string keys keep one entry (the last value, as an object and JS's `new Map` do), and a
+/// payload that stands for another kind is refused the same way.
+#[test]
+fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
+    // {"m": ext 3 [{"a": 1, "a": 2}]}
+    let dup = [
+        0x81, 0xa1, b'm', 0xc7, 0x07, 0x03, 0x82, 0xa1, b'a', 0x01, 0xa1, b'a', 0x02,
+    ];
+    let typed: Pairs = MsgPack::new().from_slice(&dup).unwrap();
+    assert_eq!(typed.m, [("a".to_owned(), 2)]);
+    let via_value: Pairs =
+        polycodec::from_value(MsgPack::new().decode_value(&dup).unwrap()).unwrap();
+    assert_eq!(typed, via_value);
+    // {"m": ext 3 [{"$polycodec::Set": [1]}]}: not a Map payload.
+    let mut magic = vec![0x81, 0xa1, b'm', 0xc7, 0x13, 0x03, 0x81, 0xaf];
+    magic.extend_from_slice(b"$polycodec::Set");
+    magic.extend_from_slice(&[0x91, 0x01]);
+    let typed = MsgPack::new().from_slice::<Pairs>(&magic).unwrap_err();
+    let general = MsgPack::new().decode_value(&magic).unwrap_err();
+    assert_eq!(typed.to_string(), general.to_string());
+}
+
+/// `Codec::decode_erased` hands the caller's visitor a deserializer exactly once, also when
+/// the value does not fit the type.
+#[test]
+fn decode_erased_visits_once() {
+    let codec: &dyn Codec = &SuperJson::new();
+    let mut calls = 0;
+    let res = codec.decode_erased(br#"{"json":"x","meta":{"values":{},"v":1}}"#, &mut |d| {
+        calls += 1;
+        erased_serde::deserialize::<u32>(d)
+            .map(drop)
+            .map_err(<polycodec::Error as serde::de::Error>::custom)
+    });
+    assert!(res.is_err());
+    assert_eq!(calls, 1);
+}
+
+/// The depth limit covers `meta` too, whichever way it is read.
+#[test]
+fn superjson_meta_counts_against_the_depth_limit() {
+    let doc =
+        br#"{"json":{"a":"2020-01-01T00:00:00.000Z"},"meta":{"values":{"a":["Date"]},"v":1}}"#;
+    let shallow = SuperJson::new().with_limits(polycodec::Limits::default().max_depth(2));
+    let err = shallow.decode_value(doc).unwrap_err();
+    assert_eq!(err.classify(), polycodec::Category::Limit, "{err}");
+    let err = shallow.from_slice::<Value>(doc).unwrap_err();
+    assert_eq!(err.classify(), polycodec::Category::Limit, "{err}");
+    assert!(SuperJson::new()
+        .with_limits(polycodec::Limits::default().max_depth(3))
+        .decode_value(doc)
+        .is_ok());
+}

@@ -375,7 +375,9 @@ impl Shared {
                             break;
                         }
                     }
-                    if !last {
+                    // A pending kill goes back to the `select!` at once, as before batching:
+                    // a slow reader must not be fed the whole queue before its close frame.
+                    if !last && me.kill.borrow().is_none() {
                         next = out.try_recv().ok();
                     }
                 }

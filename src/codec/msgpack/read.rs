@@ -429,6 +429,45 @@ impl<'de> Deserializer<'de> {
         }
     }
 
+    /// Whether the `n` map entries that come next read the same pair by pair as they do
+    /// through a `Value` (the general path): not when the first key is a polycodec magic
+    /// name (the map stands for another kind there), nor when every key is a string and two
+    /// are equal (an object keeps one of them). Reads ahead without moving.
+    fn entries_read_alike(&self, n: usize) -> bool {
+        let mut d = self.sub(&self.b[self.pos..], self.offset());
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(n);
+        let mut all_strings = true;
+        for i in 0..n {
+            let key_at = d.pos;
+            match d.head() {
+                Ok(Head::Str(k)) => {
+                    if i == 0 && k.starts_with(b"$polycodec::") {
+                        return false;
+                    }
+                    keys.push(k);
+                }
+                Ok(_) => {
+                    all_strings = false;
+                    d.pos = key_at;
+                    if d.skip().is_err() {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+            if d.skip().is_err() {
+                return false;
+            }
+        }
+        if all_strings {
+            keys.sort_unstable();
+            if keys.windows(2).any(|w| w[0] == w[1]) {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Skip one value (for ignored fields).
     fn skip(&mut self) -> Result<()> {
         let mut left = 1usize;
@@ -543,9 +582,12 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                     return Err(Error::data("expected a Map").at_offset(at));
                 };
                 let mut sub = self.sub(payload, at);
-                let Ok(Head::Map(n)) = sub.head() else {
-                    self.pos = save;
-                    return self.deserialize_any(visitor);
+                let n = match sub.head() {
+                    Ok(Head::Map(n)) if sub.entries_read_alike(n) => n,
+                    _ => {
+                        self.pos = save;
+                        return self.deserialize_any(visitor);
+                    }
                 };
                 sub.enter(at)?;
                 let v = crate::codec::superjson::de::grow_every(sub.depth_left, || {

@@ -10,8 +10,13 @@ use super::path;
 use crate::codec::text::read::{Reader, Str};
 use std::borrow::Cow;
 
-/// Read `meta` from `r` (at its first byte) when it has the common shape.
-pub(crate) fn read(r: &mut Reader<'_>) -> Option<Meta> {
+/// Read `meta` from `r` (at its first byte) when it has the common shape. The shape nests
+/// three levels deep (`meta`, `values`, an annotation), so under a depth limit below that
+/// the general path decides (and reports the limit).
+pub(crate) fn read(r: &mut Reader<'_>, max_depth: usize) -> Option<Meta> {
+    if max_depth < 3 {
+        return None;
+    }
     let mut scratch = Vec::new();
     let mut values: Option<Vec<(Cow<'_, str>, Ann)>> = None;
     let mut version: Option<f64> = None;
@@ -130,7 +135,7 @@ fn described(tree: &MetaTree) -> Vec<(String, Ann)> {
 /// Panics otherwise.
 pub(crate) fn check_against_general(text: &[u8]) {
     let mut r = Reader::new(text);
-    let Some(fast) = read(&mut r) else {
+    let Some(fast) = read(&mut r, 128) else {
         return;
     };
     if r.end().is_err() {
@@ -159,7 +164,7 @@ mod tests {
 
     fn fast(text: &str) -> Option<Meta> {
         let mut r = Reader::new(text.as_bytes());
-        let m = read(&mut r)?;
+        let m = read(&mut r, 64)?;
         r.end().ok()?;
         Some(m)
     }

@@ -240,7 +240,7 @@ impl Envelope {
             pos: p + META.len(),
             base: 0,
         };
-        if let Some(m) = meta_text::read(&mut r) {
+        if let Some(m) = meta_text::read(&mut r, limits.depth()) {
             if r.end().is_ok() {
                 return Some(Envelope {
                     json: Some((HEAD.len(), p)),
@@ -313,6 +313,16 @@ impl Envelope {
                     env.json = Some((start, r.pos));
                 }
                 "meta" => {
+                    let mut fast = Reader {
+                        bytes,
+                        pos: r.pos,
+                        base: 0,
+                    };
+                    if let Some(m) = meta_text::read(&mut fast, limits.depth()) {
+                        r.pos = fast.pos;
+                        env.meta = MetaSource::Read(m);
+                        continue;
+                    }
                     let empty = meta::MetaTree::default();
                     let mut d = de::Deserializer::new(
                         Reader {
@@ -367,12 +377,8 @@ impl Codec for SuperJson {
         bytes: &[u8],
         visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.limits.check_message(bytes.len())?;
-        if let Some(env) = Envelope::fast(bytes, &self.limits) {
-            if self.erased_from(bytes, env, visit).is_ok() {
-                return Ok(());
-            }
-        }
+        // The envelope is split before `visit` runs (not guessed and retried, as
+        // `from_slice` does): `visit` is the caller's and runs exactly once.
         let env = Envelope::split(bytes, &self.limits)?;
         self.erased_from(bytes, env, visit)
     }
