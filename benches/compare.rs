@@ -224,14 +224,7 @@ fn main() {
     // ---- RPC ----
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (ours, theirs) = rt.block_on(async {
-        let rpc = polycodec::rpc::RpcServer::builder(polycodec::rpc::demo::api())
-            .limits(polycodec::Limits::default().max_pending_calls(4096))
-            .build()
-            .unwrap();
-        let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let addr = common::serve_demo().await;
         let arg = serde_json::to_string(&common::small()).unwrap();
         let d = Duration::from_secs_f64(rpc_secs);
         let shapes = [(1, 1), (1, 64), (16, 16)];

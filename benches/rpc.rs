@@ -9,7 +9,7 @@ mod common;
 #[path = "common/load.rs"]
 mod load;
 
-use polycodec::rpc::{demo, Client, RpcServer};
+use polycodec::rpc::Client;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,14 +18,7 @@ fn main() {
         || std::env::var_os("POLYCODEC_BENCH_QUICK").is_some();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let rpc = RpcServer::builder(demo::api())
-            .limits(polycodec::Limits::default().max_pending_calls(4096))
-            .build()
-            .unwrap();
-        let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let addr = common::serve_demo().await;
         let url = format!("ws://{addr}/rpc");
         let (n, secs) = if quick { (200, 0.3) } else { (5_000, 3.0) };
         let small = common::small();

@@ -3,17 +3,15 @@
 //! (`slow_reader_is_closed_not_buffered_forever`), and peers that send half a frame and go
 //! silent.
 
+mod common;
+
 use polycodec::rpc::{demo, Api, Call, Client, RpcServer};
 use polycodec::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn serve(server: RpcServer) -> std::net::SocketAddr {
-    let app = axum::Router::new().route("/rpc", axum::routing::get(server.handler()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    common::serve_at("/rpc", server).await
 }
 
 async fn eventually(what: &str, f: impl Fn() -> bool) {

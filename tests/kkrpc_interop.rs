@@ -3,6 +3,8 @@
 //! every demo method, rich values through `echo`, errors, callbacks, and the server calling
 //! the API the JS client exposes. The checks live in `js/kkrpc-client.mjs`.
 
+mod common;
+
 use polycodec::codec::{Codec, Json};
 use polycodec::rpc::{demo, RpcServer};
 use polycodec::Value;
@@ -10,11 +12,7 @@ use std::path::Path;
 
 async fn serve() -> String {
     let rpc = RpcServer::builder(demo::api()).build().unwrap();
-    let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("ws://{addr}/rpc")
+    format!("ws://{}/rpc", common::serve_at("/rpc", rpc).await)
 }
 
 async fn run_js_client(url: &str, mode: &str) -> (Vec<String>, Vec<String>) {

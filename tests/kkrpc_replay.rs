@@ -3,6 +3,8 @@
 //! structurally the same reply (same message types and ids, same values, errors where JS
 //! errored), in plain JSON and in superjson. The Rust API mirrors the captured JS server's.
 
+mod common;
+
 use futures_util::{SinkExt, StreamExt};
 use polycodec::codec::{Codec, Json, SuperJson};
 use polycodec::rpc::{Api, Call, Callback, RpcError, RpcServer};
@@ -154,10 +156,7 @@ async fn captured_compact_frames_get_structurally_the_same_replies() {
         }
         // A fresh server per scenario, as in the capture.
         let rpc = RpcServer::builder(mirror_api()).build().unwrap();
-        let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let addr = common::serve_at("/rpc", rpc).await;
         let codec: Box<dyn Codec> = if superjson {
             Box::new(SuperJson::new())
         } else {

@@ -2,6 +2,8 @@
 //! presence, auth before upgrade, heartbeat, rate limits, size limits, slow readers,
 //! lifecycle hooks and graceful shutdown.
 
+mod common;
+
 use futures_util::{SinkExt, StreamExt};
 use polycodec::rpc::{
     codes, demo, Api, AuthError, Call, Client, ClientBuilder, Hub, Identity, RpcError, RpcServer,
@@ -12,11 +14,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn serve_at(path: &str, server: RpcServer) -> String {
-    let app = axum::Router::new().route(path, axum::routing::get(server.handler()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("ws://{addr}")
+    format!("ws://{}", common::serve_at(path, server).await)
 }
 
 /// Wait until `f` holds (bounded).

@@ -1,6 +1,8 @@
 //! RPC over WebSocket: Rust client against Rust server over every codec, negotiation,
 //! callbacks both ways, errors that survive the trip, and concurrency.
 
+mod common;
+
 use polycodec::rpc::{codes, demo, Api, Call, CallArg, Client, RpcError, RpcServer};
 use polycodec::Value;
 use std::sync::{Arc, Mutex};
@@ -8,11 +10,7 @@ use std::time::Duration;
 
 /// Serve `server` on 127.0.0.1, port 0; returns the `ws://` base URL.
 async fn serve(server: RpcServer) -> String {
-    let app = axum::Router::new().route("/rpc", axum::routing::get(server.handler()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("ws://{addr}/rpc")
+    format!("ws://{}/rpc", common::serve_at("/rpc", server).await)
 }
 
 async fn demo_server() -> String {

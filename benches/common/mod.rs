@@ -125,3 +125,17 @@ pub fn blob() -> Blob {
         data: (0..65_536u32).map(|i| (i * 31 % 251) as u8).collect(),
     }
 }
+
+/// The demo API served at `/rpc` on 127.0.0.1, port 0, on the current tokio runtime, with
+/// room for the load client's calls in flight; returns its address.
+pub async fn serve_demo() -> std::net::SocketAddr {
+    let rpc = polycodec::rpc::RpcServer::builder(polycodec::rpc::demo::api())
+        .limits(polycodec::Limits::default().max_pending_calls(4096))
+        .build()
+        .unwrap();
+    let app = axum::Router::new().route("/rpc", axum::routing::get(rpc.handler()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
