@@ -170,6 +170,13 @@ impl KkrpcServer {
     }
 }
 
+impl Drop for KkrpcServer {
+    /// The runtime process never outlives the comparison, even when it panics.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (ms, runs, rpc_secs) = if quick { (60, 1, 0.3) } else { (1000, 3, 3.0) };
@@ -234,12 +241,12 @@ fn main() {
         }
         let mut theirs = Vec::new();
         for runtime in runtimes(root) {
-            let mut server = KkrpcServer::start(root, &runtime.program);
+            let server = KkrpcServer::start(root, &runtime.program);
             let mut results = Vec::new();
             for &(conns, depth) in &shapes {
                 results.push(load::run(&server.url, conns, depth, d, &arg).await);
             }
-            server.stop();
+            drop(server);
             theirs.push((runtime, results));
         }
         (ours, theirs)
