@@ -80,7 +80,8 @@ impl Date {
     pub(crate) fn iso_bytes(&self) -> Option<IsoText> {
         let ms = self.millis()? as i64;
         let days = ms.div_euclid(MS_PER_DAY);
-        let rem = ms.rem_euclid(MS_PER_DAY);
+        // Below a day: fits a u32, whose divisions by constants are cheap.
+        let rem = ms.rem_euclid(MS_PER_DAY) as u32;
         let (y, m, d) = civil_from_days(days);
         let (h, mi, s, milli) = (
             rem / 3_600_000,
@@ -88,30 +89,35 @@ impl Date {
             rem / 1000 % 60,
             rem % 1000,
         );
-        // Digits written by hand: this runs for every Date a codec writes, and `write!`
-        // costs several times as much.
+        // Digits written by hand, two at a time: this runs for every Date a codec writes,
+        // and `write!` costs several times as much.
         let mut t = IsoText {
-            buf: [0; 27],
-            len: 0,
+            buf: *b"0000-00-00T00:00:00.000Z\0\0\0",
+            len: 24,
         };
-        if (0..=9999).contains(&y) {
-            t.digits(y.unsigned_abs() as u32, 4);
+        let at = if (0..=9999).contains(&y) {
+            let y = y as u32;
+            t.pair(0, y / 100);
+            t.pair(2, y % 100);
+            0
         } else {
-            t.push(if y < 0 { b'-' } else { b'+' });
-            t.digits(y.unsigned_abs() as u32, 6);
-        }
-        for (sep, v, width) in [
-            (b'-', m, 2),
-            (b'-', d, 2),
-            (b'T', h, 2),
-            (b':', mi, 2),
-            (b':', s, 2),
-            (b'.', milli, 3),
-        ] {
-            t.push(sep);
-            t.digits(v.unsigned_abs() as u32, width);
-        }
-        t.push(b'Z');
+            // `±YYYYYY`: the years JS can hold (at most 275,760) fit six digits.
+            let y6 = y.unsigned_abs() as u32;
+            t.buf.copy_within(4..24, 7);
+            t.buf[0] = if y < 0 { b'-' } else { b'+' };
+            t.pair(1, y6 / 10_000);
+            t.pair(3, y6 / 100 % 100);
+            t.pair(5, y6 % 100);
+            t.len = 27;
+            3
+        };
+        t.pair(at + 5, m as u32);
+        t.pair(at + 8, d as u32);
+        t.pair(at + 11, h);
+        t.pair(at + 14, mi);
+        t.pair(at + 17, s);
+        t.buf[at + 20] = b'0' + (milli / 100) as u8;
+        t.pair(at + 21, milli % 100);
         Some(t)
     }
 
@@ -135,19 +141,17 @@ pub(crate) struct IsoText {
 }
 
 impl IsoText {
-    fn push(&mut self, b: u8) {
-        self.buf[self.len] = b;
-        self.len += 1;
-    }
-
-    /// `v` in decimal, zero-padded to `width` digits (the callers' ranges always fit: the
-    /// largest is a year, at most 275,760).
-    fn digits(&mut self, mut v: u32, width: usize) {
-        for d in self.buf[self.len..self.len + width].iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        self.len += width;
+    /// `v` (below 100) as two digits at `at`.
+    #[inline]
+    fn pair(&mut self, at: usize, v: u32) {
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                    2021222324252627282930313233343536373839\
+                                    4041424344454647484950515253545556575859\
+                                    6061626364656667686970717273747576777879\
+                                    8081828384858687888990919293949596979899";
+        let i = v as usize * 2;
+        self.buf[at] = PAIRS[i];
+        self.buf[at + 1] = PAIRS[i + 1];
     }
 
     /// The text's bytes.

@@ -63,7 +63,7 @@ impl SuperJson {
     }
 
     fn encoder(&self) -> Encoder {
-        Encoder::new(Mode::SuperJson, self.dedupe, &self.limits, 256)
+        Encoder::new(Mode::SuperJson, self.dedupe, &self.limits, 512)
     }
 
     /// Encode any `T: Serialize` (no intermediate `Value`).

@@ -23,11 +23,19 @@ static ESCAPE: [u8; 256] = {
 /// else, `/`, DEL and U+2028/2029 included, raw.
 #[inline]
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Most strings need no escape at all: skip them eight bytes at a time.
+    let mut clean = 0;
+    for chunk in bytes.chunks_exact(8) {
+        match <[u8; 8]>::try_from(chunk) {
+            Ok(w) if !needs_escape(u64::from_le_bytes(w)) => clean += 8,
+            _ => break,
+        }
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let esc = ESCAPE[b as usize];
         if esc == 0 {
             continue;
@@ -52,9 +60,50 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// True when one of the eight bytes of `w` is a control character, `"` or `\` (the bytes
+/// [`ESCAPE`] marks). The word tricks are exact for "is there such a byte".
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = zero_byte(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(w ^ (ONES * u64::from(b'\\')));
+    (below_space | quote | backslash) & HIGH != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The eight-byte skip must stop at every byte that needs an escape, wherever it sits
+    /// in the word, and let every other byte through.
+    #[test]
+    fn word_scan_agrees_with_the_table() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[pos] = b;
+                assert_eq!(
+                    needs_escape(u64::from_le_bytes(w)),
+                    ESCAPE[b as usize] != 0,
+                    "byte {b:#x} at {pos}"
+                );
+            }
+        }
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let want = x.to_le_bytes().iter().any(|&b| ESCAPE[b as usize] != 0);
+            assert_eq!(needs_escape(x), want, "{x:#018x}");
+        }
+        let mut out = Vec::new();
+        write_str(&mut out, "0123456789abcdef\n0123456789\"tail");
+        assert_eq!(out, b"\"0123456789abcdef\\n0123456789\\\"tail\"");
+    }
 
     #[test]
     fn escapes_like_json_stringify() {
