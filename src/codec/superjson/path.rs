@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 /// Escape one segment the `v:1` way: `\` becomes `\\`, then `.` becomes `\.`.
 pub(crate) fn escape_segment(seg: &str) -> Cow<'_, str> {
-    if !seg.contains(['.', '\\']) {
+    if !seg.bytes().any(|b| b == b'.' || b == b'\\') {
         return Cow::Borrowed(seg);
     }
     let mut out = String::with_capacity(seg.len() + 2);

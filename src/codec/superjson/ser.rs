@@ -262,6 +262,14 @@ impl Encoder {
         self.path.push(Seg::Index(i as u32));
     }
 
+    /// Renumber the last segment, an index pushed with [`Encoder::push_index`].
+    #[inline]
+    pub(crate) fn set_index(&mut self, i: usize) {
+        if let Some(last) = self.path.last_mut() {
+            *last = Seg::Index(i as u32);
+        }
+    }
+
     #[inline]
     pub(crate) fn push_static(&mut self, k: &'static str) {
         self.path.push(Seg::Static(k));
@@ -281,17 +289,24 @@ impl Encoder {
         }
     }
 
+    #[inline]
     pub(crate) fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
-            return Err(self.err_here(Error::limit(format!(
-                "nesting deeper than the depth limit of {}",
-                self.max_depth
-            ))));
+            return Err(self.too_deep());
         }
         self.depth_left -= 1;
         Ok(())
     }
 
+    #[cold]
+    fn too_deep(&self) -> Error {
+        self.err_here(Error::limit(format!(
+            "nesting deeper than the depth limit of {}",
+            self.max_depth
+        )))
+    }
+
+    #[inline]
     pub(crate) fn leave(&mut self) {
         self.depth_left += 1;
     }

@@ -3,6 +3,7 @@
 use super::ser::{AnnOut, Encoder, Mode};
 use crate::codec::text::write::write_str;
 use crate::value::magic::Magic;
+use crate::value::number::write_int;
 use crate::value::ser::from_magic;
 use crate::value::{to_value, Date, Value};
 use crate::{Error, Result};
@@ -33,10 +34,15 @@ pub(crate) struct Compound<'e> {
 }
 
 impl<'e> Compound<'e> {
+    #[inline]
     fn new(enc: &'e mut Encoder, kind: Kind, variant: bool) -> Result<Self> {
         enc.enter()?;
         match kind {
-            Kind::Seq => enc.out.push(b'['),
+            Kind::Seq => {
+                enc.out.push(b'[');
+                // The elements' path segment: pushed once, renumbered per element.
+                enc.push_index(0);
+            }
             Kind::Object => enc.out.push(b'{'),
             _ => {}
         }
@@ -55,14 +61,12 @@ impl<'e> Compound<'e> {
     fn element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         if self.count > 0 {
             self.enc.out.push(b',');
+            self.enc.set_index(self.count);
         }
         self.enc.charge()?;
-        self.enc.push_index(self.count);
         self.count += 1;
         let depth = self.enc.depth_left();
-        super::de::grow_every(depth, || v.serialize(&mut *self.enc))?;
-        self.enc.pop();
-        Ok(())
+        super::de::grow_every(depth, || v.serialize(&mut *self.enc))
     }
 
     fn object_key(
@@ -104,6 +108,7 @@ impl<'e> Compound<'e> {
     fn finish(self) -> Result<()> {
         match self.kind {
             Kind::Seq => {
+                self.enc.pop();
                 self.enc.out.push(b']');
                 self.enc.end_plain(self.mark);
             }
@@ -149,38 +154,47 @@ impl<'e> ser::Serializer for &'e mut Encoder {
     type SerializeStruct = Compound<'e>;
     type SerializeStructVariant = Compound<'e>;
 
+    #[inline]
     fn serialize_bool(self, v: bool) -> Result<()> {
         self.write_bool(v);
         Ok(())
     }
+    #[inline]
     fn serialize_i8(self, v: i8) -> Result<()> {
-        self.write_i128(v.into());
+        write_int(&mut self.out, v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i16(self, v: i16) -> Result<()> {
-        self.write_i128(v.into());
+        write_int(&mut self.out, v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i32(self, v: i32) -> Result<()> {
-        self.write_i128(v.into());
+        write_int(&mut self.out, v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i64(self, v: i64) -> Result<()> {
         self.write_i128(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u8(self, v: u8) -> Result<()> {
-        self.write_i128(v.into());
+        write_int(&mut self.out, v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u16(self, v: u16) -> Result<()> {
-        self.write_i128(v.into());
+        write_int(&mut self.out, v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u32(self, v: u32) -> Result<()> {
-        self.write_i128(v.into());
+        write_int(&mut self.out, v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u64(self, v: u64) -> Result<()> {
         self.write_i128(v.into());
         Ok(())
@@ -204,6 +218,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         self.write_f64(widened);
         Ok(())
     }
+    #[inline]
     fn serialize_f64(self, v: f64) -> Result<()> {
         self.write_f64(v);
         Ok(())
@@ -213,6 +228,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         self.write_string(v.encode_utf8(&mut b));
         Ok(())
     }
+    #[inline]
     fn serialize_str(self, v: &str) -> Result<()> {
         self.write_string(v);
         Ok(())
