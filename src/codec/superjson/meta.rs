@@ -106,16 +106,23 @@ enum Seg {
     Key(Box<str>),
 }
 
-impl Default for Seg {
+/// A node's own segment: an index, or a key kept in the tree's `keys` arena (one buffer
+/// for every key instead of an allocation per node).
+#[derive(Clone, Copy, Debug)]
+enum NodeSeg {
+    Index(u32),
+    Key(u32, u32),
+}
+
+impl Default for NodeSeg {
     fn default() -> Self {
-        Seg::Key(Box::default())
+        NodeSeg::Key(0, 0)
     }
 }
 
-#[derive(Hash)]
+#[derive(Clone, Copy, Hash)]
 enum SegRef<'a> {
-    // Hashed like `Seg::Index`; only keys are looked up by reference.
-    #[allow(dead_code)]
+    // Hashed like `Seg::Index` and `Seg::Key`.
     Index(u32),
     Key(&'a str),
 }
@@ -143,10 +150,10 @@ impl Equivalent<Edge> for EdgeRef<'_> {
     }
 }
 
-fn seg_of(s: &str) -> Seg {
+fn seg_of(s: &str) -> SegRef<'_> {
     match number::array_index(s) {
-        Some(i) => Seg::Index(i),
-        None => Seg::Key(s.into()),
+        Some(i) => SegRef::Index(i),
+        None => SegRef::Key(s),
     }
 }
 
@@ -164,10 +171,11 @@ struct Node {
     parent: NodeId,
     /// The segment that leads here from the parent (matched by the parent's small list,
     /// and rendered in error messages).
-    seg: Seg,
-    /// Children of nodes with few of them, searched linearly by their `seg` (most nodes
-    /// have one or two); nodes with more use the hashed edge table.
-    small: Vec<NodeId>,
+    seg: NodeSeg,
+    /// Children of nodes with few of them (the first `small_len`), searched linearly by
+    /// their `seg` (most nodes have one or two); nodes with more use the hashed edge table.
+    small: [NodeId; SMALL],
+    small_len: u8,
     /// Array-index children by index, while they come densely (`0`, `1`, ... as superjson
     /// writes them): looked up without hashing.
     dense: Vec<NodeId>,
@@ -175,13 +183,23 @@ struct Node {
     spilled: bool,
 }
 
+impl Node {
+    /// The children in the small list.
+    #[inline]
+    fn smalls(&self) -> &[NodeId] {
+        &self.small[..usize::from(self.small_len)]
+    }
+}
+
 /// Up to this many children a node keeps them in a list.
-const SMALL: usize = 8;
+const SMALL: usize = 6;
 
 /// All annotations of a payload, as a trie keyed by path segments.
 #[derive(Debug)]
 pub(crate) struct MetaTree {
     nodes: Vec<Node>,
+    /// The text of every key segment, end to end (see [`NodeSeg::Key`]).
+    keys: String,
     edges: IndexMap<Edge, NodeId>,
     annotations: usize,
 }
@@ -193,6 +211,7 @@ impl Default for MetaTree {
                 parent: NONE,
                 ..Node::default()
             }],
+            keys: String::new(),
             edges: IndexMap::new(),
             annotations: 0,
         }
@@ -235,7 +254,7 @@ impl MetaTree {
         if !self.has_children(node) || i > u32::MAX as usize {
             return NONE;
         }
-        self.child(node, &Seg::Index(i as u32)).unwrap_or(NONE)
+        self.child(node, SegRef::Index(i as u32)).unwrap_or(NONE)
     }
 
     /// The child of `node` at object key `k`.
@@ -244,27 +263,7 @@ impl MetaTree {
         if !self.has_children(node) {
             return NONE;
         }
-        let n = &self.nodes[node as usize];
-        match number::array_index(k) {
-            Some(i) => self.child(node, &Seg::Index(i)).unwrap_or(NONE),
-            None => {
-                if let Some(&c) = n
-                    .small
-                    .iter()
-                    .find(|&&c| matches!(&self.nodes[c as usize].seg, Seg::Key(x) if &**x == k))
-                {
-                    return c;
-                }
-                if !n.spilled {
-                    return NONE;
-                }
-                let key = EdgeRef {
-                    parent: node,
-                    seg: SegRef::Key(k),
-                };
-                self.edges.get(&key).copied().unwrap_or(NONE)
-            }
-        }
+        self.child(node, seg_of(k)).unwrap_or(NONE)
     }
 
     /// Every node below `node` (itself included) that carries an annotation.
@@ -277,7 +276,7 @@ impl MetaTree {
             }
             if self.has_children(n) {
                 let node = &self.nodes[n as usize];
-                stack.extend(node.small.iter().copied());
+                stack.extend(node.smalls().iter().copied());
                 stack.extend(node.dense.iter().copied().filter(|&c| c != NONE));
                 if node.spilled {
                     stack.extend(
@@ -297,9 +296,11 @@ impl MetaTree {
         let mut segs = Vec::new();
         while node != ROOT && node != NONE {
             let n = &self.nodes[node as usize];
-            segs.push(match &n.seg {
-                Seg::Index(i) => i.to_string(),
-                Seg::Key(k) => path::escape_segment(k).into_owned(),
+            segs.push(match n.seg {
+                NodeSeg::Index(i) => i.to_string(),
+                NodeSeg::Key(a, b) => {
+                    path::escape_segment(&self.keys[a as usize..b as usize]).into_owned()
+                }
             });
             node = n.parent;
         }
@@ -309,30 +310,46 @@ impl MetaTree {
 
     /// The child of `cur` along `seg`, looked up the way reads do: dense indexes, then the
     /// small list, then (for nodes that outgrew the list) the hashed table.
-    fn child(&self, cur: NodeId, seg: &Seg) -> Option<NodeId> {
+    #[inline]
+    fn child(&self, cur: NodeId, seg: SegRef<'_>) -> Option<NodeId> {
         let n = &self.nodes[cur as usize];
-        if let Seg::Index(i) = seg {
-            if let Some(&c) = n.dense.get(*i as usize) {
+        if let SegRef::Index(i) = seg {
+            if let Some(&c) = n.dense.get(i as usize) {
                 if c != NONE {
                     return Some(c);
                 }
             }
         }
         if let Some(&c) = n
-            .small
+            .smalls()
             .iter()
-            .find(|&&c| self.nodes[c as usize].seg == *seg)
+            .find(|&&c| self.seg_is(self.nodes[c as usize].seg, seg))
         {
             return Some(c);
         }
         if n.spilled {
-            let edge = Edge {
-                parent: cur,
-                seg: seg.clone(),
-            };
+            let edge = EdgeRef { parent: cur, seg };
             return self.edges.get(&edge).copied();
         }
         None
+    }
+
+    /// True when a node's own segment is `seg`.
+    #[inline]
+    fn seg_is(&self, own: NodeSeg, seg: SegRef<'_>) -> bool {
+        match (own, seg) {
+            (NodeSeg::Index(a), SegRef::Index(b)) => a == b,
+            (NodeSeg::Key(a, b), SegRef::Key(k)) => &self.keys[a as usize..b as usize] == k,
+            _ => false,
+        }
+    }
+
+    /// A node's segment as an owned edge segment (for the hashed table).
+    fn owned_seg(&self, own: NodeSeg) -> Seg {
+        match own {
+            NodeSeg::Index(i) => Seg::Index(i),
+            NodeSeg::Key(a, b) => Seg::Key(self.keys[a as usize..b as usize].into()),
+        }
     }
 
     /// The node at `segs` below `from`, created (with the nodes on the way) if missing.
@@ -362,11 +379,19 @@ impl MetaTree {
             }
             let seg = seg_of(s);
             let id = self.nodes.len() as NodeId;
+            let own = match seg {
+                SegRef::Index(i) => NodeSeg::Index(i),
+                SegRef::Key(k) => {
+                    let start = self.keys.len() as u32;
+                    self.keys.push_str(k);
+                    NodeSeg::Key(start, self.keys.len() as u32)
+                }
+            };
             let parent = &mut self.nodes[cur as usize];
             parent.children += 1;
             let placed = match seg {
                 // Indexes written in order go to a dense array: no hashing at all.
-                Seg::Index(i) if (i as usize) <= parent.dense.len() + 64 => {
+                SegRef::Index(i) if (i as usize) <= parent.dense.len() + 64 => {
                     let i = i as usize;
                     if i >= parent.dense.len() {
                         parent.dense.resize(i + 1, NONE);
@@ -374,8 +399,9 @@ impl MetaTree {
                     parent.dense[i] = id;
                     true
                 }
-                _ if !parent.spilled && parent.small.len() < SMALL => {
-                    parent.small.push(id);
+                _ if !parent.spilled && usize::from(parent.small_len) < SMALL => {
+                    parent.small[usize::from(parent.small_len)] = id;
+                    parent.small_len += 1;
                     true
                 }
                 _ => false,
@@ -383,9 +409,10 @@ impl MetaTree {
             if !placed {
                 // Past the small list: every non-dense edge of this node moves to the table.
                 parent.spilled = true;
-                let moved = std::mem::take(&mut parent.small);
-                for c in moved {
-                    let s2 = self.nodes[c as usize].seg.clone();
+                let moved = parent.small;
+                let count = usize::from(std::mem::take(&mut parent.small_len));
+                for &c in &moved[..count] {
+                    let s2 = self.owned_seg(self.nodes[c as usize].seg);
                     self.edges.insert(
                         Edge {
                             parent: cur,
@@ -397,14 +424,14 @@ impl MetaTree {
                 self.edges.insert(
                     Edge {
                         parent: cur,
-                        seg: seg.clone(),
+                        seg: self.owned_seg(own),
                     },
                     id,
                 );
             }
             self.nodes.push(Node {
                 parent: cur,
-                seg,
+                seg: own,
                 ..Node::default()
             });
             cur = id;

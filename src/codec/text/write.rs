@@ -63,7 +63,7 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 /// True when one of the eight bytes of `w` is a control character, `"` or `\` (the bytes
 /// [`ESCAPE`] marks). The word tricks are exact for "is there such a byte".
 #[inline]
-fn needs_escape(w: u64) -> bool {
+pub(crate) fn needs_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
