@@ -360,10 +360,16 @@ impl Encoder {
     /// At the end of a plain array or object: JS builds its annotations as an object, so
     /// the ones on its direct children with integer-like keys come first, ascending; the
     /// rest keep their order. Done at every level, as superjson's walker does.
+    #[inline]
     pub(crate) fn end_plain(&mut self, mark: usize) {
-        if self.mode == Mode::Plain {
+        // Fewer than two annotations added: nothing to order (most containers).
+        if self.mode == Mode::Plain || self.mark() < mark + 2 {
             return;
         }
+        self.order_plain(mark);
+    }
+
+    fn order_plain(&mut self, mark: usize) {
         let child_depth = self.path.len() + 1;
         let Some(scope) = self.scopes.last_mut() else {
             return;
