@@ -18,7 +18,10 @@ pub(crate) fn read(r: &mut Reader<'_>, max_depth: usize) -> Option<Meta> {
         return None;
     }
     let mut scratch = Vec::new();
-    let mut values: Option<Vec<(Cow<'_, str>, Ann)>> = None;
+    let mut tree: Option<MetaTree> = None;
+    // Paths with escapes wait for `v` (it picks the escape rules); the rest read the same
+    // under both rules and go into the tree as they come.
+    let mut escaped: Vec<(Cow<'_, str>, Ann)> = Vec::new();
     let mut version: Option<f64> = None;
     r.expect(b'{', "").ok()?;
     let mut first = true;
@@ -28,7 +31,11 @@ pub(crate) fn read(r: &mut Reader<'_>, max_depth: usize) -> Option<Meta> {
             Str::Copied(_) => return None,
         };
         match key {
-            "values" if values.is_none() => values = Some(entries(r, &mut scratch)?),
+            "values" if tree.is_none() => {
+                let mut t = MetaTree::with_capacity(8);
+                entries(r, &mut scratch, &mut t, &mut escaped)?;
+                tree = Some(t);
+            }
             "v" if version.is_none() => {
                 if !matches!(r.peek()?, b'-' | b'0'..=b'9') {
                     return None;
@@ -40,33 +47,22 @@ pub(crate) fn read(r: &mut Reader<'_>, max_depth: usize) -> Option<Meta> {
     }
     // As in `parse_meta`: a missing `v` is version 0 (legacy paths).
     let legacy = version.unwrap_or(0.0) < 1.0;
-    let values = values.unwrap_or_default();
-    let mut meta = Meta {
-        tree: MetaTree::with_capacity(1 + 2 * values.len()),
-        refs: None,
-    };
-    for (key, ann) in values {
-        // Paths without escapes (nearly all) are walked segment by segment as they are
-        // split; a forbidden segment is left to the general path, which reports it.
-        let node = if key.contains('\\') {
-            meta.tree.node_at(ROOT, &path::parse(&key, legacy).ok()?)
-        } else {
-            if key
-                .split('.')
-                .any(|s| matches!(s, "__proto__" | "prototype" | "constructor"))
-            {
-                return None;
-            }
-            meta.tree.node_along(ROOT, key.split('.'))
-        };
-        meta.tree.annotate(node, ann).ok()?;
+    let mut tree = tree.unwrap_or_default();
+    for (key, ann) in escaped {
+        let node = tree.node_at(ROOT, &path::parse(&key, legacy).ok()?);
+        tree.annotate(node, ann).ok()?;
     }
-    Some(meta)
+    Some(Meta { tree, refs: None })
 }
 
-/// The members of `values`: each a path and a one-name annotation.
-fn entries<'a>(r: &mut Reader<'a>, scratch: &mut Vec<u8>) -> Option<Vec<(Cow<'a, str>, Ann)>> {
-    let mut out = Vec::new();
+/// The members of `values`, each a path and a one-name annotation: paths without escapes
+/// go into `tree` at once, the others to `escaped`.
+fn entries<'a>(
+    r: &mut Reader<'a>,
+    scratch: &mut Vec<u8>,
+    tree: &mut MetaTree,
+    escaped: &mut Vec<(Cow<'a, str>, Ann)>,
+) -> Option<()> {
     r.expect(b'{', "").ok()?;
     let mut first = true;
     while let Some(path) = member(r, &mut first, scratch)? {
@@ -83,9 +79,21 @@ fn entries<'a>(r: &mut Reader<'a>, scratch: &mut Vec<u8>) -> Option<Vec<(Cow<'a,
             Str::Copied(_) => return None,
         };
         r.expect(b']', "").ok()?;
-        out.push((path, ann));
+        if path.contains('\\') {
+            escaped.push((path, ann));
+            continue;
+        }
+        // A forbidden segment is left to the general path, which reports it.
+        if path
+            .split('.')
+            .any(|s| matches!(s, "__proto__" | "prototype" | "constructor"))
+        {
+            return None;
+        }
+        let node = tree.node_along(ROOT, path.split('.'));
+        tree.annotate(node, ann).ok()?;
     }
-    Some(out)
+    Some(())
 }
 
 /// The next member of an object whose `{` is read: its key, with the `:` after it read too;
