@@ -365,15 +365,38 @@ fn with_value<T>(v: Value, f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>) -
 macro_rules! via_any {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-            // The commonest scalars skip the general dispatch (same visits as `any`).
+            // The commonest numbers and short arrays skip the general dispatch (same
+            // visits as `any`).
             match self.peek_marker() {
                 Some(m @ 0x00..=0x7f) => {
                     self.pos += 1;
                     return visitor.visit_u64(u64::from(m));
                 }
+                Some(m @ 0xe0..=0xff) => {
+                    self.pos += 1;
+                    return visitor.visit_i64(i64::from(m as i8));
+                }
                 Some(0xcb) => {
                     self.pos += 1;
                     return visitor.visit_f64(f64::from_be_bytes(self.be()?));
+                }
+                Some(0xcc) => {
+                    self.pos += 1;
+                    return visitor.visit_u64(u64::from(self.u8()?));
+                }
+                Some(0xcd) => {
+                    self.pos += 1;
+                    return visitor.visit_u64(u64::from(u16::from_be_bytes(self.be()?)));
+                }
+                Some(0xce) => {
+                    self.pos += 1;
+                    return visitor.visit_u64(u64::from(u32::from_be_bytes(self.be()?)));
+                }
+                Some(m @ 0x90..=0x9f) => {
+                    let at = self.offset();
+                    self.pos += 1;
+                    let n = self.count(usize::from(m & 0x0f), 1)?;
+                    return self.seq(n, at, visitor);
                 }
                 _ => {}
             }
@@ -397,36 +420,44 @@ impl<'de> Deserializer<'de> {
             Head::F64(n) => visitor.visit_f64(n),
             Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, at + 1)?),
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
-            Head::Array(n) => {
-                self.enter(at)?;
-                let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
-                    visitor.visit_seq(Seq {
-                        de: self,
-                        left: n,
-                        index: 0,
-                        pairs: false,
-                    })
-                })?;
-                self.depth_left += 1;
-                Ok(v)
-            }
-            Head::Map(n) => {
-                self.enter(at)?;
-                let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
-                    visitor.visit_map(Map {
-                        de: self,
-                        left: n,
-                        key: None,
-                    })
-                })?;
-                self.depth_left += 1;
-                Ok(v)
-            }
+            Head::Array(n) => self.seq(n, at, visitor),
+            Head::Map(n) => self.map(n, at, visitor),
             Head::Ext(ty, p) => {
                 let v = self.ext_value(ty, p, at)?;
                 with_value(v, |d| de::Deserializer::deserialize_any(d, visitor))
             }
         }
+    }
+
+    /// The `n` elements of the array whose header (at `at`) was just read.
+    #[inline]
+    fn seq<V: Visitor<'de>>(&mut self, n: usize, at: usize, visitor: V) -> Result<V::Value> {
+        self.enter(at)?;
+        let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
+            visitor.visit_seq(Seq {
+                de: self,
+                left: n,
+                index: 0,
+                pairs: false,
+            })
+        })?;
+        self.depth_left += 1;
+        Ok(v)
+    }
+
+    /// The `n` entries of the map whose header (at `at`) was just read.
+    #[inline]
+    fn map<V: Visitor<'de>>(&mut self, n: usize, at: usize, visitor: V) -> Result<V::Value> {
+        self.enter(at)?;
+        let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
+            visitor.visit_map(Map {
+                de: self,
+                left: n,
+                key_at: None,
+            })
+        })?;
+        self.depth_left += 1;
+        Ok(v)
     }
 
     /// Whether the `n` map entries that come next read the same pair by pair as they do
@@ -490,7 +521,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         self.any(visitor)
     }
 
-    via_any!(deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+    via_any!(deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
         deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
         deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
         deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map);
@@ -511,6 +542,19 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.peek_marker() {
+            Some(m @ (0xc2 | 0xc3)) => {
+                self.pos += 1;
+                visitor.visit_bool(m == 0xc3)
+            }
+            _ => match self.take_ext()? {
+                Some(v) => with_value(v, |d| de::Deserializer::deserialize_bool(d, visitor)),
+                None => self.any(visitor),
+            },
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -629,6 +673,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
+        // A fixmap (a struct of up to 15 fields) skips the general dispatch.
+        if let Some(m @ 0x80..=0x8f) = self.peek_marker() {
+            let at = self.offset();
+            self.pos += 1;
+            let n = self.count(usize::from(m & 0x0f), 2)?;
+            return self.map(n, at, visitor);
+        }
         if let Some(v) = self.take_ext()? {
             return with_value(v, |d| {
                 de::Deserializer::deserialize_struct(d, name, fields, visitor)
@@ -732,9 +783,9 @@ impl<'de> de::Deserializer<'de> for Pair<'_, 'de> {
 struct Map<'x, 'a> {
     de: &'x mut Deserializer<'a>,
     left: usize,
-    /// The bytes of the current key when it is a string: the path segment of an error in
-    /// its value.
-    key: Option<&'a [u8]>,
+    /// Where the current key starts: when it is a string, it names an error in its value
+    /// (read again only then).
+    key_at: Option<usize>,
 }
 
 impl<'de> MapAccess<'de> for Map<'_, 'de> {
@@ -744,14 +795,23 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
             return Ok(None);
         }
         self.left -= 1;
-        self.key = self.de.peek_str();
+        self.key_at = Some(self.de.pos);
         seed.deserialize(&mut *self.de).map(Some)
     }
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
-        let key = self.key.take();
-        seed.deserialize(&mut *self.de).map_err(|e| match key {
-            Some(k) => e.in_segment(&String::from_utf8_lossy(k)),
-            None => e,
+        let key_at = self.key_at.take();
+        seed.deserialize(&mut *self.de).map_err(|e| {
+            let key = key_at.and_then(|at| {
+                let probe = Deserializer {
+                    pos: at,
+                    ..self.de.sub(self.de.b, self.de.base)
+                };
+                probe.peek_str()
+            });
+            match key {
+                Some(k) => e.in_segment(&String::from_utf8_lossy(k)),
+                None => e,
+            }
         })
     }
     fn size_hint(&self) -> Option<usize> {
