@@ -143,14 +143,20 @@ impl<'a> Reader<'a> {
         debug_assert_eq!(self.bytes.get(self.pos), Some(&b'"'));
         self.pos += 1;
         let start = self.pos;
-        // Fast path: no escapes. Ordinary bytes are skipped eight at a time, then one table
+        // Fast path: no escapes. Ordinary bytes are skipped eight at a time (the word scan
+        // lands on the first byte that ends the run), near the end of the input one table
         // lookup each.
         loop {
             while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
-                match <[u8; 8]>::try_from(chunk) {
-                    Ok(w) if !super::write::needs_escape(u64::from_le_bytes(w)) => self.pos += 8,
-                    _ => break,
+                let Ok(w) = <[u8; 8]>::try_from(chunk) else {
+                    break;
+                };
+                let mask = super::write::special_mask(u64::from_le_bytes(w));
+                if mask != 0 {
+                    self.pos += (mask.trailing_zeros() / 8) as usize;
+                    break;
                 }
+                self.pos += 8;
             }
             while let Some(&b) = self.bytes.get(self.pos) {
                 if STOP[usize::from(b)] {

@@ -60,17 +60,26 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// True when one of the eight bytes of `w` is a control character, `"` or `\` (the bytes
-/// [`ESCAPE`] marks). The word tricks are exact for "is there such a byte".
+/// True when one of the eight bytes of `w` is a control character, `"` or `\\` (the bytes
+/// [`ESCAPE`] marks, and the ones that end a plain run when reading a string).
 #[inline]
 pub(crate) fn needs_escape(w: u64) -> bool {
+    special_mask(w) != 0
+}
+
+/// The high bit of each byte of `w` (read little-endian) that is a control character, `"`
+/// or `\\`, and possibly of bytes after the first such one (borrows run upwards). The
+/// lowest set bit is exact: `trailing_zeros() / 8` is the index of the first such byte,
+/// and the mask is zero only when there is none.
+#[inline]
+pub(crate) fn special_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w;
     let quote = zero_byte(w ^ (ONES * u64::from(b'"')));
     let backslash = zero_byte(w ^ (ONES * u64::from(b'\\')));
-    (below_space | quote | backslash) & HIGH != 0
+    (below_space | quote | backslash) & HIGH
 }
 
 #[cfg(test)]
@@ -97,8 +106,11 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let want = x.to_le_bytes().iter().any(|&b| ESCAPE[b as usize] != 0);
-            assert_eq!(needs_escape(x), want, "{x:#018x}");
+            let first = x.to_le_bytes().iter().position(|&b| ESCAPE[b as usize] != 0);
+            assert_eq!(needs_escape(x), first.is_some(), "{x:#018x}");
+            if let Some(i) = first {
+                assert_eq!(special_mask(x).trailing_zeros() / 8, i as u32, "{x:#018x}");
+            }
         }
         let mut out = Vec::new();
         write_str(&mut out, "0123456789abcdef\n0123456789\"tail");
