@@ -106,7 +106,10 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let first = x.to_le_bytes().iter().position(|&b| ESCAPE[b as usize] != 0);
+            let first = x
+                .to_le_bytes()
+                .iter()
+                .position(|&b| ESCAPE[b as usize] != 0);
             assert_eq!(needs_escape(x), first.is_some(), "{x:#018x}");
             if let Some(i) = first {
                 assert_eq!(special_mask(x).trailing_zeros() / 8, i as u32, "{x:#018x}");
