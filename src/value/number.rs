@@ -58,9 +58,44 @@ fn js_notation(text: &[u8]) -> bool {
 /// Append a decimal integer to `out` (the common case of JS numbers on the wire).
 #[inline]
 pub fn write_int(out: &mut Vec<u8>, n: i64) {
+    // Small non-negative numbers (indexes, counts, ids) are the common case: their digits
+    // go out as one fixed-size copy instead of a call to `memcpy`.
+    if (0..10_000).contains(&n) {
+        let n = n as usize;
+        let (digits, len) = if n < 10 {
+            ([b'0' + n as u8, 0, 0, 0], 1)
+        } else if n < 100 {
+            ([PAIRS[2 * n], PAIRS[2 * n + 1], 0, 0], 2)
+        } else if n < 1000 {
+            let (h, r) = (n / 100, n % 100);
+            ([b'0' + h as u8, PAIRS[2 * r], PAIRS[2 * r + 1], 0], 3)
+        } else {
+            let (h, r) = (n / 100, n % 100);
+            (
+                [
+                    PAIRS[2 * h],
+                    PAIRS[2 * h + 1],
+                    PAIRS[2 * r],
+                    PAIRS[2 * r + 1],
+                ],
+                4,
+            )
+        };
+        let end = out.len() + len;
+        out.extend_from_slice(&digits);
+        out.truncate(end);
+        return;
+    }
     let mut buf = itoa::Buffer::new();
     out.extend_from_slice(buf.format(n).as_bytes());
 }
+
+/// "00" to "99".
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                             2021222324252627282930313233343536373839\
+                             4041424344454647484950515253545556575859\
+                             6061626364656667686970717273747576777879\
+                             8081828384858687888990919293949596979899";
 
 /// True for numbers JS holds as exact integers (`Number.isSafeInteger`).
 pub fn is_safe_integer(n: f64) -> bool {
@@ -263,6 +298,15 @@ mod tests {
             f64::MAX,
         ] {
             check(n);
+        }
+    }
+
+    #[test]
+    fn integers_like_js() {
+        for n in (-20_000..20_000).chain([i64::MIN, i64::MAX, 9_007_199_254_740_991]) {
+            let mut out = b"x".to_vec();
+            write_int(&mut out, n);
+            assert_eq!(out, format!("x{n}").as_bytes());
         }
     }
 

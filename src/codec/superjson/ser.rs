@@ -262,6 +262,33 @@ impl Encoder {
         self.path.push(Seg::Index(i as u32));
     }
 
+    /// Make the last segment (an object's key slot) the static key `k`.
+    #[inline]
+    pub(crate) fn set_static(&mut self, k: &'static str) {
+        if let Some(last) = self.path.last_mut() {
+            if let Seg::Buf(a, _) = *last {
+                self.keybuf.truncate(a as usize);
+            }
+            *last = Seg::Static(k);
+        }
+    }
+
+    /// Make the last segment (an object's key slot) the key `k`.
+    #[inline]
+    pub(crate) fn set_key(&mut self, k: &str) {
+        if let Some(last) = self.path.last_mut() {
+            let a = match *last {
+                Seg::Buf(a, _) => {
+                    self.keybuf.truncate(a as usize);
+                    a
+                }
+                _ => self.keybuf.len() as u32,
+            };
+            self.keybuf.push_str(k);
+            *last = Seg::Buf(a, self.keybuf.len() as u32);
+        }
+    }
+
     /// Renumber the last segment, an index pushed with [`Encoder::push_index`].
     #[inline]
     pub(crate) fn set_index(&mut self, i: usize) {
@@ -1016,5 +1043,30 @@ mod tests {
             text,
             r#"{"json":{"x":"1970-01-01T00:00:00.000Z"},"meta":{"values":{"x":["Date"]},"v":1}}"#
         );
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use crate::codec::SuperJson;
+    use crate::value::{Object, Value};
+    use std::collections::BTreeMap;
+
+    /// A forbidden key is refused with the path of the key itself, from a typed map and
+    /// from a `Value` alike; the keys before it in the same object do not leak into it.
+    #[test]
+    fn a_forbidden_key_error_names_its_path() {
+        let sj = SuperJson::new();
+        let inner = BTreeMap::from([("__proto__", 1), ("a", 2)]);
+        let typed = BTreeMap::from([("x", BTreeMap::new()), ("y", inner)]);
+        let err = sj.to_vec(&typed).unwrap_err();
+        assert_eq!(err.path(), Some("y.__proto__"), "{err}");
+        let mut o = Object::new();
+        o.insert("__proto__", Value::from(1));
+        let mut outer = Object::new();
+        outer.insert("x", Value::Object(Object::new()));
+        outer.insert("y", Value::Object(o));
+        let err = sj.encode_value(&Value::Object(outer)).unwrap_err();
+        assert_eq!(err.path(), Some("y.__proto__"), "{err}");
     }
 }

@@ -43,7 +43,11 @@ impl<'e> Compound<'e> {
                 // The elements' path segment: pushed once, renumbered per element.
                 enc.push_index(0);
             }
-            Kind::Object => enc.out.push(b'{'),
+            Kind::Object => {
+                enc.out.push(b'{');
+                // The fields' path segment: pushed once, set per key.
+                enc.push_index(0);
+            }
             _ => {}
         }
         let mark = enc.mark();
@@ -75,6 +79,10 @@ impl<'e> Compound<'e> {
         owned: bool,
         static_key: Option<&'static str>,
     ) -> Result<()> {
+        match static_key {
+            Some(k) if !owned => self.enc.set_static(k),
+            _ => self.enc.set_key(key),
+        }
         self.enc.check_key(key)?;
         self.entry_start = self.enc.out.len();
         if self.count > 0 {
@@ -83,10 +91,6 @@ impl<'e> Compound<'e> {
         self.count += 1;
         write_str(&mut self.enc.out, key);
         self.enc.out.push(b':');
-        match static_key {
-            Some(k) if !owned => self.enc.push_static(k),
-            _ => self.enc.push_key(key),
-        }
         Ok(())
     }
 
@@ -95,7 +99,6 @@ impl<'e> Compound<'e> {
         self.enc.wrote_undefined = false;
         let depth = self.enc.depth_left();
         super::de::grow_every(depth, || v.serialize(&mut *self.enc))?;
-        self.enc.pop();
         if self.enc.mode == Mode::Plain && self.enc.wrote_undefined {
             // JSON.stringify leaves out keys whose value is undefined.
             self.enc.out.truncate(self.entry_start);
@@ -113,6 +116,7 @@ impl<'e> Compound<'e> {
                 self.enc.end_plain(self.mark);
             }
             Kind::Object => {
+                self.enc.pop();
                 self.enc.out.push(b'}');
                 self.enc.end_plain(self.mark);
             }
@@ -453,6 +457,7 @@ impl ser::SerializeMap for Compound<'_> {
             if is_str {
                 self.kind = Kind::Object;
                 self.enc.out.push(b'{');
+                self.enc.push_index(0);
             } else {
                 // Non-string keys: a JS Map, as `[[key, value], ...]`.
                 self.kind = Kind::JsMap;
