@@ -20,11 +20,9 @@ pub(crate) enum Ann {
     Url,
     Uint8Array,
     TypedArray(TypedArrayKind),
-    /// `class`, `symbol`, `custom`, or a typed array polycodec does not model.
-    Opaque {
-        kind: String,
-        id: String,
-    },
+    /// `class`, `symbol`, `custom`, or a typed array polycodec does not model: its kind
+    /// and id (boxed: rare, and it would double the size of every trie node).
+    Opaque(Box<(String, String)>),
 }
 
 impl Ann {
@@ -62,10 +60,7 @@ impl Ann {
                             return Ok(Ann::TypedArray(k));
                         }
                     }
-                    Ann::Opaque {
-                        kind: kind.clone(),
-                        id: id.clone(),
-                    }
+                    Ann::Opaque(Box::new((kind.clone(), id.clone())))
                 }
                 parts => {
                     let joined: Vec<String> = parts.iter().map(js_string).collect();

@@ -83,14 +83,16 @@ fn entries<'a>(
             escaped.push((path, ann));
             continue;
         }
-        // A forbidden segment is left to the general path, which reports it.
-        if path
-            .split('.')
-            .any(|s| matches!(s, "__proto__" | "prototype" | "constructor"))
-        {
+        // A forbidden segment is left to the general path, which reports it (the tree
+        // built so far is dropped).
+        let mut forbidden = false;
+        let segs = path.split('.').inspect(|s| {
+            forbidden |= matches!(*s, "__proto__" | "prototype" | "constructor");
+        });
+        let node = tree.node_along(ROOT, segs);
+        if forbidden {
             return None;
         }
-        let node = tree.node_along(ROOT, path.split('.'));
         tree.annotate(node, ann).ok()?;
     }
     Some(())

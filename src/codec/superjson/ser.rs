@@ -964,7 +964,12 @@ fn js_ordered<'a, T>(items: &'a [T], key: impl Fn(&'a T) -> &'a str) -> Vec<&'a 
 
 fn write_ann(out: &mut Vec<u8>, a: &AnnOut) {
     match a {
-        AnnOut::Simple(s) => write_str(out, s),
+        // polycodec's own annotation names: plain ASCII, nothing to escape.
+        AnnOut::Simple(s) => {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
         AnnOut::Composite(k, id) => {
             out.push(b'[');
             write_str(out, k);
