@@ -432,30 +432,34 @@ impl<'de> Deserializer<'de> {
     /// The `n` elements of the array whose header (at `at`) was just read.
     #[inline]
     fn seq<V: Visitor<'de>>(&mut self, n: usize, at: usize, visitor: V) -> Result<V::Value> {
-        self.enter(at)?;
-        let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
+        self.nested(at, |de| {
             visitor.visit_seq(Seq {
-                de: self,
+                de,
                 left: n,
                 index: 0,
                 pairs: false,
             })
-        })?;
-        self.depth_left += 1;
-        Ok(v)
+        })
     }
 
     /// The `n` entries of the map whose header (at `at`) was just read.
     #[inline]
     fn map<V: Visitor<'de>>(&mut self, n: usize, at: usize, visitor: V) -> Result<V::Value> {
-        self.enter(at)?;
-        let v = crate::codec::superjson::de::grow_every(self.depth_left, || {
+        self.nested(at, |de| {
             visitor.visit_map(Map {
-                de: self,
+                de,
                 left: n,
                 key_at: None,
             })
-        })?;
+        })
+    }
+
+    /// `read` one level deeper (for the container whose header is at `at`), on a grown
+    /// stack where needed.
+    #[inline]
+    fn nested<R>(&mut self, at: usize, read: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.enter(at)?;
+        let v = crate::codec::superjson::de::grow_every(self.depth_left, || read(&mut *self))?;
         self.depth_left += 1;
         Ok(v)
     }
@@ -633,10 +637,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                         return self.deserialize_any(visitor);
                     }
                 };
-                sub.enter(at)?;
-                let v = crate::codec::superjson::de::grow_every(sub.depth_left, || {
+                let v = sub.nested(at, |de| {
                     visitor.visit_seq(Seq {
-                        de: &mut sub,
+                        de,
                         left: n,
                         index: 0,
                         pairs: true,
