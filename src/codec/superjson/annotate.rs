@@ -134,9 +134,9 @@ pub(crate) fn apply(ann: &Ann, raw: Value) -> Result<Value> {
         Ann::TypedArray(kind) => {
             Value::TypedArray(Box::new(TypedArray::new(*kind, typed_elements(&raw))))
         }
-        Ann::Opaque(kind_id) => Value::Annotated(Box::new(Annotated {
-            kind: kind_id.0.clone(),
-            id: kind_id.1.clone(),
+        Ann::Opaque { kind, id } => Value::Annotated(Box::new(Annotated {
+            kind: kind.clone(),
+            id: id.clone(),
             value: raw,
         })),
     })

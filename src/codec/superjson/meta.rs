@@ -20,9 +20,11 @@ pub(crate) enum Ann {
     Url,
     Uint8Array,
     TypedArray(TypedArrayKind),
-    /// `class`, `symbol`, `custom`, or a typed array polycodec does not model: its kind
-    /// and id (boxed: rare, and it would double the size of every trie node).
-    Opaque(Box<(String, String)>),
+    /// `class`, `symbol`, `custom`, or a typed array polycodec does not model.
+    Opaque {
+        kind: String,
+        id: String,
+    },
 }
 
 impl Ann {
@@ -60,7 +62,10 @@ impl Ann {
                             return Ok(Ann::TypedArray(k));
                         }
                     }
-                    Ann::Opaque(Box::new((kind.clone(), id.clone())))
+                    Ann::Opaque {
+                        kind: kind.clone(),
+                        id: id.clone(),
+                    }
                 }
                 parts => {
                     let joined: Vec<String> = parts.iter().map(js_string).collect();

@@ -107,7 +107,12 @@ thread_local! {
 impl Scratch {
     /// Take this thread's scratch (or a new one), with one empty root scope.
     fn take() -> Scratch {
-        let mut s = SCRATCH.with(std::cell::Cell::take).unwrap_or_default();
+        // During the thread's teardown the slot may be gone: then a fresh scratch.
+        let mut s = SCRATCH
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         if s.scopes.is_empty() {
             s.scopes.push(Scope {
                 base: 0,
@@ -136,7 +141,8 @@ impl Scratch {
         if let Some(root) = self.scopes.first_mut() {
             root.entries.clear();
         }
-        SCRATCH.with(|c| c.set(Some(self)));
+        // During the thread's teardown there is nowhere to keep it: it is dropped.
+        let _ = SCRATCH.try_with(|c| c.set(Some(self)));
     }
 }
 
