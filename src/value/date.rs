@@ -144,11 +144,7 @@ impl IsoText {
     /// `v` (below 100) as two digits at `at`.
     #[inline]
     fn pair(&mut self, at: usize, v: u32) {
-        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-                                    2021222324252627282930313233343536373839\
-                                    4041424344454647484950515253545556575859\
-                                    6061626364656667686970717273747576777879\
-                                    8081828384858687888990919293949596979899";
+        use crate::value::number::PAIRS;
         let i = v as usize * 2;
         self.buf[at] = PAIRS[i];
         self.buf[at + 1] = PAIRS[i + 1];

@@ -90,8 +90,8 @@ pub fn write_int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(buf.format(n).as_bytes());
 }
 
-/// "00" to "99".
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+/// "00" to "99": two decimal digits per lookup (integers here, Date text in `date.rs`).
+pub(crate) const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
                              2021222324252627282930313233343536373839\
                              4041424344454647484950515253545556575859\
                              6061626364656667686970717273747576777879\

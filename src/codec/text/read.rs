@@ -45,20 +45,6 @@ impl Num<'_> {
     }
 }
 
-/// Bytes that end the plain run of a string: the closing quote, a backslash, and the
-/// control characters JSON forbids unescaped.
-static STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
 /// A cursor over JSON text.
 pub(crate) struct Reader<'a> {
     pub bytes: &'a [u8],
@@ -143,45 +129,23 @@ impl<'a> Reader<'a> {
         debug_assert_eq!(self.bytes.get(self.pos), Some(&b'"'));
         self.pos += 1;
         let start = self.pos;
-        // Fast path: no escapes. Ordinary bytes are skipped eight at a time (the word scan
-        // lands on the first byte that ends the run), near the end of the input one table
-        // lookup each.
-        loop {
-            while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
-                let Ok(w) = <[u8; 8]>::try_from(chunk) else {
-                    break;
-                };
-                let mask = super::write::special_mask(u64::from_le_bytes(w));
-                if mask != 0 {
-                    self.pos += (mask.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.pos += 8;
-            }
-            while let Some(&b) = self.bytes.get(self.pos) {
-                if STOP[usize::from(b)] {
-                    break;
-                }
+        // Fast path: no escapes. The plain run ends at the closing quote, a backslash or a
+        // control character.
+        self.pos = super::write::plain_run_end(self.bytes, self.pos);
+        match self.bytes.get(self.pos) {
+            None => return Err(self.eof()),
+            Some(b'"') => {
+                let s = &self.bytes[start..self.pos];
                 self.pos += 1;
+                return std::str::from_utf8(s).map(Str::Borrowed).map_err(|e| {
+                    Error::syntax(
+                        "invalid UTF-8 in string",
+                        self.base + start + e.valid_up_to(),
+                    )
+                });
             }
-            match self.bytes.get(self.pos) {
-                None => return Err(self.eof()),
-                Some(b'"') => {
-                    let s = &self.bytes[start..self.pos];
-                    self.pos += 1;
-                    return std::str::from_utf8(s).map(Str::Borrowed).map_err(|e| {
-                        Error::syntax(
-                            "invalid UTF-8 in string",
-                            self.base + start + e.valid_up_to(),
-                        )
-                    });
-                }
-                Some(b'\\') => break,
-                Some(&b) if b < 0x20 => {
-                    return Err(self.err("control character in string"));
-                }
-                Some(_) => self.pos += 1,
-            }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.err("control character in string")),
         }
         scratch.clear();
         scratch.extend_from_slice(&self.bytes[start..self.pos]);

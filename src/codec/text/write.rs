@@ -26,45 +26,55 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Most strings need no escape at all: skip them eight bytes at a time.
-    let mut clean = 0;
-    for chunk in bytes.chunks_exact(8) {
-        match <[u8; 8]>::try_from(chunk) {
-            Ok(w) if !needs_escape(u64::from_le_bytes(w)) => clean += 8,
-            _ => break,
-        }
-    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate().skip(clean) {
-        let esc = ESCAPE[b as usize];
-        if esc == 0 {
-            continue;
-        }
+    loop {
+        let i = plain_run_end(bytes, start);
         out.extend_from_slice(&bytes[start..i]);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         start = i + 1;
-        if esc == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 0xf) as usize],
-            ]);
-        } else {
-            out.extend_from_slice(&[b'\\', esc]);
+        match ESCAPE[b as usize] {
+            b'u' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]);
+            }
+            esc => out.extend_from_slice(&[b'\\', esc]),
         }
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-/// True when one of the eight bytes of `w` is a control character, `"` or `\\` (the bytes
-/// [`ESCAPE`] marks, and the ones that end a plain run when reading a string).
+/// Where the plain run of `bytes` that starts at `from` ends: the index of the first
+/// control character, `"` or `\\` at or after `from` (the bytes [`ESCAPE`] marks: those a
+/// writer escapes and a reader stops at), or `bytes.len()`. Eight bytes at a time while
+/// eight are left, then one table lookup each.
 #[inline]
-pub(crate) fn needs_escape(w: u64) -> bool {
-    special_mask(w) != 0
+pub(crate) fn plain_run_end(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let Ok(w) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let mask = special_mask(u64::from_le_bytes(w));
+        if mask != 0 {
+            return from + (mask.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    while let Some(&b) = bytes.get(from) {
+        if ESCAPE[b as usize] != 0 {
+            break;
+        }
+        from += 1;
+    }
+    from
 }
 
 /// The high bit of each byte of `w` (read little-endian) that is a control character, `"`
@@ -72,7 +82,7 @@ pub(crate) fn needs_escape(w: u64) -> bool {
 /// lowest set bit is exact: `trailing_zeros() / 8` is the index of the first such byte,
 /// and the mask is zero only when there is none.
 #[inline]
-pub(crate) fn special_mask(w: u64) -> u64 {
+fn special_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
@@ -95,10 +105,14 @@ mod tests {
                 let mut w = *b"abcdefgh";
                 w[pos] = b;
                 assert_eq!(
-                    needs_escape(u64::from_le_bytes(w)),
+                    special_mask(u64::from_le_bytes(w)) != 0,
                     ESCAPE[b as usize] != 0,
                     "byte {b:#x} at {pos}"
                 );
+                let mut long = *b"abcdefghijklmnop";
+                long[pos + 3] = b;
+                let want = if ESCAPE[b as usize] != 0 { pos + 3 } else { 16 };
+                assert_eq!(plain_run_end(&long, 1), want, "byte {b:#x} at {}", pos + 3);
             }
         }
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -110,7 +124,7 @@ mod tests {
                 .to_le_bytes()
                 .iter()
                 .position(|&b| ESCAPE[b as usize] != 0);
-            assert_eq!(needs_escape(x), first.is_some(), "{x:#018x}");
+            assert_eq!(special_mask(x) != 0, first.is_some(), "{x:#018x}");
             if let Some(i) = first {
                 assert_eq!(special_mask(x).trailing_zeros() / 8, i as u32, "{x:#018x}");
             }
