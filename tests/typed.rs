@@ -266,3 +266,92 @@ fn superjson_meta_counts_against_the_depth_limit() {
         .decode_value(doc)
         .is_ok());
 }
+
+/// A typed Date reads every timestamp form (and polycodec's invalid-Date extension) as the
+/// `Value` path does: JS's time clip included, and the same error for a bad payload.
+#[test]
+fn msgpack_typed_dates_read_every_timestamp_form_like_the_value_path() {
+    let mp = MsgPack::new();
+    let fixext8 = (123_000_000u64 << 34) | 1_700_000_000;
+    let mut ext12 = vec![0xc7, 12, 0xff];
+    ext12.extend(500_000_000u32.to_be_bytes());
+    ext12.extend((-1i64).to_be_bytes());
+    let mut clipped = vec![0xc7, 12, 0xff, 0, 0, 0, 0];
+    clipped.extend(i64::MAX.to_be_bytes());
+    let cases: Vec<(Vec<u8>, f64)> = vec![
+        (
+            [&[0xd6, 0xff][..], &1_700_000_000u32.to_be_bytes()].concat(),
+            1.7e12,
+        ),
+        (
+            [&[0xd7, 0xff][..], &fixext8.to_be_bytes()].concat(),
+            1.7e12 + 123.0,
+        ),
+        (ext12, -500.0),
+        (clipped, f64::NAN),
+        (
+            mp.encode_value(&Value::Date(Date::invalid())).unwrap(),
+            f64::NAN,
+        ),
+    ];
+    let mut all = vec![0x90 | cases.len() as u8];
+    for (bytes, ms) in &cases {
+        let typed: Date = mp.from_slice(bytes).unwrap();
+        let Value::Date(general) = mp.decode_value(bytes).unwrap() else {
+            panic!("not a Date: {bytes:x?}");
+        };
+        assert_eq!(typed.time_value().to_bits(), ms.to_bits(), "{bytes:x?}");
+        assert_eq!(general.time_value().to_bits(), ms.to_bits(), "{bytes:x?}");
+        all.extend(bytes);
+    }
+    let typed: Vec<Date> = mp.from_slice(&all).unwrap();
+    let want: Vec<u64> = cases.iter().map(|(_, ms)| ms.to_bits()).collect();
+    let got: Vec<u64> = typed.iter().map(|d| d.time_value().to_bits()).collect();
+    assert_eq!(got, want);
+
+    // A timestamp of 2 bytes (fixext 2) is not one of the forms.
+    let bad = [0x92, 0xc0, 0xd5, 0xff, 0, 0];
+    let typed = mp.from_slice::<(Option<u8>, Date)>(&bad).unwrap_err();
+    let general = mp.decode_value(&bad).unwrap_err();
+    assert_eq!(typed.offset(), Some(2));
+    assert_eq!(general.offset(), Some(2));
+    assert!(
+        typed
+            .to_string()
+            .starts_with("invalid timestamp extension payload"),
+        "{typed}"
+    );
+    assert!(
+        general
+            .to_string()
+            .starts_with("invalid timestamp extension payload"),
+        "{general}"
+    );
+}
+
+/// Strings of every header width read alike typed and as a `Value`, and invalid UTF-8 is
+/// reported at the offending byte whatever the header's width.
+#[test]
+fn msgpack_strings_of_every_width_report_invalid_utf8_at_the_byte() {
+    let mp = MsgPack::new();
+    for len in [5usize, 31, 32, 255, 256, 70_000] {
+        let text = "é".repeat(len / 2) + &"a".repeat(len % 2);
+        let bytes = mp.encode_value(&Value::from(text.as_str())).unwrap();
+        assert_eq!(mp.from_slice::<String>(&bytes).unwrap(), text);
+        assert_eq!(mp.decode_value(&bytes).unwrap(), Value::from(text.as_str()));
+        let header = bytes.len() - text.len();
+        let mut broken = bytes.clone();
+        broken[header + 2] = 0xff;
+        let want = Some(header + 2);
+        assert_eq!(
+            mp.from_slice::<String>(&broken).unwrap_err().offset(),
+            want,
+            "len {len}"
+        );
+        assert_eq!(
+            mp.decode_value(&broken).unwrap_err().offset(),
+            want,
+            "len {len}"
+        );
+    }
+}

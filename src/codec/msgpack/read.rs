@@ -65,22 +65,27 @@ impl<'a> Deserializer<'a> {
         self.base + self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.b.len() - self.pos < n {
-            return Err(Error::eof(self.base + self.b.len()));
+            return Err(self.eof());
         }
         let s = &self.b[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
 
-    #[inline]
+    #[cold]
+    fn eof(&self) -> Error {
+        Error::eof(self.base + self.b.len())
+    }
+
+    #[inline(always)]
     fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
-    #[inline]
+    #[inline(always)]
     fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
         let s = self.take(N)?;
         let mut a = [0u8; N];
@@ -184,15 +189,31 @@ impl<'a> Deserializer<'a> {
         self.b.get(at).map(|&t| t as i8)
     }
 
-    /// The bytes of the string that comes next, if a short one (fixstr or str 8) does.
-    #[inline]
-    fn peek_str(&self) -> Option<&'a [u8]> {
+    /// Where the bytes of the string that comes next start, and how many there are, if a
+    /// short one (fixstr or str 8) comes and fits.
+    #[inline(always)]
+    fn short_str_span(&self) -> Option<(usize, usize)> {
         let (start, len) = match self.peek_marker()? {
             m @ 0xa0..=0xbf => (self.pos + 1, usize::from(m & 0x1f)),
             0xd9 => (self.pos + 2, usize::from(*self.b.get(self.pos + 1)?)),
             _ => return None,
         };
-        self.b.get(start..start + len)
+        (self.b.len() - start >= len).then_some((start, len))
+    }
+
+    /// The bytes of the string that comes next, if a short one (fixstr or str 8) does.
+    #[inline]
+    fn peek_str(&self) -> Option<&'a [u8]> {
+        let (start, len) = self.short_str_span()?;
+        Some(&self.b[start..start + len])
+    }
+
+    /// The string that comes next, read, if a short one (fixstr or str 8) does.
+    #[inline(always)]
+    fn short_str(&mut self) -> Option<Result<&'a str>> {
+        let (start, len) = self.short_str_span()?;
+        self.pos = start + len;
+        Some(self.str_of(&self.b[start..start + len], self.base + start))
     }
 
     #[inline]
@@ -238,24 +259,9 @@ impl<'a> Deserializer<'a> {
         let bad =
             |what: &str| Error::data(format!("invalid {what} extension payload")).at_offset(at);
         Ok(match ty {
-            ext::TIMESTAMP => Value::Date(match p.len() {
-                4 => Date::from_millis(
-                    f64::from(u32::from_be_bytes(
-                        p.try_into().map_err(|_| bad("timestamp"))?,
-                    )) * 1000.0,
-                ),
-                8 => {
-                    let v = u64::from_be_bytes(p.try_into().map_err(|_| bad("timestamp"))?);
-                    let (nsec, sec) = (v >> 34, v & ((1 << 34) - 1));
-                    Date::from_millis(sec as f64 * 1000.0 + (nsec / 1_000_000) as f64)
-                }
-                12 => {
-                    let nsec = u32::from_be_bytes(p[..4].try_into().map_err(|_| bad("timestamp"))?);
-                    let sec = i64::from_be_bytes(p[4..].try_into().map_err(|_| bad("timestamp"))?);
-                    Date::from_millis(sec as f64 * 1000.0 + f64::from(nsec / 1_000_000))
-                }
-                _ => return Err(bad("timestamp")),
-            }),
+            ext::TIMESTAMP => Value::Date(Date::from_millis(
+                timestamp_millis(p).ok_or_else(|| bad("timestamp"))?,
+            )),
             ext::INVALID_DATE => Value::Date(Date::invalid()),
             ext::UNDEFINED => Value::Undefined,
             ext::BIGINT => {
@@ -337,6 +343,26 @@ impl<'a> Deserializer<'a> {
     }
 }
 
+/// The milliseconds a timestamp extension's payload (4, 8 or 12 bytes) stands for, before
+/// JS's time clip; `None` for any other length.
+#[inline]
+fn timestamp_millis(p: &[u8]) -> Option<f64> {
+    Some(match *p {
+        [a, b, c, d] => f64::from(u32::from_be_bytes([a, b, c, d])) * 1000.0,
+        [a, b, c, d, e, f, g, h] => {
+            let v = u64::from_be_bytes([a, b, c, d, e, f, g, h]);
+            let (nsec, sec) = (v >> 34, v & ((1 << 34) - 1));
+            sec as f64 * 1000.0 + (nsec / 1_000_000) as f64
+        }
+        [a, b, c, d, ref sec @ ..] if sec.len() == 8 => {
+            let nsec = u32::from_be_bytes([a, b, c, d]);
+            let sec = i64::from_be_bytes(sec.try_into().ok()?);
+            sec as f64 * 1000.0 + f64::from(nsec / 1_000_000)
+        }
+        _ => return None,
+    })
+}
+
 fn error_from(mut o: Object) -> JsError {
     let text = |v: Option<Value>| match v {
         Some(Value::String(s)) => s,
@@ -364,6 +390,7 @@ fn with_value<T>(v: Value, f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>) -
 
 macro_rules! via_any {
     ($($method:ident)*) => {$(
+        #[inline(always)]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
             // The commonest numbers and short arrays skip the general dispatch (same
             // visits as `any`).
@@ -400,15 +427,120 @@ macro_rules! via_any {
                 }
                 _ => {}
             }
-            if let Some(v) = self.take_ext()? {
-                return with_value(v, |d| de::Deserializer::$method(d, visitor));
-            }
-            self.any(visitor)
+            self.general(visitor, |d, v| de::Deserializer::$method(d, v))
         }
     )*};
 }
 
 impl<'de> Deserializer<'de> {
+    /// What a typed read does past its fast paths: an extension through the `Value` it
+    /// stands for (read by `via`), anything else as it comes. Kept out of line so that the
+    /// fast paths inline into the caller's loop.
+    #[inline(never)]
+    fn general<V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+        via: impl FnOnce(ValueDeserializer<'_>, V) -> Result<V::Value>,
+    ) -> Result<V::Value> {
+        if let Some(v) = self.take_ext()? {
+            return with_value(v, |d| via(d, visitor));
+        }
+        self.any(visitor)
+    }
+
+    /// A Date read by `deserialize_newtype_struct`'s fast path: the milliseconds of a
+    /// timestamp in fixext 4 or fixext 8 form, if one comes next (then read).
+    #[inline(always)]
+    fn fixext_timestamp(&mut self) -> Option<f64> {
+        let (m, ty) = (*self.b.get(self.pos)?, *self.b.get(self.pos + 1)? as i8);
+        if ty != ext::TIMESTAMP || !(m == 0xd6 || m == 0xd7) {
+            return None;
+        }
+        let n = if m == 0xd6 { 4 } else { 8 };
+        let ms = timestamp_millis(self.b.get(self.pos + 2..self.pos + 2 + n)?)?;
+        self.pos += 2 + n;
+        Some(ms)
+    }
+
+    /// A newtype struct: one of polycodec's JS kinds by its magic name (a Date, Set or Map
+    /// straight from the bytes where it can, anything else through its `Value`), or the
+    /// inner value.
+    fn newtype_struct<V: Visitor<'de>>(
+        &mut self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        use crate::value::magic::Magic;
+        let Some(magic) = Magic::from_name(name) else {
+            return visitor.visit_newtype_struct(self);
+        };
+        // Typed fast paths: a Date or Set field reads straight from the bytes.
+        match (magic, self.peek_ext_type()) {
+            (Magic::Date, Some(ty @ (ext::TIMESTAMP | ext::INVALID_DATE))) => {
+                let at = self.offset();
+                let Head::Ext(_, p) = self.head()? else {
+                    return Err(Error::data("expected a timestamp").at_offset(at));
+                };
+                if ty == ext::INVALID_DATE {
+                    return visitor.visit_f64(f64::NAN);
+                }
+                match timestamp_millis(p) {
+                    Some(ms) => visitor.visit_f64(Date::from_millis(ms).time_value()),
+                    None => Err(Error::data("invalid timestamp extension payload").at_offset(at)),
+                }
+            }
+            (Magic::Set, Some(ext::SET)) => {
+                let at = self.offset();
+                let Head::Ext(_, payload) = self.head()? else {
+                    return Err(Error::data("expected a Set").at_offset(at));
+                };
+                let mut sub = self.sub(payload, at);
+                let v = de::Deserializer::deserialize_seq(&mut sub, visitor)?;
+                if sub.pos != payload.len() {
+                    return Err(Error::syntax(
+                        "trailing bytes in extension payload",
+                        at + sub.pos,
+                    ));
+                }
+                Ok(v)
+            }
+            (Magic::Map, Some(ext::MAP)) => {
+                // The payload is a map (what polycodec and the JS extension write): its
+                // entries go to the visitor as a sequence of [key, value] pairs, straight
+                // from the bytes. Any other payload takes the general path.
+                let at = self.offset();
+                let save = self.pos;
+                let Head::Ext(_, payload) = self.head()? else {
+                    return Err(Error::data("expected a Map").at_offset(at));
+                };
+                let mut sub = self.sub(payload, at);
+                let n = match sub.head() {
+                    Ok(Head::Map(n)) if sub.entries_read_alike(n) => n,
+                    _ => {
+                        self.pos = save;
+                        return self.any(visitor);
+                    }
+                };
+                let v = sub.nested(at, |de| {
+                    visitor.visit_seq(Seq {
+                        de,
+                        left: n,
+                        index: 0,
+                        pairs: true,
+                    })
+                })?;
+                if sub.pos != payload.len() {
+                    return Err(Error::syntax(
+                        "trailing bytes in extension payload",
+                        at + sub.pos,
+                    ));
+                }
+                Ok(v)
+            }
+            _ => self.any(visitor),
+        }
+    }
+
     fn any<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let at = self.offset();
         match self.head()? {
@@ -418,7 +550,7 @@ impl<'de> Deserializer<'de> {
             Head::I64(n) => visitor.visit_i64(n),
             Head::F32(n) => visitor.visit_f64(f64::from(n)),
             Head::F64(n) => visitor.visit_f64(n),
-            Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, at + 1)?),
+            Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, self.offset() - s.len())?),
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
             Head::Array(n) => self.seq(n, at, visitor),
             Head::Map(n) => self.map(n, at, visitor),
@@ -530,34 +662,28 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
         deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map);
 
+    #[inline(always)]
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        // Field names and short strings: a fixstr is read without the general dispatch.
-        if let Some(m @ 0xa0..=0xbf) = self.peek_marker() {
-            let at = self.offset();
-            self.pos += 1;
-            let s = self.take(usize::from(m & 0x1f))?;
-            return visitor.visit_borrowed_str(self.str_of(s, at + 1)?);
+        // Field names and strings under 256 bytes (fixstr, str 8) skip the general dispatch.
+        if let Some(s) = self.short_str() {
+            return visitor.visit_borrowed_str(s?);
         }
-        if let Some(v) = self.take_ext()? {
-            return with_value(v, |d| de::Deserializer::deserialize_str(d, visitor));
-        }
-        self.any(visitor)
+        self.general(visitor, |d, v| de::Deserializer::deserialize_str(d, v))
     }
 
+    #[inline(always)]
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.deserialize_str(visitor)
     }
 
+    #[inline(always)]
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self.peek_marker() {
             Some(m @ (0xc2 | 0xc3)) => {
                 self.pos += 1;
                 visitor.visit_bool(m == 0xc3)
             }
-            _ => match self.take_ext()? {
-                Some(v) => with_value(v, |d| de::Deserializer::deserialize_bool(d, visitor)),
-                None => self.any(visitor),
-            },
+            _ => self.general(visitor, |d, v| de::Deserializer::deserialize_bool(d, v)),
         }
     }
 
@@ -584,77 +710,20 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         self.deserialize_unit(visitor)
     }
 
+    #[inline(always)]
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        use crate::value::magic::Magic;
-        let Some(magic) = Magic::from_name(name) else {
-            return visitor.visit_newtype_struct(self);
-        };
-        // Typed fast paths: a Date or Set field reads straight from the bytes.
-        match (magic, self.peek_ext_type()) {
-            (Magic::Date, Some(ext::TIMESTAMP | ext::INVALID_DATE)) => {
-                let at = self.offset();
-                match self.head()? {
-                    Head::Ext(ty, p) => match self.ext_value(ty, p, at)? {
-                        Value::Date(d) => visitor.visit_f64(d.time_value()),
-                        _ => Err(Error::data("invalid timestamp").at_offset(at)),
-                    },
-                    _ => Err(Error::data("expected a timestamp").at_offset(at)),
-                }
+        // A Date as JS's encoder writes it (fixext 8, or fixext 4 for whole seconds): read
+        // in line. Whole milliseconds within JS's range, so no time clip applies.
+        if name == crate::value::magic::DATE {
+            if let Some(ms) = self.fixext_timestamp() {
+                return visitor.visit_f64(ms);
             }
-            (Magic::Set, Some(ext::SET)) => {
-                let at = self.offset();
-                let Head::Ext(_, payload) = self.head()? else {
-                    return Err(Error::data("expected a Set").at_offset(at));
-                };
-                let mut sub = self.sub(payload, at);
-                let v = de::Deserializer::deserialize_seq(&mut sub, visitor)?;
-                if sub.pos != payload.len() {
-                    return Err(Error::syntax(
-                        "trailing bytes in extension payload",
-                        at + sub.pos,
-                    ));
-                }
-                Ok(v)
-            }
-            (Magic::Map, Some(ext::MAP)) => {
-                // The payload is a map (what polycodec and the JS extension write): its
-                // entries go to the visitor as a sequence of [key, value] pairs, straight
-                // from the bytes. Any other payload takes the general path.
-                let at = self.offset();
-                let save = self.pos;
-                let Head::Ext(_, payload) = self.head()? else {
-                    return Err(Error::data("expected a Map").at_offset(at));
-                };
-                let mut sub = self.sub(payload, at);
-                let n = match sub.head() {
-                    Ok(Head::Map(n)) if sub.entries_read_alike(n) => n,
-                    _ => {
-                        self.pos = save;
-                        return self.deserialize_any(visitor);
-                    }
-                };
-                let v = sub.nested(at, |de| {
-                    visitor.visit_seq(Seq {
-                        de,
-                        left: n,
-                        index: 0,
-                        pairs: true,
-                    })
-                })?;
-                if sub.pos != payload.len() {
-                    return Err(Error::syntax(
-                        "trailing bytes in extension payload",
-                        at + sub.pos,
-                    ));
-                }
-                Ok(v)
-            }
-            _ => self.deserialize_any(visitor),
         }
+        self.newtype_struct(name, visitor)
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value> {
@@ -670,6 +739,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         self.deserialize_seq(visitor)
     }
 
+    #[inline(always)]
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -683,12 +753,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             let n = self.count(usize::from(m & 0x0f), 2)?;
             return self.map(n, at, visitor);
         }
-        if let Some(v) = self.take_ext()? {
-            return with_value(v, |d| {
-                de::Deserializer::deserialize_struct(d, name, fields, visitor)
-            });
-        }
-        self.any(visitor)
+        self.general(visitor, |d, v| {
+            de::Deserializer::deserialize_struct(d, name, fields, v)
+        })
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -701,7 +768,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         match self.peek_marker() {
             Some(0xa0..=0xbf | 0xd9..=0xdb) => match self.head()? {
                 Head::Str(s) => {
-                    let s = self.str_of(s, at + 1)?;
+                    let s = self.str_of(s, self.offset() - s.len())?;
                     visitor.visit_enum(IntoDeserializer::<Error>::into_deserializer(s))
                 }
                 _ => unreachable!(),
@@ -716,6 +783,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         }
     }
 
+    #[inline(always)]
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.deserialize_str(visitor)
     }
@@ -741,6 +809,7 @@ struct Seq<'x, 'a> {
 
 impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
     type Error = Error;
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         if self.left == 0 {
             return Ok(None);
@@ -793,6 +862,7 @@ struct Map<'x, 'a> {
 
 impl<'de> MapAccess<'de> for Map<'_, 'de> {
     type Error = Error;
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
         if self.left == 0 {
             return Ok(None);
@@ -801,6 +871,7 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
         self.key_at = Some(self.de.pos);
         seed.deserialize(&mut *self.de).map(Some)
     }
+    #[inline]
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
         let key_at = self.key_at.take();
         seed.deserialize(&mut *self.de).map_err(|e| {
