@@ -355,3 +355,76 @@ fn msgpack_strings_of_every_width_report_invalid_utf8_at_the_byte() {
         );
     }
 }
+
+/// Integers read into every width: in range they read (plain or under an annotation), out
+/// of range is an error that names the number and the type, whatever path read it.
+#[test]
+fn superjson_integers_read_exactly_or_fail_with_the_range() {
+    let sj = SuperJson::new();
+    let ok = |doc: &str| sj.from_str::<Vec<u64>>(doc).unwrap();
+    assert_eq!(
+        ok(r#"{"json":[0,7,255,123456789012345678]}"#),
+        [0, 7, 255, 123456789012345678]
+    );
+    assert_eq!(ok(r#"{"json":[18446744073709551615]}"#), [u64::MAX]);
+    assert_eq!(
+        sj.from_str::<Vec<i8>>(r#"{"json":[-128,127,-0]}"#).unwrap(),
+        [-128, 127, 0]
+    );
+    assert_eq!(sj.from_str::<u128>(r#"{"json":"340282366920938463463374607431768211455","meta":{"values":["bigint"],"v":1}}"#).unwrap(), u128::MAX);
+    let cases: &[(&str, &str)] = &[
+        (r#"{"json":[256]}"#, "number 256 out of range for u8"),
+        (r#"{"json":[1,-1]}"#, "number -1 out of range for u8"),
+        (r#"{"json":[-0]}"#, "number -0 out of range for u8"),
+        (
+            r#"{"json":[1e2]}"#,
+            "invalid type: floating point `100.0`, expected u8",
+        ),
+        (
+            r#"{"json":[1000000000000000000000]}"#,
+            "number 1000000000000000000000 out of range for u8",
+        ),
+    ];
+    for (doc, message) in cases {
+        let err = sj.from_str::<Vec<u8>>(doc).unwrap_err();
+        assert!(err.to_string().starts_with(message), "{doc}: {err}");
+    }
+    let err = sj
+        .from_str::<Vec<u32>>(r#"{"json":[1,4294967296]}"#)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("number 4294967296 out of range for u32"),
+        "{err}"
+    );
+    assert_eq!(err.path(), Some("1"));
+}
+
+/// Each decode starts from nothing: a later document does not see an earlier one's
+/// annotations (nor which of them were applied), whatever buffers the thread keeps.
+#[test]
+fn a_superjson_decode_does_not_see_the_previous_ones_annotations() {
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct A {
+        a: Value,
+    }
+    let sj = SuperJson::new();
+    let dated =
+        r#"{"json":{"a":"2024-01-02T03:04:05.678Z"},"meta":{"values":{"a":["Date"]},"v":1}}"#;
+    let plain = r#"{"json":{"a":"2024-01-02T03:04:05.678Z"}}"#;
+    let missing = r#"{"json":{"a":1},"meta":{"values":{"b":["Date"]},"v":1}}"#;
+    for _ in 0..3 {
+        assert!(matches!(sj.from_str::<A>(dated).unwrap().a, Value::Date(_)));
+        assert_eq!(
+            sj.from_str::<A>(plain).unwrap().a,
+            Value::from("2024-01-02T03:04:05.678Z")
+        );
+        let err = sj.from_str::<A>(missing).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("meta.values annotates a path that json does not contain"),
+            "{err}"
+        );
+        assert_eq!(err.path(), Some("b"));
+    }
+}

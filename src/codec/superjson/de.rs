@@ -5,7 +5,7 @@
 //! are built as an intermediate [`Value`], everything else goes straight to the visitor.
 
 use super::annotate;
-use super::meta::{MetaTree, NodeId, NONE};
+use super::meta::{spare, MetaTree, NodeId, NONE};
 use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
 use crate::value::de::ValueVisitor;
 use crate::value::number::MAX_SAFE_INTEGER;
@@ -27,6 +27,16 @@ pub(crate) struct Deserializer<'a, 'm> {
     applied: Vec<bool>,
 }
 
+impl Drop for Deserializer<'_, '_> {
+    fn drop(&mut self) {
+        let mut flags = std::mem::take(&mut self.applied);
+        if flags.capacity() != 0 && flags.capacity() <= spare::MAX_FLAGS {
+            flags.clear();
+            spare::keep(&spare::FLAGS, flags);
+        }
+    }
+}
+
 impl<'a, 'm> Deserializer<'a, 'm> {
     pub(crate) fn new(r: Reader<'a>, tree: &'m MetaTree, max_depth: usize) -> Self {
         let annotated = !tree.is_empty();
@@ -38,7 +48,9 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             tree,
             node: if annotated { super::meta::ROOT } else { NONE },
             applied: if annotated {
-                vec![false; tree.node_count()]
+                let mut flags = spare::take(&spare::FLAGS);
+                flags.resize(tree.node_count(), false);
+                flags
             } else {
                 Vec::new()
             },
@@ -110,9 +122,56 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         self.depth_left += 1;
     }
 
+    #[inline(always)]
     fn number<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value> {
         let n = self.r.number()?;
         visit_number(n, visitor)
+    }
+
+    /// A string, the reader at its quote.
+    #[inline(always)]
+    fn plain_str<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value> {
+        match self.r.string(&mut self.scratch)? {
+            Str::Borrowed(s) => visitor.visit_borrowed_str(s),
+            Str::Copied(s) => visitor.visit_str(s),
+        }
+    }
+
+    /// `true` or `false`, the reader at its first letter.
+    #[inline(always)]
+    fn plain_bool<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value> {
+        if self.r.peek() == Some(b't') {
+            self.r.keyword(b"true")?;
+            visitor.visit_bool(true)
+        } else {
+            self.r.keyword(b"false")?;
+            visitor.visit_bool(false)
+        }
+    }
+
+    /// What a typed read does past its fast path: an annotated value through the `Value`
+    /// it stands for (read by `via`), anything else as it comes. Kept out of line so that
+    /// the fast paths inline into the caller's loop.
+    #[inline(never)]
+    fn general<V: Visitor<'a>>(
+        &mut self,
+        visitor: V,
+        via: impl FnOnce(crate::value::de::ValueDeserializer<'_>, V) -> Result<V::Value>,
+    ) -> Result<V::Value> {
+        if let Some(v) = self.take_annotated()? {
+            return with_value(v, |d| via(d, visitor));
+        }
+        self.parse_plain(visitor)
+    }
+
+    /// An integer read past its fast path (`read` is the whole general read).
+    #[inline(never)]
+    fn int_general<V: Visitor<'a>>(
+        &mut self,
+        visitor: V,
+        read: impl FnOnce(&mut Self, V) -> Result<V::Value>,
+    ) -> Result<V::Value> {
+        read(self, visitor)
     }
 
     /// Read the next value ignoring any annotation on it (children still apply).
@@ -228,58 +287,91 @@ fn with_value<T>(
     f(crate::value::de::ValueDeserializer::new(&v, &budget))
 }
 
+/// The value of a non-negative integer literal of up to 18 digits (no overflow possible).
+#[inline(always)]
+fn small_uint(text: &str) -> Option<u64> {
+    if text.len() > 18 || text.starts_with('-') {
+        return None;
+    }
+    Some(
+        text.bytes()
+            .fold(0u64, |v, b| v * 10 + u64::from(b.wrapping_sub(b'0'))),
+    )
+}
+
 macro_rules! exact_int {
     ($method:ident, $visit:ident, $t:ty) => {
+        #[inline(always)]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-            if let Some(v) = self.take_annotated()? {
-                return with_value(v, |d| de::Deserializer::$method(d, visitor));
+            // Unannotated non-negative integers that fit read in line; the rest (and every
+            // error) below.
+            if self.node == NONE && matches!(self.r.peek(), Some(b'0'..=b'9')) {
+                let save = self.r.pos;
+                let n = self.r.number()?;
+                if let Some(i) = n.is_int.then(|| small_uint(n.text)).flatten() {
+                    #[allow(irrefutable_let_patterns)]
+                    if let Ok(i) = <$t>::try_from(i) {
+                        return visitor.$visit(i);
+                    }
+                }
+                self.r.pos = save;
             }
-            match self.r.peek_some()? {
-                b'-' | b'0'..=b'9' => {
-                    let start = self.r.offset();
-                    let n = self.r.number()?;
-                    if n.is_int {
-                        match n.text.parse::<$t>() {
+            self.int_general(visitor, |de, visitor| {
+                if let Some(v) = de.take_annotated()? {
+                    return with_value(v, |d| de::Deserializer::$method(d, visitor));
+                }
+                match de.r.peek_some()? {
+                    b'-' | b'0'..=b'9' => {
+                        let start = de.r.offset();
+                        let n = de.r.number()?;
+                        if n.is_int {
+                            match n.text.parse::<$t>() {
+                                Ok(i) => visitor.$visit(i),
+                                Err(_) => Err(Error::data(format!(
+                                    "number {} out of range for {}",
+                                    n.text,
+                                    stringify!($t)
+                                ))
+                                .at_offset(start)),
+                            }
+                        } else {
+                            visit_number(n, visitor).map_err(|e| e.at_offset(start))
+                        }
+                    }
+                    // Integers beyond ±(2^53−1) are written as decimal strings in plain JSON.
+                    b'"' => {
+                        let start = de.r.offset();
+                        de.node = NONE;
+                        let s = de.r.string(&mut de.scratch)?;
+                        match s.as_str().parse::<$t>() {
                             Ok(i) => visitor.$visit(i),
                             Err(_) => Err(Error::data(format!(
-                                "number {} out of range for {}",
-                                n.text,
-                                stringify!($t)
+                                "expected {}, found the string {:?}",
+                                stringify!($t),
+                                s.as_str()
                             ))
                             .at_offset(start)),
                         }
-                    } else {
-                        visit_number(n, visitor).map_err(|e| e.at_offset(start))
                     }
+                    _ => de.parse_plain(visitor),
                 }
-                // Integers beyond ±(2^53−1) are written as decimal strings in plain JSON.
-                b'"' => {
-                    let start = self.r.offset();
-                    self.node = NONE;
-                    let s = self.r.string(&mut self.scratch)?;
-                    match s.as_str().parse::<$t>() {
-                        Ok(i) => visitor.$visit(i),
-                        Err(_) => Err(Error::data(format!(
-                            "expected {}, found the string {:?}",
-                            stringify!($t),
-                            s.as_str()
-                        ))
-                        .at_offset(start)),
-                    }
-                }
-                _ => self.parse_plain(visitor),
-            }
+            })
         }
     };
 }
 
+/// Typed reads whose fast path is the plain value they ask for (`$fast` names what it
+/// starts with and how it is read), anything else through [`Deserializer::general`].
 macro_rules! via_any {
-    ($($method:ident)*) => {$(
+    ($($method:ident $(if $fast:pat => $read:ident)?;)*) => {$(
+        #[inline(always)]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-            if let Some(v) = self.take_annotated()? {
-                return with_value(v, |d| de::Deserializer::$method(d, visitor));
-            }
-            self.parse_plain(visitor)
+            $(
+                if self.node == NONE && matches!(self.r.peek(), Some($fast)) {
+                    return self.$read(visitor);
+                }
+            )?
+            self.general(visitor, |d, v| de::Deserializer::$method(d, v))
         }
     )*};
 }
@@ -294,9 +386,19 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
         self.parse_plain(visitor)
     }
 
-    via_any!(deserialize_bool deserialize_f32 deserialize_f64 deserialize_char deserialize_str
-        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq
-        deserialize_map);
+    via_any!(
+        deserialize_bool if b't' | b'f' => plain_bool;
+        deserialize_f32 if b'-' | b'0'..=b'9' => number;
+        deserialize_f64 if b'-' | b'0'..=b'9' => number;
+        deserialize_char;
+        deserialize_str if b'"' => plain_str;
+        deserialize_string if b'"' => plain_str;
+        deserialize_bytes;
+        deserialize_byte_buf;
+        deserialize_unit;
+        deserialize_seq;
+        deserialize_map;
+    );
 
     exact_int!(deserialize_i8, visit_i8, i8);
     exact_int!(deserialize_i16, visit_i16, i16);
@@ -439,6 +541,7 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
         }
     }
 
+    #[inline(always)]
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.deserialize_str(visitor)
     }
@@ -458,6 +561,7 @@ struct Seq<'x, 'a, 'm> {
 impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
     type Error = Error;
 
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         match self.de.r.peek_some()? {
             b']' => return Ok(None),
@@ -550,6 +654,7 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
         out.map(Some)
     }
 
+    #[inline]
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
         self.de.r.expect(b':', "`:`")?;
         self.de.node = self.pending;

@@ -200,21 +200,74 @@ pub(crate) struct MetaTree {
     nodes: Vec<Node>,
     /// The text of every key segment, end to end (see [`NodeSeg::Key`]).
     keys: String,
-    edges: IndexMap<Edge, NodeId>,
+    /// Edges of nodes with many children (made on first use: most trees have none).
+    edges: Option<Box<IndexMap<Edge, NodeId>>>,
     annotations: usize,
 }
 
 impl Default for MetaTree {
     fn default() -> Self {
+        let mut nodes = spare::take(&spare::NODES);
+        nodes.push(Node {
+            parent: NONE,
+            ..Node::default()
+        });
         MetaTree {
-            nodes: vec![Node {
-                parent: NONE,
-                ..Node::default()
-            }],
-            keys: String::new(),
-            edges: IndexMap::new(),
+            nodes,
+            keys: spare::take(&spare::KEYS),
+            edges: None,
             annotations: 0,
         }
+    }
+}
+
+impl Drop for MetaTree {
+    fn drop(&mut self) {
+        let mut nodes = std::mem::take(&mut self.nodes);
+        if nodes.capacity() <= spare::MAX_NODES {
+            nodes.clear();
+            spare::keep(&spare::NODES, nodes);
+        }
+        let mut keys = std::mem::take(&mut self.keys);
+        if keys.capacity() <= spare::MAX_KEY_BYTES {
+            keys.clear();
+            spare::keep(&spare::KEYS, keys);
+        }
+    }
+}
+
+/// Buffers a dropped tree (and a finished read's applied flags) leave for the next decode on
+/// the same thread: a small message otherwise pays an allocation for each (and for the
+/// nodes, a reallocation as they grow). Kept only up to a size, and never during the
+/// thread's teardown.
+pub(crate) mod spare {
+    use super::Node;
+    use std::cell::Cell;
+    use std::thread::LocalKey;
+
+    /// The most node slots kept (≈ 120 bytes each): trees of small and medium messages.
+    pub(super) const MAX_NODES: usize = 1024;
+    /// The most key text kept, in bytes.
+    pub(super) const MAX_KEY_BYTES: usize = 16 * 1024;
+    /// The most applied flags kept.
+    pub(crate) const MAX_FLAGS: usize = 4 * MAX_NODES;
+
+    thread_local! {
+        pub(super) static NODES: Cell<Vec<Node>> = const { Cell::new(Vec::new()) };
+        pub(super) static KEYS: Cell<String> = const { Cell::new(String::new()) };
+        pub(crate) static FLAGS: Cell<Vec<bool>> = const { Cell::new(Vec::new()) };
+    }
+
+    /// The kept buffer (empty), or a new one.
+    #[inline]
+    pub(crate) fn take<T: Default>(slot: &'static LocalKey<Cell<T>>) -> T {
+        slot.try_with(Cell::take).unwrap_or_default()
+    }
+
+    /// Keep `buf` (already cleared) for the next decode.
+    #[inline]
+    pub(crate) fn keep<T>(slot: &'static LocalKey<Cell<T>>, buf: T) {
+        let _ = slot.try_with(|s| s.set(buf));
     }
 }
 
@@ -282,6 +335,7 @@ impl MetaTree {
                     stack.extend(
                         self.edges
                             .iter()
+                            .flat_map(|e| e.iter())
                             .filter(|(e, _)| e.parent == n)
                             .map(|(_, &c)| c),
                     );
@@ -329,7 +383,7 @@ impl MetaTree {
         }
         if n.spilled {
             let edge = EdgeRef { parent: cur, seg };
-            return self.edges.get(&edge).copied();
+            return self.edges.as_ref().and_then(|e| e.get(&edge).copied());
         }
         None
     }
@@ -360,7 +414,7 @@ impl MetaTree {
     /// A tree with room for `nodes` nodes.
     pub(crate) fn with_capacity(nodes: usize) -> MetaTree {
         let mut t = MetaTree::default();
-        t.nodes.reserve(nodes);
+        t.nodes.reserve(nodes.saturating_sub(t.nodes.len()));
         t
     }
 
@@ -411,9 +465,10 @@ impl MetaTree {
                 parent.spilled = true;
                 let moved = parent.small;
                 let count = usize::from(std::mem::take(&mut parent.small_len));
+                let mut edges = self.edges.take().unwrap_or_default();
                 for &c in &moved[..count] {
                     let s2 = self.owned_seg(self.nodes[c as usize].seg);
-                    self.edges.insert(
+                    edges.insert(
                         Edge {
                             parent: cur,
                             seg: s2,
@@ -421,13 +476,14 @@ impl MetaTree {
                         c,
                     );
                 }
-                self.edges.insert(
+                edges.insert(
                     Edge {
                         parent: cur,
                         seg: self.owned_seg(own),
                     },
                     id,
                 );
+                self.edges = Some(edges);
             }
             self.nodes.push(Node {
                 parent: cur,
