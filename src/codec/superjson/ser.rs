@@ -513,11 +513,19 @@ impl Encoder {
             .extend_from_slice(if b { b"true" } else { b"false" });
     }
 
+    #[inline]
     pub(crate) fn write_f64(&mut self, n: f64) {
         if n.is_finite() && !(n == 0.0 && n.is_sign_negative()) {
             write_finite(&mut self.out, n);
-            return;
+        } else {
+            self.write_special_f64(n);
         }
+    }
+
+    /// NaN, ±Infinity and -0: annotated in superjson, what `JSON.stringify` writes in
+    /// plain JSON.
+    #[inline(never)]
+    fn write_special_f64(&mut self, n: f64) {
         if self.mode == Mode::Plain {
             // What JSON.stringify writes: null for NaN and ±Infinity, 0 for -0.
             if n == 0.0 {

@@ -62,6 +62,7 @@ impl<'e> Compound<'e> {
         })
     }
 
+    #[inline]
     fn element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         if self.count > 0 {
             self.enc.out.push(b',');
@@ -94,6 +95,7 @@ impl<'e> Compound<'e> {
         Ok(())
     }
 
+    #[inline]
     fn object_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.enc.charge()?;
         self.enc.wrote_undefined = false;
@@ -404,6 +406,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
 impl ser::SerializeSeq for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.element(v)
     }
@@ -415,6 +418,7 @@ impl ser::SerializeSeq for Compound<'_> {
 impl ser::SerializeTuple for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.element(v)
     }
