@@ -131,12 +131,23 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         // Fast path: no escapes. The plain run ends at the closing quote, a backslash or a
         // control character.
-        self.pos = super::write::plain_run_end(self.bytes, self.pos);
+        let (end, ascii) = super::write::plain_run_end_ascii(self.bytes, self.pos);
+        self.pos = end;
         match self.bytes.get(self.pos) {
             None => return Err(self.eof()),
             Some(b'"') => {
                 let s = &self.bytes[start..self.pos];
                 self.pos += 1;
+                if ascii {
+                    // SAFETY: every byte of `s` is below 0x80 (the scan that found its end
+                    // checked them all; `ascii_flag_covers_exactly_the_bytes_of_the_run`
+                    // tests it for every byte at every position), and ASCII is UTF-8.
+                    // Why: skipping `from_utf8`'s second pass made typed superjson decode
+                    // 13-16% faster (small 1.06 -> 0.90 µs, large 6.3 -> 5.5 ms, min of 40
+                    // rounds, same process); it was ≈ 10% of a large decode's profile.
+                    #[allow(unsafe_code)]
+                    return Ok(Str::Borrowed(unsafe { std::str::from_utf8_unchecked(s) }));
+                }
                 return std::str::from_utf8(s).map(Str::Borrowed).map_err(|e| {
                     Error::syntax(
                         "invalid UTF-8 in string",

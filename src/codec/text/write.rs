@@ -77,6 +77,37 @@ pub(crate) fn plain_run_end(bytes: &[u8], mut from: usize) -> usize {
     from
 }
 
+/// [`plain_run_end`], and whether the run is all ASCII (then it is valid UTF-8 without a
+/// further check). Same scan: the bytes before the stop are OR-ed together on the way.
+#[inline]
+pub(crate) fn plain_run_end_ascii(bytes: &[u8], mut from: usize) -> (usize, bool) {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut seen = 0u64;
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let Ok(w) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w);
+        let mask = special_mask(w);
+        if mask != 0 {
+            let stop = mask.trailing_zeros() / 8;
+            // The bytes before the stop only (the low `8 * stop` bits).
+            let before = w & (1u64 << (8 * stop)).wrapping_sub(1);
+            return (from + stop as usize, (seen | before) & HIGH == 0);
+        }
+        seen |= w;
+        from += 8;
+    }
+    while let Some(&b) = bytes.get(from) {
+        if ESCAPE[b as usize] != 0 {
+            break;
+        }
+        seen |= u64::from(b);
+        from += 1;
+    }
+    (from, seen & HIGH == 0)
+}
+
 /// The high bit of each byte of `w` (read little-endian) that is a control character, `"`
 /// or `\\`, and possibly of bytes after the first such one (borrows run upwards). The
 /// lowest set bit is exact: `trailing_zeros() / 8` is the index of the first such byte,
@@ -132,6 +163,49 @@ mod tests {
         let mut out = Vec::new();
         write_str(&mut out, "0123456789abcdef\n0123456789\"tail");
         assert_eq!(out, b"\"0123456789abcdef\\n0123456789\\\"tail\"");
+    }
+
+    /// The reader's scan must call a run ASCII exactly when every byte before its end is
+    /// (its text is then used without a UTF-8 check): every byte value at every position,
+    /// before, at and after the stop, in the eight-byte loop and in the tail.
+    #[test]
+    fn ascii_flag_covers_exactly_the_bytes_of_the_run() {
+        for len in [5usize, 8, 13, 16, 21, 24] {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    for stop in [None, Some(b'"'), Some(b'\\'), Some(0x1f)] {
+                        let mut bytes = vec![b'a'; len];
+                        bytes[at] = b;
+                        if let Some(s) = stop {
+                            bytes.push(s);
+                            bytes.extend_from_slice(&[0xc3, 0xa9, b'x', 0xff]);
+                        }
+                        let (end, ascii) = plain_run_end_ascii(&bytes, 0);
+                        assert_eq!(end, plain_run_end(&bytes, 0));
+                        assert_eq!(
+                            ascii,
+                            bytes[..end].is_ascii(),
+                            "byte {b:#x} at {at} of {len}, stop {stop:?}"
+                        );
+                    }
+                }
+            }
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut bytes = Vec::new();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            for from in [0, 3] {
+                let (end, ascii) = plain_run_end_ascii(&bytes, from);
+                assert_eq!(end, plain_run_end(&bytes, from), "{bytes:x?}");
+                assert_eq!(ascii, bytes[from..end].is_ascii(), "{bytes:x?}");
+            }
+        }
     }
 
     #[test]
