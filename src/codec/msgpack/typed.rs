@@ -77,22 +77,27 @@ impl<'w> ser::Serializer for &'w mut Writer {
     fn is_human_readable(&self) -> bool {
         false
     }
+    #[inline]
     fn serialize_bool(self, v: bool) -> Result<()> {
         self.bool(v);
         Ok(())
     }
+    #[inline]
     fn serialize_i8(self, v: i8) -> Result<()> {
         self.int(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i16(self, v: i16) -> Result<()> {
         self.int(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i32(self, v: i32) -> Result<()> {
         self.int(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i64(self, v: i64) -> Result<()> {
         self.wide_int(v.into());
         Ok(())
@@ -101,18 +106,22 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.ext(super::ext::BIGINT, v.to_string().as_bytes());
         Ok(())
     }
+    #[inline]
     fn serialize_u8(self, v: u8) -> Result<()> {
         self.uint(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u16(self, v: u16) -> Result<()> {
         self.uint(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u32(self, v: u32) -> Result<()> {
         self.uint(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u64(self, v: u64) -> Result<()> {
         self.wide_int(v.into());
         Ok(())
@@ -121,10 +130,12 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.ext(super::ext::BIGINT, v.to_string().as_bytes());
         Ok(())
     }
+    #[inline]
     fn serialize_f32(self, v: f32) -> Result<()> {
         self.f32(v);
         Ok(())
     }
+    #[inline]
     fn serialize_f64(self, v: f64) -> Result<()> {
         self.f64(v);
         Ok(())
@@ -134,6 +145,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.str(v.encode_utf8(&mut b));
         Ok(())
     }
+    #[inline]
     fn serialize_str(self, v: &str) -> Result<()> {
         self.str(v);
         Ok(())
@@ -161,6 +173,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.str(variant);
         Ok(())
     }
+    #[inline]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         name: &'static str,
@@ -237,6 +250,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.str(variant);
         v.serialize(self)
     }
+    #[inline]
     fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'w>> {
         if std::mem::take(&mut self.pairs_as_map) {
             let mut c = Compound::new(self, len, true)?;
@@ -245,6 +259,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         }
         Compound::new(self, len, false)
     }
+    #[inline]
     fn serialize_tuple(self, len: usize) -> Result<Compound<'w>> {
         if std::mem::take(&mut self.bare_pair) && len == 2 {
             // One entry of a map written from pairs: key and value, no array header.
@@ -273,9 +288,11 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.str(variant);
         Compound::new(self, Some(len), false)
     }
+    #[inline]
     fn serialize_map(self, len: Option<usize>) -> Result<Compound<'w>> {
         Compound::new(self, len, true)
     }
+    #[inline]
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'w>> {
         Compound::new(self, Some(len), true)
     }
@@ -295,6 +312,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
 impl ser::SerializeSeq for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.count += 1;
         if self.pairs {
@@ -305,6 +323,7 @@ impl ser::SerializeSeq for Compound<'_> {
         }
         self.item(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -313,10 +332,12 @@ impl ser::SerializeSeq for Compound<'_> {
 impl ser::SerializeTuple for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.count += 1;
         self.item(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -325,10 +346,12 @@ impl ser::SerializeTuple for Compound<'_> {
 impl ser::SerializeTupleStruct for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.count += 1;
         self.item(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -337,10 +360,12 @@ impl ser::SerializeTupleStruct for Compound<'_> {
 impl ser::SerializeTupleVariant for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.count += 1;
         self.item(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -349,13 +374,16 @@ impl ser::SerializeTupleVariant for Compound<'_> {
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<()> {
         self.count += 1;
         self.item(k)
     }
+    #[inline]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.item(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -364,10 +392,12 @@ impl ser::SerializeMap for Compound<'_> {
 impl ser::SerializeStruct for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
         self.w.str(key);
         self.item(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -376,10 +406,12 @@ impl ser::SerializeStruct for Compound<'_> {
 impl ser::SerializeStructVariant for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
         self.w.str(key);
         self.item(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }

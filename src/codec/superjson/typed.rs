@@ -262,6 +262,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         Ok(())
     }
 
+    #[inline]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         name: &'static str,
@@ -360,9 +361,11 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         Ok(())
     }
 
+    #[inline]
     fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'e>> {
         Compound::new(self, Kind::Seq, false)
     }
+    #[inline]
     fn serialize_tuple(self, _: usize) -> Result<Compound<'e>> {
         Compound::new(self, Kind::Seq, false)
     }
@@ -382,9 +385,11 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         self.push_static(variant);
         Compound::new(self, Kind::Seq, true)
     }
+    #[inline]
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'e>> {
         Compound::new(self, Kind::Undecided, false)
     }
+    #[inline]
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'e>> {
         Compound::new(self, Kind::Object, false)
     }
@@ -410,6 +415,7 @@ impl ser::SerializeSeq for Compound<'_> {
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.element(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -422,6 +428,7 @@ impl ser::SerializeTuple for Compound<'_> {
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.element(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -430,9 +437,11 @@ impl ser::SerializeTuple for Compound<'_> {
 impl ser::SerializeTupleStruct for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.element(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -441,9 +450,11 @@ impl ser::SerializeTupleStruct for Compound<'_> {
 impl ser::SerializeTupleVariant for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.element(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -453,6 +464,7 @@ impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
     type Error = Error;
 
+    #[inline]
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
         let text = key_text(key, self.enc.mode == Mode::Plain);
         let is_str = text.is_some();
@@ -490,6 +502,7 @@ impl ser::SerializeMap for Compound<'_> {
         }
     }
 
+    #[inline]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         if self.kind == Kind::JsMap {
             self.enc.out.push(b',');
@@ -505,6 +518,7 @@ impl ser::SerializeMap for Compound<'_> {
         }
     }
 
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -513,10 +527,12 @@ impl ser::SerializeMap for Compound<'_> {
 impl ser::SerializeStruct for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
         self.object_key(key, false, Some(key))?;
         self.object_value(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -525,10 +541,12 @@ impl ser::SerializeStruct for Compound<'_> {
 impl ser::SerializeStructVariant for Compound<'_> {
     type Ok = ();
     type Error = Error;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
         self.object_key(key, false, Some(key))?;
         self.object_value(v)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
