@@ -428,3 +428,71 @@ fn a_superjson_decode_does_not_see_the_previous_ones_annotations() {
         assert_eq!(err.path(), Some("b"));
     }
 }
+
+/// A map read as a `Value` is an object when every key is a string, a repeated key keeping
+/// its first place and its last value (as `JSON.parse` does); with any other key it is a JS
+/// Map of every entry as it came. Checked with the repeat and the odd key at each place.
+#[test]
+fn value_maps_keep_js_key_rules_with_repeats_and_mixed_keys() {
+    let json = polycodec::codec::Json::new();
+    let obj = |pairs: &[(&str, f64)]| {
+        let mut o = polycodec::Object::new();
+        for (k, v) in pairs {
+            o.insert(*k, Value::from(*v));
+        }
+        Value::Object(o)
+    };
+    let cases: &[(&str, Value)] = &[
+        (
+            r#"{"a":1,"b":2,"c":3}"#,
+            obj(&[("a", 1.0), ("b", 2.0), ("c", 3.0)]),
+        ),
+        (r#"{"a":1,"b":2,"a":3}"#, obj(&[("a", 3.0), ("b", 2.0)])),
+        (
+            r#"{"a":1,"a":2,"b":3,"b":4,"a":5}"#,
+            obj(&[("a", 5.0), ("b", 4.0)]),
+        ),
+        (
+            r#"{"b":1,"a":2,"c":3,"a":4}"#,
+            obj(&[("b", 1.0), ("a", 4.0), ("c", 3.0)]),
+        ),
+    ];
+    for (doc, want) in cases {
+        let got = json.decode_value(doc.as_bytes()).unwrap();
+        assert_eq!(&got, want, "{doc}");
+        let Value::Object(o) = &got else {
+            unreachable!()
+        };
+        let Value::Object(w) = want else {
+            unreachable!()
+        };
+        assert!(o.keys().eq(w.keys()), "{doc}: key order");
+    }
+    // MessagePack maps may have keys of any type: one that is not a string (first, middle,
+    // last, after a repeat) makes a Map of every entry, repeats included, in order.
+    let mp = MsgPack::new();
+    let s = |k: &str| Value::from(k);
+    let n = |x: f64| Value::from(x);
+    for entries in [
+        vec![(n(1.0), n(1.0)), (s("a"), n(2.0)), (s("a"), n(3.0))],
+        vec![(s("a"), n(1.0)), (n(1.0), n(2.0)), (s("b"), n(3.0))],
+        vec![(s("a"), n(1.0)), (s("a"), n(2.0)), (n(1.0), n(3.0))],
+        vec![
+            (s("a"), n(1.0)),
+            (s("b"), n(2.0)),
+            (s("a"), n(3.0)),
+            (Value::Bool(true), n(4.0)),
+        ],
+    ] {
+        let mut bytes = vec![0x80 | entries.len() as u8];
+        for (k, v) in &entries {
+            bytes.extend(mp.encode_value(k).unwrap());
+            bytes.extend(mp.encode_value(v).unwrap());
+        }
+        assert_eq!(
+            mp.decode_value(&bytes).unwrap(),
+            Value::Map(entries.clone()),
+            "{entries:?}"
+        );
+    }
+}

@@ -99,7 +99,39 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 return from_magic(m, payload).map_err(de::Error::custom);
             }
         }
-        let mut entries = vec![(first, map.next_value::<Value>()?)];
+        let first_value: Value = map.next_value()?;
+        // String keys, each new (every JSON object without repeated keys): straight into
+        // the object. A repeated key or a key of another kind hands what was read so far
+        // to the general path below, as the entries came.
+        let mut entries = match first {
+            Value::String(k) => {
+                let mut o = Object::with_capacity(map.size_hint().unwrap_or(7).clamp(1, 4096));
+                o.insert_full(k, first_value);
+                loop {
+                    match map.next_key::<Value>()? {
+                        None => return Ok(Value::Object(o)),
+                        Some(Value::String(k)) => {
+                            let v: Value = map.next_value()?;
+                            let (i, old) = o.insert_full(k, v);
+                            if let Some(old) = old {
+                                let mut entries: Vec<(Value, Value)> =
+                                    o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
+                                let repeated = std::mem::replace(&mut entries[i].1, old);
+                                entries.push((entries[i].0.clone(), repeated));
+                                break entries;
+                            }
+                        }
+                        Some(k) => {
+                            let mut entries: Vec<(Value, Value)> =
+                                o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
+                            entries.push((k, map.next_value()?));
+                            break entries;
+                        }
+                    }
+                }
+            }
+            first => vec![(first, first_value)],
+        };
         while let Some(k) = map.next_key::<Value>()? {
             entries.push((k, map.next_value()?));
         }
