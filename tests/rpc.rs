@@ -392,3 +392,67 @@ async fn legacy_lines_are_answered_however_frames_cut_them() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// A handler that panics (at once, or after it has waited) gets an error reply with its own
+/// name, and the connection goes on answering.
+#[tokio::test]
+async fn a_panicking_handler_gets_an_error_reply_and_the_connection_lives_on() {
+    let api = Api::builder()
+        .method("panicNow", |_: Call| async move {
+            if true {
+                panic!("handler bug");
+            }
+            Ok(Value::Null)
+        })
+        .method("panicLater", |_: Call| async move {
+            tokio::task::yield_now().await;
+            if true {
+                panic!("handler bug after a wait");
+            }
+            Ok(Value::Null)
+        })
+        .typed("add", |(a, b): (f64, f64)| async move {
+            Ok::<_, RpcError>(a + b)
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    for codec in codecs() {
+        let client = connect(&url, codec).await;
+        for method in ["panicNow", "panicLater"] {
+            let err = client.call::<(), _>(method, ()).await.unwrap_err();
+            assert_eq!(err.name, codes::HANDLER_PANICKED, "{codec} {method}");
+            let sum: f64 = client.call("add", (1, 2)).await.unwrap();
+            assert_eq!(sum, 3.0, "{codec} {method}");
+        }
+    }
+}
+
+/// Calls that finish at once are answered as the connection reads; one that waits does not
+/// hold up the calls after it.
+#[tokio::test]
+async fn a_waiting_call_does_not_hold_up_the_next_one() {
+    let api = Api::builder()
+        .typed("slow", |(): ()| async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, RpcError>("slow")
+        })
+        .typed("quick", |(): ()| async move { Ok::<_, RpcError>("quick") })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let client = Arc::new(connect(&url, "json").await);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, method) in ["slow", "quick", "quick"].into_iter().enumerate() {
+        let (c, order) = (client.clone(), order.clone());
+        tasks.spawn(async move {
+            // In this order on the wire.
+            tokio::time::sleep(Duration::from_millis(20 * i as u64)).await;
+            let r: String = c.call(method, ()).await.unwrap();
+            order.lock().unwrap().push(r);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    assert_eq!(*order.lock().unwrap(), ["quick", "quick", "slow"]);
+}

@@ -41,6 +41,8 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "RateLimitedError";
     /// A message over the size limit.
     pub const TOO_LARGE: &str = "MessageTooLargeError";
+    /// The handler panicked (the connection stays open).
+    pub const HANDLER_PANICKED: &str = "HandlerPanickedError";
 }
 
 impl RpcError {

@@ -721,7 +721,8 @@ impl Shared {
                     return;
                 };
                 let me = self.clone();
-                tokio::spawn(async move {
+                let (guard, reply_id, reply_codec) = (self.clone(), id.clone(), codec.clone());
+                let call = async move {
                     let result = me
                         .invoke(op, path, args, value, protocol, codec.clone())
                         .await;
@@ -738,7 +739,43 @@ impl Shared {
                         let _ = me.send(frame).await;
                     }
                     drop(permit);
-                });
+                };
+                // A handler that panics gets an error reply; the connection lives on.
+                let call = async move {
+                    use futures_util::FutureExt;
+                    if std::panic::AssertUnwindSafe(call)
+                        .catch_unwind()
+                        .await
+                        .is_ok()
+                    {
+                        return;
+                    }
+                    tracing::error!(conn = guard.id, ?reply_id, "the handler panicked");
+                    let reply = Msg::Response {
+                        id: reply_id,
+                        result: Err(RpcError::new(
+                            codes::HANDLER_PANICKED,
+                            "the handler panicked",
+                        )),
+                    };
+                    let legacy = guard.opts.legacy_errors;
+                    if let Ok(f) = encode(reply, protocol, &*reply_codec, legacy) {
+                        let _ = guard.send(f).await;
+                    }
+                };
+                // A call that finishes without waiting (most handlers) is answered here, as
+                // the connection reads; one that waits goes on in a task of its own, so the
+                // connection keeps reading (a callback's reply, the next call).
+                let mut call = Box::pin(call);
+                let waiting = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(
+                        std::future::Future::poll(call.as_mut(), cx).is_pending(),
+                    )
+                })
+                .await;
+                if waiting {
+                    tokio::spawn(call);
+                }
             }
             Msg::Response { id, result } => {
                 let tx = self
