@@ -276,6 +276,10 @@ fn msgpack_typed_dates_read_every_timestamp_form_like_the_value_path() {
     let mut ext12 = vec![0xc7, 12, 0xff];
     ext12.extend(500_000_000u32.to_be_bytes());
     ext12.extend((-1i64).to_be_bytes());
+    // sec = -1, nsec = 500,500,000: JS's `new Date(-1e3 + 500.5)` truncates to -499.
+    let mut fraction = vec![0xc7, 12, 0xff];
+    fraction.extend(500_500_000u32.to_be_bytes());
+    fraction.extend((-1i64).to_be_bytes());
     let mut clipped = vec![0xc7, 12, 0xff, 0, 0, 0, 0];
     clipped.extend(i64::MAX.to_be_bytes());
     let cases: Vec<(Vec<u8>, f64)> = vec![
@@ -288,6 +292,7 @@ fn msgpack_typed_dates_read_every_timestamp_form_like_the_value_path() {
             1.7e12 + 123.0,
         ),
         (ext12, -500.0),
+        (fraction, -499.0),
         (clipped, f64::NAN),
         (
             mp.encode_value(&Value::Date(Date::invalid())).unwrap(),

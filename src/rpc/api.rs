@@ -24,6 +24,14 @@ pub type Property = Arc<RwLock<Value>>;
 /// Build one with [`Api::builder`]. Paths are dotted (`"math.multiply"` is what JS calls as
 /// `api.math.multiply(...)`); registering the same path twice is an error.
 ///
+/// A method runs on its connection's task until it first waits: one that finishes without
+/// waiting (most do) is answered there, without a task of its own; one that waits (on a
+/// timer, I/O, a call to the peer) goes on in its own task while the connection reads on.
+/// So, as in any async server, a method must not block: move heavy or blocking work to
+/// [`tokio::task::spawn_blocking`], or the connection's next messages wait for it. A method
+/// that panics gets a [`codes::HANDLER_PANICKED`](crate::rpc::codes::HANDLER_PANICKED)
+/// reply; the connection stays open.
+///
 /// ```
 /// use polycodec::rpc::{Api, RpcError};
 /// use polycodec::Value;

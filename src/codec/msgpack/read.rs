@@ -344,7 +344,9 @@ impl<'a> Deserializer<'a> {
 }
 
 /// The milliseconds a timestamp extension's payload (4, 8 or 12 bytes) stands for, before
-/// JS's time clip; `None` for any other length.
+/// JS's time clip; `None` for any other length. The 4- and 8-byte forms give whole,
+/// non-negative milliseconds (what `fixext_timestamp` hands over as they are); the 12-byte
+/// form may give a fraction, which the Date truncates as JS's does.
 #[inline]
 fn timestamp_millis(p: &[u8]) -> Option<f64> {
     Some(match *p {
@@ -357,7 +359,8 @@ fn timestamp_millis(p: &[u8]) -> Option<f64> {
         [a, b, c, d, ref sec @ ..] if sec.len() == 8 => {
             let nsec = u32::from_be_bytes([a, b, c, d]);
             let sec = i64::from_be_bytes(sec.try_into().ok()?);
-            sec as f64 * 1000.0 + f64::from(nsec / 1_000_000)
+            // As JS computes it (`sec * 1e3 + nsec / 1e6`); the Date truncates toward zero.
+            sec as f64 * 1000.0 + f64::from(nsec) / 1e6
         }
         _ => return None,
     })
