@@ -473,8 +473,34 @@ fn value_maps_keep_js_key_rules_with_repeats_and_mixed_keys() {
         };
         assert!(o.keys().eq(w.keys()), "{doc}: key order");
     }
+    // Past the first eight keys (kept aside until the object's size is known) the rules
+    // are the same: a repeat of an early key after the ninth, and one among the first eight.
+    for (repeat_at, repeated) in [(10usize, 3usize), (5, 1), (8, 7)] {
+        let mut keys: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
+        keys.insert(repeat_at, format!("k{repeated}"));
+        let doc = format!(
+            "{{{}}}",
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| format!("\"{k}\":{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let Value::Object(o) = json.decode_value(doc.as_bytes()).unwrap() else {
+            panic!("{doc}")
+        };
+        let want: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
+        assert!(o.keys().eq(want.iter()), "{doc}");
+        assert_eq!(
+            o.get(&format!("k{repeated}")),
+            Some(&Value::from(repeat_at as f64)),
+            "{doc}"
+        );
+        assert_eq!(o.len(), 12);
+    }
     // MessagePack maps may have keys of any type: one that is not a string (first, middle,
-    // last, after a repeat) makes a Map of every entry, repeats included, in order.
+    // last, after a repeat, past the ninth) makes a Map of every entry, repeats included,
+    // in order.
     let mp = MsgPack::new();
     let s = |k: &str| Value::from(k);
     let n = |x: f64| Value::from(x);
@@ -488,6 +514,10 @@ fn value_maps_keep_js_key_rules_with_repeats_and_mixed_keys() {
             (s("a"), n(3.0)),
             (Value::Bool(true), n(4.0)),
         ],
+        (0..10)
+            .map(|i| (s(&format!("k{i}")), n(f64::from(i))))
+            .chain([(n(1.0), n(10.0))])
+            .collect(),
     ] {
         let mut bytes = vec![0x80 | entries.len() as u8];
         for (k, v) in &entries {

@@ -100,36 +100,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
             }
         }
         let first_value: Value = map.next_value()?;
-        // String keys, each new (every JSON object without repeated keys): straight into
-        // the object. A repeated key or a key of another kind hands what was read so far
-        // to the general path below, as the entries came.
         let mut entries = match first {
-            Value::String(k) => {
-                let mut o = Object::with_capacity(map.size_hint().unwrap_or(7).clamp(1, 4096));
-                o.insert_full(k, first_value);
-                loop {
-                    match map.next_key::<Value>()? {
-                        None => return Ok(Value::Object(o)),
-                        Some(Value::String(k)) => {
-                            let v: Value = map.next_value()?;
-                            let (i, old) = o.insert_full(k, v);
-                            if let Some(old) = old {
-                                let mut entries: Vec<(Value, Value)> =
-                                    o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
-                                let repeated = std::mem::replace(&mut entries[i].1, old);
-                                entries.push((entries[i].0.clone(), repeated));
-                                break entries;
-                            }
-                        }
-                        Some(k) => {
-                            let mut entries: Vec<(Value, Value)> =
-                                o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
-                            entries.push((k, map.next_value()?));
-                            break entries;
-                        }
-                    }
-                }
-            }
+            Value::String(k) => match read_object(&mut map, k, first_value)? {
+                Ok(o) => return Ok(Value::Object(o)),
+                Err(entries) => entries,
+            },
             first => vec![(first, first_value)],
         };
         while let Some(k) = map.next_key::<Value>()? {
@@ -147,6 +122,87 @@ impl<'de> Visitor<'de> for ValueVisitor {
             Ok(Value::Map(entries))
         }
     }
+}
+
+/// The rest of an object whose first key `k` (a string) and value `v` are read: its
+/// string keys, each new (every JSON object without repeated keys), go straight into the
+/// object; when the length is not known up front, the first eight wait on the stack, so
+/// that the object is made at its size. A repeated
+/// key or a key of another kind gives back the entries read so far, that one included, in
+/// the order they came (`Err`), for the general path.
+#[allow(clippy::type_complexity)]
+fn read_object<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    k: String,
+    v: Value,
+) -> Result<Result<Object, Vec<(Value, Value)>>, A::Error> {
+    const INLINE: usize = 8;
+    fn entries_of(small: &mut [Option<(String, Value)>]) -> Vec<(Value, Value)> {
+        let kept = small.iter_mut().filter_map(Option::take);
+        kept.map(|(k, v)| (Value::String(k), v)).collect()
+    }
+    fn object_of(small: &mut [Option<(String, Value)>], room: usize) -> Object {
+        let mut o = Object::with_capacity(room);
+        for (k, v) in small.iter_mut().filter_map(Option::take) {
+            o.insert_full(k, v);
+        }
+        o
+    }
+    let mut o = if let Some(hint) = map.size_hint() {
+        // The length is known: the object is made at its size at once.
+        let mut o = Object::with_capacity(hint.min(4096) + 1);
+        o.insert_full(k, v);
+        o
+    } else {
+        let mut small: [Option<(String, Value)>; INLINE] = Default::default();
+        small[0] = Some((k, v));
+        let mut n = 1;
+        loop {
+            let Some(k) = map.next_key::<Value>()? else {
+                return Ok(Ok(object_of(&mut small[..n], n)));
+            };
+            let v: Value = map.next_value()?;
+            let k = match k {
+                Value::String(k) if !small[..n].iter().flatten().any(|(s, _)| *s == k) => k,
+                k => {
+                    let mut entries = entries_of(&mut small[..n]);
+                    entries.push((k, v));
+                    return Ok(Err(entries));
+                }
+            };
+            if n < INLINE {
+                small[n] = Some((k, v));
+                n += 1;
+                continue;
+            }
+            let room = INLINE + 1 + map.size_hint().unwrap_or(INLINE).min(4096);
+            let mut o = object_of(&mut small, room);
+            o.insert_full(k, v);
+            break o;
+        }
+    };
+    while let Some(k) = map.next_key::<Value>()? {
+        let v: Value = map.next_value()?;
+        match k {
+            Value::String(k) => {
+                let (i, old) = o.insert_full(k, v);
+                if let Some(old) = old {
+                    let mut entries: Vec<(Value, Value)> =
+                        o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
+                    let repeated = std::mem::replace(&mut entries[i].1, old);
+                    entries.push((entries[i].0.clone(), repeated));
+                    return Ok(Err(entries));
+                }
+            }
+            k => {
+                let mut entries: Vec<(Value, Value)> =
+                    o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
+                entries.push((k, v));
+                return Ok(Err(entries));
+            }
+        }
+    }
+    Ok(Ok(o))
 }
 
 /// Deserialize a `T` from a [`Value`].
@@ -567,6 +623,12 @@ impl<'de, 'a, I: Iterator<Item = (&'a String, &'a Value)>> MapAccess<'de> for Ma
             .ok_or_else(|| Error::data("value requested before key"))?;
         seed.deserialize(self.de.child(v))
             .map_err(|e| e.in_segment(k))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        match self.iter.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo),
+            _ => None,
+        }
     }
 }
 
