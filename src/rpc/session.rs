@@ -721,11 +721,20 @@ impl Shared {
                     return;
                 };
                 let me = self.clone();
-                let (guard, reply_id, reply_codec) = (self.clone(), id.clone(), codec.clone());
                 let call = async move {
-                    let result = me
-                        .invoke(op, path, args, value, protocol, codec.clone())
-                        .await;
+                    use futures_util::FutureExt;
+                    // A handler that panics gets an error reply; the connection lives on.
+                    let invoked = me.invoke(op, path, args, value, protocol, codec.clone());
+                    let result = std::panic::AssertUnwindSafe(invoked)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            tracing::error!(conn = me.id, ?id, "the handler panicked");
+                            Err(RpcError::new(
+                                codes::HANDLER_PANICKED,
+                                "the handler panicked",
+                            ))
+                        });
                     let reply = Msg::Response {
                         id: id.clone(),
                         result,
@@ -739,29 +748,6 @@ impl Shared {
                         let _ = me.send(frame).await;
                     }
                     drop(permit);
-                };
-                // A handler that panics gets an error reply; the connection lives on.
-                let call = async move {
-                    use futures_util::FutureExt;
-                    if std::panic::AssertUnwindSafe(call)
-                        .catch_unwind()
-                        .await
-                        .is_ok()
-                    {
-                        return;
-                    }
-                    tracing::error!(conn = guard.id, ?reply_id, "the handler panicked");
-                    let reply = Msg::Response {
-                        id: reply_id,
-                        result: Err(RpcError::new(
-                            codes::HANDLER_PANICKED,
-                            "the handler panicked",
-                        )),
-                    };
-                    let legacy = guard.opts.legacy_errors;
-                    if let Ok(f) = encode(reply, protocol, &*reply_codec, legacy) {
-                        let _ = guard.send(f).await;
-                    }
                 };
                 // A call that finishes without waiting (most handlers) is answered here, as
                 // the connection reads; one that waits goes on in a task of its own, so the
