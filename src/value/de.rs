@@ -124,12 +124,12 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-/// The rest of an object whose first key `k` (a string) and value `v` are read: its
-/// string keys, each new (every JSON object without repeated keys), go straight into the
-/// object; when the length is not known up front, the first eight wait on the stack, so
-/// that the object is made at its size. A repeated
-/// key or a key of another kind gives back the entries read so far, that one included, in
-/// the order they came (`Err`), for the general path.
+/// The rest of an object whose first key `k` (a string) and value `v` are read: its string
+/// keys, each new (every JSON object without repeated keys), go straight into the object;
+/// when the length is not known up front, the first eight wait on the stack, so that the
+/// object is made at its size. A repeated key or a key of another kind gives back the
+/// entries read so far, that one included, in the order they came (`Err`), for the general
+/// path.
 #[allow(clippy::type_complexity)]
 fn read_object<'de, A: MapAccess<'de>>(
     map: &mut A,
@@ -137,10 +137,12 @@ fn read_object<'de, A: MapAccess<'de>>(
     v: Value,
 ) -> Result<Result<Object, Vec<(Value, Value)>>, A::Error> {
     const INLINE: usize = 8;
-    fn entries_of(small: &mut [Option<(String, Value)>]) -> Vec<(Value, Value)> {
-        let kept = small.iter_mut().filter_map(Option::take);
-        kept.map(|(k, v)| (Value::String(k), v)).collect()
+    /// What was read so far as the general path's entries.
+    fn entries_of(read: impl IntoIterator<Item = (String, Value)>) -> Vec<(Value, Value)> {
+        let read = read.into_iter();
+        read.map(|(k, v)| (Value::String(k), v)).collect()
     }
+    /// The entries kept on the stack as an object with room for `room` keys.
     fn object_of(small: &mut [Option<(String, Value)>], room: usize) -> Object {
         let mut o = Object::with_capacity(room);
         for (k, v) in small.iter_mut().filter_map(Option::take) {
@@ -165,7 +167,7 @@ fn read_object<'de, A: MapAccess<'de>>(
             let k = match k {
                 Value::String(k) if !small[..n].iter().flatten().any(|(s, _)| *s == k) => k,
                 k => {
-                    let mut entries = entries_of(&mut small[..n]);
+                    let mut entries = entries_of(small[..n].iter_mut().filter_map(Option::take));
                     entries.push((k, v));
                     return Ok(Err(entries));
                 }
@@ -187,16 +189,14 @@ fn read_object<'de, A: MapAccess<'de>>(
             Value::String(k) => {
                 let (i, old) = o.insert_full(k, v);
                 if let Some(old) = old {
-                    let mut entries: Vec<(Value, Value)> =
-                        o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
+                    let mut entries = entries_of(o);
                     let repeated = std::mem::replace(&mut entries[i].1, old);
                     entries.push((entries[i].0.clone(), repeated));
                     return Ok(Err(entries));
                 }
             }
             k => {
-                let mut entries: Vec<(Value, Value)> =
-                    o.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
+                let mut entries = entries_of(o);
                 entries.push((k, v));
                 return Ok(Err(entries));
             }
