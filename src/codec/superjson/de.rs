@@ -265,7 +265,7 @@ pub(crate) fn grow_every<R>(depth_left: usize, f: impl FnOnce() -> R) -> R {
 
 fn visit_number<'de, V: Visitor<'de>>(n: Num<'_>, visitor: V) -> Result<V::Value> {
     if n.is_int {
-        if let Ok(i) = n.text.parse::<i64>() {
+        if let Some(i) = n.small_int().or_else(|| n.text().parse::<i64>().ok()) {
             if (i.unsigned_abs() as f64) <= MAX_SAFE_INTEGER {
                 return if i >= 0 {
                     visitor.visit_u64(i as u64)
@@ -287,18 +287,6 @@ fn with_value<T>(
     f(crate::value::de::ValueDeserializer::new(&v, &budget))
 }
 
-/// The value of a non-negative integer literal of up to 18 digits (no overflow possible).
-#[inline(always)]
-fn small_uint(text: &str) -> Option<u64> {
-    if text.len() > 18 || text.starts_with('-') {
-        return None;
-    }
-    Some(
-        text.bytes()
-            .fold(0u64, |v, b| v * 10 + u64::from(b.wrapping_sub(b'0'))),
-    )
-}
-
 macro_rules! exact_int {
     ($method:ident, $visit:ident, $t:ty) => {
         #[inline(always)]
@@ -308,7 +296,7 @@ macro_rules! exact_int {
             if self.node == NONE && matches!(self.r.peek(), Some(b'0'..=b'9')) {
                 let save = self.r.pos;
                 let n = self.r.number()?;
-                if let Some(i) = n.is_int.then(|| small_uint(n.text)).flatten() {
+                if let Some(i) = n.small_uint() {
                     #[allow(irrefutable_let_patterns)]
                     if let Ok(i) = <$t>::try_from(i) {
                         return visitor.$visit(i);
@@ -325,11 +313,11 @@ macro_rules! exact_int {
                         let start = de.r.offset();
                         let n = de.r.number()?;
                         if n.is_int {
-                            match n.text.parse::<$t>() {
+                            match n.text().parse::<$t>() {
                                 Ok(i) => visitor.$visit(i),
                                 Err(_) => Err(Error::data(format!(
                                     "number {} out of range for {}",
-                                    n.text,
+                                    n.text(),
                                     stringify!($t)
                                 ))
                                 .at_offset(start)),

@@ -20,28 +20,73 @@ impl Str<'_, '_> {
 
 /// A number literal, still as text, with what kind it is.
 pub(crate) struct Num<'a> {
-    pub text: &'a str,
+    /// The literal's bytes: `-`, `+`, `.`, `e`, `E` and digits only (checked by the reader).
+    bytes: &'a [u8],
     pub is_int: bool,
 }
 
-impl Num<'_> {
+/// 10^0 to 10^15, all exact in f64.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+impl<'a> Num<'a> {
+    /// The literal as text (for the general parsers and for messages).
+    pub(crate) fn text(&self) -> &'a str {
+        // The bytes are ASCII (see `bytes`), so this cannot fail.
+        std::str::from_utf8(self.bytes).unwrap_or("0")
+    }
+
+    /// An integer literal of up to 18 digits, read without the text.
+    #[inline]
+    pub(crate) fn small_int(&self) -> Option<i64> {
+        let (neg, digits) = match self.bytes {
+            [b'-', rest @ ..] => (true, rest),
+            all => (false, all),
+        };
+        if !self.is_int || digits.len() > 18 {
+            return None;
+        }
+        let v = digits
+            .iter()
+            .fold(0i64, |v, &b| v * 10 + i64::from(b.wrapping_sub(b'0')));
+        Some(if neg { -v } else { v })
+    }
+
+    /// A non-negative integer literal of up to 18 digits.
+    #[inline]
+    pub(crate) fn small_uint(&self) -> Option<u64> {
+        match self.bytes {
+            [b'-', ..] => None,
+            _ => self.small_int().map(|v| v as u64),
+        }
+    }
+
     /// The value JS's `JSON.parse` gives (correctly rounded).
     #[inline]
     pub(crate) fn to_f64(&self) -> f64 {
-        if self.is_int && self.text.len() <= 15 {
-            // Exact in f64; skip the general parser.
-            let (neg, digits) = match self.text.strip_prefix('-') {
-                Some(d) => (true, d),
-                None => (false, self.text),
-            };
-            let mut v: i64 = 0;
-            for b in digits.bytes() {
-                v = v * 10 + i64::from(b - b'0');
+        let (neg, digits) = match self.bytes {
+            [b'-', rest @ ..] => (true, rest),
+            all => (false, all),
+        };
+        // Up to 15 digits and no exponent: the digits as an integer m < 10^15 and the
+        // count k of them after the point are both exact in f64, so one division gives the
+        // correctly rounded m / 10^k (Clinger's fast path). Anything else: the general
+        // parser.
+        if digits.len() <= 16 && !digits.iter().any(|&b| b == b'e' || b == b'E') {
+            let point = digits.iter().position(|&b| b == b'.');
+            let count = digits.len() - usize::from(point.is_some());
+            if count <= 15 {
+                let m = digits
+                    .iter()
+                    .filter(|&&b| b != b'.')
+                    .fold(0u64, |m, &b| m * 10 + u64::from(b.wrapping_sub(b'0')));
+                let k = point.map_or(0, |p| digits.len() - p - 1);
+                let f = m as f64 / POW10[k];
+                return if neg { -f } else { f };
             }
-            let f = v as f64;
-            return if neg { -f } else { f };
         }
-        self.text.parse().unwrap_or(f64::NAN)
+        self.text().parse().unwrap_or(f64::NAN)
     }
 }
 
@@ -288,9 +333,10 @@ impl<'a> Reader<'a> {
             }
         }
         self.pos = i;
-        // The bytes are ASCII digits and signs, so this cannot fail.
-        let text = std::str::from_utf8(&b[start..i]).unwrap_or("0");
-        Ok(Num { text, is_int })
+        Ok(Num {
+            bytes: &b[start..i],
+            is_int,
+        })
     }
 
     /// Skip one value, checking its syntax, without building anything. `depth` is how many
@@ -428,5 +474,97 @@ mod tests {
             e.to_string(),
             "lone surrogate \\ud800 cannot be held in a Rust string at byte 2"
         );
+    }
+
+    /// The number fast paths (Clinger's for short decimals, the integer readers) give
+    /// exactly what the general parsers give, bit for bit: random literals of 1 to 20
+    /// digits, with and without a point, sign and exponent, plus the edges.
+    #[test]
+    fn number_fast_paths_match_the_general_parsers() {
+        let check = |text: &str| {
+            let mut r = Reader::new(text.as_bytes());
+            let n = r.number().unwrap();
+            assert_eq!(r.pos, text.len(), "{text}");
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(n.to_f64().to_bits(), want.to_bits(), "{text}");
+            if n.is_int {
+                assert_eq!(
+                    n.small_int(),
+                    text.parse::<i64>()
+                        .ok()
+                        .filter(|_| text.trim_start_matches('-').len() <= 18),
+                    "{text}"
+                );
+                assert_eq!(
+                    n.small_uint(),
+                    text.parse::<u64>().ok().filter(|_| text.len() <= 18),
+                    "{text}"
+                );
+            } else {
+                assert_eq!(n.small_int(), None, "{text}");
+            }
+        };
+        for edge in [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "9",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "999999999999999",
+            "9999999999999999",
+            "0.000000000000001",
+            "1.00000000000000",
+            "-999999999999.999",
+            "9007199254740993",
+            "123456789012345678",
+            "1234567890123456789",
+            "18446744073709551615",
+            "1e5",
+            "1.5E-3",
+            "2.2250738585072014e-308",
+        ] {
+            check(edge);
+        }
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300_000 {
+            let r = next();
+            let digits = 1 + (r % 20) as usize;
+            let mut text = String::new();
+            if r & (1 << 8) != 0 {
+                text.push('-');
+            }
+            let body: String = (0..digits)
+                .map(|i| {
+                    let d = (next() % 10) as u8;
+                    // No leading zero unless the integer part is a lone 0.
+                    char::from(b'0' + if i == 0 && digits > 1 { d.max(1) } else { d })
+                })
+                .collect();
+            let point = (r >> 16) as usize % (digits + 1);
+            if point > 0 && point < digits && r & (1 << 9) != 0 {
+                text.push_str(&body[..point]);
+                text.push('.');
+                text.push_str(&body[point..]);
+            } else if r & (1 << 10) != 0 {
+                text.push_str("0.");
+                text.push_str(&body);
+            } else {
+                text.push_str(&body);
+            }
+            if r & (1 << 11) != 0 && r & (1 << 12) != 0 {
+                text.push_str(&format!("e{}", (r >> 24) as i64 % 40 - 20));
+            }
+            check(&text);
+        }
     }
 }
