@@ -531,3 +531,36 @@ fn value_maps_keep_js_key_rules_with_repeats_and_mixed_keys() {
         );
     }
 }
+
+/// An error inside a MessagePack extension's payload names its own byte, typed or as a
+/// `Value`: bytes left over in a Set's payload, invalid UTF-8 in a string inside it.
+#[test]
+fn msgpack_errors_inside_an_extension_name_their_byte() {
+    #[derive(Deserialize, Debug)]
+    struct Tags {
+        #[serde(with = "polycodec::js::set")]
+        #[allow(dead_code)]
+        t: BTreeSet<String>,
+    }
+    let mp = MsgPack::new();
+    // {"t": Set ["a"]}: fixmap, "t", ext 8 (header c7 len type) with a one-string array.
+    let doc = |payload: &[u8]| {
+        let mut b = vec![0x81, 0xa1, b't', 0xc7, payload.len() as u8, 2];
+        b.extend_from_slice(payload);
+        b
+    };
+    // The payload starts at byte 6.
+    let trailing = doc(&[0x91, 0xa1, b'a', 0xc0]);
+    let bad_utf8 = doc(&[0x91, 0xa2, b'a', 0xff]);
+    for (bytes, offset, message) in [
+        (&trailing, 9, "trailing bytes in extension payload"),
+        (&bad_utf8, 9, "invalid UTF-8 in string"),
+    ] {
+        let typed = mp.from_slice::<Tags>(bytes).unwrap_err();
+        let general = mp.decode_value(bytes).unwrap_err();
+        for err in [typed, general] {
+            assert!(err.to_string().starts_with(message), "{err}");
+            assert_eq!(err.offset(), Some(offset), "{err}");
+        }
+    }
+}

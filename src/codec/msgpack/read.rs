@@ -47,8 +47,9 @@ impl<'a> Deserializer<'a> {
         }
     }
 
-    /// A reader for an extension's payload. The extension is not a level of nesting of its
-    /// own (the container inside it is), so the depth left carries over unchanged.
+    /// A reader over `b`, a part of the input that starts at offset `at` (an extension's
+    /// payload, or what is left, to read ahead). An extension is not a level of nesting of
+    /// its own (the container inside it is), so the depth left carries over unchanged.
     fn sub(&self, b: &'a [u8], at: usize) -> Deserializer<'a> {
         Deserializer {
             b,
@@ -241,16 +242,31 @@ impl<'a> Deserializer<'a> {
         Ok(())
     }
 
-    /// Decode a nested document (an extension payload) into a Value.
-    fn nested_value(&self, payload: &'a [u8], at: usize) -> Result<Value> {
-        let mut d = self.sub(payload, at);
-        let v = de::Deserialize::deserialize(&mut d)?;
-        if d.pos != payload.len() {
+    /// After an extension's payload was read by its [`Deserializer::sub`] reader: every byte
+    /// of it must have been used.
+    fn payload_done(&self) -> Result<()> {
+        if self.pos != self.b.len() {
             return Err(Error::syntax(
                 "trailing bytes in extension payload",
-                at + d.pos,
+                self.offset(),
             ));
         }
+        Ok(())
+    }
+
+    /// A reader for the payload of the extension `head` just read (it ends where `self`
+    /// stands), at the payload's own offsets: an error inside it names its byte.
+    fn payload_reader(&self, payload: &'a [u8]) -> Deserializer<'a> {
+        let start = self.pos - payload.len();
+        debug_assert!(std::ptr::eq(&self.b[start..self.pos], payload));
+        self.sub(payload, self.base + start)
+    }
+
+    /// Decode a nested document (an extension payload just read) into a Value.
+    fn nested_value(&self, payload: &'a [u8]) -> Result<Value> {
+        let mut d = self.payload_reader(payload);
+        let v = de::Deserialize::deserialize(&mut d)?;
+        d.payload_done()?;
         Ok(v)
     }
 
@@ -269,18 +285,18 @@ impl<'a> Deserializer<'a> {
                 Value::BigInt(s.parse::<BigInt>().map_err(|_| bad("bigint"))?)
             }
             ext::URL => Value::Url(self.str_of(p, at)?.to_owned()),
-            ext::SET => match self.nested_value(p, at)? {
+            ext::SET => match self.nested_value(p)? {
                 Value::Array(a) => Value::Set(a),
                 _ => return Err(bad("Set")),
             },
-            ext::MAP => match self.nested_value(p, at)? {
+            ext::MAP => match self.nested_value(p)? {
                 Value::Map(m) => Value::Map(m),
                 Value::Object(o) => {
                     Value::Map(o.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
                 }
                 _ => return Err(bad("Map")),
             },
-            ext::REGEXP => match self.nested_value(p, at)? {
+            ext::REGEXP => match self.nested_value(p)? {
                 Value::Array(a) => match a.as_slice() {
                     [Value::String(s), Value::String(f)] => {
                         Value::RegExp(Box::new(RegExp::new(s, f).map_err(|e| e.at_offset(at))?))
@@ -289,11 +305,11 @@ impl<'a> Deserializer<'a> {
                 },
                 _ => return Err(bad("RegExp")),
             },
-            ext::ERROR => match self.nested_value(p, at)? {
+            ext::ERROR => match self.nested_value(p)? {
                 Value::Object(o) => Value::Error(Box::new(error_from(o))),
                 _ => return Err(bad("Error")),
             },
-            ext::ANNOTATED => match self.nested_value(p, at)? {
+            ext::ANNOTATED => match self.nested_value(p)? {
                 Value::Array(mut a) if a.len() == 2 => {
                     let value = a.pop().unwrap_or_default();
                     let Some(Value::String(text)) = a.pop() else {
@@ -306,7 +322,7 @@ impl<'a> Deserializer<'a> {
                 }
                 _ => return Err(bad("annotated")),
             },
-            ext::TYPED_ARRAY => match self.nested_value(p, at)? {
+            ext::TYPED_ARRAY => match self.nested_value(p)? {
                 Value::Array(a) => match a.as_slice() {
                     [Value::String(name), Value::Bytes(bytes)] => {
                         let kind =
@@ -497,14 +513,9 @@ impl<'de> Deserializer<'de> {
                 let Head::Ext(_, payload) = self.head()? else {
                     return Err(Error::data("expected a Set").at_offset(at));
                 };
-                let mut sub = self.sub(payload, at);
+                let mut sub = self.payload_reader(payload);
                 let v = de::Deserializer::deserialize_seq(&mut sub, visitor)?;
-                if sub.pos != payload.len() {
-                    return Err(Error::syntax(
-                        "trailing bytes in extension payload",
-                        at + sub.pos,
-                    ));
-                }
+                sub.payload_done()?;
                 Ok(v)
             }
             (Magic::Map, Some(ext::MAP)) => {
@@ -516,7 +527,7 @@ impl<'de> Deserializer<'de> {
                 let Head::Ext(_, payload) = self.head()? else {
                     return Err(Error::data("expected a Map").at_offset(at));
                 };
-                let mut sub = self.sub(payload, at);
+                let mut sub = self.payload_reader(payload);
                 let n = match sub.head() {
                     Ok(Head::Map(n)) if sub.entries_read_alike(n) => n,
                     _ => {
@@ -532,12 +543,7 @@ impl<'de> Deserializer<'de> {
                         pairs: true,
                     })
                 })?;
-                if sub.pos != payload.len() {
-                    return Err(Error::syntax(
-                        "trailing bytes in extension payload",
-                        at + sub.pos,
-                    ));
-                }
+                sub.payload_done()?;
                 Ok(v)
             }
             _ => self.any(visitor),
