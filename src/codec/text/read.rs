@@ -31,6 +31,15 @@ const POW10: [f64; 16] = [
 ];
 
 impl<'a> Num<'a> {
+    /// Whether the literal is negative, and its bytes after the sign.
+    #[inline]
+    fn sign_and_rest(&self) -> (bool, &'a [u8]) {
+        match self.bytes {
+            [b'-', rest @ ..] => (true, rest),
+            all => (false, all),
+        }
+    }
+
     /// The literal as text (for the general parsers and for messages).
     pub(crate) fn text(&self) -> &'a str {
         // The bytes are ASCII (see `bytes`), so this cannot fail.
@@ -40,10 +49,7 @@ impl<'a> Num<'a> {
     /// An integer literal of up to 18 digits, read without the text.
     #[inline]
     pub(crate) fn small_int(&self) -> Option<i64> {
-        let (neg, digits) = match self.bytes {
-            [b'-', rest @ ..] => (true, rest),
-            all => (false, all),
-        };
+        let (neg, digits) = self.sign_and_rest();
         if !self.is_int || digits.len() > 18 {
             return None;
         }
@@ -56,19 +62,16 @@ impl<'a> Num<'a> {
     /// A non-negative integer literal of up to 18 digits.
     #[inline]
     pub(crate) fn small_uint(&self) -> Option<u64> {
-        match self.bytes {
-            [b'-', ..] => None,
-            _ => self.small_int().map(|v| v as u64),
+        match self.sign_and_rest() {
+            (true, _) => None,
+            (false, _) => self.small_int().map(|v| v as u64),
         }
     }
 
     /// The value JS's `JSON.parse` gives (correctly rounded).
     #[inline]
     pub(crate) fn to_f64(&self) -> f64 {
-        let (neg, digits) = match self.bytes {
-            [b'-', rest @ ..] => (true, rest),
-            all => (false, all),
-        };
+        let (neg, digits) = self.sign_and_rest();
         // Up to 15 digits and no exponent: the digits as an integer m < 10^15 and the
         // count k of them after the point are both exact in f64, so one division gives the
         // correctly rounded m / 10^k (Clinger's fast path). Anything else: the general

@@ -57,28 +57,13 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 /// writer escapes and a reader stops at), or `bytes.len()`. Eight bytes at a time while
 /// eight are left, then one table lookup each.
 #[inline]
-pub(crate) fn plain_run_end(bytes: &[u8], mut from: usize) -> usize {
-    while let Some(chunk) = bytes.get(from..from + 8) {
-        let Ok(w) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let mask = special_mask(u64::from_le_bytes(w));
-        if mask != 0 {
-            return from + (mask.trailing_zeros() / 8) as usize;
-        }
-        from += 8;
-    }
-    while let Some(&b) = bytes.get(from) {
-        if ESCAPE[b as usize] != 0 {
-            break;
-        }
-        from += 1;
-    }
-    from
+pub(crate) fn plain_run_end(bytes: &[u8], from: usize) -> usize {
+    // The ASCII flag is not used here, and its work goes once this is inlined.
+    plain_run_end_ascii(bytes, from).0
 }
 
 /// [`plain_run_end`], and whether the run is all ASCII (then it is valid UTF-8 without a
-/// further check). Same scan: the bytes before the stop are OR-ed together on the way.
+/// further check): the bytes before the stop are OR-ed together on the way.
 #[inline]
 pub(crate) fn plain_run_end_ascii(bytes: &[u8], mut from: usize) -> (usize, bool) {
     const HIGH: u64 = 0x8080_8080_8080_8080;
