@@ -10,6 +10,7 @@
 pub mod bincode;
 mod json;
 pub mod msgpack;
+pub(crate) mod reuse;
 pub mod superjson;
 pub(crate) mod text;
 

@@ -243,7 +243,6 @@ impl Drop for MetaTree {
 pub(crate) mod spare {
     use super::Node;
     use std::cell::Cell;
-    use std::thread::LocalKey;
 
     /// The most node slots kept (≈ 120 bytes each): trees of small and medium messages.
     pub(super) const MAX_NODES: usize = 1024;
@@ -258,17 +257,7 @@ pub(crate) mod spare {
         pub(crate) static FLAGS: Cell<Vec<bool>> = const { Cell::new(Vec::new()) };
     }
 
-    /// The kept buffer (empty), or a new one.
-    #[inline]
-    pub(crate) fn take<T: Default>(slot: &'static LocalKey<Cell<T>>) -> T {
-        slot.try_with(Cell::take).unwrap_or_default()
-    }
-
-    /// Keep `buf` (already cleared) for the next decode.
-    #[inline]
-    pub(crate) fn keep<T>(slot: &'static LocalKey<Cell<T>>, buf: T) {
-        let _ = slot.try_with(|s| s.set(buf));
-    }
+    pub(crate) use crate::codec::reuse::{keep, take};
 }
 
 impl MetaTree {

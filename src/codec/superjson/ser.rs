@@ -7,6 +7,7 @@
 //! plain-JSON mapping instead and keeps no meta.
 
 use super::path::push_escaped;
+use crate::codec::reuse;
 use crate::codec::text::write::write_str;
 use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
 use crate::value::{Ref, Value};
@@ -101,18 +102,20 @@ struct Scratch {
 const SCRATCH_KEEP: usize = 8 << 20;
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch {
+            path: Vec::new(),
+            keybuf: String::new(),
+            keys: String::new(),
+            scopes: Vec::new(),
+        })
+    };
 }
 
 impl Scratch {
     /// Take this thread's scratch (or a new one), with one empty root scope.
     fn take() -> Scratch {
-        // During the thread's teardown the slot may be gone: then a fresh scratch.
-        let mut s = SCRATCH
-            .try_with(std::cell::Cell::take)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let mut s = reuse::take(&SCRATCH);
         if s.scopes.is_empty() {
             s.scopes.push(Scope {
                 base: 0,
@@ -141,8 +144,7 @@ impl Scratch {
         if let Some(root) = self.scopes.first_mut() {
             root.entries.clear();
         }
-        // During the thread's teardown there is nowhere to keep it: it is dropped.
-        let _ = SCRATCH.try_with(|c| c.set(Some(self)));
+        reuse::keep(&SCRATCH, self);
     }
 }
 
