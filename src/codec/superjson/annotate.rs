@@ -134,9 +134,9 @@ pub(crate) fn apply(ann: &Ann, raw: Value) -> Result<Value> {
         Ann::TypedArray(kind) => {
             Value::TypedArray(Box::new(TypedArray::new(*kind, typed_elements(&raw))))
         }
-        Ann::Opaque { kind, id } => Value::Annotated(Box::new(Annotated {
-            kind: kind.clone(),
-            id: id.clone(),
+        Ann::Opaque(o) => Value::Annotated(Box::new(Annotated {
+            kind: o.kind.clone(),
+            id: o.id.clone(),
             value: raw,
         })),
     })

@@ -20,11 +20,16 @@ pub(crate) enum Ann {
     Url,
     Uint8Array,
     TypedArray(TypedArrayKind),
-    /// `class`, `symbol`, `custom`, or a typed array polycodec does not model.
-    Opaque {
-        kind: String,
-        id: String,
-    },
+    /// `class`, `symbol`, `custom`, or a typed array polycodec does not model (boxed: the
+    /// rare case should not make every trie node carry two strings).
+    Opaque(Box<OpaqueAnn>),
+}
+
+/// The two names of an [`Ann::Opaque`] annotation, as in `["class", "Point"]`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct OpaqueAnn {
+    pub kind: String,
+    pub id: String,
 }
 
 impl Ann {
@@ -62,10 +67,10 @@ impl Ann {
                             return Ok(Ann::TypedArray(k));
                         }
                     }
-                    Ann::Opaque {
+                    Ann::Opaque(Box::new(OpaqueAnn {
                         kind: kind.clone(),
                         id: id.clone(),
-                    }
+                    }))
                 }
                 parts => {
                     let joined: Vec<String> = parts.iter().map(js_string).collect();
@@ -177,8 +182,10 @@ struct Node {
     small: [NodeId; SMALL],
     small_len: u8,
     /// Array-index children by index, while they come densely (`0`, `1`, ... as superjson
-    /// writes them): looked up without hashing.
-    dense: Vec<NodeId>,
+    /// writes them): looked up without hashing. The list is `MetaTree::dense[dense - 1]`;
+    /// 0 for none (most nodes have none, and a `Vec` here would make every node 20 bytes
+    /// larger).
+    dense: u32,
     /// True once the node's non-dense children moved to the hashed table.
     spilled: bool,
 }
@@ -200,6 +207,10 @@ pub(crate) struct MetaTree {
     nodes: Vec<Node>,
     /// The text of every key segment, end to end (see [`NodeSeg::Key`]).
     keys: String,
+    /// Where the key stored last is in `keys` (see [`MetaTree::key_text`]).
+    last_key: (u32, u32),
+    /// The nodes' dense index lists (see `Node::dense`).
+    dense: Vec<Vec<NodeId>>,
     /// Edges of nodes with many children (made on first use: most trees have none).
     edges: Option<Box<IndexMap<Edge, NodeId>>>,
     annotations: usize,
@@ -215,6 +226,8 @@ impl Default for MetaTree {
         MetaTree {
             nodes,
             keys: spare::take(&spare::KEYS),
+            last_key: (0, 0),
+            dense: Vec::new(),
             edges: None,
             annotations: 0,
         }
@@ -319,7 +332,7 @@ impl MetaTree {
             if self.has_children(n) {
                 let node = &self.nodes[n as usize];
                 stack.extend(node.smalls().iter().copied());
-                stack.extend(node.dense.iter().copied().filter(|&c| c != NONE));
+                stack.extend(self.dense_of(node).iter().copied().filter(|&c| c != NONE));
                 if node.spilled {
                     stack.extend(
                         self.edges
@@ -351,13 +364,22 @@ impl MetaTree {
         segs.join(".")
     }
 
+    /// A node's dense index list (empty for most).
+    #[inline]
+    fn dense_of(&self, n: &Node) -> &[NodeId] {
+        match n.dense {
+            0 => &[],
+            d => &self.dense[d as usize - 1],
+        }
+    }
+
     /// The child of `cur` along `seg`, looked up the way reads do: dense indexes, then the
     /// small list, then (for nodes that outgrew the list) the hashed table.
     #[inline]
     fn child(&self, cur: NodeId, seg: SegRef<'_>) -> Option<NodeId> {
         let n = &self.nodes[cur as usize];
         if let SegRef::Index(i) = seg {
-            if let Some(&c) = n.dense.get(i as usize) {
+            if let Some(&c) = self.dense_of(n).get(i as usize) {
                 if c != NONE {
                     return Some(c);
                 }
@@ -415,31 +437,37 @@ impl MetaTree {
     ) -> NodeId {
         let mut cur = from;
         for s in segs {
-            let existing = self.child_key(cur, s);
-            if existing != NONE {
-                cur = existing;
-                continue;
-            }
             let seg = seg_of(s);
+            if self.nodes[cur as usize].children > 0 {
+                if let Some(existing) = self.child(cur, seg) {
+                    cur = existing;
+                    continue;
+                }
+            }
             let id = self.nodes.len() as NodeId;
             let own = match seg {
                 SegRef::Index(i) => NodeSeg::Index(i),
-                SegRef::Key(k) => {
-                    let start = self.keys.len() as u32;
-                    self.keys.push_str(k);
-                    NodeSeg::Key(start, self.keys.len() as u32)
-                }
+                SegRef::Key(k) => self.key_text(k),
             };
             let parent = &mut self.nodes[cur as usize];
             parent.children += 1;
+            let dense_len = match parent.dense {
+                0 => 0,
+                d => self.dense[d as usize - 1].len(),
+            };
             let placed = match seg {
                 // Indexes written in order go to a dense array: no hashing at all.
-                SegRef::Index(i) if (i as usize) <= parent.dense.len() + 64 => {
-                    let i = i as usize;
-                    if i >= parent.dense.len() {
-                        parent.dense.resize(i + 1, NONE);
+                SegRef::Index(i) if (i as usize) <= dense_len + 64 => {
+                    if parent.dense == 0 {
+                        self.dense.push(Vec::new());
+                        parent.dense = self.dense.len() as u32;
                     }
-                    parent.dense[i] = id;
+                    let list = &mut self.dense[parent.dense as usize - 1];
+                    let i = i as usize;
+                    if i >= list.len() {
+                        list.resize(i + 1, NONE);
+                    }
+                    list[i] = id;
                     true
                 }
                 _ if !parent.spilled && usize::from(parent.small_len) < SMALL => {
@@ -482,6 +510,20 @@ impl MetaTree {
             cur = id;
         }
         cur
+    }
+
+    /// `k` as a key segment in the `keys` arena. The same key under every element of an
+    /// array (`0.at`, `1.at`, ...) is stored once: a key equal to the last one stored
+    /// shares its text.
+    fn key_text(&mut self, k: &str) -> NodeSeg {
+        let (start, end) = self.last_key;
+        if &self.keys[start as usize..end as usize] == k {
+            return NodeSeg::Key(start, end);
+        }
+        let start = self.keys.len() as u32;
+        self.keys.push_str(k);
+        self.last_key = (start, self.keys.len() as u32);
+        NodeSeg::Key(start, self.keys.len() as u32)
     }
 
     /// Put `ann` on `node`; a different annotation already there is an error.

@@ -68,9 +68,10 @@ fn entries<'a>(
     r.expect(b'{', "").ok()?;
     let mut first = true;
     while let Some(path) = member(r, &mut first, scratch)? {
-        let path = match path {
-            Str::Borrowed(p) => Cow::Borrowed(p),
-            Str::Copied(p) => Cow::Owned(p.to_owned()),
+        // A string read without escapes has no backslash (JSON writes one as `\\`).
+        let (path, backslash) = match path {
+            Str::Borrowed(p) => (Cow::Borrowed(p), false),
+            Str::Copied(p) => (Cow::Owned(p.to_owned()), p.contains('\\')),
         };
         r.expect(b'[', "").ok()?;
         if r.peek()? != b'"' {
@@ -84,14 +85,14 @@ fn entries<'a>(
         // From the first escaped path on, everything waits, so that the trie's nodes are
         // made in the order of the text (as the general path makes them: the first
         // unapplied annotation an error names depends on it).
-        if !escaped.is_empty() || path.contains('\\') {
+        if !escaped.is_empty() || backslash {
             escaped.push((path, ann));
             continue;
         }
         // A forbidden segment is left to the general path, which reports it (the tree
         // built so far is dropped).
         let mut forbidden = false;
-        let segs = path.split('.').inspect(|s| {
+        let segs = dot_separated(&path).inspect(|s| {
             forbidden |= matches!(*s, "__proto__" | "prototype" | "constructor");
         });
         let node = tree.node_along(ROOT, segs);
@@ -101,6 +102,25 @@ fn entries<'a>(
         tree.annotate(node, ann).ok()?;
     }
     Some(())
+}
+
+/// The segments of a path without escapes: `str::split('.')`, written out (its searcher
+/// was 2% of a decode of 10,000 records, one short path each).
+fn dot_separated(path: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(path);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        match s.bytes().position(|b| b == b'.') {
+            Some(i) => {
+                rest = Some(&s[i + 1..]);
+                Some(&s[..i])
+            }
+            None => {
+                rest = None;
+                Some(s)
+            }
+        }
+    })
 }
 
 /// The next member of an object whose `{` is read: its key, with the `:` after it read too;

@@ -216,7 +216,7 @@ impl Envelope {
     /// otherwise.
     fn fast(bytes: &[u8], limits: &Limits) -> Option<Envelope> {
         const HEAD: &[u8] = b"{\"json\":";
-        const META: &[u8] = b",\"meta\":";
+        const META: &[u8; 8] = b",\"meta\":";
         if !bytes.starts_with(HEAD) {
             return None;
         }
@@ -225,10 +225,7 @@ impl Envelope {
             return None;
         }
         let body = &bytes[..body_end];
-        let meta_at = body
-            .windows(META.len())
-            .rposition(|w| w == META)
-            .filter(|&p| p >= HEAD.len());
+        let meta_at = last_position(body, META).filter(|&p| p >= HEAD.len());
         let Some(p) = meta_at else {
             return Some(Envelope {
                 json: Some((HEAD.len(), body_end)),
@@ -385,4 +382,17 @@ impl Codec for SuperJson {
     fn limits(&self) -> Limits {
         self.limits
     }
+}
+
+/// Where the last copy of the 8-byte `needle` starts in `hay`: one 8-byte comparison per
+/// position, from the end (`meta` follows a large `json`, and is itself large for arrays of
+/// records: comparing windows as slices was 3% of such a decode).
+fn last_position(hay: &[u8], needle: &[u8; 8]) -> Option<usize> {
+    let want = u64::from_le_bytes(*needle);
+    let last = hay.len().checked_sub(8)?;
+    (0..=last).rev().find(|&i| {
+        let mut w = [0; 8];
+        w.copy_from_slice(&hay[i..i + 8]);
+        u64::from_le_bytes(w) == want
+    })
 }
