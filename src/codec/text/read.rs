@@ -18,11 +18,22 @@ impl Str<'_, '_> {
     }
 }
 
-/// A number literal, still as text, with what kind it is.
+/// A number literal, still as text, with what kind it is and its digits as an integer.
 pub(crate) struct Num<'a> {
     /// The literal's bytes: `-`, `+`, `.`, `e`, `E` and digits only (checked by the reader).
     bytes: &'a [u8],
     pub is_int: bool,
+    /// A `-` in front.
+    neg: bool,
+    /// True with an exponent part.
+    exp: bool,
+    /// The digits before the exponent, point left out, as an integer (exact while
+    /// `digits` ≤ 19; wrapped beyond, and then unused).
+    mantissa: u64,
+    /// How many digits `mantissa` was made of (leading zeros included).
+    digits: usize,
+    /// How many of them come after the point.
+    fraction: usize,
 }
 
 /// 10^0 to 10^15, all exact in f64.
@@ -31,63 +42,41 @@ const POW10: [f64; 16] = [
 ];
 
 impl<'a> Num<'a> {
-    /// Whether the literal is negative, and its bytes after the sign.
-    #[inline]
-    fn sign_and_rest(&self) -> (bool, &'a [u8]) {
-        match self.bytes {
-            [b'-', rest @ ..] => (true, rest),
-            all => (false, all),
-        }
-    }
-
     /// The literal as text (for the general parsers and for messages).
     pub(crate) fn text(&self) -> &'a str {
         // The bytes are ASCII (see `bytes`), so this cannot fail.
         std::str::from_utf8(self.bytes).unwrap_or("0")
     }
 
-    /// An integer literal of up to 18 digits, read without the text.
+    /// An integer literal of up to 18 digits, from the digits the reader added up.
     #[inline]
     pub(crate) fn small_int(&self) -> Option<i64> {
-        let (neg, digits) = self.sign_and_rest();
-        if !self.is_int || digits.len() > 18 {
+        if !self.is_int || self.digits > 18 {
             return None;
         }
-        let v = digits
-            .iter()
-            .fold(0i64, |v, &b| v * 10 + i64::from(b.wrapping_sub(b'0')));
-        Some(if neg { -v } else { v })
+        let v = self.mantissa as i64;
+        Some(if self.neg { -v } else { v })
     }
 
     /// A non-negative integer literal of up to 18 digits.
     #[inline]
     pub(crate) fn small_uint(&self) -> Option<u64> {
-        match self.sign_and_rest() {
-            (true, _) => None,
-            (false, _) => self.small_int().map(|v| v as u64),
+        match self.neg {
+            true => None,
+            false => self.small_int().map(|v| v as u64),
         }
     }
 
     /// The value JS's `JSON.parse` gives (correctly rounded).
     #[inline]
     pub(crate) fn to_f64(&self) -> f64 {
-        let (neg, digits) = self.sign_and_rest();
         // Up to 15 digits and no exponent: the digits as an integer m < 10^15 and the
         // count k of them after the point are both exact in f64, so one division gives the
         // correctly rounded m / 10^k (Clinger's fast path). Anything else: the general
         // parser.
-        if digits.len() <= 16 && !digits.iter().any(|&b| b == b'e' || b == b'E') {
-            let point = digits.iter().position(|&b| b == b'.');
-            let count = digits.len() - usize::from(point.is_some());
-            if count <= 15 {
-                let m = digits
-                    .iter()
-                    .filter(|&&b| b != b'.')
-                    .fold(0u64, |m, &b| m * 10 + u64::from(b.wrapping_sub(b'0')));
-                let k = point.map_or(0, |p| digits.len() - p - 1);
-                let f = m as f64 / POW10[k];
-                return if neg { -f } else { f };
-            }
+        if !self.exp && self.digits <= 15 {
+            let f = self.mantissa as f64 / POW10[self.fraction];
+            return if self.neg { -f } else { f };
         }
         self.text().parse().unwrap_or(f64::NAN)
     }
@@ -298,32 +287,38 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let b = self.bytes;
         let mut i = self.pos;
-        if b.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        match b.get(i) {
-            Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
+        let neg = b.get(i) == Some(&b'-');
+        i += usize::from(neg);
+        // The digits are added up as they are checked (`Num::mantissa`).
+        let mut mantissa = 0u64;
+        let mut digits_from = |i: &mut usize| {
+            let first = *i;
+            while let Some(&d) = b.get(*i).filter(|d| d.is_ascii_digit()) {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                *i += 1;
             }
+            *i - first
+        };
+        let mut digits = match b.get(i) {
+            Some(b'0') => {
+                i += 1;
+                1
+            }
+            Some(b'1'..=b'9') => digits_from(&mut i),
             None => return Err(Error::eof(self.base + i)),
             _ => return Err(Error::syntax("invalid number", self.base + start)),
-        }
-        let mut is_int = true;
+        };
+        let mut fraction = 0;
         if b.get(i) == Some(&b'.') {
-            is_int = false;
             i += 1;
-            if !b.get(i).is_some_and(u8::is_ascii_digit) {
+            fraction = digits_from(&mut i);
+            if fraction == 0 {
                 return Err(Error::syntax("invalid number", self.base + start));
             }
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
+            digits += fraction;
         }
-        if matches!(b.get(i), Some(b'e' | b'E')) {
-            is_int = false;
+        let exp = matches!(b.get(i), Some(b'e' | b'E'));
+        if exp {
             i += 1;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
@@ -338,7 +333,12 @@ impl<'a> Reader<'a> {
         self.pos = i;
         Ok(Num {
             bytes: &b[start..i],
-            is_int,
+            is_int: fraction == 0 && !exp,
+            neg,
+            exp,
+            mantissa,
+            digits,
+            fraction,
         })
     }
 
