@@ -220,3 +220,65 @@ async fn too_many_calls_in_flight_get_an_error_each() {
     assert_eq!(ok + refused, 50);
     assert!(ok >= 2, "{ok} answered");
 }
+
+/// An object whose key equals one of polycodec's magic names is data: it stays an object
+/// in every codec, re-encodes byte for byte, and reads back through `from_value`, for every
+/// name and for payloads each kind would accept. (Such an object used to become the JS
+/// kind the name stands for: a client could make a server see a Date where it sent an
+/// object.)
+#[test]
+fn an_object_keyed_by_a_magic_name_stays_an_object_in_every_codec() {
+    let kinds = [
+        "Date",
+        "BigInt",
+        "Undefined",
+        "Map",
+        "Set",
+        "RegExp",
+        "Error",
+        "URL",
+        "Annotated",
+        "TypedArray",
+        "Ref",
+        "Optional",
+    ];
+    let payloads = [
+        "5",
+        r#""12""#,
+        "null",
+        "[[1,2]]",
+        r#"["a","g"]"#,
+        r#"{"name":"E","message":"m"}"#,
+    ];
+    for kind in kinds {
+        let name = format!("$polycodec::{kind}");
+        for payload in payloads {
+            let json = format!(r#"{{"{name}":{payload}}}"#);
+            let v = Json::new().decode_value(json.as_bytes()).unwrap();
+            let Value::Object(o) = &v else {
+                panic!("{json} read as {v:?}")
+            };
+            assert!(o.len() == 1 && o.get(name.as_str()).is_some(), "{json}");
+            assert_eq!(Json::new().encode_value(&v).unwrap(), json.as_bytes());
+
+            let sj = format!(r#"{{"json":[{json}]}}"#);
+            let in_array = SuperJson::new().decode_value(sj.as_bytes()).unwrap();
+            assert_eq!(in_array, Value::Array(vec![v.clone()]), "{sj}");
+            assert_eq!(
+                SuperJson::new().encode_value(&in_array).unwrap(),
+                sj.as_bytes()
+            );
+
+            let mp = MsgPack::new().encode_value(&v).unwrap();
+            assert_eq!(MsgPack::new().decode_value(&mp).unwrap(), v, "{json}");
+
+            let back: Value = polycodec::from_value(v.clone()).unwrap();
+            assert_eq!(back, v, "{json}");
+        }
+    }
+    // Escaped in the text, it is the same key.
+    let v = Json::new()
+        .decode_value(br#"{"$polycodec::D\u0061te":5}"#)
+        .unwrap();
+    assert!(matches!(&v, Value::Object(o) if o.get("$polycodec::Date").is_some()));
+}

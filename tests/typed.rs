@@ -214,7 +214,7 @@ struct Pairs {
 
 /// A Map extension's entries read in place exactly as they read through a `Value`: equal
 /// string keys keep one entry (the last value, as an object and JS's `new Map` do), and a
-/// payload that stands for another kind is refused the same way.
+/// key that equals a magic name is an ordinary key both ways.
 #[test]
 fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
     // {"m": ext 3 [{"a": 1, "a": 2}]}
@@ -226,13 +226,15 @@ fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
     let via_value: Pairs =
         polycodec::from_value(MsgPack::new().decode_value(&dup).unwrap()).unwrap();
     assert_eq!(typed, via_value);
-    // {"m": ext 3 [{"$polycodec::Set": [1]}]}: not a Map payload.
-    let mut magic = vec![0x81, 0xa1, b'm', 0xc7, 0x13, 0x03, 0x81, 0xaf];
+    // {"m": ext 3 [{"$polycodec::Set": 1}]}: one entry whose key is that string.
+    let mut magic = vec![0x81, 0xa1, b'm', 0xc7, 0x12, 0x03, 0x81, 0xaf];
     magic.extend_from_slice(b"$polycodec::Set");
-    magic.extend_from_slice(&[0x91, 0x01]);
-    let typed = MsgPack::new().from_slice::<Pairs>(&magic).unwrap_err();
-    let general = MsgPack::new().decode_value(&magic).unwrap_err();
-    assert_eq!(typed.to_string(), general.to_string());
+    magic.push(0x01);
+    let typed: Pairs = MsgPack::new().from_slice(&magic).unwrap();
+    assert_eq!(typed.m, [("$polycodec::Set".to_owned(), 1)]);
+    let via_value: Pairs =
+        polycodec::from_value(MsgPack::new().decode_value(&magic).unwrap()).unwrap();
+    assert_eq!(typed, via_value);
 }
 
 /// `Codec::decode_erased` hands the caller's visitor a deserializer exactly once, also when
@@ -563,4 +565,59 @@ fn msgpack_errors_inside_an_extension_name_their_byte() {
             assert_eq!(err.offset(), Some(offset), "{err}");
         }
     }
+}
+
+#[derive(Deserialize, Debug)]
+struct Flattened {
+    id: u32,
+    #[serde(flatten)]
+    rest: HashMap<String, Value>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum Untagged {
+    Number(f64),
+    Any(Value),
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(tag = "type")]
+enum Tagged {
+    Event { at: Value },
+}
+
+/// A JS kind inside a `Value` survives serde's buffering: `flatten`, untagged and
+/// internally tagged enums read the value from serde's own copy of it (borrowed for the
+/// first two, owned for the last).
+#[test]
+fn js_kinds_in_values_survive_flatten_untagged_and_tagged_enums() {
+    let text = br#"{"json":{"id":1,"at":"2020-01-02T03:04:05.006Z","tags":["a"]},"meta":{"values":{"at":["Date"],"tags":["set"]},"v":1}}"#;
+    let want_at = Value::Date(Date::from_millis(1_577_934_245_006.0));
+    let want_tags = Value::Set(vec![Value::from("a")]);
+    let f: Flattened = SuperJson::new().from_slice(text).unwrap();
+    assert_eq!(f.id, 1);
+    assert_eq!(f.rest["at"], want_at);
+    assert_eq!(f.rest["tags"], want_tags);
+    let v = SuperJson::new().decode_value(text).unwrap();
+    let packed = MsgPack::new().encode_value(&v).unwrap();
+    let f: Flattened = MsgPack::new().from_slice(&packed).unwrap();
+    assert_eq!(f.rest["at"], want_at);
+    assert_eq!(f.rest["tags"], want_tags);
+
+    let date = br#"{"json":"2020-01-02T03:04:05.006Z","meta":{"values":["Date"],"v":1}}"#;
+    match SuperJson::new().from_slice::<Untagged>(date).unwrap() {
+        Untagged::Any(v) => assert_eq!(v, want_at),
+        other => panic!("{other:?}"),
+    }
+    match SuperJson::new()
+        .from_slice::<Untagged>(br#"{"json":5}"#)
+        .unwrap()
+    {
+        Untagged::Number(n) => assert_eq!(n, 5.0),
+        other => panic!("{other:?}"),
+    }
+    let event = br#"{"json":{"type":"Event","at":"2020-01-02T03:04:05.006Z"},"meta":{"values":{"at":["Date"]},"v":1}}"#;
+    let Tagged::Event { at } = SuperJson::new().from_slice::<Tagged>(event).unwrap();
+    assert_eq!(at, want_at);
 }

@@ -90,15 +90,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let Some(first) = map.next_key::<Value>()? else {
-            return Ok(Value::Object(Object::new()));
-        };
-        if let Value::String(k) = &first {
-            if let Some(m) = Magic::from_name(k) {
+        let first = match map.next_key_seed(FirstKey)? {
+            None => return Ok(Value::Object(Object::new())),
+            Some(First::Magic(m)) => {
                 let payload: Value = map.next_value()?;
                 return from_magic(m, payload).map_err(de::Error::custom);
             }
-        }
+            Some(First::Key(k)) => k,
+        };
         let first_value: Value = map.next_value()?;
         let mut entries = match first {
             Value::String(k) => match read_object(&mut map, k, first_value)? {
@@ -121,6 +120,90 @@ impl<'de> Visitor<'de> for ValueVisitor {
         } else {
             Ok(Value::Map(entries))
         }
+    }
+}
+
+/// The first key of a map: a JS kind's magic name (see [`crate::value::magic`]) or an
+/// ordinary key.
+enum First {
+    Magic(Magic),
+    Key(Value),
+}
+
+/// Reads the first key of a map as [`First`]. A magic name counts only when it comes as a
+/// borrowed or transient string (`visit_borrowed_str`, `visit_str`), as polycodec's
+/// deserializers give it; given as an owned `String` it is an ordinary key. polycodec's
+/// readers give an object's own key that equals a magic name that way, so that
+/// `{"$polycodec::Date": 5}` from the wire stays an object instead of becoming a Date.
+struct FirstKey;
+
+impl<'de> DeserializeSeed<'de> for FirstKey {
+    type Value = First;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<First, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Everything but a string key reads as [`ValueVisitor`] reads it.
+macro_rules! key_like_value {
+    ($($method:ident($($arg:ident: $t:ty),*);)*) => {$(
+        fn $method<E: de::Error>(self, $($arg: $t),*) -> Result<First, E> {
+            ValueVisitor.$method($($arg),*).map(First::Key)
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for FirstKey {
+    type Value = First;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<First, E> {
+        Ok(match Magic::from_name(v) {
+            Some(m) => First::Magic(m),
+            None => First::Key(Value::String(v.to_owned())),
+        })
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<First, E> {
+        Ok(First::Key(Value::String(v)))
+    }
+    key_like_value! {
+        visit_bool(v: bool);
+        visit_i64(v: i64);
+        visit_u64(v: u64);
+        visit_i128(v: i128);
+        visit_u128(v: u128);
+        visit_f64(v: f64);
+        visit_bytes(v: &[u8]);
+        visit_byte_buf(v: Vec<u8>);
+        visit_none();
+        visit_unit();
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<First, D::Error> {
+        ValueVisitor.visit_some(d).map(First::Key)
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<First, D::Error> {
+        ValueVisitor.visit_newtype_struct(d).map(First::Key)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<First, A::Error> {
+        ValueVisitor.visit_seq(seq).map(First::Key)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<First, A::Error> {
+        ValueVisitor.visit_map(map).map(First::Key)
+    }
+}
+
+/// A key of an object (or any string a reader gives) to a visitor: as an owned `String`
+/// when it equals a magic name, so that it is never taken for one (see [`FirstKey`]).
+pub(crate) fn visit_plain_str<'de, V: Visitor<'de>, E: de::Error>(
+    s: &str,
+    visitor: V,
+) -> Result<V::Value, E> {
+    if Magic::from_name(s).is_some() {
+        visitor.visit_string(s.to_owned())
+    } else {
+        visitor.visit_str(s)
     }
 }
 
@@ -208,7 +291,7 @@ fn read_object<'de, A: MapAccess<'de>>(
 /// Deserialize a `T` from a [`Value`].
 ///
 /// Numbers that are whole and safe read as any integer type; bigints read as integer types
-/// they fit in; a Date reads as a [`crate::js::Date`], a `chrono::DateTime` (from its ISO
+/// they fit in; a Date reads as a [`crate::Date`], a `chrono::DateTime` (from its ISO
 /// string) or a string; a Set reads as any sequence and a Map as any map. Shared nodes are
 /// read through; a cycle is an error, and reading more than
 /// [`Limits::max_ref_expansion`](crate::Limits::max_ref_expansion) nodes below shared nodes
@@ -614,7 +697,7 @@ impl<'de, 'a, I: Iterator<Item = (&'a String, &'a Value)>> MapAccess<'de> for Ma
             return Ok(None);
         };
         self.pending = Some((k, v));
-        seed.deserialize(k.as_str().into_deserializer()).map(Some)
+        seed.deserialize(PlainKey(k)).map(Some)
     }
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
         let (k, v) = self
@@ -629,6 +712,29 @@ impl<'de, 'a, I: Iterator<Item = (&'a String, &'a Value)>> MapAccess<'de> for Ma
             (lo, Some(hi)) if lo == hi => Some(lo),
             _ => None,
         }
+    }
+}
+
+/// An object's key: a string that is never a magic name (see [`visit_plain_str`]).
+struct PlainKey<'a>(&'a str);
+
+impl<'de> Deserializer<'de> for PlainKey<'_> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visit_plain_str(self.0, visitor)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_enum(self.0.into_deserializer())
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct
+        identifier ignored_any
     }
 }
 
@@ -730,7 +836,11 @@ impl<'de> MapAccess<'de> for MagicMap<'_> {
     type Error = Error;
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
         match self.name.take() {
-            Some(n) => seed.deserialize(n.into_deserializer()).map(Some),
+            // Borrowed: a magic name must stay one also through serde's buffering
+            // (`flatten`, untagged enums), which keeps a borrowed string borrowed.
+            Some(n) => seed
+                .deserialize(de::value::BorrowedStrDeserializer::new(n))
+                .map(Some),
             None => Ok(None),
         }
     }

@@ -25,6 +25,14 @@
 //!
 //! The visitors of [`Value`](super::Value) and of the wrappers in [`crate::js`] accept both
 //! these maps and the plain forms, so they also read from serde_json and other formats.
+//!
+//! **Data that looks like a magic map stays data**: the `Value` visitor takes the first
+//! key for a magic name only when it comes as a borrowed or transient string
+//! (`visit_borrowed_str`, `visit_str`, as these maps give it); polycodec's readers give an
+//! object's own key that equals a magic name as an owned `String`
+//! (`value::de::visit_plain_str`), so `{"$polycodec::Date": 5}` read from JSON,
+//! superjson or MessagePack stays an object. Other formats' deserializers (serde_json's,
+//! for one) give keys as they like, so there such an object may still read as the kind.
 
 pub const DATE: &str = "$polycodec::Date";
 pub const BIGINT: &str = "$polycodec::BigInt";

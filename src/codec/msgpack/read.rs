@@ -559,7 +559,11 @@ impl<'de> Deserializer<'de> {
             Head::I64(n) => visitor.visit_i64(n),
             Head::F32(n) => visitor.visit_f64(f64::from(n)),
             Head::F64(n) => visitor.visit_f64(n),
-            Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, self.offset() - s.len())?),
+            Head::Str(s) => match self.str_of(s, self.offset() - s.len())? {
+                // A string that equals a magic name is data (a map's own key), never a kind.
+                s if s.starts_with('$') => crate::value::de::visit_plain_str(s, visitor),
+                s => visitor.visit_borrowed_str(s),
+            },
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
             Head::Array(n) => self.seq(n, at, visitor),
             Head::Map(n) => self.map(n, at, visitor),
@@ -606,22 +610,16 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Whether the `n` map entries that come next read the same pair by pair as they do
-    /// through a `Value` (the general path): not when the first key is a polycodec magic
-    /// name (the map stands for another kind there), nor when every key is a string and two
-    /// are equal (an object keeps one of them). Reads ahead without moving.
+    /// through a `Value` (the general path): not when every key is a string and two are
+    /// equal (an object keeps one of them). Reads ahead without moving.
     fn entries_read_alike(&self, n: usize) -> bool {
         let mut d = self.sub(&self.b[self.pos..], self.offset());
         let mut keys: Vec<&[u8]> = Vec::with_capacity(n);
         let mut all_strings = true;
-        for i in 0..n {
+        for _ in 0..n {
             let key_at = d.pos;
             match d.head() {
-                Ok(Head::Str(k)) => {
-                    if i == 0 && k.starts_with(b"$polycodec::") {
-                        return false;
-                    }
-                    keys.push(k);
-                }
+                Ok(Head::Str(k)) => keys.push(k),
                 Ok(_) => {
                     all_strings = false;
                     d.pos = key_at;

@@ -7,7 +7,7 @@
 use super::annotate;
 use super::meta::{spare, MetaTree, NodeId, NONE};
 use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
-use crate::value::de::ValueVisitor;
+use crate::value::de::{visit_plain_str, ValueVisitor};
 use crate::value::number::MAX_SAFE_INTEGER;
 use crate::value::{Date, Value};
 use crate::{Error, Result};
@@ -683,8 +683,9 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'de, '_> {
     type Error = Error;
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self {
-            KeyDeserializer::Borrowed(s) => visitor.visit_borrowed_str(s),
-            KeyDeserializer::Copied(s) => visitor.visit_str(s),
+            // A key that equals a magic name is the object's own key, never a JS kind.
+            KeyDeserializer::Borrowed(s) if !s.starts_with('$') => visitor.visit_borrowed_str(s),
+            other => visit_plain_str(other.text(), visitor),
         }
     }
     key_int!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
