@@ -621,3 +621,32 @@ fn js_kinds_in_values_survive_flatten_untagged_and_tagged_enums() {
     let Tagged::Event { at } = SuperJson::new().from_slice::<Tagged>(event).unwrap();
     assert_eq!(at, want_at);
 }
+
+/// The literal `-0` is the float -0 as in JS's `JSON.parse` (and serde_json), in plain
+/// JSON and in superjson's `json`; integer fields still read it as 0.
+#[test]
+fn json_minus_zero_is_the_float_minus_zero_as_in_js() {
+    let minus_zero = Value::Number(-0.0);
+    assert_eq!(Json::new().decode_value(b"-0").unwrap(), minus_zero);
+    assert_eq!(
+        SuperJson::new().decode_value(br#"{"json":[-0]}"#).unwrap(),
+        Value::Array(vec![minus_zero.clone()])
+    );
+    // What JS's superjson writes for it.
+    assert_eq!(
+        SuperJson::new()
+            .encode_value(&Json::new().decode_value(b"[-0,0]").unwrap())
+            .unwrap(),
+        br#"{"json":["-0",0],"meta":{"values":{"0":["number"]},"v":1}}"#
+    );
+    let f: f64 = Json::new().from_slice(b"-0").unwrap();
+    assert!(f == 0.0 && f.is_sign_negative());
+    assert_eq!(Json::new().from_slice::<i64>(b"-0").unwrap(), 0);
+    assert_eq!(Json::new().from_slice::<i32>(b"-0").unwrap(), 0);
+    assert_eq!(
+        SuperJson::new()
+            .from_slice::<i8>(br#"{"json":-0}"#)
+            .unwrap(),
+        0
+    );
+}
