@@ -40,6 +40,7 @@ const edge = {
   "nested": () => ({ a: [{ b: { c: [new Map([["d", new Set([new Date(1)])]])] } }] }),
   "keys-special": () => ({ "a.b": 1, "\\": 2, "": 3, "a\\.b": new Date(4), ".": undefined }),
   "keys-integer-like": () => ({ z: 1, 10: 2, 2: 3, "-1": 4, "01": 5, a: 6 }),
+  "keys-like-polycodec-kinds": () => [{ "$polycodec::Date": 5 }, { "$polycodec::Set": [1], a: 1 }, { "$polycodec::Map": new Map([[1, 2]]) }],
   "empty-containers": () => [[], {}, new Map(), new Set()],
   "deep-array": () => [[[[[[[[1]]]]]]]],
   "repeated-specials": () => ({ a: NaN, b: [NaN, 7n], c: 7n }),
@@ -61,7 +62,7 @@ const pick = (list) => list[int(list.length)];
 const NUMBERS = [0, 1, -1, 7, 255, -129, 65536, 0.5, -2.75, 1e21, 1e-7, 5e-324, 1.7976931348623157e308,
   NaN, Infinity, -Infinity, -0, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER];
 const CODE_POINTS = [0x61, 0x7a, 0x20, 0x2e, 0x5c, 0x22, 0x2f, 0x0, 0x1f, 0x7f, 0xe9, 0x3b1, 0x65e5, 0x2028, 0xfeff, 0x1f600, 0x10ffff];
-const KEYS = ["a", "b", "id", "", ".", "a.b", "\\", "2", "10", "0", "key with space", "ключ", "😀"];
+const KEYS = ["a", "b", "id", "", ".", "a.b", "\\", "2", "10", "0", "key with space", "ключ", "😀", "$polycodec::Date"];
 
 const randomString = () => String.fromCodePoint(...Array.from({ length: int(8) }, () => pick(CODE_POINTS)));
 const randomDate = () => new Date(Math.round((random() * 2 - 1) * 8.64e15 * (random() < 0.7 ? 1e-4 : 1)));
