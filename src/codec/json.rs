@@ -8,7 +8,7 @@ use super::{Codec, FrameKind};
 use crate::value::Value;
 use crate::{Error, Limits, Result};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::LazyLock;
 
 static NO_META: LazyLock<MetaTree> = LazyLock::new(MetaTree::default);
@@ -92,7 +92,7 @@ impl Codec for Json {
     fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
         self.limits.check_message(bytes.len())?;
         let mut de = Deserializer::new(Reader::new(bytes), &NO_META, self.limits.depth());
-        let v = Value::deserialize(&mut de)?;
+        let v = de.value()?;
         de.r.end()?;
         Ok(v)
     }

@@ -7,7 +7,7 @@
 use super::annotate;
 use super::meta::{spare, MetaTree, NodeId, NONE};
 use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
-use crate::value::de::{visit_plain_str, ValueVisitor};
+use crate::value::de::visit_plain_str;
 use crate::value::number::MAX_SAFE_INTEGER;
 use crate::value::{Date, Value};
 use crate::{Error, Result};
@@ -25,6 +25,11 @@ pub(crate) struct Deserializer<'a, 'm> {
     node: NodeId,
     /// Which annotated nodes have been applied.
     applied: Vec<bool>,
+    /// [`Deserializer::value`]'s elements and members of the arrays and objects being
+    /// read, innermost last: each container is made at its size from its tail when it ends
+    /// (no growing `Vec`s). Kept per thread between reads.
+    items: Vec<Value>,
+    members: Vec<(String, Value)>,
 }
 
 impl Drop for Deserializer<'_, '_> {
@@ -34,7 +39,25 @@ impl Drop for Deserializer<'_, '_> {
             flags.clear();
             spare::keep(&spare::FLAGS, flags);
         }
+        let mut items = std::mem::take(&mut self.items);
+        if items.capacity() != 0 && items.capacity() <= MAX_KEPT_ITEMS {
+            items.clear();
+            crate::codec::reuse::keep(&ITEMS, items);
+        }
+        let mut members = std::mem::take(&mut self.members);
+        if members.capacity() != 0 && members.capacity() <= MAX_KEPT_ITEMS {
+            members.clear();
+            crate::codec::reuse::keep(&MEMBERS, members);
+        }
     }
+}
+
+/// The most stack slots [`Deserializer::value`] keeps per thread (32 and 56 bytes each).
+const MAX_KEPT_ITEMS: usize = 4096;
+
+thread_local! {
+    static ITEMS: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+    static MEMBERS: Cell<Vec<(String, Value)>> = const { Cell::new(Vec::new()) };
 }
 
 impl<'a, 'm> Deserializer<'a, 'm> {
@@ -54,7 +77,148 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             } else {
                 Vec::new()
             },
+            items: Vec::new(),
+            members: Vec::new(),
         }
+    }
+
+    /// The next value as a [`Value`], as `Value::deserialize` would give it, without the
+    /// visitor protocol: an annotated value is built once (through serde it was built, then
+    /// handed over by a second deserializer that copies it), and arrays and objects are
+    /// made at their size.
+    pub(crate) fn value(&mut self) -> Result<Value> {
+        if self.items.capacity() == 0 {
+            self.items = crate::codec::reuse::take(&ITEMS);
+        }
+        if self.members.capacity() == 0 {
+            self.members = crate::codec::reuse::take(&MEMBERS);
+        }
+        self.next_value()
+    }
+
+    fn next_value(&mut self) -> Result<Value> {
+        if let Some(v) = self.take_annotated()? {
+            return Ok(v);
+        }
+        self.plain_value()
+    }
+
+    /// [`Deserializer::parse_plain`] for a [`Value`]: the same syntax, errors and paths.
+    fn plain_value(&mut self) -> Result<Value> {
+        let node = std::mem::replace(&mut self.node, NONE);
+        Ok(match self.r.peek_some()? {
+            b'n' => {
+                self.r.keyword(b"null")?;
+                Value::Null
+            }
+            b't' => {
+                self.r.keyword(b"true")?;
+                Value::Bool(true)
+            }
+            b'f' => {
+                self.r.keyword(b"false")?;
+                Value::Bool(false)
+            }
+            b'"' => Value::String(self.r.string(&mut self.scratch)?.as_str().to_owned()),
+            b'[' => {
+                self.r.pos += 1;
+                self.enter()?;
+                let v = grow_every(self.depth_left, || self.array_items(node))?;
+                self.leave();
+                self.r.expect(b']', "`]`")?;
+                v
+            }
+            b'{' => {
+                self.r.pos += 1;
+                self.enter()?;
+                let v = grow_every(self.depth_left, || self.object_members(node))?;
+                self.leave();
+                self.r.expect(b'}', "`}`")?;
+                v
+            }
+            // The number `visit_number` gives `ValueVisitor`: safe integers are exact in
+            // f64, `-0` is -0, the rest correctly rounded.
+            b'-' | b'0'..=b'9' => Value::Number(self.r.number()?.to_f64()),
+            c => {
+                return Err(self
+                    .r
+                    .err(format!("expected a value, found {}", describe(c))))
+            }
+        })
+    }
+
+    /// The elements of an array whose `[` is read, up to (not including) its `]`.
+    fn array_items(&mut self, node: NodeId) -> Result<Value> {
+        let base = self.items.len();
+        let mut index = 0;
+        loop {
+            match self.r.peek_some()? {
+                b']' => break,
+                b',' if index > 0 => {
+                    self.r.pos += 1;
+                    if self.r.peek_some()? == b']' {
+                        return Err(self.r.err("trailing comma in array"));
+                    }
+                }
+                c if index > 0 => {
+                    return Err(self
+                        .r
+                        .err(format!("expected `,` or `]`, found {}", describe(c))))
+                }
+                _ => {}
+            }
+            self.node = if node == NONE {
+                NONE
+            } else {
+                self.tree.child_index(node, index)
+            };
+            let v = self
+                .next_value()
+                .map_err(|e| e.in_segment(&index.to_string()))?;
+            self.items.push(v);
+            index += 1;
+        }
+        Ok(Value::Array(self.items.drain(base..).collect()))
+    }
+
+    /// The members of an object whose `{` is read, up to (not including) its `}`. A
+    /// repeated key keeps its first place and takes the last value, as in `JSON.parse`.
+    fn object_members(&mut self, node: NodeId) -> Result<Value> {
+        let base = self.members.len();
+        let mut first = true;
+        loop {
+            match self.r.peek_some()? {
+                b'}' => break,
+                b',' if !first => {
+                    self.r.pos += 1;
+                    self.r.peek_some()?;
+                }
+                c if !first => {
+                    return Err(self
+                        .r
+                        .err(format!("expected `,` or `}}`, found {}", describe(c))))
+                }
+                _ => {}
+            }
+            first = false;
+            if self.r.peek_some()? != b'"' {
+                return Err(self.r.err("expected a string key"));
+            }
+            let key = self.r.string(&mut self.scratch)?.as_str().to_owned();
+            self.r.expect(b':', "`:`")?;
+            self.node = if node == NONE {
+                NONE
+            } else {
+                self.tree.child_key(node, &key)
+            };
+            let v = self.next_value().map_err(|e| e.in_segment(&key))?;
+            self.members.push((key, v));
+        }
+        let mut o = crate::value::Object::with_capacity(self.members.len() - base);
+        for (k, v) in self.members.drain(base..) {
+            o.insert_full(k, v);
+        }
+        Ok(Value::Object(o))
     }
 
     /// After the value: fail if an annotation addressed a path that `json` does not have.
@@ -101,7 +265,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             Value::Null
         } else {
             self.node = node;
-            let v = self.parse_plain(ValueVisitor)?;
+            let v = self.plain_value()?;
             self.node = NONE;
             v
         };

@@ -17,7 +17,7 @@ use crate::value::Value;
 use crate::{Limits, Result};
 use ser::{Encoder, Mode};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The superjson codec.
 ///
@@ -177,7 +177,7 @@ impl SuperJson {
             base: 0,
         };
         let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
-        let v = Value::deserialize(&mut de)?;
+        let v = de.value()?;
         de.r.end()?;
         de.check_all_applied()?;
         match &meta.refs {
@@ -255,7 +255,7 @@ impl Envelope {
             &empty,
             limits.depth(),
         );
-        let v = Value::deserialize(&mut d).ok()?;
+        let v = d.value().ok()?;
         d.r.end().ok()?;
         Some(Envelope {
             json: Some((HEAD.len(), p)),
@@ -330,7 +330,7 @@ impl Envelope {
                         &empty,
                         limits.depth(),
                     );
-                    let v = Value::deserialize(&mut d).map_err(|e| e.in_segment("meta"))?;
+                    let v = d.value().map_err(|e| e.in_segment("meta"))?;
                     r.pos = d.r.pos;
                     env.meta = MetaSource::Value(v);
                 }
