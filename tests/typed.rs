@@ -155,6 +155,31 @@ fn hashmap_with_integer_keys_is_a_js_map_and_reads_back() {
     assert_eq!(back, m);
 }
 
+/// A plain object's keys read as numbers or bools for a map with such keys, straight from
+/// the text and through a `Value` alike (as serde_json does).
+#[test]
+fn object_keys_read_as_integer_and_bool_map_keys_from_text_and_from_a_value() {
+    let text = br#"{"1":"a","20":"b"}"#;
+    let want: BTreeMap<u32, String> = [(1, "a".into()), (20, "b".into())].into();
+    assert_eq!(
+        Json::new()
+            .from_slice::<BTreeMap<u32, String>>(text)
+            .unwrap(),
+        want
+    );
+    let v = Json::new().decode_value(text).unwrap();
+    assert_eq!(
+        polycodec::from_value::<BTreeMap<u32, String>>(v).unwrap(),
+        want
+    );
+    let flags = Json::new().decode_value(br#"{"true":1}"#).unwrap();
+    let flags: BTreeMap<bool, u8> = polycodec::from_value(flags).unwrap();
+    assert_eq!(flags, [(true, 1)].into());
+    let bad = Json::new().decode_value(br#"{"x":1}"#).unwrap();
+    let err = polycodec::from_value::<BTreeMap<u32, u8>>(bad).unwrap_err();
+    assert_eq!(err.message(), r#"object key "x" is not a u32"#);
+}
+
 #[test]
 fn typed_decode_errors_name_the_path() {
     let err = SuperJson::new()

@@ -18,3 +18,39 @@ pub(crate) fn take<T: Default>(slot: &'static LocalKey<Cell<T>>) -> T {
 pub(crate) fn keep<T>(slot: &'static LocalKey<Cell<T>>, buf: T) {
     let _ = slot.try_with(|s| s.set(buf));
 }
+
+/// A buffer [`keep_cleared`] can empty and measure.
+pub(crate) trait Buffer {
+    /// Room for how many elements.
+    fn room(&self) -> usize;
+    /// Drop the contents, keep the room.
+    fn empty(&mut self);
+}
+
+impl<T> Buffer for Vec<T> {
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+    fn empty(&mut self) {
+        self.clear();
+    }
+}
+
+impl Buffer for String {
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+    fn empty(&mut self) {
+        self.clear();
+    }
+}
+
+/// Empty `buf` and [`keep`] it for the next call, unless it has no room (nothing to save)
+/// or more than `max` (one huge message must not pin its memory to the thread).
+#[inline]
+pub(crate) fn keep_cleared<T: Buffer>(slot: &'static LocalKey<Cell<T>>, mut buf: T, max: usize) {
+    if buf.room() != 0 && buf.room() <= max {
+        buf.empty();
+        keep(slot, buf);
+    }
+}

@@ -697,7 +697,7 @@ impl<'de, 'a, I: Iterator<Item = (&'a String, &'a Value)>> MapAccess<'de> for Ma
             return Ok(None);
         };
         self.pending = Some((k, v));
-        seed.deserialize(PlainKey(k)).map(Some)
+        seed.deserialize(KeyDeserializer::Copied(k)).map(Some)
     }
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
         let (k, v) = self
@@ -715,13 +715,63 @@ impl<'de, 'a, I: Iterator<Item = (&'a String, &'a Value)>> MapAccess<'de> for Ma
     }
 }
 
-/// An object's key: a string that is never a magic name (see [`visit_plain_str`]).
-struct PlainKey<'a>(&'a str);
+/// An object key: a string, which also reads as a number (or a bool) for maps with such
+/// keys; borrowed from the input or copied. A key that equals a magic name is never taken
+/// for one (see [`visit_plain_str`]).
+pub(crate) enum KeyDeserializer<'a, 'k> {
+    Borrowed(&'a str),
+    Copied(&'k str),
+}
 
-impl<'de> Deserializer<'de> for PlainKey<'_> {
+impl KeyDeserializer<'_, '_> {
+    fn text(&self) -> &str {
+        match self {
+            KeyDeserializer::Borrowed(s) => s,
+            KeyDeserializer::Copied(s) => s,
+        }
+    }
+}
+
+macro_rules! key_int {
+    ($($method:ident $visit:ident $t:ty)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            match self.text().parse::<$t>() {
+                Ok(n) => visitor.$visit(n),
+                Err(_) => Err(Error::data(format!(
+                    "object key {:?} is not a {}", self.text(), stringify!($t)
+                ))),
+            }
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for KeyDeserializer<'de, '_> {
     type Error = Error;
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visit_plain_str(self.0, visitor)
+        match self {
+            // A key that equals a magic name is the object's own key, never a JS kind.
+            KeyDeserializer::Borrowed(s) if !s.starts_with('$') => visitor.visit_borrowed_str(s),
+            other => visit_plain_str(other.text(), visitor),
+        }
+    }
+    key_int!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
+        deserialize_i64 visit_i64 i64 deserialize_i128 visit_i128 i128
+        deserialize_u8 visit_u8 u8 deserialize_u16 visit_u16 u16 deserialize_u32 visit_u32 u32
+        deserialize_u64 visit_u64 u64 deserialize_u128 visit_u128 u128
+        deserialize_f32 visit_f32 f32 deserialize_f64 visit_f64 f64);
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.text() {
+            "true" => visitor.visit_bool(true),
+            "false" => visitor.visit_bool(false),
+            other => Err(Error::data(format!("object key {other:?} is not a bool"))),
+        }
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
     }
     fn deserialize_enum<V: Visitor<'de>>(
         self,
@@ -729,12 +779,11 @@ impl<'de> Deserializer<'de> for PlainKey<'_> {
         _: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        visitor.visit_enum(self.0.into_deserializer())
+        visitor.visit_enum(self.text().into_deserializer())
     }
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct
-        identifier ignored_any
+        char str string bytes byte_buf option unit unit_struct seq tuple tuple_struct map
+        struct identifier ignored_any
     }
 }
 

@@ -7,7 +7,7 @@
 use super::annotate;
 use super::meta::{spare, MetaTree, NodeId, NONE};
 use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
-use crate::value::de::visit_plain_str;
+use crate::value::de::KeyDeserializer;
 use crate::value::number::MAX_SAFE_INTEGER;
 use crate::value::{Date, Value};
 use crate::{Error, Result};
@@ -34,21 +34,14 @@ pub(crate) struct Deserializer<'a, 'm> {
 
 impl Drop for Deserializer<'_, '_> {
     fn drop(&mut self) {
-        let mut flags = std::mem::take(&mut self.applied);
-        if flags.capacity() != 0 && flags.capacity() <= spare::MAX_FLAGS {
-            flags.clear();
-            spare::keep(&spare::FLAGS, flags);
-        }
-        let mut items = std::mem::take(&mut self.items);
-        if items.capacity() != 0 && items.capacity() <= MAX_KEPT_ITEMS {
-            items.clear();
-            crate::codec::reuse::keep(&ITEMS, items);
-        }
-        let mut members = std::mem::take(&mut self.members);
-        if members.capacity() != 0 && members.capacity() <= MAX_KEPT_ITEMS {
-            members.clear();
-            crate::codec::reuse::keep(&MEMBERS, members);
-        }
+        use crate::codec::reuse::keep_cleared;
+        keep_cleared(
+            &spare::FLAGS,
+            std::mem::take(&mut self.applied),
+            spare::MAX_FLAGS,
+        );
+        keep_cleared(&ITEMS, std::mem::take(&mut self.items), MAX_KEPT_ITEMS);
+        keep_cleared(&MEMBERS, std::mem::take(&mut self.members), MAX_KEPT_ITEMS);
     }
 }
 
@@ -814,76 +807,6 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
         self.de.node = self.pending;
         seed.deserialize(&mut *self.de)
             .map_err(|e| e.in_segment(self.key.as_str()))
-    }
-}
-
-/// An object key: a string, which also reads as a number for maps with integer keys.
-enum KeyDeserializer<'a, 'k> {
-    Borrowed(&'a str),
-    Copied(&'k str),
-}
-
-impl KeyDeserializer<'_, '_> {
-    fn text(&self) -> &str {
-        match self {
-            KeyDeserializer::Borrowed(s) => s,
-            KeyDeserializer::Copied(s) => s,
-        }
-    }
-}
-
-macro_rules! key_int {
-    ($($method:ident $visit:ident $t:ty)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-            match self.text().parse::<$t>() {
-                Ok(n) => visitor.$visit(n),
-                Err(_) => Err(Error::data(format!(
-                    "object key {:?} is not a {}", self.text(), stringify!($t)
-                ))),
-            }
-        }
-    )*};
-}
-
-impl<'de> de::Deserializer<'de> for KeyDeserializer<'de, '_> {
-    type Error = Error;
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self {
-            // A key that equals a magic name is the object's own key, never a JS kind.
-            KeyDeserializer::Borrowed(s) if !s.starts_with('$') => visitor.visit_borrowed_str(s),
-            other => visit_plain_str(other.text(), visitor),
-        }
-    }
-    key_int!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
-        deserialize_i64 visit_i64 i64 deserialize_i128 visit_i128 i128
-        deserialize_u8 visit_u8 u8 deserialize_u16 visit_u16 u16 deserialize_u32 visit_u32 u32
-        deserialize_u64 visit_u64 u64 deserialize_u128 visit_u128 u128
-        deserialize_f32 visit_f32 f32 deserialize_f64 visit_f64 f64);
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.text() {
-            "true" => visitor.visit_bool(true),
-            "false" => visitor.visit_bool(false),
-            other => Err(Error::data(format!("object key {other:?} is not a bool"))),
-        }
-    }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value> {
-        visitor.visit_newtype_struct(self)
-    }
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value> {
-        visitor.visit_enum(self.text().into_deserializer())
-    }
-    serde::forward_to_deserialize_any! {
-        char str string bytes byte_buf option unit unit_struct seq tuple tuple_struct map
-        struct identifier ignored_any
     }
 }
 

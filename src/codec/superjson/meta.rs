@@ -236,16 +236,10 @@ impl Default for MetaTree {
 
 impl Drop for MetaTree {
     fn drop(&mut self) {
-        let mut nodes = std::mem::take(&mut self.nodes);
-        if nodes.capacity() <= spare::MAX_NODES {
-            nodes.clear();
-            spare::keep(&spare::NODES, nodes);
-        }
-        let mut keys = std::mem::take(&mut self.keys);
-        if keys.capacity() <= spare::MAX_KEY_BYTES {
-            keys.clear();
-            spare::keep(&spare::KEYS, keys);
-        }
+        let nodes = std::mem::take(&mut self.nodes);
+        spare::keep_cleared(&spare::NODES, nodes, spare::MAX_NODES);
+        let keys = std::mem::take(&mut self.keys);
+        spare::keep_cleared(&spare::KEYS, keys, spare::MAX_KEY_BYTES);
     }
 }
 
@@ -270,7 +264,7 @@ pub(crate) mod spare {
         pub(crate) static FLAGS: Cell<Vec<bool>> = const { Cell::new(Vec::new()) };
     }
 
-    pub(crate) use crate::codec::reuse::{keep, take};
+    pub(crate) use crate::codec::reuse::{keep_cleared, take};
 }
 
 impl MetaTree {
