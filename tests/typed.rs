@@ -675,3 +675,55 @@ fn json_minus_zero_is_the_float_minus_zero_as_in_js() {
         0
     );
 }
+
+#[derive(Deserialize, Debug)]
+struct FlattenedValue {
+    id: u32,
+    #[serde(flatten)]
+    extra: Value,
+}
+
+/// The other side of the same rule: an object whose key equals a magic name stays an
+/// object also through serde's buffering, in every codec (`flatten` and untagged enums
+/// give a buffered key back as a transient string), and a typed map reads such a key as
+/// any other.
+#[test]
+fn magic_looking_objects_stay_objects_through_flatten_and_untagged_enums() {
+    let object = |pairs: &[(&str, Value)]| {
+        let mut o = polycodec::Object::new();
+        for (k, v) in pairs {
+            o.insert(*k, v.clone());
+        }
+        Value::Object(o)
+    };
+    let fake = object(&[("$polycodec::Date", Value::Number(5.0))]);
+    let outer = object(&[
+        ("id", Value::Number(1.0)),
+        ("x", fake.clone()),
+        ("$polycodec::Set", Value::Array(vec![])),
+        ("other", Value::Number(1.0)),
+    ]);
+    let codecs: [&dyn Codec; 3] = [&Json::new(), &SuperJson::new(), &MsgPack::new()];
+    for codec in codecs {
+        let name = codec.name();
+        let bytes = codec.encode_value(&fake).unwrap();
+        match codec.decode::<Untagged>(&bytes).unwrap() {
+            Untagged::Any(v) => assert_eq!(v, fake, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        let bytes = codec.encode_value(&outer).unwrap();
+        let f: Flattened = codec.decode(&bytes).unwrap();
+        assert_eq!(f.rest["x"], fake, "{name}");
+        let f: FlattenedValue = codec.decode(&bytes).unwrap();
+        assert_eq!(f.id, 1);
+        let Value::Object(extra) = &f.extra else {
+            panic!("{name}: {:?}", f.extra)
+        };
+        assert_eq!(extra.len(), 3, "{name}: {extra:?}");
+        assert_eq!(extra.get("$polycodec::Set"), Some(&Value::Array(vec![])));
+    }
+    let m: HashMap<String, u32> = Json::new()
+        .from_slice(br#"{"$polycodec::Date":1}"#)
+        .unwrap();
+    assert_eq!(m["$polycodec::Date"], 1);
+}

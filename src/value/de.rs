@@ -131,10 +131,12 @@ enum First {
 }
 
 /// Reads the first key of a map as [`First`]. A magic name counts only when it comes as a
-/// borrowed or transient string (`visit_borrowed_str`, `visit_str`), as polycodec's
-/// deserializers give it; given as an owned `String` it is an ordinary key. polycodec's
-/// readers give an object's own key that equals a magic name that way, so that
-/// `{"$polycodec::Date": 5}` from the wire stays an object instead of becoming a Date.
+/// borrowed string (`visit_borrowed_str`), as [`MagicMap`] gives it; a borrowed string
+/// stays borrowed through serde's buffering (`flatten`, untagged and internally tagged
+/// enums), so a JS kind survives them. polycodec's readers never give an object's own key
+/// that equals a magic name as a borrowed string (see [`is_magic_name`]), so
+/// `{"$polycodec::Date": 5}` from the wire stays an object, also after buffering (which
+/// gives it back as `visit_str` or `visit_string`).
 struct FirstKey;
 
 impl<'de> DeserializeSeed<'de> for FirstKey {
@@ -159,11 +161,14 @@ impl<'de> Visitor<'de> for FirstKey {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map key")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<First, E> {
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<First, E> {
         Ok(match Magic::from_name(v) {
             Some(m) => First::Magic(m),
             None => First::Key(Value::String(v.to_owned())),
         })
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<First, E> {
+        Ok(First::Key(Value::String(v.to_owned())))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<First, E> {
         Ok(First::Key(Value::String(v)))
@@ -194,17 +199,12 @@ impl<'de> Visitor<'de> for FirstKey {
     }
 }
 
-/// A key of an object (or any string a reader gives) to a visitor: as an owned `String`
-/// when it equals a magic name, so that it is never taken for one (see [`FirstKey`]).
-pub(crate) fn visit_plain_str<'de, V: Visitor<'de>, E: de::Error>(
-    s: &str,
-    visitor: V,
-) -> Result<V::Value, E> {
-    if Magic::from_name(s).is_some() {
-        visitor.visit_string(s.to_owned())
-    } else {
-        visitor.visit_str(s)
-    }
+/// True when `s` is one of the magic names: a reader gives such a string of its own (an
+/// object's key) as a transient `&str` (`visit_str`), never borrowed, so that it is never
+/// taken for a JS kind (see [`FirstKey`]). Cheap for ordinary strings.
+#[inline]
+pub(crate) fn is_magic_name(s: &str) -> bool {
+    s.starts_with('$') && Magic::from_name(s).is_some()
 }
 
 /// The rest of an object whose first key `k` (a string) and value `v` are read: its string
@@ -717,7 +717,7 @@ impl<'de, 'a, I: Iterator<Item = (&'a String, &'a Value)>> MapAccess<'de> for Ma
 
 /// An object key: a string, which also reads as a number (or a bool) for maps with such
 /// keys; borrowed from the input or copied. A key that equals a magic name is never taken
-/// for one (see [`visit_plain_str`]).
+/// for one (see [`is_magic_name`]).
 pub(crate) enum KeyDeserializer<'a, 'k> {
     Borrowed(&'a str),
     Copied(&'k str),
@@ -750,9 +750,23 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de, '_> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self {
             // A key that equals a magic name is the object's own key, never a JS kind.
-            KeyDeserializer::Borrowed(s) if !s.starts_with('$') => visitor.visit_borrowed_str(s),
-            other => visit_plain_str(other.text(), visitor),
+            KeyDeserializer::Borrowed(s) if !is_magic_name(s) => visitor.visit_borrowed_str(s),
+            other => visitor.visit_str(other.text()),
         }
+    }
+    /// A key asked for as a string is no map's first key to the `Value` visitor: it stays
+    /// borrowed (a `&str` key borrows it).
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self {
+            KeyDeserializer::Borrowed(s) => visitor.visit_borrowed_str(s),
+            KeyDeserializer::Copied(s) => visitor.visit_str(s),
+        }
+    }
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
     }
     key_int!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
         deserialize_i64 visit_i64 i64 deserialize_i128 visit_i128 i128
@@ -782,8 +796,8 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de, '_> {
         visitor.visit_enum(self.text().into_deserializer())
     }
     serde::forward_to_deserialize_any! {
-        char str string bytes byte_buf option unit unit_struct seq tuple tuple_struct map
-        struct identifier ignored_any
+        char bytes byte_buf option unit unit_struct seq tuple tuple_struct map struct
+        ignored_any
     }
 }
 

@@ -27,12 +27,13 @@
 //! these maps and the plain forms, so they also read from serde_json and other formats.
 //!
 //! **Data that looks like a magic map stays data**: the `Value` visitor takes the first
-//! key for a magic name only when it comes as a borrowed or transient string
-//! (`visit_borrowed_str`, `visit_str`, as these maps give it); polycodec's readers give an
-//! object's own key that equals a magic name as an owned `String`
-//! (`value::de::visit_plain_str`), so `{"$polycodec::Date": 5}` read from JSON,
-//! superjson or MessagePack stays an object. Other formats' deserializers (serde_json's,
-//! for one) give keys as they like, so there such an object may still read as the kind.
+//! key for a magic name only when it comes as a borrowed string (`visit_borrowed_str`, as
+//! these maps give it, and as serde's buffering for `flatten` and untagged or internally
+//! tagged enums gives it back); polycodec's readers give an object's own key that equals a
+//! magic name as a transient `&str` (`visit_str`), so `{"$polycodec::Date": 5}` read from
+//! JSON, superjson or MessagePack stays an object, buffered or not. Other formats'
+//! deserializers give keys as they like (serde_json borrows them from a `&str` input), so
+//! there such an object may still read as the kind.
 
 pub const DATE: &str = "$polycodec::Date";
 pub const BIGINT: &str = "$polycodec::BigInt";

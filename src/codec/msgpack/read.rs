@@ -18,6 +18,10 @@ pub(crate) struct Deserializer<'a> {
     depth_left: usize,
     max_depth: usize,
     max_len: usize,
+    /// True while a map key is read: a key string that equals a magic name is then given
+    /// as a transient `&str`, never borrowed, so that the `Value` visitor does not take the
+    /// map for a JS kind (see `value::de::is_magic_name`).
+    in_key: bool,
 }
 
 /// What a marker byte says comes next.
@@ -44,6 +48,7 @@ impl<'a> Deserializer<'a> {
             depth_left: limits.depth(),
             max_depth: limits.depth(),
             max_len: limits.collection_len(),
+            in_key: false,
         }
     }
 
@@ -58,6 +63,7 @@ impl<'a> Deserializer<'a> {
             depth_left: self.depth_left,
             max_depth: self.max_depth,
             max_len: self.max_len,
+            in_key: false,
         }
     }
 
@@ -560,8 +566,8 @@ impl<'de> Deserializer<'de> {
             Head::F32(n) => visitor.visit_f64(f64::from(n)),
             Head::F64(n) => visitor.visit_f64(n),
             Head::Str(s) => match self.str_of(s, self.offset() - s.len())? {
-                // A string that equals a magic name is data (a map's own key), never a kind.
-                s if s.starts_with('$') => crate::value::de::visit_plain_str(s, visitor),
+                // A map's own key that equals a magic name is data, never a kind.
+                s if self.in_key && crate::value::de::is_magic_name(s) => visitor.visit_str(s),
                 s => visitor.visit_borrowed_str(s),
             },
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
@@ -876,7 +882,10 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
         }
         self.left -= 1;
         self.key_at = Some(self.de.pos);
-        seed.deserialize(&mut *self.de).map(Some)
+        self.de.in_key = true;
+        let key = seed.deserialize(&mut *self.de);
+        self.de.in_key = false;
+        key.map(Some)
     }
     #[inline]
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
