@@ -697,10 +697,12 @@ fn magic_looking_objects_stay_objects_through_flatten_and_untagged_enums() {
         Value::Object(o)
     };
     let fake = object(&[("$polycodec::Date", Value::Number(5.0))]);
+    // The magic-looking key comes first among the flattened ones: that is the key the
+    // `Value` visitor looks at.
     let outer = object(&[
         ("id", Value::Number(1.0)),
-        ("x", fake.clone()),
         ("$polycodec::Set", Value::Array(vec![])),
+        ("x", fake.clone()),
         ("other", Value::Number(1.0)),
     ]);
     let codecs: [&dyn Codec; 3] = [&Json::new(), &SuperJson::new(), &MsgPack::new()];
@@ -726,4 +728,51 @@ fn magic_looking_objects_stay_objects_through_flatten_and_untagged_enums() {
         .from_slice(br#"{"$polycodec::Date":1}"#)
         .unwrap();
     assert_eq!(m["$polycodec::Date"], 1);
+}
+
+#[derive(Deserialize, Debug)]
+struct JsMapField {
+    #[serde(with = "polycodec::js::map")]
+    m: BTreeMap<String, Value>,
+}
+
+#[derive(Deserialize, Debug)]
+struct DateField {
+    #[allow(dead_code)]
+    when: Date,
+}
+
+/// The `polycodec::js` field helpers tell a magic-looking object from the kind the same
+/// way: a Map field given a plain object keeps its one key, and a Date field given one is
+/// an error, in every codec.
+#[test]
+fn js_field_helpers_read_magic_looking_objects_as_data() {
+    let pairs = Value::Array(vec![Value::Array(vec![Value::from("a"), Value::from(1)])]);
+    let mut inner = polycodec::Object::new();
+    inner.insert("$polycodec::Map", pairs.clone());
+    let mut doc = polycodec::Object::new();
+    doc.insert("m", Value::Object(inner));
+    let doc = Value::Object(doc);
+    let mut fake_date = polycodec::Object::new();
+    fake_date.insert("$polycodec::Date", Value::from(0));
+    let mut dated = polycodec::Object::new();
+    dated.insert("when", Value::Object(fake_date));
+    let dated = Value::Object(dated);
+    let codecs: [&dyn Codec; 3] = [&Json::new(), &SuperJson::new(), &MsgPack::new()];
+    for codec in codecs {
+        let name = codec.name();
+        let f: JsMapField = codec.decode(&codec.encode_value(&doc).unwrap()).unwrap();
+        assert_eq!(
+            f.m,
+            [("$polycodec::Map".to_owned(), pairs.clone())].into(),
+            "{name}"
+        );
+        let err = codec
+            .decode::<DateField>(&codec.encode_value(&dated).unwrap())
+            .unwrap_err();
+        assert!(err.message().contains("Date"), "{name}: {err}");
+    }
+    let f: JsMapField = polycodec::from_value(doc).unwrap();
+    assert_eq!(f.m, [("$polycodec::Map".to_owned(), pairs)].into());
+    assert!(polycodec::from_value::<DateField>(dated).is_err());
 }

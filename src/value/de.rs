@@ -125,7 +125,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
 /// The first key of a map: a JS kind's magic name (see [`crate::value::magic`]) or an
 /// ordinary key.
-enum First {
+pub(crate) enum First {
     Magic(Magic),
     Key(Value),
 }
@@ -137,7 +137,7 @@ enum First {
 /// that equals a magic name as a borrowed string (see [`is_magic_name`]), so
 /// `{"$polycodec::Date": 5}` from the wire stays an object, also after buffering (which
 /// gives it back as `visit_str` or `visit_string`).
-struct FirstKey;
+pub(crate) struct FirstKey;
 
 impl<'de> DeserializeSeed<'de> for FirstKey {
     type Value = First;
@@ -749,25 +749,14 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de, '_> {
     type Error = Error;
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self {
-            // A key that equals a magic name is the object's own key, never a JS kind.
+            // A key that equals a magic name is the object's own key, never a JS kind (also
+            // when serde keeps it for later, as a struct with `flatten` does with the keys
+            // it reads as identifiers).
             KeyDeserializer::Borrowed(s) if !is_magic_name(s) => visitor.visit_borrowed_str(s),
             other => visitor.visit_str(other.text()),
         }
     }
-    /// A key asked for as a string is no map's first key to the `Value` visitor: it stays
-    /// borrowed (a `&str` key borrows it).
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self {
-            KeyDeserializer::Borrowed(s) => visitor.visit_borrowed_str(s),
-            KeyDeserializer::Copied(s) => visitor.visit_str(s),
-        }
-    }
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
+
     key_int!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
         deserialize_i64 visit_i64 i64 deserialize_i128 visit_i128 i128
         deserialize_u8 visit_u8 u8 deserialize_u16 visit_u16 u16 deserialize_u32 visit_u32 u32
@@ -796,8 +785,8 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de, '_> {
         visitor.visit_enum(self.text().into_deserializer())
     }
     serde::forward_to_deserialize_any! {
-        char bytes byte_buf option unit unit_struct seq tuple tuple_struct map struct
-        ignored_any
+        char str string bytes byte_buf option unit unit_struct seq tuple tuple_struct map
+        struct identifier ignored_any
     }
 }
 

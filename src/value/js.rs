@@ -46,6 +46,7 @@
 //! in superjson (and decimal strings in plain JSON) so JS never rounds them, and a map whose
 //! keys are not strings (`HashMap<u32, _>`) is a JS `Map`.
 
+use super::de::{First, FirstKey};
 use super::magic::{self, Magic};
 use super::ser::DatePayload;
 use super::{Date, Value};
@@ -117,9 +118,10 @@ impl<'de> Visitor<'de> for DateVisitor {
 
 /// Read the payload of a one-entry magic map, checking its name.
 fn expect_magic<'de, A: MapAccess<'de>>(mut map: A, want: Magic) -> Result<Value, A::Error> {
-    let key: Option<String> = map.next_key()?;
-    match key.as_deref().and_then(Magic::from_name) {
-        Some(m) if m == want => map.next_value(),
+    // As the `Value` visitor tells them: an object whose key only looks like a magic name
+    // is data, not the kind.
+    match map.next_key_seed(FirstKey)? {
+        Some(First::Magic(m)) if m == want => map.next_value(),
         _ => Err(de::Error::custom(format!(
             "expected a JS {}, found an object",
             &want.name()["$polycodec::".len()..]
@@ -392,12 +394,22 @@ impl<'de, C: FromIterator<T>, T: Deserialize<'de>> Visitor<'de> for CollectVisit
         }
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<C, A::Error> {
-        let Some(first) = map.next_key::<String>()? else {
-            return Ok(std::iter::empty().collect());
+        // The kind's magic map (told from data as the `Value` visitor tells it), or a plain
+        // object.
+        let first = match map.next_key_seed(FirstKey)? {
+            None => return Ok(std::iter::empty().collect()),
+            Some(First::Magic(m)) if m == self.magic => {
+                return map.next_value_seed(SeqSeed::<C, T>(PhantomData))
+            }
+            Some(First::Magic(m)) => m.name().to_owned(),
+            Some(First::Key(Value::String(k))) => k,
+            Some(First::Key(other)) => {
+                return Err(de::Error::custom(format!(
+                    "expected a string key, found {}",
+                    other.kind_name()
+                )))
+            }
         };
-        if Magic::from_name(&first) == Some(self.magic) {
-            return map.next_value_seed(SeqSeed::<C, T>(PhantomData));
-        }
         // A plain object read as a Map: keys come from strings.
         let mut items = Vec::new();
         let mut key = Some(first);

@@ -679,7 +679,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         // Field names and strings under 256 bytes (fixstr, str 8) skip the general dispatch.
         if let Some(s) = self.short_str() {
-            return visitor.visit_borrowed_str(s?);
+            let s = s?;
+            // A map key that equals a magic name is data (serde buffers a struct's unknown
+            // keys for `flatten` as they come).
+            if self.in_key && crate::value::de::is_magic_name(s) {
+                return visitor.visit_str(s);
+            }
+            return visitor.visit_borrowed_str(s);
         }
         self.general(visitor, |d, v| de::Deserializer::deserialize_str(d, v))
     }
