@@ -276,6 +276,24 @@ fn an_object_keyed_by_a_magic_name_stays_an_object_in_every_codec() {
             assert_eq!(back, v, "{json}");
         }
     }
+    // In MessagePack, the key in every string width (fixstr, str 8, str 16, str 32).
+    let name = b"$polycodec::Date";
+    for head in [
+        vec![0xa0 | name.len() as u8],
+        vec![0xd9, name.len() as u8],
+        vec![0xda, 0, name.len() as u8],
+        vec![0xdb, 0, 0, 0, name.len() as u8],
+    ] {
+        let mut bytes = vec![0x81];
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(name);
+        bytes.push(0x05);
+        let v = MsgPack::new().decode_value(&bytes).unwrap();
+        assert!(
+            matches!(&v, Value::Object(o) if o.get("$polycodec::Date").is_some()),
+            "{bytes:x?} read as {v:?}"
+        );
+    }
     // Escaped in the text, it is the same key.
     let v = Json::new()
         .decode_value(br#"{"$polycodec::D\u0061te":5}"#)

@@ -18,10 +18,6 @@ pub(crate) struct Deserializer<'a> {
     depth_left: usize,
     max_depth: usize,
     max_len: usize,
-    /// True while a map key is read: a key string that equals a magic name is then given
-    /// as a transient `&str`, never borrowed, so that the `Value` visitor does not take the
-    /// map for a JS kind (see `value::de::is_magic_name`).
-    in_key: bool,
 }
 
 /// What a marker byte says comes next.
@@ -48,7 +44,6 @@ impl<'a> Deserializer<'a> {
             depth_left: limits.depth(),
             max_depth: limits.depth(),
             max_len: limits.collection_len(),
-            in_key: false,
         }
     }
 
@@ -63,7 +58,6 @@ impl<'a> Deserializer<'a> {
             depth_left: self.depth_left,
             max_depth: self.max_depth,
             max_len: self.max_len,
-            in_key: false,
         }
     }
 
@@ -221,6 +215,19 @@ impl<'a> Deserializer<'a> {
         let (start, len) = self.short_str_span()?;
         self.pos = start + len;
         Some(self.str_of(&self.b[start..start + len], self.base + start))
+    }
+
+    /// Whether the next value is a string that starts with `$` (a str 16 or 32 always
+    /// counts): the one byte a map key is checked for on the way, before
+    /// [`Map::data_key`] looks at it whole.
+    #[inline(always)]
+    fn key_may_be_magic(&self) -> bool {
+        match self.b.get(self.pos) {
+            Some(0xa0..=0xbf) => self.b.get(self.pos + 1) == Some(&b'$'),
+            Some(0xd9) => self.b.get(self.pos + 2) == Some(&b'$'),
+            Some(0xda | 0xdb) => true,
+            _ => false,
+        }
     }
 
     #[inline]
@@ -565,11 +572,7 @@ impl<'de> Deserializer<'de> {
             Head::I64(n) => visitor.visit_i64(n),
             Head::F32(n) => visitor.visit_f64(f64::from(n)),
             Head::F64(n) => visitor.visit_f64(n),
-            Head::Str(s) => match self.str_of(s, self.offset() - s.len())? {
-                // A map's own key that equals a magic name is data, never a kind.
-                s if self.in_key && crate::value::de::is_magic_name(s) => visitor.visit_str(s),
-                s => visitor.visit_borrowed_str(s),
-            },
+            Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, self.offset() - s.len())?),
             Head::Bin(b) => visitor.visit_borrowed_bytes(b),
             Head::Array(n) => self.seq(n, at, visitor),
             Head::Map(n) => self.map(n, at, visitor),
@@ -680,11 +683,6 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         // Field names and strings under 256 bytes (fixstr, str 8) skip the general dispatch.
         if let Some(s) = self.short_str() {
             let s = s?;
-            // A map key that equals a magic name is data (serde buffers a struct's unknown
-            // keys for `flatten` as they come).
-            if self.in_key && crate::value::de::is_magic_name(s) {
-                return visitor.visit_str(s);
-            }
             return visitor.visit_borrowed_str(s);
         }
         self.general(visitor, |d, v| de::Deserializer::deserialize_str(d, v))
@@ -879,6 +877,27 @@ struct Map<'x, 'a> {
     key_at: Option<usize>,
 }
 
+impl<'de> Map<'_, 'de> {
+    /// A key that may equal a magic name (see [`Deserializer::key_may_be_magic`]): when it
+    /// does, it goes to the seed as a transient `&str`, never borrowed, so that the `Value`
+    /// visitor (and serde's buffering for `flatten`) keeps the map as data instead of
+    /// taking it for a JS kind; any other key is read as usual. Out of line: rare.
+    #[cold]
+    #[inline(never)]
+    fn data_key<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<K::Value> {
+        let at = self.de.pos;
+        if let Ok(Head::Str(s)) = self.de.head() {
+            let start = self.de.offset() - s.len();
+            let s = self.de.str_of(s, start)?;
+            if crate::value::de::is_magic_name(s) {
+                return seed.deserialize(de::value::StrDeserializer::<Error>::new(s));
+            }
+        }
+        self.de.pos = at;
+        seed.deserialize(&mut *self.de)
+    }
+}
+
 impl<'de> MapAccess<'de> for Map<'_, 'de> {
     type Error = Error;
     #[inline]
@@ -888,10 +907,10 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
         }
         self.left -= 1;
         self.key_at = Some(self.de.pos);
-        self.de.in_key = true;
-        let key = seed.deserialize(&mut *self.de);
-        self.de.in_key = false;
-        key.map(Some)
+        if self.de.key_may_be_magic() {
+            return self.data_key(seed).map(Some);
+        }
+        seed.deserialize(&mut *self.de).map(Some)
     }
     #[inline]
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value> {
