@@ -102,3 +102,37 @@ fn errors_name_the_byte_offset() {
     }
     let _ = Value::Null;
 }
+
+/// Repeated Set members and Map keys from the wire collapse as JS's `new Set` / `new Map`
+/// make them (what `@msgpack/msgpack` with the extensions gives): the first position, the
+/// last value; also for a bare map with non-string keys, which reads as a Map.
+#[test]
+fn repeated_set_members_and_map_keys_collapse_as_in_js() {
+    let read = |h: &str| MsgPack::new().decode_value(&unhex(h)).unwrap();
+    // Set ext [undefined, 1, undefined, 1.0 (float 64)]
+    let set = read("c7110294c7000001c70000cb3ff0000000000000");
+    assert_eq!(set, Value::Set(vec![Value::Undefined, Value::from(1)]));
+    // Map ext {undefined: 1, "a": 2, undefined: 3}
+    let map = read("c70c0383c7000001a16102c7000003");
+    assert_eq!(
+        map,
+        Value::Map(vec![
+            (Value::Undefined, Value::from(3)),
+            (Value::from("a"), Value::from(2)),
+        ])
+    );
+    // A bare map {1: "x", 2: "y", 1: "z"}
+    let bare = read("8301a17802a17901a17a");
+    assert_eq!(
+        bare,
+        Value::Map(vec![
+            (Value::from(1), Value::from("z")),
+            (Value::from(2), Value::from("y")),
+        ])
+    );
+    // Written back, each is what JS writes for the collapsed value.
+    assert_eq!(
+        hex(&MsgPack::new().encode_value(&set).unwrap()),
+        "c7050292c7000001"
+    );
+}

@@ -118,7 +118,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
             }
             Ok(Value::Object(o))
         } else {
-            Ok(Value::Map(entries))
+            // A map with keys of other kinds (MessagePack's) is a JS Map: repeated keys
+            // collapse as in `new Map`.
+            Ok(Value::Map(super::same_value_zero::dedupe_entries(entries)))
         }
     }
 }

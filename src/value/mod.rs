@@ -23,6 +23,7 @@ mod kinds;
 pub(crate) mod magic;
 pub(crate) mod number;
 mod object;
+pub(crate) mod same_value_zero;
 pub(crate) mod ser;
 mod shared;
 

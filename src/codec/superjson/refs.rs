@@ -10,8 +10,8 @@
 //! Set members and Map keys at the end (#346) and can pick a cut copy as representative
 //! (#361); polycodec does neither.
 
-use super::annotate::{dedupe_entries, dedupe_members};
 use super::meta::Refs;
+use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
 use crate::value::{Annotated, JsError, Object, Ref, Value};
 use crate::{Error, Result};
 use indexmap::IndexMap;
