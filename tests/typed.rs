@@ -260,6 +260,22 @@ fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
     let via_value: Pairs =
         polycodec::from_value(MsgPack::new().decode_value(&magic).unwrap()).unwrap();
     assert_eq!(typed, via_value);
+    // {"n": ext 3 [{1: "x", 2: "y", 1: "z"}]}: a repeated number key, the same both ways.
+    let ints = [
+        0x81, 0xa1, b'n', 0xc7, 0x0a, 0x03, 0x83, 0x01, 0xa1, b'x', 0x02, 0xa1, b'y', 0x01, 0xa1,
+        b'z',
+    ];
+    let typed: IntPairs = MsgPack::new().from_slice(&ints).unwrap();
+    assert_eq!(typed.n, [(1, "z".to_owned()), (2, "y".to_owned())]);
+    let via_value: IntPairs =
+        polycodec::from_value(MsgPack::new().decode_value(&ints).unwrap()).unwrap();
+    assert_eq!(typed, via_value);
+}
+
+#[derive(Deserialize, PartialEq, Debug)]
+struct IntPairs {
+    #[serde(with = "polycodec::js::map")]
+    n: Vec<(u32, String)>,
 }
 
 /// `Codec::decode_erased` hands the caller's visitor a deserializer exactly once, also when

@@ -621,22 +621,24 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Whether the `n` map entries that come next read the same pair by pair as they do
-    /// through a `Value` (the general path): not when every key is a string and two are
-    /// equal (an object keeps one of them). Reads ahead without moving.
+    /// through a `Value` (the general path): not when a key repeats (the `Value` keeps one
+    /// entry, as an object and JS's `new Map` do). Keys are compared as strings, or else as
+    /// their encoded bytes (a number written twice in two widths is not seen: no JS writer
+    /// does that). Reads ahead without moving.
     fn entries_read_alike(&self, n: usize) -> bool {
         let mut d = self.sub(&self.b[self.pos..], self.offset());
-        let mut keys: Vec<&[u8]> = Vec::with_capacity(n);
-        let mut all_strings = true;
+        // (is a string, its text or its encoding)
+        let mut keys: Vec<(bool, &[u8])> = Vec::with_capacity(n);
         for _ in 0..n {
             let key_at = d.pos;
             match d.head() {
-                Ok(Head::Str(k)) => keys.push(k),
+                Ok(Head::Str(k)) => keys.push((true, k)),
                 Ok(_) => {
-                    all_strings = false;
                     d.pos = key_at;
                     if d.skip().is_err() {
                         return false;
                     }
+                    keys.push((false, &d.b[key_at..d.pos]));
                 }
                 Err(_) => return false,
             }
@@ -644,13 +646,8 @@ impl<'de> Deserializer<'de> {
                 return false;
             }
         }
-        if all_strings {
-            keys.sort_unstable();
-            if keys.windows(2).any(|w| w[0] == w[1]) {
-                return false;
-            }
-        }
-        true
+        keys.sort_unstable();
+        !keys.windows(2).any(|w| w[0] == w[1])
     }
 
     /// Skip one value (for ignored fields).
