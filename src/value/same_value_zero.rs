@@ -1,7 +1,10 @@
 //! JS's `new Set(items)` and `new Map(entries)`: repeated members and keys collapse by
 //! SameValueZero (NaN equals NaN, -0 is +0, objects only equal themselves), the first
-//! position kept and, for a Map, the last value. Every reader that makes a Set or a Map
-//! from the wire goes through here, so a `Value` never holds a repeat JS could not.
+//! position kept and, for a Map, the last value. polycodec's JSON, superjson and
+//! MessagePack readers make every `Value` Set and Map through here, so what they read never
+//! holds a repeat JS could not. (A typed Rust field read in place — a `Vec` under
+//! `polycodec::js::set` — keeps members as they were sent; bincode, Rust to Rust, keeps the
+//! `Value` it was given.)
 
 use super::Value;
 
