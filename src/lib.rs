@@ -23,8 +23,9 @@
 //! assert_eq!(back, [1, 2, 3]);
 //! ```
 #![deny(missing_docs)]
-// One `unsafe` block, allowed where it stands and justified there by a measurement: an
-// all-ASCII JSON string skips the second UTF-8 pass (`codec::text::read`).
+// Two `unsafe` blocks, each allowed where it stands and justified there by a measurement:
+// an all-ASCII string skips `from_utf8`'s validation in the JSON reader (`codec::text::read`)
+// and in the MessagePack reader (`codec::utf8`).
 #![deny(unsafe_code)]
 
 pub mod codec;

@@ -13,6 +13,7 @@ pub mod msgpack;
 pub(crate) mod reuse;
 pub mod superjson;
 pub(crate) mod text;
+pub(crate) mod utf8;
 
 #[cfg(feature = "bincode")]
 pub use self::bincode::Bincode;

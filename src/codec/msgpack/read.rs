@@ -238,8 +238,8 @@ impl<'a> Deserializer<'a> {
 
     #[inline]
     fn str_of(&self, s: &'a [u8], at: usize) -> Result<&'a str> {
-        std::str::from_utf8(s)
-            .map_err(|e| Error::syntax("invalid UTF-8 in string", at + e.valid_up_to()))
+        crate::codec::utf8::text(s)
+            .map_err(|valid| Error::syntax("invalid UTF-8 in string", at + valid))
     }
 
     /// One more level of nesting, for the container whose header starts at `at`.
