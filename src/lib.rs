@@ -40,6 +40,20 @@ pub use error::{Category, Error, Result};
 pub use limits::Limits;
 pub use value::{from_value, js, to_value, Date, JsError, Object, Ref, RegExp, Value};
 
+/// Helpers for the unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A xorshift64 generator from `seed` (not 0): reproducible random inputs.
+    pub(crate) fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+}
+
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

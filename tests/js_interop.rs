@@ -134,14 +134,7 @@ fn msgpack_from_rust_is_read_by_js_and_js_reencoding_reads_back_equal() {
     assert!(values.len() > 110, "{}", values.len());
     let hexes: Vec<String> = values
         .iter()
-        .map(|(_, v)| {
-            MsgPack::new()
-                .encode_value(v)
-                .unwrap()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })
+        .map(|(_, v)| hex(&MsgPack::new().encode_value(v).unwrap()))
         .collect();
     let results = node("msgpack-roundtrip.mjs", &json_array_of_strings(&hexes));
     let mut failures = Vec::new();
@@ -154,10 +147,7 @@ fn msgpack_from_rust_is_read_by_js_and_js_reencoding_reads_back_equal() {
             }
             continue;
         };
-        let bytes: Vec<u8> = (0..js_hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&js_hex[i..i + 2], 16).unwrap())
-            .collect();
+        let bytes = unhex(js_hex);
         let back = MsgPack::new().decode_value(&bytes).unwrap();
         // JS writes -0 as the integer 0 (a documented @msgpack/msgpack behaviour).
         if normalize(&back) != normalize(v) && !sent.contains("cb8000000000000000") {
@@ -278,13 +268,7 @@ fn random_json(next: &mut impl FnMut() -> u64, depth: usize) -> String {
 /// polycodec.
 #[test]
 fn json_text_reads_and_rewrites_like_js_json_parse_then_superjson() {
-    let mut x: u64 = 0x0DDB_1A5E_5BAD_5EED;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0x0DDB_1A5E_5BAD_5EED);
     const EDITS: &[u8] = b",:[]{}\"\\-+.eE0 u";
     let texts: Vec<String> = (0..3000)
         .map(|i| {
@@ -328,13 +312,7 @@ fn json_text_reads_and_rewrites_like_js_json_parse_then_superjson() {
             _ => failures.push(format!("text {text:?}\n  js   {js:?}\n  rust {rust:?}")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} differ:\n{}",
-        failures.len(),
-        texts.len(),
-        failures[..failures.len().min(20)].join("\n")
-    );
+    assert_none_differ(&failures, texts.len());
     // Both outcomes must be well represented, or the test proves little.
     assert!(
         agreed_ok > 1500 && agreed_err > 300,
@@ -496,13 +474,7 @@ fn random_msgpack(next: &mut impl FnMut() -> u64, depth: usize, out: &mut Vec<u8
 /// refuses where JS is lenient (invalid UTF-8, extension types it does not define).
 #[test]
 fn msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions() {
-    let mut x: u64 = 0x005E_ED0F_0DDB_17E5;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0x005E_ED0F_0DDB_17E5);
     let docs: Vec<Vec<u8>> = (0..2000)
         .map(|i| {
             let mut out = Vec::new();
@@ -514,7 +486,6 @@ fn msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions() {
             out
         })
         .collect();
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let hexes: Vec<String> = docs.iter().map(|d| hex(d)).collect();
     let results = node("msgpack-roundtrip.mjs", &json_array_of_strings(&hexes));
     let results = results.as_array().unwrap();
@@ -558,13 +529,7 @@ fn msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions() {
             )),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} differ:\n{}",
-        failures.len(),
-        docs.len(),
-        failures[..failures.len().min(25)].join("\n")
-    );
+    assert_none_differ(&failures, docs.len());
     assert!(
         agreed_ok > 1500 && agreed_err > 150,
         "{agreed_ok} ok, {agreed_err} errors"
@@ -703,13 +668,7 @@ fn random_value(next: &mut impl FnMut() -> u64, depth: usize) -> Value {
 /// back as the same bytes: polycodec writes exactly what JS writes for that value.
 #[test]
 fn random_values_written_by_rust_are_what_js_superjson_writes_for_them() {
-    let mut x: u64 = 0x0BAD_C0DE_1234_5678;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0x0BAD_C0DE_1234_5678);
     let texts: Vec<String> = (0..1500)
         .map(|_| {
             let v = Value::Array((0..4).map(|_| random_value(&mut next, 5)).collect());
@@ -724,13 +683,7 @@ fn random_values_written_by_rust_are_what_js_superjson_writes_for_them() {
             _ => failures.push(format!("rust {text}\n  js   {r:?}")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} differ:\n{}",
-        failures.len(),
-        texts.len(),
-        failures[..failures.len().min(20)].join("\n")
-    );
+    assert_none_differ(&failures, texts.len());
 }
 
 /// The same random values written by polycodec's MessagePack writer, read and written
@@ -739,20 +692,13 @@ fn random_values_written_by_rust_are_what_js_superjson_writes_for_them() {
 /// documented).
 #[test]
 fn random_values_written_by_rust_are_what_js_msgpack_writes_for_them() {
-    let mut x: u64 = 0x1234_5678_0BAD_C0DE;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0x1234_5678_0BAD_C0DE);
     let docs: Vec<Vec<u8>> = (0..1500)
         .map(|_| {
             let v = Value::Array((0..4).map(|_| random_value(&mut next, 5)).collect());
             MsgPack::new().encode_value(&v).unwrap()
         })
         .collect();
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let hexes: Vec<String> = docs.iter().map(|d| hex(d)).collect();
     let results = node("msgpack-roundtrip.mjs", &json_array_of_strings(&hexes));
     let mut failures = Vec::new();
@@ -766,11 +712,5 @@ fn random_values_written_by_rust_are_what_js_msgpack_writes_for_them() {
     }
     // A -0 is in ≈ 6% of the documents; the rest must be compared.
     assert!(skipped < 200, "{skipped} documents with -0");
-    assert!(
-        failures.is_empty(),
-        "{} of {} differ:\n{}",
-        failures.len(),
-        hexes.len(),
-        failures[..failures.len().min(20)].join("\n")
-    );
+    assert_none_differ(&failures, hexes.len());
 }

@@ -8,17 +8,6 @@ use common::*;
 use polycodec::codec::{Codec, MsgPack, SuperJson};
 use polycodec::Value;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[test]
 fn golden_vectors_decode_to_the_js_value_and_reencode_byte_for_byte() {
     let file = load_json("msgpack/golden.json");

@@ -166,13 +166,7 @@ mod tests {
             Value::Undefined,
             Value::Object(Object::new()),
         ];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x9E37_79B9_7F4A_7C15);
         for len in [0, 1, 2, 5, LINEAR, LINEAR + 1, 40] {
             for _ in 0..50 {
                 let items: Vec<Value> = (0..len)

@@ -8,6 +8,40 @@ use polycodec::{Date, JsError, Limits, Object, Ref, RegExp, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string.
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A xorshift64 generator from `seed` (not 0): reproducible random inputs for the
+/// differential tests.
+pub fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+/// Fail with the first 20 `failures` (inputs where two sides differ) out of `total`.
+pub fn assert_none_differ(failures: &[String], total: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {total} differ:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+}
+
 /// Path of a file under `codecs/`.
 pub fn codecs_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -532,13 +532,7 @@ mod tests {
         ] {
             check(edge);
         }
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x2545_F491_4F6C_DD1D);
         for _ in 0..300_000 {
             let r = next();
             let digits = 1 + (r % 20) as usize;

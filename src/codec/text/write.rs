@@ -131,11 +131,9 @@ mod tests {
                 assert_eq!(plain_run_end(&long, 1), want, "byte {b:#x} at {}", pos + 3);
             }
         }
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = crate::testing::xorshift(0x2545_F491_4F6C_DD1D);
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let first = x
                 .to_le_bytes()
                 .iter()
@@ -176,14 +174,11 @@ mod tests {
                 }
             }
         }
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = crate::testing::xorshift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..20_000 {
             let mut bytes = Vec::new();
             for _ in 0..4 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                bytes.extend_from_slice(&x.to_le_bytes());
+                bytes.extend_from_slice(&next().to_le_bytes());
             }
             for from in [0, 3] {
                 let (end, ascii) = plain_run_end_ascii(&bytes, from);
