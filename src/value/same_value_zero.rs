@@ -38,18 +38,23 @@ fn key(v: &Value) -> Option<Key<'_>> {
 /// Up to this many members are compared pairwise; more are hashed.
 const LINEAR: usize = 16;
 
-/// For each item, the position of the first item with the same key (its own position when
-/// it is the first, or has no key); `None` when no key repeats, which is the case for
-/// everything a superjson writer produces.
-fn first_positions<'a>(keys: &[Option<Key<'a>>]) -> Option<Vec<usize>> {
+/// For each of `len` items (whose keys `key_at` gives), the position of the first item with
+/// the same key (its own position when it is the first, or has no key); `None` when no key
+/// repeats, which is the case for everything a superjson writer produces. Nothing is
+/// allocated then: up to [`LINEAR`] items the keys are compared pairwise as they come.
+fn first_positions<'a>(
+    len: usize,
+    key_at: impl Fn(usize) -> Option<Key<'a>>,
+) -> Option<Vec<usize>> {
     let mut firsts: Option<Vec<usize>> = None;
-    let mut seen: std::collections::HashMap<&Key<'a>, usize> = std::collections::HashMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        let Some(k) = k else { continue };
-        let first = if keys.len() <= LINEAR {
-            keys[..i].iter().position(|e| e.as_ref() == Some(k))
+    // Made only past `LINEAR` (a `HashMap`'s hasher is seeded from a thread-local).
+    let mut seen: Option<std::collections::HashMap<Key<'a>, usize>> = None;
+    for i in 0..len {
+        let Some(k) = key_at(i) else { continue };
+        let first = if len <= LINEAR {
+            (0..i).find(|&j| key_at(j).as_ref() == Some(&k))
         } else {
-            match seen.entry(k) {
+            match seen.get_or_insert_with(Default::default).entry(k) {
                 std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(i);
@@ -58,7 +63,7 @@ fn first_positions<'a>(keys: &[Option<Key<'a>>]) -> Option<Vec<usize>> {
             }
         };
         if let Some(f) = first {
-            firsts.get_or_insert_with(|| (0..keys.len()).collect())[i] = f;
+            firsts.get_or_insert_with(|| (0..len).collect())[i] = f;
         }
     }
     firsts
@@ -74,10 +79,7 @@ fn normalize_zero(v: &mut Value) {
 
 /// `new Set(items)`: primitives de-duplicated by SameValueZero, first position kept.
 pub(crate) fn dedupe_members(mut items: Vec<Value>) -> Vec<Value> {
-    let keys: Vec<Option<Key<'_>>> = items.iter().map(key).collect();
-    let firsts = first_positions(&keys);
-    drop(keys);
-    if let Some(firsts) = firsts {
+    if let Some(firsts) = first_positions(items.len(), |i| key(&items[i])) {
         let mut i = 0;
         items.retain(|_| {
             i += 1;
@@ -91,10 +93,7 @@ pub(crate) fn dedupe_members(mut items: Vec<Value>) -> Vec<Value> {
 /// `new Map(entries)`: a repeated primitive key keeps its first position and takes the last
 /// value.
 pub(crate) fn dedupe_entries(mut entries: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
-    let keys: Vec<Option<Key<'_>>> = entries.iter().map(|(k, _)| key(k)).collect();
-    let firsts = first_positions(&keys);
-    drop(keys);
-    if let Some(firsts) = firsts {
+    if let Some(firsts) = first_positions(entries.len(), |i| key(&entries[i].0)) {
         // Each repeat's value goes to its first entry, in order, so the last one wins.
         let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
         let mut slot = vec![usize::MAX; entries.len()];
