@@ -3,7 +3,7 @@
 
 use super::ext;
 use crate::value::de::{ValueDeserializer, ValueVisitor};
-use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
+use crate::value::same_value_zero::dedupe_members;
 use crate::value::{
     Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value,
 };
@@ -299,13 +299,15 @@ impl<'a> Deserializer<'a> {
                 Value::BigInt(s.parse::<BigInt>().map_err(|_| bad("bigint"))?)
             }
             ext::URL => Value::Url(self.str_of(p, at)?.to_owned()),
-            // Members and keys that repeat collapse as in JS's `new Set` / `new Map`.
+            // Members that repeat collapse as in JS's `new Set`; a Map's keys already did
+            // (the `Value` visitor makes a map with non-string keys through `new Map`'s
+            // rule, and an object keeps one entry per key).
             ext::SET => match self.nested_value(p)? {
                 Value::Array(a) => Value::Set(dedupe_members(a)),
                 _ => return Err(bad("Set")),
             },
             ext::MAP => match self.nested_value(p)? {
-                Value::Map(m) => Value::Map(dedupe_entries(m)),
+                Value::Map(m) => Value::Map(m),
                 Value::Object(o) => {
                     Value::Map(o.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
                 }
