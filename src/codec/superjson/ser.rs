@@ -126,25 +126,29 @@ impl Scratch {
         s
     }
 
-    /// Clear it and keep it for this thread's next call, unless it grew beyond
-    /// [`SCRATCH_KEEP`].
-    fn give_back(mut self) {
+    /// Keep it for this thread's next call, unless it grew beyond [`SCRATCH_KEEP`].
+    fn give_back(self) {
+        reuse::keep_cleared(&SCRATCH, self, SCRATCH_KEEP);
+    }
+}
+
+impl reuse::Buffer for Scratch {
+    /// The bytes its buffers hold room for.
+    fn room(&self) -> usize {
+        let entries = self.scopes.first().map_or(0, |s| s.entries.capacity());
+        self.keys.capacity()
+            + self.keybuf.capacity()
+            + self.path.capacity() * std::mem::size_of::<Seg>()
+            + entries * std::mem::size_of::<Entry>()
+    }
+    fn empty(&mut self) {
         self.path.clear();
         self.keybuf.clear();
         self.keys.clear();
         self.scopes.truncate(1);
-        let entries = self.scopes.first().map_or(0, |s| s.entries.capacity());
-        let bytes = self.keys.capacity()
-            + self.keybuf.capacity()
-            + self.path.capacity() * std::mem::size_of::<Seg>()
-            + entries * std::mem::size_of::<Entry>();
-        if bytes > SCRATCH_KEEP {
-            return;
-        }
         if let Some(root) = self.scopes.first_mut() {
             root.entries.clear();
         }
-        reuse::keep(&SCRATCH, self);
     }
 }
 
