@@ -160,11 +160,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
                 }
                 _ => {}
             }
-            self.node = if node == NONE {
-                NONE
-            } else {
-                self.tree.child_index(node, index)
-            };
+            self.node = self.tree.child_index(node, index);
             let v = self
                 .next_value()
                 .map_err(|e| e.in_segment(&index.to_string()))?;
@@ -199,11 +195,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             }
             let key = self.r.string(&mut self.scratch)?.as_str().to_owned();
             self.r.expect(b':', "`:`")?;
-            self.node = if node == NONE {
-                NONE
-            } else {
-                self.tree.child_key(node, &key)
-            };
+            self.node = self.tree.child_key(node, &key);
             let v = self.next_value().map_err(|e| e.in_segment(&key))?;
             self.members.push((key, v));
         }
@@ -728,11 +720,7 @@ impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
         }
         let i = self.index;
         self.index += 1;
-        self.de.node = if self.parent == NONE {
-            NONE
-        } else {
-            self.de.tree.child_index(self.parent, i)
-        };
+        self.de.node = self.de.tree.child_index(self.parent, i);
         seed.deserialize(&mut *self.de)
             .map(Some)
             .map_err(|e| e.in_segment(&i.to_string()))
@@ -789,11 +777,7 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
             Str::Borrowed(s) => KeyRef::Borrowed(s),
             Str::Copied(s) => KeyRef::Owned(s.to_owned()),
         };
-        self.pending = if self.parent == NONE {
-            NONE
-        } else {
-            self.de.tree.child_key(self.parent, self.key.as_str())
-        };
+        self.pending = self.de.tree.child_key(self.parent, self.key.as_str());
         let out = match &self.key {
             KeyRef::Borrowed(s) => seed.deserialize(KeyDeserializer::Borrowed(s)),
             KeyRef::Owned(s) => seed.deserialize(KeyDeserializer::Copied(s)),

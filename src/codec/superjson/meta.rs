@@ -251,7 +251,7 @@ pub(crate) mod spare {
     use super::Node;
     use std::cell::Cell;
 
-    /// The most node slots kept (≈ 120 bytes each): trees of small and medium messages.
+    /// The most node slots kept (72 bytes each): trees of small and medium messages.
     pub(super) const MAX_NODES: usize = 1024;
     /// The most key text kept, in bytes.
     pub(super) const MAX_KEY_BYTES: usize = 16 * 1024;
@@ -297,19 +297,19 @@ impl MetaTree {
             .is_some_and(|n| n.children > 0)
     }
 
-    /// The child of `node` at array index `i`.
+    /// The child of `node` at array index `i` ([`NONE`] below `NONE`).
     #[inline]
     pub(crate) fn child_index(&self, node: NodeId, i: usize) -> NodeId {
-        if !self.has_children(node) || i > u32::MAX as usize {
+        if node == NONE || !self.has_children(node) || i > u32::MAX as usize {
             return NONE;
         }
         self.child(node, SegRef::Index(i as u32)).unwrap_or(NONE)
     }
 
-    /// The child of `node` at object key `k`.
+    /// The child of `node` at object key `k` ([`NONE`] below `NONE`).
     #[inline]
     pub(crate) fn child_key(&self, node: NodeId, k: &str) -> NodeId {
-        if !self.has_children(node) {
+        if node == NONE || !self.has_children(node) {
             return NONE;
         }
         self.child(node, seg_of(k)).unwrap_or(NONE)
@@ -443,12 +443,9 @@ impl MetaTree {
                 SegRef::Index(i) => NodeSeg::Index(i),
                 SegRef::Key(k) => self.key_text(k),
             };
+            let dense_len = self.dense_of(&self.nodes[cur as usize]).len();
             let parent = &mut self.nodes[cur as usize];
             parent.children += 1;
-            let dense_len = match parent.dense {
-                0 => 0,
-                d => self.dense[d as usize - 1].len(),
-            };
             let placed = match seg {
                 // Indexes written in order go to a dense array: no hashing at all.
                 SegRef::Index(i) if (i as usize) <= dense_len + 64 => {
