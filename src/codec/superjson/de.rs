@@ -413,10 +413,10 @@ pub(crate) fn grow_every<R>(depth_left: usize, f: impl FnOnce() -> R) -> R {
 }
 
 fn visit_number<'de, V: Visitor<'de>>(n: Num<'_>, visitor: V) -> Result<V::Value> {
-    if n.is_int {
+    if n.is_int() {
         if let Some(i) = n.small_int().or_else(|| n.text().parse::<i64>().ok()) {
             // `-0` is the float -0 (as in JS and serde_json), not the integer 0.
-            let negative_zero = i == 0 && n.text().starts_with('-');
+            let negative_zero = i == 0 && n.is_negative();
             if (i.unsigned_abs() as f64) <= MAX_SAFE_INTEGER && !negative_zero {
                 return if i >= 0 {
                     visitor.visit_u64(i as u64)
@@ -463,7 +463,7 @@ macro_rules! exact_int {
                     b'-' | b'0'..=b'9' => {
                         let start = de.r.offset();
                         let n = de.r.number()?;
-                        if n.is_int {
+                        if n.is_int() {
                             match n.text().parse::<$t>() {
                                 Ok(i) => visitor.$visit(i),
                                 Err(_) => Err(Error::data(format!(

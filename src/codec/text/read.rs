@@ -22,7 +22,6 @@ impl Str<'_, '_> {
 pub(crate) struct Num<'a> {
     /// The literal's bytes: `-`, `+`, `.`, `e`, `E` and digits only (checked by the reader).
     bytes: &'a [u8],
-    pub is_int: bool,
     /// A `-` in front.
     neg: bool,
     /// True with an exponent part.
@@ -48,10 +47,22 @@ impl<'a> Num<'a> {
         std::str::from_utf8(self.bytes).unwrap_or("0")
     }
 
+    /// True for an integer literal (no point, no exponent).
+    #[inline]
+    pub(crate) fn is_int(&self) -> bool {
+        self.fraction == 0 && !self.exp
+    }
+
+    /// True for a literal with a `-` in front (`-0` included).
+    #[inline]
+    pub(crate) fn is_negative(&self) -> bool {
+        self.neg
+    }
+
     /// An integer literal of up to 18 digits, from the digits the reader added up.
     #[inline]
     pub(crate) fn small_int(&self) -> Option<i64> {
-        if !self.is_int || self.digits > 18 {
+        if !self.is_int() || self.digits > 18 {
             return None;
         }
         let v = self.mantissa as i64;
@@ -333,7 +344,6 @@ impl<'a> Reader<'a> {
         self.pos = i;
         Ok(Num {
             bytes: &b[start..i],
-            is_int: fraction == 0 && !exp,
             neg,
             exp,
             mantissa,
@@ -490,7 +500,7 @@ mod tests {
             assert_eq!(r.pos, text.len(), "{text}");
             let want: f64 = text.parse().unwrap();
             assert_eq!(n.to_f64().to_bits(), want.to_bits(), "{text}");
-            if n.is_int {
+            if n.is_int() {
                 assert_eq!(
                     n.small_int(),
                     text.parse::<i64>()
