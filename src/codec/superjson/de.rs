@@ -144,22 +144,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
     fn array_items(&mut self, node: NodeId) -> Result<Value> {
         let base = self.items.len();
         let mut index = 0;
-        loop {
-            match self.r.peek_some()? {
-                b']' => break,
-                b',' if index > 0 => {
-                    self.r.pos += 1;
-                    if self.r.peek_some()? == b']' {
-                        return Err(self.r.err("trailing comma in array"));
-                    }
-                }
-                c if index > 0 => {
-                    return Err(self
-                        .r
-                        .err(format!("expected `,` or `]`, found {}", describe(c))))
-                }
-                _ => {}
-            }
+        while self.r.next_element(index)? {
             self.node = self.tree.child_index(node, index);
             let v = self
                 .next_value()
@@ -175,24 +160,8 @@ impl<'a, 'm> Deserializer<'a, 'm> {
     fn object_members(&mut self, node: NodeId) -> Result<Value> {
         let base = self.members.len();
         let mut first = true;
-        loop {
-            match self.r.peek_some()? {
-                b'}' => break,
-                b',' if !first => {
-                    self.r.pos += 1;
-                    self.r.peek_some()?;
-                }
-                c if !first => {
-                    return Err(self
-                        .r
-                        .err(format!("expected `,` or `}}`, found {}", describe(c))))
-                }
-                _ => {}
-            }
+        while self.r.next_member(first)? {
             first = false;
-            if self.r.peek_some()? != b'"' {
-                return Err(self.r.err("expected a string key"));
-            }
             let key = self.r.string(&mut self.scratch)?.as_str().to_owned();
             self.r.expect(b':', "`:`")?;
             self.node = self.tree.child_key(node, &key);
@@ -702,21 +671,8 @@ impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
 
     #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        match self.de.r.peek_some()? {
-            b']' => return Ok(None),
-            b',' if self.index > 0 => {
-                self.de.r.pos += 1;
-                if self.de.r.peek_some()? == b']' {
-                    return Err(self.de.r.err("trailing comma in array"));
-                }
-            }
-            c if self.index > 0 => {
-                return Err(self
-                    .de
-                    .r
-                    .err(format!("expected `,` or `]`, found {}", describe(c))))
-            }
-            _ => {}
+        if !self.de.r.next_element(self.index)? {
+            return Ok(None);
         }
         let i = self.index;
         self.index += 1;
@@ -755,24 +711,10 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        match self.de.r.peek_some()? {
-            b'}' => return Ok(None),
-            b',' if !self.first => {
-                self.de.r.pos += 1;
-                self.de.r.peek_some()?;
-            }
-            c if !self.first => {
-                return Err(self
-                    .de
-                    .r
-                    .err(format!("expected `,` or `}}`, found {}", describe(c))))
-            }
-            _ => {}
+        if !self.de.r.next_member(self.first)? {
+            return Ok(None);
         }
         self.first = false;
-        if self.de.r.peek_some()? != b'"' {
-            return Err(self.de.r.err("expected a string key"));
-        }
         self.key = match self.de.r.string(&mut self.de.scratch)? {
             Str::Borrowed(s) => KeyRef::Borrowed(s),
             Str::Copied(s) => KeyRef::Owned(s.to_owned()),

@@ -281,25 +281,8 @@ impl Envelope {
         };
         let mut scratch = Vec::new();
         let mut first = true;
-        loop {
-            match r.peek_some()? {
-                b'}' => {
-                    r.pos += 1;
-                    break;
-                }
-                b',' if !first => {
-                    r.pos += 1;
-                    r.peek_some()?;
-                }
-                c if !first => {
-                    return Err(r.err(format!("expected `,` or `}}`, found {}", describe(c))))
-                }
-                _ => {}
-            }
+        while r.next_member(first)? {
             first = false;
-            if r.peek_some()? != b'"' {
-                return Err(r.err("expected a string key"));
-            }
             let key = r.string(&mut scratch)?.as_str().to_owned();
             r.expect(b':', "`:`")?;
             match key.as_str() {
@@ -337,6 +320,7 @@ impl Envelope {
                 _ => r.skip_value(limits.depth())?,
             }
         }
+        r.pos += 1; // the `}`
         r.end()?;
         Ok(env)
     }

@@ -425,6 +425,47 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Before element number `index` of an array whose `[` is read: the `,` that comes
+    /// before every element but the first is read; `false` at the closing `]` (left for the
+    /// caller). Every array reader steps through its elements with this, so they report
+    /// the same errors.
+    #[inline(always)]
+    pub(crate) fn next_element(&mut self, index: usize) -> Result<bool> {
+        match self.peek_some()? {
+            b']' => return Ok(false),
+            b',' if index > 0 => {
+                self.pos += 1;
+                if self.peek_some()? == b']' {
+                    return Err(self.err("trailing comma in array"));
+                }
+            }
+            c if index > 0 => {
+                return Err(self.err(format!("expected `,` or `]`, found {}", describe(c))))
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// Before the next member of an object whose `{` is read (`first` for the first one):
+    /// the `,` before every member but the first is read, and the reader is left at the
+    /// key's opening quote; `false` at the closing `}` (left for the caller).
+    #[inline(always)]
+    pub(crate) fn next_member(&mut self, first: bool) -> Result<bool> {
+        match self.peek_some()? {
+            b'}' => return Ok(false),
+            b',' if !first => self.pos += 1,
+            c if !first => {
+                return Err(self.err(format!("expected `,` or `}}`, found {}", describe(c))))
+            }
+            _ => {}
+        }
+        if self.peek_some()? != b'"' {
+            return Err(self.err("expected a string key"));
+        }
+        Ok(true)
+    }
+
     fn skip_key(&mut self, scratch: &mut Vec<u8>) -> Result<()> {
         if self.peek_some()? != b'"' {
             return Err(self.err("expected a string key"));
