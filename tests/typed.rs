@@ -509,6 +509,12 @@ fn value_maps_keep_js_key_rules_with_repeats_and_mixed_keys() {
     for (doc, want) in cases {
         let got = json.decode_value(doc.as_bytes()).unwrap();
         assert_eq!(&got, want, "{doc}");
+        // The same through serde's visitor protocol (the `Value` visitor's own reader).
+        assert_eq!(
+            &json.from_slice::<Value>(doc.as_bytes()).unwrap(),
+            want,
+            "{doc}"
+        );
         let Value::Object(o) = &got else {
             unreachable!()
         };
@@ -533,6 +539,11 @@ fn value_maps_keep_js_key_rules_with_repeats_and_mixed_keys() {
         let Value::Object(o) = json.decode_value(doc.as_bytes()).unwrap() else {
             panic!("{doc}")
         };
+        assert_eq!(
+            json.from_slice::<Value>(doc.as_bytes()).unwrap(),
+            Value::Object(o.clone()),
+            "{doc}"
+        );
         let want: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
         assert!(o.keys().eq(want.iter()), "{doc}");
         assert_eq!(

@@ -210,11 +210,11 @@ pub(crate) fn is_magic_name(s: &str) -> bool {
 }
 
 /// The rest of an object whose first key `k` (a string) and value `v` are read: its string
-/// keys, each new (every JSON object without repeated keys), go straight into the object;
-/// when the length is not known up front, the first eight wait on the stack, so that the
-/// object is made at its size. A repeated key or a key of another kind gives back the
-/// entries read so far, that one included, in the order they came (`Err`), for the general
-/// path.
+/// keys go straight into the object, a repeated one keeping its first place and taking the
+/// last value (as `JSON.parse` does); when the length is not known up front, the first
+/// eight wait on the stack, so that the object is made at its size. A key of another kind
+/// gives back the entries read so far, that one included, in order (`Err`), for the
+/// general path (a JS Map).
 #[allow(clippy::type_complexity)]
 fn read_object<'de, A: MapAccess<'de>>(
     map: &mut A,
@@ -231,14 +231,14 @@ fn read_object<'de, A: MapAccess<'de>>(
     fn object_of(small: &mut [Option<(String, Value)>], room: usize) -> Object {
         let mut o = Object::with_capacity(room);
         for (k, v) in small.iter_mut().filter_map(Option::take) {
-            o.insert_full(k, v);
+            o.insert(k, v);
         }
         o
     }
     let mut o = if let Some(hint) = map.size_hint() {
         // The length is known: the object is made at its size at once.
         let mut o = Object::with_capacity(hint.min(4096) + 1);
-        o.insert_full(k, v);
+        o.insert(k, v);
         o
     } else {
         let mut small: [Option<(String, Value)>; INLINE] = Default::default();
@@ -250,13 +250,17 @@ fn read_object<'de, A: MapAccess<'de>>(
             };
             let v: Value = map.next_value()?;
             let k = match k {
-                Value::String(k) if !small[..n].iter().flatten().any(|(s, _)| *s == k) => k,
+                Value::String(k) => k,
                 k => {
                     let mut entries = entries_of(small[..n].iter_mut().filter_map(Option::take));
                     entries.push((k, v));
                     return Ok(Err(entries));
                 }
             };
+            if let Some((_, old)) = small[..n].iter_mut().flatten().find(|(s, _)| *s == k) {
+                *old = v;
+                continue;
+            }
             if n < INLINE {
                 small[n] = Some((k, v));
                 n += 1;
@@ -264,7 +268,7 @@ fn read_object<'de, A: MapAccess<'de>>(
             }
             let room = INLINE + 1 + map.size_hint().unwrap_or(INLINE).min(4096);
             let mut o = object_of(&mut small, room);
-            o.insert_full(k, v);
+            o.insert(k, v);
             break o;
         }
     };
@@ -272,13 +276,7 @@ fn read_object<'de, A: MapAccess<'de>>(
         let v: Value = map.next_value()?;
         match k {
             Value::String(k) => {
-                let (i, old) = o.insert_full(k, v);
-                if let Some(old) = old {
-                    let mut entries = entries_of(o);
-                    let repeated = std::mem::replace(&mut entries[i].1, old);
-                    entries.push((entries[i].0.clone(), repeated));
-                    return Ok(Err(entries));
-                }
+                o.insert(k, v);
             }
             k => {
                 let mut entries = entries_of(o);

@@ -34,11 +34,6 @@ impl Object {
         self.0.insert(key.into(), value)
     }
 
-    /// [`Object::insert`], with the key's position (where it already was, or the end).
-    pub(crate) fn insert_full(&mut self, key: String, value: Value) -> (usize, Option<Value>) {
-        self.0.insert_full(key, value)
-    }
-
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)

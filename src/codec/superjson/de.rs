@@ -170,7 +170,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         }
         let mut o = crate::value::Object::with_capacity(self.members.len() - base);
         for (k, v) in self.members.drain(base..) {
-            o.insert_full(k, v);
+            o.insert(k, v);
         }
         Ok(Value::Object(o))
     }
