@@ -109,19 +109,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(k) = map.next_key::<Value>()? {
             entries.push((k, map.next_value()?));
         }
-        if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) {
-            let mut o = Object::with_capacity(entries.len());
-            for (k, v) in entries {
-                if let Value::String(k) = k {
-                    o.insert(k, v);
-                }
-            }
-            Ok(Value::Object(o))
-        } else {
-            // A map with keys of other kinds (MessagePack's) is a JS Map: repeated keys
-            // collapse as in `new Map`.
-            Ok(Value::Map(super::same_value_zero::dedupe_entries(entries)))
-        }
+        // A map with a key that is not a string (MessagePack's) is a JS Map: repeated keys
+        // collapse as in `new Map`.
+        Ok(Value::Map(super::same_value_zero::dedupe_entries(entries)))
     }
 }
 
