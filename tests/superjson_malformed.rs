@@ -235,7 +235,7 @@ fn syntax_errors_name_the_byte() {
         ),
         (
             r#"{"json":[1,]}"#,
-            "expected a value, found `]` at byte 11",
+            "trailing comma in array at byte 11",
             Category::Syntax,
         ),
         (

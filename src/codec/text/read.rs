@@ -406,6 +406,8 @@ impl<'a> Reader<'a> {
                         self.pos += 1;
                         if close == b'}' {
                             self.skip_key(&mut scratch)?;
+                        } else if self.peek_some()? == b']' {
+                            return Err(self.err("trailing comma in array"));
                         }
                         break;
                     }
@@ -510,11 +512,42 @@ mod tests {
         r.end().unwrap();
         let mut r = Reader::new(b"[[[1]]]");
         assert!(r.skip_value(2).unwrap_err().is_limit());
-        let mut r = Reader::new(b"[1,]");
-        assert_eq!(
-            r.skip_value(10).unwrap_err().to_string(),
-            "expected a value, found `]` at byte 3"
-        );
+    }
+
+    /// A value that is skipped (an unknown field) fails with the error, and at the
+    /// offset, that reading it fails with.
+    #[test]
+    fn skipping_reports_what_reading_reports() {
+        let bad = [
+            "[1,]",
+            "[1 2]",
+            "[,1]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":}",
+            "{1:2}",
+            "[tru]",
+            "[\"a]",
+            "[01]",
+            "[-]",
+            "[1.]",
+            "[1e]",
+            "{\"a\":[}",
+            "[\"\\x\"]",
+            "[\"\\ud800\"]",
+            "[",
+            "{\"a\":1",
+        ];
+        for text in bad {
+            let mut r = Reader::new(text.as_bytes());
+            let skipped = r.skip_value(10).unwrap_err();
+            let read = crate::codec::Json::new()
+                .from_str::<crate::Value>(text)
+                .unwrap_err();
+            // The reader also names the path; a skipped value's path is its field's.
+            let seen = |e: &Error| (e.classify(), e.message().to_owned(), e.offset());
+            assert_eq!(seen(&skipped), seen(&read), "{text}");
+        }
     }
 
     #[test]
