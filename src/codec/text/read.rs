@@ -86,7 +86,13 @@ impl<'a> Num<'a> {
         // correctly rounded m / 10^k (Clinger's fast path). Anything else: the general
         // parser.
         if !self.exp && self.digits <= 15 {
-            let f = self.mantissa as f64 / POW10[self.fraction];
+            let m = self.mantissa as f64;
+            // An integer needs no division (it is exact already).
+            let f = if self.fraction == 0 {
+                m
+            } else {
+                m / POW10[self.fraction]
+            };
             return if self.neg { -f } else { f };
         }
         self.text().parse().unwrap_or(f64::NAN)
@@ -293,7 +299,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Parse a number literal (JSON grammar: no leading zeros, no `+`, no bare `.`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn number(&mut self) -> Result<Num<'a>> {
         let start = self.pos;
         let b = self.bytes;
