@@ -25,11 +25,12 @@ pub(crate) struct Deserializer<'a, 'm> {
     node: NodeId,
     /// Which annotated nodes have been applied.
     applied: Vec<bool>,
-    /// [`Deserializer::value`]'s elements and members of the arrays and objects being
-    /// read, innermost last: each container is made at its size from its tail when it ends
-    /// (no growing `Vec`s). Kept per thread between reads.
+    /// [`Deserializer::value`]'s values (elements and member values) and member keys of
+    /// the arrays and objects being read, innermost last: each container is made at its
+    /// size from their tails when it ends (no growing `Vec`s). Kept per thread between
+    /// reads.
     items: Vec<Value>,
-    members: Vec<(String, Value)>,
+    keys: Vec<String>,
 }
 
 impl Drop for Deserializer<'_, '_> {
@@ -41,16 +42,16 @@ impl Drop for Deserializer<'_, '_> {
             spare::MAX_FLAGS,
         );
         keep_cleared(&ITEMS, std::mem::take(&mut self.items), MAX_KEPT_ITEMS);
-        keep_cleared(&MEMBERS, std::mem::take(&mut self.members), MAX_KEPT_ITEMS);
+        keep_cleared(&KEYS, std::mem::take(&mut self.keys), MAX_KEPT_ITEMS);
     }
 }
 
-/// The most stack slots [`Deserializer::value`] keeps per thread (32 and 56 bytes each).
+/// The most stack slots [`Deserializer::value`] keeps per thread (32 and 24 bytes each).
 const MAX_KEPT_ITEMS: usize = 4096;
 
 thread_local! {
     static ITEMS: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
-    static MEMBERS: Cell<Vec<(String, Value)>> = const { Cell::new(Vec::new()) };
+    static KEYS: Cell<Vec<String>> = const { Cell::new(Vec::new()) };
 }
 
 impl<'a, 'm> Deserializer<'a, 'm> {
@@ -71,7 +72,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
                 Vec::new()
             },
             items: Vec::new(),
-            members: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -83,96 +84,112 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         if self.items.capacity() == 0 {
             self.items = crate::codec::reuse::take(&ITEMS);
         }
-        if self.members.capacity() == 0 {
-            self.members = crate::codec::reuse::take(&MEMBERS);
+        if self.keys.capacity() == 0 {
+            self.keys = crate::codec::reuse::take(&KEYS);
         }
-        self.next_value()
+        let base = self.items.len();
+        self.push_value()?;
+        debug_assert_eq!(self.items.len(), base + 1);
+        // `push_value` pushed exactly one value.
+        Ok(self.items.pop().unwrap_or(Value::Undefined))
     }
 
-    fn next_value(&mut self) -> Result<Value> {
-        if let Some(v) = self.take_annotated()? {
-            return Ok(v);
+    /// Reads the next value onto `items`. Every value is written where it stays (its
+    /// container's slot) instead of being returned: a returned `Result<Value>` was copied
+    /// through the stack once more per element, and perf put most of the array loop's time
+    /// on that copy (a store-forwarding stall).
+    fn push_value(&mut self) -> Result<()> {
+        if self.push_annotated()? {
+            return Ok(());
         }
-        self.plain_value()
+        self.push_plain()
     }
 
     /// [`Deserializer::parse_plain`] for a [`Value`]: the same syntax, errors and paths.
-    fn plain_value(&mut self) -> Result<Value> {
+    fn push_plain(&mut self) -> Result<()> {
         let node = std::mem::replace(&mut self.node, NONE);
-        Ok(match self.r.peek_some()? {
+        match self.r.peek_some()? {
             b'n' => {
                 self.r.keyword(b"null")?;
-                Value::Null
+                self.items.push(Value::Null);
             }
             b't' => {
                 self.r.keyword(b"true")?;
-                Value::Bool(true)
+                self.items.push(Value::Bool(true));
             }
             b'f' => {
                 self.r.keyword(b"false")?;
-                Value::Bool(false)
+                self.items.push(Value::Bool(false));
             }
-            b'"' => Value::String(self.r.string(&mut self.scratch)?.as_str().to_owned()),
+            b'"' => {
+                let s = self.r.string(&mut self.scratch)?.as_str().to_owned();
+                self.items.push(Value::String(s));
+            }
             b'[' => {
                 self.r.pos += 1;
                 self.enter()?;
-                let v = grow_every(self.depth_left, || self.array_items(node))?;
+                grow_every(self.depth_left, || self.push_array(node))?;
                 self.leave();
                 self.r.expect(b']', "`]`")?;
-                v
             }
             b'{' => {
                 self.r.pos += 1;
                 self.enter()?;
-                let v = grow_every(self.depth_left, || self.object_members(node))?;
+                grow_every(self.depth_left, || self.push_object(node))?;
                 self.leave();
                 self.r.expect(b'}', "`}`")?;
-                v
             }
             // The number `visit_number` gives `ValueVisitor`: safe integers are exact in
             // f64, `-0` is -0, the rest correctly rounded.
-            b'-' | b'0'..=b'9' => Value::Number(self.r.number()?.to_f64()),
+            b'-' | b'0'..=b'9' => {
+                let f = self.r.number()?.to_f64();
+                self.items.push(Value::Number(f));
+            }
             c => {
                 return Err(self
                     .r
                     .err(format!("expected a value, found {}", describe(c))))
             }
-        })
+        }
+        Ok(())
     }
 
-    /// The elements of an array whose `[` is read, up to (not including) its `]`.
-    fn array_items(&mut self, node: NodeId) -> Result<Value> {
+    /// The array whose `[` is read, up to (not including) its `]`.
+    fn push_array(&mut self, node: NodeId) -> Result<()> {
         let base = self.items.len();
         let mut index = 0;
         while self.r.next_element(index)? {
             self.node = self.tree.child_index(node, index);
-            let v = self
-                .next_value()
+            self.push_value()
                 .map_err(|e| e.in_segment(&index.to_string()))?;
-            self.items.push(v);
             index += 1;
         }
-        Ok(Value::Array(self.items.drain(base..).collect()))
+        let items = self.items.drain(base..).collect();
+        self.items.push(Value::Array(items));
+        Ok(())
     }
 
-    /// The members of an object whose `{` is read, up to (not including) its `}`. A
-    /// repeated key keeps its first place and takes the last value, as in `JSON.parse`.
-    fn object_members(&mut self, node: NodeId) -> Result<Value> {
-        let base = self.members.len();
+    /// The object whose `{` is read, up to (not including) its `}`: keys on `keys`, values
+    /// on `items`. A repeated key keeps its first place and takes the last value, as in
+    /// `JSON.parse`.
+    fn push_object(&mut self, node: NodeId) -> Result<()> {
+        let base = self.items.len();
+        let key_base = self.keys.len();
         let mut first = true;
         while self.r.next_member(first)? {
             first = false;
             let key = self.r.string(&mut self.scratch)?.as_str().to_owned();
             self.r.expect(b':', "`:`")?;
             self.node = self.tree.child_key(node, &key);
-            let v = self.next_value().map_err(|e| e.in_segment(&key))?;
-            self.members.push((key, v));
+            self.push_value().map_err(|e| e.in_segment(&key))?;
+            self.keys.push(key);
         }
-        let mut o = crate::value::Object::with_capacity(self.members.len() - base);
-        for (k, v) in self.members.drain(base..) {
+        let mut o = crate::value::Object::with_capacity(self.keys.len() - key_base);
+        for (k, v) in self.keys.drain(key_base..).zip(self.items.drain(base..)) {
             o.insert(k, v);
         }
-        Ok(Value::Object(o))
+        self.items.push(Value::Object(o));
+        Ok(())
     }
 
     /// After the value: fail if an annotation addressed a path that `json` does not have.
@@ -191,6 +208,19 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             Error::data("meta.values annotates a path that json does not contain")
                 .at_path(self.tree.path_of(missing)),
         )
+    }
+
+    /// [`Deserializer::take_annotated`] for [`Deserializer::value`]: the annotated value is
+    /// pushed, and `true` given.
+    #[inline]
+    fn push_annotated(&mut self) -> Result<bool> {
+        match self.take_annotated()? {
+            Some(v) => {
+                self.items.push(v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// If the value about to be read is annotated, read it, apply the annotation and return
@@ -219,9 +249,10 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             Value::Null
         } else {
             self.node = node;
-            let v = self.plain_value()?;
+            self.push_plain()?;
             self.node = NONE;
-            v
+            // `push_plain` pushed exactly one value.
+            self.items.pop().unwrap_or(Value::Undefined)
         };
         annotate::apply(ann, raw)
             .map(Some)
