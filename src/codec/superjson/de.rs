@@ -277,6 +277,14 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         visit_number(n, visitor)
     }
 
+    /// A number for a float field: what `visit_number` gives, less its integer cases (a
+    /// safe integer is exact either way), all in line.
+    #[inline(always)]
+    fn float<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value> {
+        let f = self.r.number()?.to_f64();
+        visitor.visit_f64(f)
+    }
+
     /// A string, the reader at its quote.
     #[inline(always)]
     fn plain_str<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value> {
@@ -527,8 +535,8 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
 
     via_any!(
         deserialize_bool if b't' | b'f' => plain_bool;
-        deserialize_f32 if b'-' | b'0'..=b'9' => number;
-        deserialize_f64 if b'-' | b'0'..=b'9' => number;
+        deserialize_f32 if b'-' | b'0'..=b'9' => float;
+        deserialize_f64 if b'-' | b'0'..=b'9' => float;
         deserialize_char;
         deserialize_str if b'"' => plain_str;
         deserialize_string if b'"' => plain_str;
