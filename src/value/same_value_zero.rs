@@ -35,8 +35,6 @@ fn key(v: &Value) -> Option<Key<'_>> {
     })
 }
 
-type Seen<'a> = std::collections::HashMap<Key<'a>, usize, foldhash::fast::RandomState>;
-
 /// Up to this many members are compared pairwise; more are hashed.
 const LINEAR: usize = 16;
 
@@ -49,9 +47,8 @@ fn first_positions<'a>(
     key_at: impl Fn(usize) -> Option<Key<'a>>,
 ) -> Option<Vec<usize>> {
     let mut firsts: Option<Vec<usize>> = None;
-    // Made only past `LINEAR`. foldhash, as `Object` uses: seeded per process (the keys
-    // come from strangers), and cheaper than SipHash on short keys.
-    let mut seen: Option<Seen<'a>> = None;
+    // Made only past `LINEAR` (a `HashMap`'s hasher is seeded from a thread-local).
+    let mut seen: Option<std::collections::HashMap<Key<'a>, usize>> = None;
     for i in 0..len {
         let Some(k) = key_at(i) else { continue };
         let first = if len <= LINEAR {
