@@ -2,8 +2,10 @@
 
 use super::Value;
 
-/// Objects hash their keys with foldhash: randomized per process (keys come from strangers),
-/// and several times faster than SipHash on short keys.
+/// Objects hash their keys with foldhash: seeded at random per process, and several times
+/// faster than SipHash on short keys. Unlike SipHash it makes no claim to resist hash
+/// flooding by an attacker who can time the server; what one message can hold is bounded
+/// by `Limits` (size, elements per collection).
 type Map = indexmap::IndexMap<String, Value, foldhash::fast::RandomState>;
 use std::fmt;
 

@@ -94,10 +94,11 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         Ok(self.items.pop().unwrap_or(Value::Undefined))
     }
 
-    /// Reads the next value onto `items`. Every value is written where it stays (its
-    /// container's slot) instead of being returned: a returned `Result<Value>` was copied
-    /// through the stack once more per element, and perf put most of the array loop's time
-    /// on that copy (a store-forwarding stall).
+    /// Reads the next value onto `items`, where its container collects it when it closes.
+    /// Plain values are written onto the stack once instead of being returned: a returned
+    /// `Result<Value>` was copied through the machine stack once more per element, and perf
+    /// put most of the array loop's time on that copy (a store-forwarding stall). Annotated
+    /// values (rarer) are still built and returned by `take_annotated`, then pushed.
     fn push_value(&mut self) -> Result<()> {
         if self.push_annotated()? {
             return Ok(());

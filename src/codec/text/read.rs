@@ -547,12 +547,14 @@ mod tests {
         for text in bad {
             let mut r = Reader::new(text.as_bytes());
             let skipped = r.skip_value(10).unwrap_err();
-            let read = crate::codec::Json::new()
-                .from_str::<crate::Value>(text)
-                .unwrap_err();
+            // Through serde's visitor protocol, and through the direct `Value` builder.
+            let json = crate::codec::Json::new();
+            let read = json.from_str::<crate::Value>(text).unwrap_err();
+            let built = crate::codec::Codec::decode_value(&json, text.as_bytes()).unwrap_err();
             // The reader also names the path; a skipped value's path is its field's.
             let seen = |e: &Error| (e.classify(), e.message().to_owned(), e.offset());
             assert_eq!(seen(&skipped), seen(&read), "{text}");
+            assert_eq!(seen(&skipped), seen(&built), "{text}");
         }
     }
 
