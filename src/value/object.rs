@@ -156,7 +156,7 @@ impl Object {
     }
 
     /// Entries in insertion order.
-    pub fn iter(&self) -> Iter<'_> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> + DoubleEndedIterator {
         self.0.entries.iter().map(as_refs)
     }
 
@@ -234,8 +234,8 @@ impl PartialEq for Object {
     }
 }
 
-/// Iterator over an object's entries in insertion order ([`Object::iter`]).
-pub type Iter<'a> = std::iter::Map<
+/// The iterator `&Object` gives (the entries in insertion order).
+type Iter<'a> = std::iter::Map<
     std::slice::Iter<'a, (String, Value)>,
     fn(&'a (String, Value)) -> (&'a String, &'a Value),
 >;
@@ -269,7 +269,7 @@ impl<'a> IntoIterator for &'a Object {
     type Item = (&'a String, &'a Value);
     type IntoIter = Iter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.iter()
+        self.0.entries.iter().map(as_refs)
     }
 }
 
