@@ -270,6 +270,67 @@ fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
     let via_value: IntPairs =
         polycodec::from_value(MsgPack::new().decode_value(&ints).unwrap()).unwrap();
     assert_eq!(typed, via_value);
+    // The same number key in other widths (1 as uint 8, as float 64) is the same key, as
+    // in JS; a -0 key is 0 (JS's Map stores it so); 2^53 is a bigint, not 2^53 - 1.
+    let map_field = |entries: &[u8], count: u8| {
+        let mut b = vec![
+            0x81,
+            0xa1,
+            b'n',
+            0xc7,
+            entries.len() as u8 + 1,
+            0x03,
+            0x80 | count,
+        ];
+        b.extend_from_slice(entries);
+        b
+    };
+    let one_f64 = [0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0];
+    let minus_zero = [0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0];
+    // (the entries' bytes, how many, what the field reads)
+    type Case = (Vec<u8>, u8, Vec<(u64, &'static str)>);
+    let cases: Vec<Case> = vec![
+        (
+            [&[0x01, 0xa1, b'x', 0x02, 0xa1, b'y', 0xcc, 0x01, 0xa1, b'z'][..]].concat(),
+            3,
+            vec![(1, "z"), (2, "y")],
+        ),
+        (
+            [&[0x01, 0xa1, b'x'][..], &one_f64, &[0xa1, b'z']].concat(),
+            2,
+            vec![(1, "z")],
+        ),
+        (
+            [&minus_zero[..], &[0xa1, b'x', 0x02, 0xa1, b'y']].concat(),
+            2,
+            vec![(0, "x"), (2, "y")],
+        ),
+        (
+            [
+                &[0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0, 0xa1, b'x'][..],
+                &[
+                    0xcf, 0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xa1, b'y',
+                ],
+            ]
+            .concat(),
+            2,
+            vec![(1 << 53, "x"), ((1 << 53) - 1, "y")],
+        ),
+    ];
+    #[derive(Deserialize, PartialEq, Debug)]
+    struct WidePairs {
+        #[serde(with = "polycodec::js::map")]
+        n: Vec<(u64, String)>,
+    }
+    for (entries, count, want) in cases {
+        let bytes = map_field(&entries, count);
+        let want: Vec<(u64, String)> = want.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+        let typed: WidePairs = MsgPack::new().from_slice(&bytes).unwrap();
+        assert_eq!(typed.n, want, "{bytes:02x?}");
+        let via_value: WidePairs =
+            polycodec::from_value(MsgPack::new().decode_value(&bytes).unwrap()).unwrap();
+        assert_eq!(typed, via_value);
+    }
 }
 
 #[derive(Deserialize, PartialEq, Debug)]

@@ -623,30 +623,59 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Whether the `n` map entries that come next read the same pair by pair as they do
-    /// through a `Value` (the general path): not when a key repeats (the `Value` keeps one
-    /// entry, as an object and JS's `new Map` do). Keys are compared as strings, or else as
-    /// their encoded bytes (a number written twice in two widths is not seen: no JS writer
-    /// does that). Reads ahead without moving.
+    /// through a `Value` (the general path): not when a key repeats by SameValueZero (the
+    /// `Value` keeps one entry, as JS's `new Map` does; `1` written as a fixint, as a
+    /// uint8 and as a float 64 is one key), nor with a `-0` key (the `Value` path stores it
+    /// as `0`, as JS does). Keys other than strings and numbers are compared by their
+    /// encoded bytes. Reads ahead without moving; allocates nothing up to 16 entries.
     fn entries_read_alike(&self, n: usize) -> bool {
+        /// A key as SameValueZero sees it.
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        enum Key<'k> {
+            Str(&'k [u8]),
+            /// A number the `Value` path reads as a JS number: its f64 bits (NaN as one).
+            Num(u64),
+            /// Anything else (a bigint past 2^53 included): its encoding.
+            Other(&'k [u8]),
+        }
+        // Past this an integer is a bigint on the `Value` path (as `int_value` decides).
+        const MAX_SAFE: u64 = crate::value::number::MAX_SAFE_INTEGER as u64;
         let mut d = self.sub(&self.b[self.pos..], self.offset());
-        // (is a string, its text or its encoding)
-        let mut keys: Vec<(bool, &[u8])> = Vec::with_capacity(n);
-        for _ in 0..n {
+        let mut next_key = || -> Option<Key<'_>> {
             let key_at = d.pos;
-            match d.head() {
-                Ok(Head::Str(k)) => keys.push((true, k)),
-                Ok(_) => {
+            let num = |f: f64| Key::Num(if f.is_nan() { f64::NAN } else { f }.to_bits());
+            let key = match d.head().ok()? {
+                Head::Str(k) => Key::Str(k),
+                Head::U64(v) if v <= MAX_SAFE => num(v as f64),
+                Head::I64(v) if v.unsigned_abs() <= MAX_SAFE => num(v as f64),
+                Head::F32(f) if f == 0.0 && f.is_sign_negative() => return None,
+                Head::F64(f) if f == 0.0 && f.is_sign_negative() => return None,
+                Head::F32(f) => num(f64::from(f)),
+                Head::F64(f) => num(f),
+                _ => {
                     d.pos = key_at;
-                    if d.skip().is_err() {
-                        return false;
-                    }
-                    keys.push((false, &d.b[key_at..d.pos]));
+                    d.skip().ok()?;
+                    Key::Other(&d.b[key_at..d.pos])
                 }
-                Err(_) => return false,
+            };
+            d.skip().ok()?;
+            Some(key)
+        };
+        if n <= 16 {
+            let mut keys = [Key::Num(0); 16];
+            for i in 0..n {
+                let Some(k) = next_key() else { return false };
+                if keys[..i].contains(&k) {
+                    return false;
+                }
+                keys[i] = k;
             }
-            if d.skip().is_err() {
-                return false;
-            }
+            return true;
+        }
+        let mut keys = Vec::with_capacity(n);
+        for _ in 0..n {
+            let Some(k) = next_key() else { return false };
+            keys.push(k);
         }
         keys.sort_unstable();
         !keys.windows(2).any(|w| w[0] == w[1])
