@@ -271,7 +271,8 @@ fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
         polycodec::from_value(MsgPack::new().decode_value(&ints).unwrap()).unwrap();
     assert_eq!(typed, via_value);
     // The same number key in other widths (1 as uint 8, as float 64) is the same key, as
-    // in JS; a -0 key is 0 (JS's Map stores it so); 2^53 is a bigint, not 2^53 - 1.
+    // in JS; a -0 key is 0 (JS's Map stores it so); 2^53 is a bigint, not 2^53 - 1, and
+    // the same bigint however it is written.
     let map_field = |entries: &[u8], count: u8| {
         let mut b = vec![
             0x81,
@@ -315,6 +316,18 @@ fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
             .concat(),
             2,
             vec![(1 << 53, "x"), ((1 << 53) - 1, "y")],
+        ),
+        // 2^53 as a uint 64 and as a bigint extension (decimal text) is one bigint key.
+        (
+            [
+                &[0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0, 0xa1, b'x'][..],
+                &[0xc7, 16, 0x01],
+                b"9007199254740992",
+                &[0xa1, b'y'],
+            ]
+            .concat(),
+            2,
+            vec![(1 << 53, "y")],
         ),
     ];
     #[derive(Deserialize, PartialEq, Debug)]

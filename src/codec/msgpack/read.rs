@@ -626,8 +626,8 @@ impl<'de> Deserializer<'de> {
     /// through a `Value` (the general path): not when a key repeats by SameValueZero (the
     /// `Value` keeps one entry, as JS's `new Map` does; `1` written as a fixint, as a
     /// uint8 and as a float 64 is one key), nor with a `-0` key (the `Value` path stores it
-    /// as `0`, as JS does). Keys other than strings and numbers are compared by their
-    /// encoded bytes. Reads ahead without moving; allocates nothing up to 16 entries.
+    /// as `0`, as JS does), a bigint or an extension key (the general path compares those
+    /// by value). Reads ahead without moving; allocates nothing up to 16 entries.
     fn entries_read_alike(&self, n: usize) -> bool {
         /// A key as SameValueZero sees it.
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -635,7 +635,9 @@ impl<'de> Deserializer<'de> {
             Str(&'k [u8]),
             /// A number the `Value` path reads as a JS number: its f64 bits (NaN as one).
             Num(u64),
-            /// Anything else (a bigint past 2^53 included): its encoding.
+            /// nil, a bool, an array, a map or binary: its encoding (nil and bools have one;
+            /// two equal-looking arrays are two keys in JS, so calling them a repeat only
+            /// costs a trip down the general path).
             Other(&'k [u8]),
         }
         // Past this an integer is a bigint on the `Value` path (as `int_value` decides).
@@ -648,6 +650,9 @@ impl<'de> Deserializer<'de> {
                 Head::Str(k) => Key::Str(k),
                 Head::U64(v) if v <= MAX_SAFE => num(v as f64),
                 Head::I64(v) if v.unsigned_abs() <= MAX_SAFE => num(v as f64),
+                // A bigint (past 2^53, or an extension) or an extension value (undefined
+                // has several encodings): only the general path compares them by value.
+                Head::U64(_) | Head::I64(_) | Head::Ext(..) => return None,
                 Head::F32(f) if f == 0.0 && f.is_sign_negative() => return None,
                 Head::F64(f) if f == 0.0 && f.is_sign_negative() => return None,
                 Head::F32(f) => num(f64::from(f)),
