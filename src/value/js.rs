@@ -310,6 +310,11 @@ pub mod map {
 
 /// `#[serde(with = "polycodec::js::set")]` for any collection (`HashSet`, `BTreeSet`,
 /// `Vec`, ...): a JS `Set`.
+///
+/// Members are read in the order they were written. A JS Set never holds the same member
+/// twice, so no JS writer sends repeats; should a hand-made document hold some, a `HashSet`
+/// or `BTreeSet` collapses them itself, while a `Vec` keeps them as sent (a [`Value`] read
+/// of the same document collapses them, as JS's `new Set` does).
 pub mod set {
     use super::*;
 
