@@ -265,6 +265,12 @@ pub mod undefined {
 
 /// `#[serde(with = "polycodec::js::map")]` for any map type (`HashMap`, `BTreeMap`,
 /// `IndexMap`, ...): a JS `Map`, whatever the key type.
+///
+/// Entries are read in the order they were written. A JS Map never holds the same key
+/// twice, so no JS writer sends repeats; should a hand-made document hold some, a map type
+/// keeps the last value (as `new Map` does), and a `Vec` of pairs read from MessagePack
+/// gets what a [`Value`] read gives (first place, last value), while one read from
+/// superjson keeps the entries as sent.
 pub mod map {
     use super::*;
 
