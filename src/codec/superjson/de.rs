@@ -81,17 +81,23 @@ impl<'a, 'm> Deserializer<'a, 'm> {
     /// handed over by a second deserializer that copies it), and arrays and objects are
     /// made at their size.
     pub(crate) fn value(&mut self) -> Result<Value> {
+        self.take_stacks();
+        let base = self.items.len();
+        self.push_value()?;
+        debug_assert_eq!(self.items.len(), base + 1);
+        // `push_value` pushed exactly one value.
+        Ok(self.items.pop().unwrap_or(Value::Undefined))
+    }
+
+    /// The builder's stacks, from this thread's spares the first time (a typed read takes
+    /// them only once it meets an annotated value that is built as a `Value`).
+    fn take_stacks(&mut self) {
         if self.items.capacity() == 0 {
             self.items = crate::codec::reuse::take(&ITEMS);
         }
         if self.keys.capacity() == 0 {
             self.keys = crate::codec::reuse::take(&KEYS);
         }
-        let base = self.items.len();
-        self.push_value()?;
-        debug_assert_eq!(self.items.len(), base + 1);
-        // `push_value` pushed exactly one value.
-        Ok(self.items.pop().unwrap_or(Value::Undefined))
     }
 
     /// Reads the next value onto `items`, where its container collects it when it closes.
@@ -250,6 +256,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             Value::Null
         } else {
             self.node = node;
+            self.take_stacks();
             self.push_plain()?;
             self.node = NONE;
             // `push_plain` pushed exactly one value.
