@@ -132,20 +132,8 @@ impl<'a, 'm> Deserializer<'a, 'm> {
                 let s = self.r.string(&mut self.scratch)?.as_str().to_owned();
                 self.items.push(Value::String(s));
             }
-            b'[' => {
-                self.r.pos += 1;
-                self.enter()?;
-                grow_every(self.depth_left, || self.push_array(node))?;
-                self.leave();
-                self.r.expect(b']', "`]`")?;
-            }
-            b'{' => {
-                self.r.pos += 1;
-                self.enter()?;
-                grow_every(self.depth_left, || self.push_object(node))?;
-                self.leave();
-                self.r.expect(b'}', "`}`")?;
-            }
+            b'[' => self.push_nested(node, Self::push_array, b']', "`]`")?,
+            b'{' => self.push_nested(node, Self::push_object, b'}', "`}`")?,
             // The number `visit_number` gives `ValueVisitor`: safe integers are exact in
             // f64, `-0` is -0, the rest correctly rounded.
             b'-' | b'0'..=b'9' => {
@@ -159,6 +147,22 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             }
         }
         Ok(())
+    }
+
+    /// An array or object whose opening bracket is next: one level deeper (on a grown stack
+    /// where needed), `read` up to the `close`, which is read too.
+    fn push_nested(
+        &mut self,
+        node: NodeId,
+        read: fn(&mut Self, NodeId) -> Result<()>,
+        close: u8,
+        what: &str,
+    ) -> Result<()> {
+        self.r.pos += 1;
+        self.enter()?;
+        grow_every(self.depth_left, || read(self, node))?;
+        self.leave();
+        self.r.expect(close, what)
     }
 
     /// The array whose `[` is read, up to (not including) its `]`.
