@@ -79,6 +79,45 @@ fn many_paths_into_one_large_set_stay_linear() {
 }
 
 #[test]
+fn elements_made_from_nothing_are_bounded_by_the_documents_size() {
+    // 124 bytes asked for three arrays of 16,777,216 holes (2.1 GB): references that
+    // extend arrays, and typed arrays made from a length, may make no more elements than
+    // the document has bytes (JS makes sparse arrays; a Value holds every element).
+    let sj = SuperJson::new();
+    let holes = r#"{"json":{"a":[],"b":[],"c":[],"x":1},"meta":{"referentialEqualities":{"x":["a.16777215","b.16777215","c.16777215"]},"v":1}}"#;
+    let lengths = format!(
+        "{{\"json\":[{}],\"meta\":{{\"values\":{{{}}},\"v\":1}}}}",
+        vec!["\"1000000\""; 60].join(","),
+        (0..60)
+            .map(|i| format!("\"{i}\":[[\"typed-array\",\"Float64Array\"]]"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for doc in [holes, lengths.as_str()] {
+        let err = sj.decode_value(doc.as_bytes()).unwrap_err();
+        assert_eq!(err.classify(), Category::Limit, "{err}");
+        assert_eq!(
+            err.message(),
+            "elements made from nothing (typed arrays from a length, array holes left by \
+             references) are more than the document has bytes"
+        );
+    }
+    // Within the budget both still work as in JS.
+    let small = r#"{"json":{"a":[],"x":1},"meta":{"referentialEqualities":{"x":["a.2"]},"v":1}}"#;
+    let v = sj.decode_value(small.as_bytes()).unwrap();
+    let Some(Value::Array(a)) = v.get("a") else {
+        panic!("{v:?}")
+    };
+    assert_eq!(a.len(), 3);
+    assert!(a[0].is_undefined() && a[1].is_undefined());
+    let three = r#"{"json":"3","meta":{"values":[["typed-array","Float64Array"]],"v":1}}"#;
+    let Value::TypedArray(t) = sj.decode_value(three.as_bytes()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(t.elements, vec![0.0; 3]);
+}
+
+#[test]
 fn numbers_too_large_for_any_type() {
     // JSON.parse reads 1e400 as Infinity; so does polycodec's Value.
     let v = Json::new().decode_value(b"[1e400, -1e400]").unwrap();

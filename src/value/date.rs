@@ -125,12 +125,13 @@ impl Date {
     /// `YYYY-MM`, `YYYY-MM-DD` (UTC), followed optionally by `THH:mm`, `:ss`, `.fraction`
     /// and `Z` or `±HH:mm`. Years may be written `±YYYYYY`. A date-time without an offset
     /// is read as UTC (JS would use the reader's local zone). Anything else, or a time
-    /// outside the JS range, gives the invalid date (as JS does for junk).
+    /// outside the JS range, gives the invalid date (as JS does for junk). Surrounding
+    /// whitespace and a `,` before the fraction make it invalid, as in JS.
     pub fn parse(s: &str) -> Date {
         if let Some(ms) = parse_canonical(s.as_bytes()) {
             return Date::from_millis(ms);
         }
-        parse_iso(s.trim()).map_or(Date::invalid(), Date::from_millis)
+        parse_iso(s).map_or(Date::invalid(), Date::from_millis)
     }
 }
 
@@ -339,7 +340,7 @@ fn parse_iso(s: &str) -> Option<f64> {
         mi = c.digits(2)?;
         if c.eat(b':') {
             sec = c.digits(2)? as f64;
-            if c.eat(b'.') || c.eat(b',') {
+            if c.eat(b'.') {
                 let start = c.i;
                 while c.b.get(c.i).is_some_and(u8::is_ascii_digit) {
                     c.i += 1;

@@ -23,7 +23,7 @@ impl<'de> Deserialize<'de> for Value {
 /// The visitor that builds a [`Value`] from any self-describing format.
 pub(crate) struct ValueVisitor;
 
-fn int_value(n: i128) -> Value {
+pub(crate) fn int_value(n: i128) -> Value {
     if (n.unsigned_abs() as f64) <= MAX_SAFE_INTEGER {
         Value::Number(n as f64)
     } else {

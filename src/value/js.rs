@@ -193,7 +193,7 @@ pub mod bigint {
     {
         if !d.is_human_readable() {
             let text = d.deserialize_str(BigIntText)?;
-            return text.trim().parse().map_err(de::Error::custom);
+            return parse_bigint(&text);
         }
         let text = match Value::deserialize(d)? {
             Value::BigInt(b) => b.to_string(),
@@ -206,7 +206,22 @@ pub mod bigint {
                 )))
             }
         };
-        text.trim().parse().map_err(de::Error::custom)
+        parse_bigint(&text)
+    }
+
+    /// `text` as a `T`, refused past [`MAX_BIGINT_TEXT`](crate::value::number::MAX_BIGINT_TEXT)
+    /// characters (decimal text takes quadratic time to read).
+    fn parse_bigint<T: FromStr, E: de::Error>(text: &str) -> Result<T, E>
+    where
+        T::Err: fmt::Display,
+    {
+        let text = text.trim();
+        if text.len() > crate::value::number::MAX_BIGINT_TEXT {
+            return Err(de::Error::custom(crate::value::number::bigint_too_long(
+                text.len(),
+            )));
+        }
+        text.parse().map_err(de::Error::custom)
     }
 }
 

@@ -88,8 +88,15 @@ fn escape_source(src: &str) -> String {
         match c {
             '\\' => {
                 out.push('\\');
-                if let Some(n) = chars.next() {
-                    out.push(n);
+                // An escaped line terminator keeps its backslash and is spelled out
+                // (`new RegExp("\\\n").source` is `\n`).
+                match chars.next() {
+                    Some('\n') => out.push('n'),
+                    Some('\r') => out.push('r'),
+                    Some('\u{2028}') => out.push_str("u2028"),
+                    Some('\u{2029}') => out.push_str("u2029"),
+                    Some(n) => out.push(n),
+                    None => {}
                 }
             }
             '[' => {

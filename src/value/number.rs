@@ -7,6 +7,19 @@ use num_traits::{Num, Zero};
 /// Largest integer a JS number holds exactly (2^53 − 1).
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
+/// The longest text a bigint is read from (decimal digits, or `0x`/`0o`/`0b` and digits),
+/// in every codec. Reading and writing decimal text takes time quadratic in its length
+/// (num-bigint: a megabyte of digits took 3 s to read), so one message could otherwise
+/// cost minutes of CPU. 10,000 digits is a 33,000-bit number.
+pub const MAX_BIGINT_TEXT: usize = 10_000;
+
+/// The error for a bigint written with `len` characters, over [`MAX_BIGINT_TEXT`].
+pub(crate) fn bigint_too_long(len: usize) -> crate::Error {
+    crate::Error::limit(format!(
+        "bigint of {len} characters is over the limit of {MAX_BIGINT_TEXT}"
+    ))
+}
+
 /// JS `Number#toString()` of `n`: shortest round-trip digits, `1e+21` style exponents,
 /// `NaN`, `Infinity`, and `0` for -0.
 pub fn format(n: f64) -> String {
@@ -120,8 +133,10 @@ pub fn array_index(key: &str) -> Option<u32> {
     (v < u64::from(u32::MAX)).then_some(v as u32)
 }
 
+/// JS's `WhiteSpace` and `LineTerminator` (what `Number("...")` and `BigInt("...")` trim):
+/// Rust's `char::is_whitespace` also counts U+0085, which JS does not.
 fn is_js_whitespace(c: char) -> bool {
-    c.is_whitespace() || c == '\u{feff}'
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
 }
 
 /// JS `Number(string)`: surrounding whitespace ignored, `""` is 0, `Infinity` with an
@@ -145,10 +160,12 @@ pub fn string_to_number(s: &str) -> f64 {
         ("0B", 2),
     ] {
         if let Some(rest) = t.strip_prefix(prefix) {
+            // num-bigint also takes a sign and `_` separators, which JS does not.
+            if rest.is_empty() || !rest.bytes().all(|c| (c as char).is_digit(radix)) {
+                return f64::NAN;
+            }
             return match BigInt::from_str_radix(rest, radix) {
-                Ok(v) if !rest.starts_with(['+', '-']) => {
-                    num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::INFINITY)
-                }
+                Ok(v) => num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::INFINITY),
                 _ => f64::NAN,
             };
         }

@@ -2,7 +2,8 @@
 //! limits checked before anything is allocated, and polycodec's extension types.
 
 use super::ext;
-use crate::value::de::{ValueDeserializer, ValueVisitor};
+use crate::value::de::ValueDeserializer;
+use crate::value::number::{bigint_too_long, MAX_BIGINT_TEXT};
 use crate::value::same_value_zero::dedupe_members;
 use crate::value::{
     Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value,
@@ -10,6 +11,8 @@ use crate::value::{
 use crate::{Error, Limits, Result};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
+
+mod build;
 
 /// The MessagePack deserializer.
 pub(crate) struct Deserializer<'a> {
@@ -276,44 +279,72 @@ impl<'a> Deserializer<'a> {
         self.sub(payload, self.base + start)
     }
 
-    /// Decode a nested document (an extension payload just read) into a Value.
-    fn nested_value(&self, payload: &'a [u8]) -> Result<Value> {
+    /// Decode a nested document (an extension payload just read) into a Value. Its first
+    /// byte must start the container the extension holds (`array` or a map): the container
+    /// is a level of nesting, so extensions inside extensions cannot recurse past the depth
+    /// limit (an extension whose payload is another extension was read to the end, without
+    /// a level, before its type was checked, and 10,000 of them in 60 KB overflowed the
+    /// stack).
+    fn nested_value(
+        &self,
+        payload: &'a [u8],
+        array: bool,
+        bad: impl Fn() -> Error,
+    ) -> Result<Value> {
+        let container = match payload.first() {
+            Some(0x90..=0x9f | 0xdc | 0xdd) => array,
+            Some(0x80..=0x8f | 0xde | 0xdf) => !array,
+            _ => false,
+        };
+        if !container {
+            return Err(bad());
+        }
         let mut d = self.payload_reader(payload);
-        let v = de::Deserialize::deserialize(&mut d)?;
+        let v = d.build()?;
         d.payload_done()?;
         Ok(v)
     }
 
-    /// Turn an extension into the Value it stands for.
+    /// Turn an extension into the Value it stands for, as `js/msgpack-extensions.mjs`
+    /// decodes it: what that module refuses is an error here too.
     fn ext_value(&self, ty: i8, p: &'a [u8], at: usize) -> Result<Value> {
         let bad =
             |what: &str| Error::data(format!("invalid {what} extension payload")).at_offset(at);
+        // Where the payload starts (the header is 2 to 6 bytes before it).
+        let p_at = self.offset() - p.len();
+        let empty = |what: &str, v: Value| {
+            if p.is_empty() {
+                Ok(v)
+            } else {
+                Err(Error::data(format!("{what} extension payload must be empty")).at_offset(at))
+            }
+        };
         Ok(match ty {
             ext::TIMESTAMP => Value::Date(Date::from_millis(
                 timestamp_millis(p).ok_or_else(|| bad("timestamp"))?,
             )),
-            ext::INVALID_DATE => Value::Date(Date::invalid()),
-            ext::UNDEFINED => Value::Undefined,
-            ext::BIGINT => {
-                let s = self.str_of(p, at)?;
-                Value::BigInt(s.parse::<BigInt>().map_err(|_| bad("bigint"))?)
-            }
-            ext::URL => Value::Url(self.str_of(p, at)?.to_owned()),
+            ext::INVALID_DATE => empty("invalid Date", Value::Date(Date::invalid()))?,
+            ext::UNDEFINED => empty("undefined", Value::Undefined)?,
+            ext::BIGINT => Value::BigInt(self.bigint(p, p_at, at)?),
+            ext::URL => Value::Url(
+                crate::codec::superjson::annotate::normalize_url(self.str_of(p, p_at)?)
+                    .map_err(|e| e.at_offset(at))?,
+            ),
             // Members that repeat collapse as in JS's `new Set`; a Map's keys already did
-            // (the `Value` visitor makes a map with non-string keys through `new Map`'s
-            // rule, and an object keeps one entry per key).
-            ext::SET => match self.nested_value(p)? {
+            // (the builder makes a map with non-string keys through `new Map`'s rule, and an
+            // object keeps one entry per key).
+            ext::SET => match self.nested_value(p, true, || bad("Set"))? {
                 Value::Array(a) => Value::Set(dedupe_members(a)),
                 _ => return Err(bad("Set")),
             },
-            ext::MAP => match self.nested_value(p)? {
+            ext::MAP => match self.nested_value(p, false, || bad("Map"))? {
                 Value::Map(m) => Value::Map(m),
                 Value::Object(o) => {
                     Value::Map(o.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
                 }
                 _ => return Err(bad("Map")),
             },
-            ext::REGEXP => match self.nested_value(p)? {
+            ext::REGEXP => match self.nested_value(p, true, || bad("RegExp"))? {
                 Value::Array(a) => match a.as_slice() {
                     [Value::String(s), Value::String(f)] => {
                         Value::RegExp(Box::new(RegExp::new(s, f).map_err(|e| e.at_offset(at))?))
@@ -322,11 +353,16 @@ impl<'a> Deserializer<'a> {
                 },
                 _ => return Err(bad("RegExp")),
             },
-            ext::ERROR => match self.nested_value(p)? {
-                Value::Object(o) => Value::Error(Box::new(error_from(o))),
+            ext::ERROR => match self.nested_value(p, false, || bad("Error"))? {
+                Value::Object(o) => Value::Error(Box::new(error_from(o).ok_or_else(|| {
+                    Error::data(
+                        "Error extension payload must be a map with string name and message",
+                    )
+                    .at_offset(at)
+                })?)),
                 _ => return Err(bad("Error")),
             },
-            ext::ANNOTATED => match self.nested_value(p)? {
+            ext::ANNOTATED => match self.nested_value(p, true, || bad("annotated"))? {
                 Value::Array(mut a) if a.len() == 2 => {
                     let value = a.pop().unwrap_or_default();
                     let Some(Value::String(text)) = a.pop() else {
@@ -339,11 +375,19 @@ impl<'a> Deserializer<'a> {
                 }
                 _ => return Err(bad("annotated")),
             },
-            ext::TYPED_ARRAY => match self.nested_value(p)? {
+            ext::TYPED_ARRAY => match self.nested_value(p, true, || bad("typed array"))? {
                 Value::Array(a) => match a.as_slice() {
                     [Value::String(name), Value::Bytes(bytes)] => {
                         let kind =
                             TypedArrayKind::from_name(name).ok_or_else(|| bad("typed array"))?;
+                        let n = bytes.len() / kind.element_size();
+                        if n > self.max_len {
+                            return Err(Error::limit(format!(
+                                "typed array of {n} elements is over the collection limit of {}",
+                                self.max_len
+                            ))
+                            .at_offset(at));
+                        }
                         Value::TypedArray(Box::new(
                             TypedArray::from_le_bytes(kind, bytes)
                                 .ok_or_else(|| bad("typed array"))?,
@@ -360,6 +404,30 @@ impl<'a> Deserializer<'a> {
                 )
             }
         })
+    }
+
+    /// A bigint extension's payload (at `p_at`; the extension at `at`): a canonical decimal
+    /// integer (`0`, or an optional `-` and digits without a leading zero), as the JS module
+    /// requires, of at most [`MAX_BIGINT_TEXT`] characters (reading decimal text takes time
+    /// quadratic in its length: a megabyte of digits took 3 s).
+    fn bigint(&self, p: &'a [u8], p_at: usize, at: usize) -> Result<BigInt> {
+        let s = self.str_of(p, p_at)?;
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        let canonical = digits == "0" && s.len() == 1
+            || digits.bytes().all(|c| c.is_ascii_digit())
+                && !digits.starts_with('0')
+                && !digits.is_empty();
+        if !canonical {
+            return Err(Error::data(format!(
+                "bigint extension payload is not a canonical decimal integer: {s:?}"
+            ))
+            .at_offset(at));
+        }
+        if s.len() > MAX_BIGINT_TEXT {
+            return Err(bigint_too_long(s.len()).at_offset(at));
+        }
+        s.parse::<BigInt>()
+            .map_err(|_| Error::data("invalid bigint extension payload").at_offset(at))
     }
 
     /// If the next value is an extension, read it as a Value.
@@ -399,24 +467,33 @@ fn timestamp_millis(p: &[u8]) -> Option<f64> {
     })
 }
 
-fn error_from(mut o: Object) -> JsError {
+/// An Error from its extension payload: `None` unless `name` and `message` are strings
+/// (the JS module refuses anything else).
+fn error_from(mut o: Object) -> Option<JsError> {
+    if !matches!(o.get("name"), Some(Value::String(_)))
+        || !matches!(o.get("message"), Some(Value::String(_)))
+    {
+        return None;
+    }
     let text = |v: Option<Value>| match v {
         Some(Value::String(s)) => s,
         _ => String::new(),
     };
-    JsError {
-        name: match o.remove("name") {
-            Some(Value::String(s)) => s,
-            _ => "Error".into(),
-        },
+    Some(JsError {
+        name: text(o.remove("name")),
         message: text(o.remove("message")),
         stack: match o.remove("stack") {
             Some(Value::String(s)) => Some(s),
-            _ => None,
+            Some(other) => {
+                // Not a stack polycodec can hold: kept as the prop it is.
+                o.insert("stack", other);
+                None
+            }
+            None => None,
         },
         cause: o.remove("cause"),
         props: o,
-    }
+    })
 }
 
 fn with_value<T>(v: Value, f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>) -> Result<T> {
@@ -518,6 +595,10 @@ impl<'de> Deserializer<'de> {
                     return Err(Error::data("expected a timestamp").at_offset(at));
                 };
                 if ty == ext::INVALID_DATE {
+                    if !p.is_empty() {
+                        return Err(Error::data("invalid Date extension payload must be empty")
+                            .at_offset(at));
+                    }
                     return visitor.visit_f64(f64::NAN);
                 }
                 match timestamp_millis(p) {
@@ -530,6 +611,10 @@ impl<'de> Deserializer<'de> {
                 let Head::Ext(_, payload) = self.head()? else {
                     return Err(Error::data("expected a Set").at_offset(at));
                 };
+                // As the `Value` path: the payload is one array.
+                if !matches!(payload.first(), Some(0x90..=0x9f | 0xdc | 0xdd)) {
+                    return Err(Error::data("invalid Set extension payload").at_offset(at));
+                }
                 let mut sub = self.payload_reader(payload);
                 let v = de::Deserializer::deserialize_seq(&mut sub, visitor)?;
                 sub.payload_done()?;
@@ -1005,7 +1090,7 @@ impl<'de> de::VariantAccess<'de> for Enum<'_, 'de> {
 /// Decode a whole document as a Value, refusing trailing bytes.
 pub(crate) fn value(bytes: &[u8], limits: &Limits) -> Result<Value> {
     let mut d = Deserializer::new(bytes, limits);
-    let v = de::Deserializer::deserialize_any(&mut d, ValueVisitor)?;
+    let v = d.build()?;
     if d.pos != bytes.len() {
         return Err(Error::syntax("trailing bytes after the document", d.pos));
     }

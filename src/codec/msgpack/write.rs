@@ -290,12 +290,18 @@ impl Writer {
             Value::BigInt(b) => self.ext(ext::BIGINT, b.to_string().as_bytes()),
             Value::String(s) => self.str(s),
             Value::Bytes(b) => self.bin(b),
-            Value::TypedArray(t) => self.ext_with(ext::TYPED_ARRAY, |w| {
-                w.array_header(2);
-                w.str(t.kind.name());
-                w.bin(&t.to_le_bytes());
-                Ok(())
-            })?,
+            // The payload array is a level of nesting to the reader, so it is one here too
+            // (what is written can be read back at the same limit).
+            Value::TypedArray(t) => {
+                self.enter()?;
+                self.ext_with(ext::TYPED_ARRAY, |w| {
+                    w.array_header(2);
+                    w.str(t.kind.name());
+                    w.bin(&t.to_le_bytes());
+                    Ok(())
+                })?;
+                self.leave();
+            }
             Value::Array(a) => {
                 self.enter()?;
                 self.array_header(a.len());
@@ -344,12 +350,16 @@ impl Writer {
                 self.leave();
             }
             Value::Date(d) => self.date(*d),
-            Value::RegExp(r) => self.ext_with(ext::REGEXP, |w| {
-                w.array_header(2);
-                w.str(r.source());
-                w.str(r.flags());
-                Ok(())
-            })?,
+            Value::RegExp(r) => {
+                self.enter()?;
+                self.ext_with(ext::REGEXP, |w| {
+                    w.array_header(2);
+                    w.str(r.source());
+                    w.str(r.flags());
+                    Ok(())
+                })?;
+                self.leave();
+            }
             Value::Error(e) => {
                 self.enter()?;
                 self.ext_with(ext::ERROR, |w| {
@@ -358,6 +368,16 @@ impl Writer {
                         + usize::from(e.stack.is_some())
                         + e.props.len();
                     w.map_header(n);
+                    // JS property order: integer-like prop keys come before `name`.
+                    let props = e.props.js_order();
+                    let ints = props
+                        .iter()
+                        .take_while(|(k, _)| crate::value::number::array_index(k).is_some())
+                        .count();
+                    for (k, x) in &props[..ints] {
+                        w.str(k);
+                        w.value(x)?;
+                    }
                     w.str("name");
                     w.str(&e.name);
                     w.str("message");
@@ -370,7 +390,7 @@ impl Writer {
                         w.str("stack");
                         w.str(s);
                     }
-                    for (k, x) in &e.props {
+                    for (k, x) in &props[ints..] {
                         w.str(k);
                         w.value(x)?;
                     }

@@ -2,7 +2,9 @@
 //! JS's leniencies where a user would want them and typed errors where JS throws.
 
 use super::meta::Ann;
-use crate::value::number::{number_to_bigint, string_to_bigint, string_to_number};
+use crate::value::number::{
+    bigint_too_long, number_to_bigint, string_to_bigint, string_to_number, MAX_BIGINT_TEXT,
+};
 use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
 use crate::value::{Annotated, Date, JsError, Object, RegExp, TypedArray, Value};
 use crate::{Error, Result};
@@ -18,29 +20,45 @@ fn to_number(v: &Value) -> f64 {
     }
 }
 
-/// The elements a typed-array constructor gets from `json`.
-fn typed_elements(raw: &Value) -> Vec<f64> {
-    match raw {
+/// The elements a typed-array constructor gets from `json`. A length string (`"3"`) makes
+/// that many zeros, taken from `budget` (see [`unbacked_error`]).
+fn typed_elements(raw: &Value, budget: &mut usize) -> Result<Vec<f64>> {
+    Ok(match raw {
         Value::Array(a) => a.iter().map(to_number).collect(),
         // `new Uint8Array("3")` is three zeros; junk is an empty array.
         Value::String(s) => {
             let n = string_to_number(s);
             if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 1e6 {
-                vec![0.0; n as usize]
+                let n = n as usize;
+                *budget = budget.checked_sub(n).ok_or_else(unbacked_error)?;
+                vec![0.0; n]
             } else {
                 Vec::new()
             }
         }
         _ => Vec::new(),
-    }
+    })
 }
 
-/// Turn the JSON value `raw` (children already revived) into what `ann` says it is.
-pub(crate) fn apply(ann: &Ann, raw: Value) -> Result<Value> {
+/// The error when a document asks for more elements that none of its bytes stand for (the
+/// zeros of a typed array made from a length, the holes where a reference extends an array)
+/// than it has bytes: JS makes them cheaply (sparse arrays), a `Value` holds each one, and
+/// 124 bytes could ask for gigabytes.
+pub(crate) fn unbacked_error() -> Error {
+    Error::limit(
+        "elements made from nothing (typed arrays from a length, array holes left by \
+         references) are more than the document has bytes",
+    )
+}
+
+/// Turn the JSON value `raw` (children already revived) into what `ann` says it is;
+/// `budget` is how many elements no byte of the document stands for may still be made.
+pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize) -> Result<Value> {
     Ok(match ann {
         Ann::Undefined => Value::Undefined,
         Ann::Number => Value::Number(to_number(&raw)),
         Ann::BigInt => Value::BigInt(match &raw {
+            Value::String(s) if s.len() > MAX_BIGINT_TEXT => return Err(bigint_too_long(s.len())),
             Value::String(s) => string_to_bigint(s)
                 .ok_or_else(|| Error::data(format!("Cannot convert {s} to a BigInt")))?,
             Value::Number(n) => number_to_bigint(*n).ok_or_else(|| {
@@ -120,7 +138,7 @@ pub(crate) fn apply(ann: &Ann, raw: Value) -> Result<Value> {
             }
         },
         Ann::Uint8Array => Value::Bytes(
-            typed_elements(&raw)
+            typed_elements(&raw, budget)?
                 .into_iter()
                 .map(|n| {
                     if n.is_finite() {
@@ -131,9 +149,10 @@ pub(crate) fn apply(ann: &Ann, raw: Value) -> Result<Value> {
                 })
                 .collect(),
         ),
-        Ann::TypedArray(kind) => {
-            Value::TypedArray(Box::new(TypedArray::new(*kind, typed_elements(&raw))))
-        }
+        Ann::TypedArray(kind) => Value::TypedArray(Box::new(TypedArray::new(
+            *kind,
+            typed_elements(&raw, budget)?,
+        ))),
         Ann::Opaque(o) => Value::Annotated(Box::new(Annotated {
             kind: o.kind.clone(),
             id: o.id.clone(),

@@ -31,6 +31,9 @@ pub(crate) struct Deserializer<'a, 'm> {
     /// reads.
     items: Vec<Value>,
     keys: Vec<String>,
+    /// How many elements that no byte of the input stands for may still be made (see
+    /// [`annotate::unbacked_error`]): as many as the input has bytes.
+    pub(crate) unbacked: usize,
 }
 
 impl Drop for Deserializer<'_, '_> {
@@ -57,6 +60,7 @@ thread_local! {
 impl<'a, 'm> Deserializer<'a, 'm> {
     pub(crate) fn new(r: Reader<'a>, tree: &'m MetaTree, max_depth: usize) -> Self {
         let annotated = !tree.is_empty();
+        let unbacked = r.bytes.len();
         Deserializer {
             r,
             scratch: Vec::new(),
@@ -71,6 +75,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             } else {
                 Vec::new()
             },
+            unbacked,
             items: Vec::new(),
             keys: Vec::new(),
         }
@@ -266,7 +271,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             // `push_plain` pushed exactly one value.
             self.items.pop().unwrap_or(Value::Undefined)
         };
-        annotate::apply(ann, raw)
+        annotate::apply(ann, raw, &mut self.unbacked)
             .map(Some)
             .map_err(|e| e.at_offset(offset))
     }

@@ -2,7 +2,7 @@
 //! compatible with superjson 2.x (see `codecs/README.md` for the mapping and the
 //! differences).
 
-mod annotate;
+pub(crate) mod annotate;
 pub(crate) mod de;
 pub(crate) mod meta;
 pub(crate) mod meta_text;
@@ -181,7 +181,7 @@ impl SuperJson {
         de.r.end()?;
         de.check_all_applied()?;
         match &meta.refs {
-            Some(refs) => refs::apply(v, refs, &self.limits),
+            Some(refs) => refs::apply(v, refs, &self.limits, de.unbacked),
             None => Ok(v),
         }
     }

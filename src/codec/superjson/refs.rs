@@ -138,8 +138,9 @@ impl Arena {
         Ok(Some(cur))
     }
 
-    /// Make `path` point to `target`.
-    fn set(&mut self, root: Id, path: &[String], target: Id, limit: usize) -> Result<()> {
+    /// Make `path` point to `target`. Holes made by extending an array are taken from
+    /// `budget` (see [`super::annotate::unbacked_error`]).
+    fn set(&mut self, root: Id, path: &[String], target: Id, budget: &mut usize) -> Result<()> {
         let Some((last, parent_path)) = path.split_last() else {
             return Err(Error::data("a reference target cannot be the root"));
         };
@@ -172,14 +173,14 @@ impl Arena {
                 if let Ok(j) = last.parse::<usize>() {
                     if j < a.len() {
                         a[j] = target;
-                    } else if j < limit {
-                        // JS extends the array; the gap reads as undefined.
-                        let len = a.len();
-                        let fill: Vec<Id> = (len..j).map(|_| usize::MAX).collect();
-                        a.extend(fill);
-                        a.push(target);
                     } else {
-                        return Err(Error::limit("reference index beyond the collection limit"));
+                        // JS extends the array; the gap reads as undefined.
+                        let gap = j - a.len();
+                        *budget = budget
+                            .checked_sub(gap)
+                            .ok_or_else(super::annotate::unbacked_error)?;
+                        a.resize(j, usize::MAX);
+                        a.push(target);
                     }
                 }
             }
@@ -227,17 +228,24 @@ fn index(seg: &str, len: usize) -> Result<usize> {
 }
 
 /// Apply `refs` to a decoded value.
-pub(crate) fn apply(value: Value, refs: &Refs, limits: &crate::Limits) -> Result<Value> {
+/// `unbacked` is how many array holes may still be made (see
+/// [`super::annotate::unbacked_error`]).
+pub(crate) fn apply(
+    value: Value,
+    refs: &Refs,
+    limits: &crate::Limits,
+    mut unbacked: usize,
+) -> Result<Value> {
     let mut arena = Arena { nodes: Vec::new() };
     let root = arena.add_value(value);
     let undefined = arena.add(Node::Leaf(Value::Undefined));
     for target in &refs.root_targets {
-        arena.set(root, target, root, limits.collection_len())?;
+        arena.set(root, target, root, &mut unbacked)?;
     }
     for (rep, targets) in &refs.entries {
         let src = arena.get(root, rep)?.unwrap_or(undefined);
         for t in targets {
-            arena.set(root, t, src, limits.collection_len())?;
+            arena.set(root, t, src, &mut unbacked)?;
         }
     }
     // Holes left by extending arrays read as undefined.

@@ -592,6 +592,17 @@ impl Encoder {
         write_str(&mut self.out, s);
     }
 
+    /// One of an Error's own props, `"key":value`.
+    fn error_prop(&mut self, k: &str, val: &Value) -> Result<()> {
+        self.check_key(k)?;
+        write_str(&mut self.out, k);
+        self.out.push(b':');
+        self.push_key(k);
+        self.value(val)?;
+        self.pop();
+        Ok(())
+    }
+
     /// A string that superjson annotates (`Date`, `regexp`, `URL`).
     pub(crate) fn write_annotated_str(&mut self, s: &str, ann: &'static str) {
         write_str(&mut self.out, s);
@@ -792,7 +803,20 @@ impl Encoder {
             Value::Error(e) => {
                 self.enter()?;
                 self.open_container(AnnOut::Simple("Error"));
-                self.out.extend_from_slice(b"{\"name\":");
+                // JS property order: integer-like prop keys come before `name`.
+                let props = e.props.js_order();
+                let ints = props
+                    .iter()
+                    .take_while(|(k, _)| crate::value::number::array_index(k).is_some())
+                    .count();
+                self.out.push(b'{');
+                for (k, val) in &props[..ints] {
+                    if !(self.mode == Mode::Plain && val.is_undefined()) {
+                        self.error_prop(k, val)?;
+                        self.out.push(b',');
+                    }
+                }
+                self.out.extend_from_slice(b"\"name\":");
                 write_str(&mut self.out, &e.name);
                 self.out.extend_from_slice(b",\"message\":");
                 write_str(&mut self.out, &e.message);
@@ -808,17 +832,12 @@ impl Encoder {
                     self.out.extend_from_slice(b",\"stack\":");
                     write_str(&mut self.out, st);
                 }
-                for (k, val) in &e.props {
+                for (k, val) in &props[ints..] {
                     if self.mode == Mode::Plain && val.is_undefined() {
                         continue;
                     }
-                    self.check_key(k)?;
                     self.out.push(b',');
-                    write_str(&mut self.out, k);
-                    self.out.push(b':');
-                    self.push_key(k);
-                    self.value(val)?;
-                    self.pop();
+                    self.error_prop(k, val)?;
                 }
                 self.out.push(b'}');
                 self.close_container();

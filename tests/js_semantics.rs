@@ -1,0 +1,132 @@
+//! Small JS semantics the value model must match (each case was found by a review, checked
+//! against node, and failed before its fix): what `new Date(s)`, `Number(s)`, `BigInt(s)`
+//! and `new RegExp(s).source` make of edge-case text, and JS property order in Errors.
+
+use polycodec::codec::{Codec, MsgPack, SuperJson};
+use polycodec::{Category, Date, JsError, Object, RegExp, Value};
+
+/// `text` decoded as superjson, its root annotated with `ann`.
+fn annotated(text: &str, ann: &str) -> polycodec::Result<Value> {
+    let doc = format!(
+        "{{\"json\":{},\"meta\":{{\"values\":[\"{ann}\"],\"v\":1}}}}",
+        serde_json::to_string(text).unwrap()
+    );
+    SuperJson::new().decode_value(doc.as_bytes())
+}
+
+#[test]
+fn dates_js_calls_invalid_are_invalid() {
+    // node: new Date(s).getTime() is NaN for each.
+    for s in [
+        "2020-01-01T00:00:00.000Z ",
+        " 2020-01-01T00:00:00Z",
+        "\t2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00,5Z",
+    ] {
+        assert!(!Date::parse(s).is_valid(), "{s:?}");
+    }
+    assert_eq!(
+        Date::parse("2020-01-01T00:00:00.5Z").time_value(),
+        1_577_836_800_500.0
+    );
+}
+
+#[test]
+fn number_and_bigint_text_is_read_as_js_reads_it() {
+    // U+0085 is no whitespace to JS (it is to Rust's `char::is_whitespace`), and `Number`
+    // takes no `_` separators or signs after a radix prefix (num-bigint does).
+    for (text, want) in [
+        ("\u{85}5", f64::NAN),
+        ("5\u{85}", f64::NAN),
+        ("0x1_0", f64::NAN),
+        ("0x+1", f64::NAN),
+        ("0x", f64::NAN),
+        ("\u{a0}5\u{2028}", 5.0),
+        ("0x10", 16.0),
+        ("0b101", 5.0),
+    ] {
+        let Value::Number(n) = annotated(text, "number").unwrap() else {
+            panic!("{text:?}: not a number");
+        };
+        assert!(
+            n == want || (n.is_nan() && want.is_nan()),
+            "{text:?}: {n} != {want}"
+        );
+    }
+    let err = annotated("\u{85}1", "bigint").unwrap_err();
+    assert_eq!(err.message(), "Cannot convert \u{85}1 to a BigInt");
+    assert_eq!(
+        annotated(" 12 ", "bigint").unwrap(),
+        Value::BigInt(12.into())
+    );
+}
+
+#[test]
+fn bigints_past_10_000_characters_are_a_limit_error_in_every_reader() {
+    // Reading decimal text takes time quadratic in its length (2 MB of digits: 12.8 s).
+    let long = "7".repeat(10_001);
+    let err = annotated(&long, "bigint").unwrap_err();
+    assert_eq!(err.classify(), Category::Limit);
+    assert_eq!(
+        err.message(),
+        "bigint of 10001 characters is over the limit of 10000"
+    );
+    assert!(annotated(&long[1..], "bigint").is_ok());
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Big {
+        #[serde(with = "polycodec::js::bigint")]
+        n: num_bigint::BigInt,
+    }
+    let doc = format!(
+        "{{\"json\":{{\"n\":\"{long}\"}},\"meta\":{{\"values\":{{\"n\":[\"bigint\"]}},\"v\":1}}}}"
+    );
+    let err = SuperJson::new()
+        .from_slice::<Big>(doc.as_bytes())
+        .unwrap_err();
+    assert!(err.message().contains("over the limit of 10000"), "{err}");
+}
+
+#[test]
+fn an_escaped_line_terminator_in_a_regexp_source_is_spelled_out() {
+    // node: new RegExp("\\\n").source === "\\n", and so on.
+    for (pattern, source) in [
+        ("\\\n", "\\n"),
+        ("\\\r", "\\r"),
+        ("\\\u{2028}", "\\u2028"),
+        ("a\\\u{2029}b", "a\\u2029b"),
+        ("[\\\n]", "[\\n]"),
+        ("\n", "\\n"),
+        ("\\\\", "\\\\"),
+    ] {
+        assert_eq!(
+            RegExp::new(pattern, "").unwrap().source(),
+            source,
+            "{pattern:?}"
+        );
+    }
+}
+
+#[test]
+fn error_props_with_integer_keys_come_before_name_in_superjson() {
+    // superjson.allowErrorProps("1", "code");
+    // superjson.stringify(Object.assign(new Error("m"), {1: "one", code: "E1"}))
+    let js = r#"{"json":{"1":"one","name":"Error","message":"m","code":"E1"},"meta":{"values":["Error"],"v":1}}"#;
+    let mut props = Object::new();
+    props.insert("code", Value::from("E1"));
+    props.insert("1", Value::from("one"));
+    let mut e = JsError::new("Error", "m");
+    e.props = props;
+    let v = Value::Error(Box::new(e));
+    let sj = SuperJson::new();
+    assert_eq!(sj.encode_value(&v).unwrap(), js.as_bytes());
+    // And it reads back to the same Error (props compare in any order).
+    assert_eq!(sj.decode_value(js.as_bytes()).unwrap(), v);
+    assert_eq!(
+        MsgPack::new()
+            .decode_value(&MsgPack::new().encode_value(&v).unwrap())
+            .unwrap(),
+        v
+    );
+}
