@@ -456,3 +456,144 @@ async fn a_waiting_call_does_not_hold_up_the_next_one() {
     while tasks.join_next().await.is_some() {}
     assert_eq!(*order.lock().unwrap(), ["quick", "quick", "slow"]);
 }
+
+/// kkrpc's remote references (`op:"ref"`, opt-in on the JS side) are not served: the caller
+/// gets the error a default kkrpc channel gives, under its own id (it got an id-less parse
+/// error and waited for its timeout).
+#[tokio::test]
+async fn a_remote_reference_request_gets_the_error_kkrpc_gives() {
+    use futures_util::{SinkExt, StreamExt};
+    use polycodec::codec::Codec;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = demo_server().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let frame = r#"{"t":"q","id":"r1","op":"ref","p":["x"]}"#;
+    ws.send(Message::Text(frame.into())).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("a reply")
+        .unwrap()
+        .unwrap();
+    let v = polycodec::codec::Json::new()
+        .decode_value(reply.to_text().unwrap().as_bytes())
+        .unwrap();
+    assert_eq!(v.get("id"), Some(&Value::from("r1")), "{v:?}");
+    let e = v.get("e").expect("an error");
+    assert_eq!(e.get("n"), Some(&Value::from("Error")));
+    assert_eq!(
+        e.get("m"),
+        Some(&Value::from(
+            "Remote reference operations require kkrpc/remote-refs"
+        ))
+    );
+}
+
+/// `Limits::unlimited()` on both ends (tokio panicked on the channel and semaphore sizes it
+/// asked for).
+#[tokio::test]
+async fn unlimited_limits_work_on_server_and_client() {
+    let server = RpcServer::builder(demo::api())
+        .limits(polycodec::Limits::unlimited())
+        .build()
+        .unwrap();
+    let url = serve(server).await;
+    let client = Client::builder(&url)
+        .limits(polycodec::Limits::unlimited())
+        .connect()
+        .await
+        .unwrap();
+    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
+    assert_eq!(sum, 3.0);
+}
+
+/// A local callback that panics is contained: the call it was passed with still gets its
+/// reply and the connection goes on (the panic unwound out of the connection's task).
+#[tokio::test]
+async fn a_panicking_callback_does_not_end_the_connection() {
+    let url = demo_server().await;
+    let client = connect(&url, "json").await;
+    let cb = CallArg::callback(|_| panic!("callback bug"));
+    let done = client
+        .call_args("withCallback", vec![2.into(), cb], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(done, Value::from("done"));
+    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
+    assert_eq!(sum, 3.0);
+}
+
+/// The callbacks passed with a call that timed out are forgotten with it: a late call from
+/// the peer finds nothing to run.
+#[tokio::test]
+async fn callbacks_of_a_timed_out_call_are_forgotten() {
+    let api = Api::builder()
+        .method("later", |call: Call| async move {
+            let cb = call.callback(0)?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // The caller forgot the callback: the invocation is an error or a no-op.
+            let _ = cb.invoke(vec![Value::from(1)]).await;
+            Ok(Value::Null)
+        })
+        .typed("add", |(a, b): (f64, f64)| async move {
+            Ok::<_, RpcError>(a + b)
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let client = connect(&url, "json").await;
+    let ran = Arc::new(Mutex::new(0));
+    let r = ran.clone();
+    let cb = CallArg::callback(move |_| *r.lock().unwrap() += 1);
+    let err = client
+        .call_args("later", vec![cb], Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, codes::TIMEOUT);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(*ran.lock().unwrap(), 0);
+    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
+    assert_eq!(sum, 3.0);
+}
+
+/// A legacy line cut into thousands of frames is answered once, whole (each frame copied and
+/// rescanned the whole buffer: quadratic, minutes of CPU for 16 MB in 100-byte frames).
+#[tokio::test]
+async fn a_legacy_line_in_thousands_of_frames_is_answered_once() {
+    use futures_util::{SinkExt, StreamExt};
+    use polycodec::codec::Codec;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = demo_server().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let line = |id: &str, arg: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"method\":\"echo\",\"args\":[\"{arg}\"],\"type\":\"request\",\"version\":\"json\"}}\n"
+        )
+    };
+    // A whole line first: the peer is a legacy one from then on.
+    ws.send(Message::Text(line("small", "s").into()))
+        .await
+        .unwrap();
+    let big = "x".repeat(200_000);
+    for chunk in line("big", &big).as_bytes().chunks(100) {
+        let text = std::str::from_utf8(chunk).unwrap().to_owned();
+        ws.send(Message::Text(text.into())).await.unwrap();
+    }
+    let mut text = String::new();
+    while text.matches('\n').count() < 2 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the reply")
+            .unwrap()
+            .unwrap();
+        text.push_str(msg.to_text().unwrap());
+    }
+    let last = text.trim_end().rsplit('\n').next().unwrap();
+    let v = polycodec::codec::Json::new()
+        .decode_value(last.as_bytes())
+        .unwrap();
+    assert_eq!(v.get("id"), Some(&Value::from("big")));
+    assert_eq!(
+        v.get("args").and_then(|a| a.get("result")),
+        Some(&Value::from(big.as_str()))
+    );
+}

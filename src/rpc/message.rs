@@ -27,6 +27,9 @@ pub(crate) enum Op {
     Get,
     Set,
     New,
+    /// kkrpc's remote-reference operation (`op:"ref"`, opt-in `kkrpc/remote-refs`), which
+    /// polycodec does not serve: answered with the error a default kkrpc channel gives.
+    Ref,
 }
 
 /// One argument: a value, or a function the caller passed (a callback id).
@@ -186,6 +189,7 @@ fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
                 Some("get") => Op::Get,
                 Some("set") => Op::Set,
                 Some("new") => Op::New,
+                Some("ref") => Op::Ref,
                 _ => return None,
             };
             let path = match o.remove("p") {
@@ -279,6 +283,7 @@ pub(crate) fn write(msg: Msg, protocol: Protocol, version: &str, errors: LegacyE
                     Op::Get => "get",
                     Op::Set => "set",
                     Op::New => "new",
+                    Op::Ref => "ref",
                 }),
             );
             o.insert("p", path.into_iter().map(Value::String).collect());
@@ -332,12 +337,17 @@ pub(crate) fn write(msg: Msg, protocol: Protocol, version: &str, errors: LegacyE
                 })
                 .collect();
             match op {
-                Op::Get | Op::Set => {
+                // polycodec never sends `ref` (legacy kkrpc has no such type).
+                Op::Get | Op::Set | Op::Ref => {
                     o.insert("method", Value::from(""));
                     o.insert("args", Value::Object(Object::new()));
                     o.insert(
                         "type",
-                        Value::from(if op == Op::Get { "get" } else { "set" }),
+                        Value::from(match op {
+                            Op::Get => "get",
+                            Op::Set => "set",
+                            _ => "ref",
+                        }),
                     );
                     o.insert("path", path.into_iter().map(Value::String).collect());
                     if op == Op::Set {

@@ -390,10 +390,18 @@ impl RpcServer {
         if let Some(hb) = heartbeat {
             hb.abort();
         }
-        // Let the writer flush a close frame, then stop it.
+        // Let the writer flush a close frame, then stop it: a writer stuck on a peer that
+        // stopped reading is aborted, which drops the socket (only dropping the handle left
+        // the task, the socket and its buffers alive for as long as the peer lived).
         shared.kill(1000, "");
         drop(shared);
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        let mut writer = writer;
+        if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
         tracing::debug!(conn = id, "disconnected");
     }
 }

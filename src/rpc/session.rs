@@ -286,7 +286,10 @@ impl Shared {
         opts: Options,
         info: ConnInfo,
     ) -> (Arc<Shared>, mpsc::Receiver<Frame>) {
-        let (tx, rx) = mpsc::channel(opts.limits.outbound_queue_len().max(1));
+        // tokio refuses (panics on) more permits than `Semaphore::MAX_PERMITS`, which
+        // `Limits::unlimited()` asks for.
+        let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
+        let (tx, rx) = mpsc::channel(permits(opts.limits.outbound_queue_len()));
         let json: Arc<dyn Codec> = Arc::new(Json::new().with_limits(opts.limits));
         let superjson: Arc<dyn Codec> = Arc::new(SuperJson::new().with_limits(opts.limits));
         let negotiated = codec.is_some();
@@ -303,7 +306,7 @@ impl Shared {
             callbacks: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             closed: AtomicBool::new(false),
-            inflight: Arc::new(Semaphore::new(opts.limits.pending_calls().max(1))),
+            inflight: Arc::new(Semaphore::new(permits(opts.limits.pending_calls()))),
             bucket: Mutex::new(Bucket {
                 tokens: opts.rate.map_or(0.0, |r| f64::from(r.burst)),
                 last: std::time::Instant::now(),
@@ -560,6 +563,13 @@ impl Shared {
                 )
                 .await;
         }
+        // Without a newline the frame only adds to the unfinished line (what is buffered
+        // never holds a newline): copying and rescanning the buffer for every frame made
+        // 16 MB sent in 100-byte frames cost minutes of CPU.
+        if !legacy_buf.is_empty() && !text.contains('\n') {
+            legacy_buf.push_str(&text);
+            return;
+        }
         // Lines are read in place from the frame (or from what was buffered plus the frame);
         // only an unfinished tail is kept for the next frame.
         let joined;
@@ -779,7 +789,12 @@ impl Shared {
             Msg::Callback { id, args } => {
                 let f = self.callbacks.lock().ok().and_then(|c| c.get(&id).cloned());
                 if let Some(f) = f {
-                    f(args);
+                    // A panicking callback must not unwind out of the connection's task (the
+                    // peer would stay in the hub and pending calls would wait for timeouts).
+                    let run = std::panic::AssertUnwindSafe(|| f(args));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::warn!(conn = self.id, ?id, "a local callback panicked");
+                    }
                 }
             }
             Msg::Release { ids } => {
@@ -803,6 +818,10 @@ impl Shared {
     ) -> Result<Value, RpcError> {
         let dotted = path.join(".");
         match op {
+            Op::Ref => Err(RpcError::new(
+                "Error",
+                "Remote reference operations require kkrpc/remote-refs",
+            )),
             Op::Get => self.api.get(&dotted),
             Op::Set => self.api.set(&dotted, value),
             Op::Call | Op::New => {
@@ -1038,6 +1057,15 @@ impl Peer {
         }
         let n = s.next.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}-{n}", s.id);
+        // Forgets the call however this future ends (answered, timed out, failed to send,
+        // or dropped by the caller, e.g. in a `select!`); the callbacks passed with it too,
+        // unless the peer answered (it may still call them then).
+        let mut guard = PendingCall {
+            shared: s,
+            id: id.clone(),
+            callbacks: Vec::new(),
+            answered: false,
+        };
         let mut wire_args = Vec::with_capacity(args.len());
         for a in args {
             match a {
@@ -1047,6 +1075,7 @@ impl Peer {
                     if let Ok(mut c) = s.callbacks.lock() {
                         c.insert(cb_id.clone(), f);
                     }
+                    guard.callbacks.push(cb_id.clone());
                     wire_args.push(Arg::Callback(cb_id));
                 }
             }
@@ -1064,20 +1093,17 @@ impl Peer {
         if let Ok(mut p) = s.pending.lock() {
             p.insert(id.clone(), tx);
         }
-        if let Err(e) = s.send(frame).await {
-            s.pending.lock().ok().map(|mut p| p.remove(&id));
-            return Err(e);
-        }
+        s.send(frame).await?;
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(closed_error()),
-            Err(_) => {
-                s.pending.lock().ok().map(|mut p| p.remove(&id));
-                Err(RpcError::new(
-                    codes::TIMEOUT,
-                    format!("RPC request {id} timed out after {}ms", timeout.as_millis()),
-                ))
+            Ok(Ok(result)) => {
+                guard.answered = true;
+                result
             }
+            Ok(Err(_)) => Err(closed_error()),
+            Err(_) => Err(RpcError::new(
+                codes::TIMEOUT,
+                format!("RPC request {id} timed out after {}ms", timeout.as_millis()),
+            )),
         }
     }
 
@@ -1085,5 +1111,28 @@ impl Peer {
     pub async fn close(&self) {
         let _ = self.0.out.send(Frame::Close(1000, String::new())).await;
         self.0.shutdown();
+    }
+}
+
+/// An outgoing call in flight (see [`Peer::request`]).
+struct PendingCall<'a> {
+    shared: &'a Shared,
+    id: String,
+    callbacks: Vec<String>,
+    answered: bool,
+}
+
+impl Drop for PendingCall<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.shared.pending.lock() {
+            p.remove(&self.id);
+        }
+        if !self.answered && !self.callbacks.is_empty() {
+            if let Ok(mut c) = self.shared.callbacks.lock() {
+                for id in &self.callbacks {
+                    c.remove(id);
+                }
+            }
+        }
     }
 }
