@@ -40,20 +40,22 @@ async fn clients_killed_mid_call_leave_the_server_and_others_unharmed() {
     let hub = server.hub().clone();
     let addr = serve(server).await;
     let survivor = Client::connect(format!("ws://{addr}/rpc")).await.unwrap();
-    // Ten clients start a slow call and vanish without a close frame (the TCP connection
-    // simply drops when their tasks are aborted).
+    // Ten raw clients start a slow call and vanish without a close frame: their sockets
+    // are dropped mid-call. (A `Client` sends a close frame when dropped.)
     let mut doomed = Vec::new();
-    for _ in 0..10 {
-        let c = Client::connect(format!("ws://{addr}/rpc")).await.unwrap();
-        doomed.push(tokio::spawn(
-            async move { c.call::<Value, _>("slow", ()).await },
-        ));
+    for i in 0..10 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/rpc"))
+            .await
+            .unwrap();
+        let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["slow"],"a":[]}}"#);
+        futures_util::SinkExt::send(&mut ws, q.into())
+            .await
+            .unwrap();
+        doomed.push(ws);
     }
     eventually("all connected", || hub.len() == 11).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    for t in &doomed {
-        t.abort();
-    }
+    drop(doomed);
     // The server finishes their calls, finds nobody to answer, and forgets them.
     eventually("dead clients gone", || hub.len() == 1).await;
     let v: f64 = survivor.call("add", (40, 2)).await.unwrap();

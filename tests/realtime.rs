@@ -266,6 +266,59 @@ async fn over_the_rate_limit_gets_an_error_and_repeated_abuse_closes_with_1008()
     assert_eq!(f.reason.as_str(), "rate limit exceeded");
 }
 
+/// A burst far past the limit, sent in one go, ends with the close code, not a reset: the
+/// server stopped reading when it closed, and a socket closed with unread input is reset
+/// (the peer got 1006 and not one frame). Replies still queued when the close is decided
+/// are dropped: the close goes first, as for a slow reader.
+#[tokio::test]
+async fn a_burst_past_the_rate_limit_ends_with_a_close_frame_not_a_reset() {
+    let server = RpcServer::builder(demo::api())
+        .rate_limit(1.0, 100, 20)
+        .build()
+        .unwrap();
+    let base = serve_at("/ws", server).await;
+    // The reset depended on timing (one run in three): five connections.
+    for _ in 0..5 {
+        burst_then_close(&base).await;
+    }
+}
+
+async fn burst_then_close(base: &str) {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    let (mut tx, mut rx) = ws.split();
+    // 2 MB of calls, far more than the server reads before it closes; sent from a task of
+    // its own, which stops when the server stops reading.
+    let pad = "p".repeat(1000);
+    let sender = tokio::spawn(async move {
+        for i in 0..2000 {
+            let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["add"],"a":[1,2,"{pad}"]}}"#);
+            if tx.send(Message::Text(q.into())).await.is_err() {
+                break;
+            }
+        }
+        tx
+    });
+    let (mut ok, mut close) = (0, None);
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(5), rx.next()).await {
+        match m.expect("no reset") {
+            Message::Text(t) if t.contains(r#""v":3"#) => ok += 1,
+            Message::Text(t) => assert!(t.contains(codes::RATE_LIMITED), "{t}"),
+            Message::Close(f) => {
+                close = f;
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(ok <= 100, "{ok}");
+    let f = close.expect("a close frame");
+    assert_eq!(u16::from(f.code), 1008);
+    assert_eq!(f.reason.as_str(), "rate limit exceeded");
+    sender.abort();
+}
+
 #[tokio::test]
 async fn oversized_message_is_closed_with_1009() {
     let server = RpcServer::builder(demo::api())
@@ -299,10 +352,15 @@ async fn slow_reader_is_closed_not_buffered_forever() {
         .unwrap();
     let hub = server.hub().clone();
     let base = serve_at("/ws", server).await;
-    let (reader, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+    let (mut reader, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
         .await
         .unwrap();
     eventually("connected", || hub.len() == 1).await;
+    // The reader speaks once (so its pushes are not held for a protocol it has not
+    // shown), then never reads again.
+    let hello = r#"{"t":"q","id":"h","op":"call","p":["nothing"],"a":[]}"#;
+    reader.send(Message::Text(hello.into())).await.unwrap();
+    eventually("spoke", || hub.peers()[0].protocol().is_some()).await;
     let id = hub.peers()[0].id();
     hub.join(id, "firehose");
     let payload = Value::from("y".repeat(64 * 1024));
@@ -319,6 +377,63 @@ async fn slow_reader_is_closed_not_buffered_forever() {
     assert!(pushed < 10_000, "never cut off after {pushed} pushes");
     eventually("slow reader dropped", || hub.is_empty()).await;
     drop(reader);
+}
+
+/// A kkrpc peer that has not spoken yet gets pushes in the legacy form (what kkrpc 0.x
+/// reads) and the last ones again in the compact form once it speaks compact. Listening
+/// without speaking is not reading slowly: it was disconnected after as many pushes as the
+/// outbound queue holds.
+#[tokio::test]
+async fn a_peer_that_only_listens_stays_and_gets_the_last_pushes_once_it_speaks() {
+    let server = RpcServer::builder(Api::default())
+        .limits(Limits::default().outbound_queue(8))
+        .build()
+        .unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    eventually("connected", || hub.len() == 1).await;
+    let id = hub.peers()[0].id();
+    hub.join(id, "r");
+    for i in 0..50 {
+        assert_eq!(hub.broadcast("r", "message", vec![Value::from(i)], None), 1);
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a push")
+            .unwrap()
+            .unwrap();
+        assert!(frame.to_text().unwrap().ends_with('\n'), "legacy form");
+    }
+    assert_eq!(hub.len(), 1, "still connected");
+    let hello = r#"{"t":"q","id":"h","op":"call","p":["nothing"],"a":[]}"#;
+    ws.send(Message::Text(hello.into())).await.unwrap();
+    let mut pushed = Vec::new();
+    let mut replied = false;
+    while !replied || pushed.len() < 8 {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame")
+            .unwrap()
+            .unwrap();
+        let v = polycodec::codec::Codec::decode_value(
+            &polycodec::codec::Json::new(),
+            frame.to_text().unwrap().as_bytes(),
+        )
+        .unwrap();
+        match v.get("t").and_then(Value::as_str) {
+            // The argument, in its `{"__kkrpc_next_arg__":"value","v":...}` envelope.
+            Some("q") => match v.get("a") {
+                Some(Value::Array(a)) => pushed.push(a.first().and_then(|e| e.get("v")).cloned()),
+                other => panic!("{other:?}"),
+            },
+            Some("r") => replied = true,
+            other => panic!("{other:?}: {v:?}"),
+        }
+    }
+    let want: Vec<_> = (42..50).map(|i| Some(Value::from(i))).collect();
+    assert_eq!(pushed, want);
 }
 
 #[tokio::test]

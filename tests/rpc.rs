@@ -597,3 +597,70 @@ async fn a_legacy_line_in_thousands_of_frames_is_answered_once() {
         Some(&Value::from(big.as_str()))
     );
 }
+
+/// A function the peer passes in two calls is one stub: the release (`cbr`) goes out when
+/// the last clone is dropped, not when the second call's copy is (the peer then ignored the
+/// calls the first one still made).
+#[tokio::test]
+async fn a_function_passed_twice_is_released_once_its_last_stub_is_dropped() {
+    use futures_util::{SinkExt, StreamExt};
+    use polycodec::rpc::Callback;
+    use tokio_tungstenite::tungstenite::Message;
+    let kept: Arc<Mutex<Option<Callback>>> = Arc::default();
+    let (k1, k2) = (kept.clone(), kept.clone());
+    let api = Api::builder()
+        .method("keep", move |call: Call| {
+            let k = k1.clone();
+            async move {
+                *k.lock().unwrap() = Some(call.callback(0)?);
+                Ok(Value::from("kept"))
+            }
+        })
+        .method("takeAndDrop", |call: Call| async move {
+            drop(call.callback(0)?);
+            Ok(Value::from("dropped"))
+        })
+        .method("release", move |_: Call| {
+            let k = k2.clone();
+            async move {
+                k.lock().unwrap().take();
+                Ok(Value::from("released"))
+            }
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut frames = Vec::new();
+    for (id, method) in [("1", "keep"), ("2", "takeAndDrop"), ("3", "release")] {
+        let q = format!(
+            r#"{{"t":"q","id":"{id}","op":"call","p":["{method}"],"a":[{{"__kkrpc_next_arg__":"callback","id":"U"}}]}}"#
+        );
+        ws.send(Message::Text(q.into())).await.unwrap();
+        // Up to the reply to this call (a release comes before it, if any).
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let t = m.to_text().unwrap().to_owned();
+            let reply = t.contains(&format!(r#""id":"{id}""#));
+            frames.push(t);
+            if reply {
+                break;
+            }
+        }
+    }
+    let release = r#"{"t":"cbr","ids":["U"]}"#.to_owned();
+    assert_eq!(
+        frames.iter().filter(|f| **f == release).count(),
+        1,
+        "{frames:?}"
+    );
+    // After the last stub went, not after the second call's.
+    let at = frames.iter().position(|f| *f == release).unwrap();
+    let released = frames.iter().position(|f| f.contains("released")).unwrap();
+    let dropped = frames.iter().position(|f| f.contains("dropped")).unwrap();
+    assert!(dropped < at && at < released, "{frames:?}");
+}

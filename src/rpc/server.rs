@@ -382,7 +382,8 @@ impl RpcServer {
                 }
             }
         });
-        shared.clone().run(Box::pin(inbound)).await;
+        let mut inbound = Box::pin(inbound);
+        shared.clone().run(&mut inbound).await;
         if let Some(hook) = &inner.on_close {
             hook(Peer(shared.clone()), &inner.hub);
         }
@@ -390,13 +391,24 @@ impl RpcServer {
         if let Some(hb) = heartbeat {
             hb.abort();
         }
-        // Let the writer flush a close frame, then stop it: a writer stuck on a peer that
-        // stopped reading is aborted, which drops the socket (only dropping the handle left
-        // the task, the socket and its buffers alive for as long as the peer lived).
+        // Let the writer flush a close frame while what the peer still sends is read and
+        // dropped, up to its close frame: a socket closed with unread input is reset, and
+        // the peer then lost the replies it had not read yet (a client over the rate limit
+        // got no frame at all, not even its close code). After 2 s a writer still stuck on
+        // a peer that stopped reading is aborted, which drops the socket (only dropping
+        // the handle left the task, the socket and its buffers alive).
         shared.kill(1000, "");
         drop(shared);
         let mut writer = writer;
-        if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        let drain = async {
+            while let Some(frame) = inbound.next().await {
+                if matches!(frame, Frame::Close(..)) {
+                    break;
+                }
+            }
+        };
+        let both = async { tokio::join!(&mut writer, drain) };
+        if tokio::time::timeout(Duration::from_secs(2), both)
             .await
             .is_err()
         {

@@ -119,6 +119,11 @@ pub(crate) struct Shared {
     wire: Mutex<Wire>,
     pending: Mutex<HashMap<String, oneshot::Sender<Result<Value, RpcError>>>>,
     callbacks: Mutex<HashMap<String, LocalCallback>>,
+    /// The live stubs of the peer's functions, by id: a function passed again (or twice in
+    /// one call) gets the same stub, so that `cbr` goes out once its last clone is dropped
+    /// (with a stub per call, the first one dropped released a function another still
+    /// used, and the peer ignored its later calls).
+    stubs: Mutex<HashMap<String, Weak<CallbackInner>>>,
     next: AtomicU64,
     closed: AtomicBool,
     inflight: Arc<Semaphore>,
@@ -133,7 +138,7 @@ pub(crate) struct Shared {
     /// Pushes sent before the peer revealed its protocol. They go out at once in the legacy
     /// form (what kkrpc 0.x, the version npm serves, reads; 2.x drops it silently) and are
     /// kept here: if the peer's first message is compact, they are sent again in that form.
-    held: Mutex<Vec<(String, Vec<Value>)>>,
+    held: Mutex<std::collections::VecDeque<(String, Vec<Value>)>>,
     /// Milliseconds (since the connection opened) of the last frame from the peer.
     pub(crate) last_seen: AtomicU64,
     pub(crate) opened: std::time::Instant,
@@ -196,17 +201,24 @@ impl Callback {
 
 impl Drop for CallbackInner {
     fn drop(&mut self) {
+        let Some(peer) = self.peer.upgrade() else {
+            return;
+        };
+        if let Ok(mut stubs) = peer.stubs.lock() {
+            // Unless a new stub for the id was made meanwhile.
+            if stubs.get(&self.id).is_some_and(|w| w.strong_count() == 0) {
+                stubs.remove(&self.id);
+            }
+        }
         if self.protocol != Protocol::Compact {
             return;
         }
-        if let Some(peer) = self.peer.upgrade() {
-            let msg = Msg::Release {
-                ids: vec![self.id.clone()],
-            };
-            if let Ok(frame) = encode(msg, self.protocol, &*self.codec, peer.opts.legacy_errors) {
-                // Best effort, as in kkrpc: a full queue drops the release.
-                let _ = peer.out.try_send(frame);
-            }
+        let msg = Msg::Release {
+            ids: vec![self.id.clone()],
+        };
+        if let Ok(frame) = encode(msg, self.protocol, &*self.codec, peer.opts.legacy_errors) {
+            // Best effort, as in kkrpc: a full queue drops the release.
+            let _ = peer.out.try_send(frame);
         }
     }
 }
@@ -304,6 +316,7 @@ impl Shared {
             }),
             pending: Mutex::new(HashMap::new()),
             callbacks: Mutex::new(HashMap::new()),
+            stubs: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             closed: AtomicBool::new(false),
             inflight: Arc::new(Semaphore::new(permits(opts.limits.pending_calls()))),
@@ -317,7 +330,7 @@ impl Shared {
             superjson,
             info,
             kill: tokio::sync::watch::channel(None).0,
-            held: Mutex::new(Vec::new()),
+            held: Mutex::new(std::collections::VecDeque::new()),
             last_seen: AtomicU64::new(0),
             opened: std::time::Instant::now(),
         });
@@ -658,24 +671,21 @@ impl Shared {
         if hint.is_some_and(|h| h != protocol) {
             tracing::debug!(conn = self.id, "a compact message with a trailing newline");
         }
-        let first = self
-            .wire
-            .lock()
-            .map(|w| w.protocol.is_none())
-            .unwrap_or(false);
-        if let Ok(mut w) = self.wire.lock() {
+        // The protocol is set and the held pushes taken under the `held` lock, which
+        // `Peer::hold` checks the protocol under: a push either is held and taken here, or
+        // sees the protocol (none is held after the pushes were taken, never re-sent).
+        let held = {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            let mut w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
+            let first = w.protocol.is_none();
             w.protocol = Some(protocol);
             if !w.negotiated {
                 // Answer in kind: server-initiated calls use what the peer last sent.
                 w.codec = codec.clone();
             }
-        }
-        if first {
-            let held: Vec<_> = self
-                .held
-                .lock()
-                .map(|mut h| std::mem::take(&mut *h))
-                .unwrap_or_default();
+            first.then(|| std::mem::take(&mut *held))
+        };
+        if let Some(held) = held {
             // Legacy peers already got them; compact peers get them now, in their form.
             if protocol == Protocol::Compact {
                 let peer = Peer(self.clone());
@@ -807,6 +817,22 @@ impl Shared {
         }
     }
 
+    /// The stub of the peer's function `id`: the live one if there is one.
+    fn stub(self: &Arc<Self>, id: String, protocol: Protocol, codec: &Arc<dyn Codec>) -> Callback {
+        let mut stubs = self.stubs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(inner) = stubs.get(&id).and_then(Weak::upgrade) {
+            return Callback(inner);
+        }
+        let inner = Arc::new(CallbackInner {
+            id: id.clone(),
+            peer: Arc::downgrade(self),
+            protocol,
+            codec: codec.clone(),
+        });
+        stubs.insert(id, Arc::downgrade(&inner));
+        Callback(inner)
+    }
+
     async fn invoke(
         self: &Arc<Self>,
         op: Op,
@@ -839,12 +865,7 @@ impl Shared {
                         }
                         Arg::Callback(id) => {
                             values.push(Value::Undefined);
-                            callbacks.push(Some(Callback(Arc::new(CallbackInner {
-                                id,
-                                peer: Arc::downgrade(self),
-                                protocol,
-                                codec: codec.clone(),
-                            }))));
+                            callbacks.push(Some(self.stub(id, protocol, &codec)));
                         }
                     }
                 }
@@ -915,23 +936,21 @@ impl Peer {
     }
 
     /// A push to a peer that has not said which protocol it speaks: sent now in the legacy
-    /// superjson form and kept (bounded like the outbound queue) in case the peer turns out
-    /// to speak the compact protocol. Returns false when the protocol is known.
+    /// superjson form and kept in case the peer turns out to speak the compact protocol.
+    /// Returns false when the protocol is known. Only the last pushes are kept, as many as
+    /// the outbound queue holds: a peer that listens without speaking is no slow consumer
+    /// (it was disconnected after that many pushes), and one that speaks compact after
+    /// more pushes than that gets the last ones.
     pub(crate) fn hold(&self, method: &str, args: &[Value]) -> Result<bool, RpcError> {
-        if self.protocol().is_some() {
-            return Ok(false);
-        }
         {
             let mut held = self.0.held.lock().unwrap_or_else(|p| p.into_inner());
-            if held.len() >= self.0.opts.limits.outbound_queue_len() {
-                drop(held);
-                self.0.kill(
-                    1008,
-                    "slow consumer: too many messages before the peer spoke",
-                );
-                return Err(closed_error());
+            if self.protocol().is_some() {
+                return Ok(false);
             }
-            held.push((method.to_owned(), args.to_vec()));
+            if held.len() >= self.0.opts.limits.outbound_queue_len() {
+                held.pop_front();
+            }
+            held.push_back((method.to_owned(), args.to_vec()));
         }
         let frame = push_frame(
             method,
