@@ -130,3 +130,52 @@ fn error_props_with_integer_keys_come_before_name_in_superjson() {
         v
     );
 }
+
+#[test]
+fn reference_paths_read_as_superjson_reads_them() {
+    // Each document through JS: superjson.stringify(superjson.parse(doc)).
+    let cases = [
+        // `array["01"]` is undefined: only canonical indexes name an element.
+        (
+            r#"{"json":{"a":[1,2],"b":null},"meta":{"referentialEqualities":{"a.01":["b"]},"v":1}}"#,
+            r#"{"json":{"a":[1,2],"b":null},"meta":{"values":{"b":["undefined"]},"v":1}}"#,
+        ),
+        // A Set index equal to its size reads undefined (past it is an error).
+        (
+            r#"{"json":{"s":[1],"a":2},"meta":{"values":{"s":["set"]},"referentialEqualities":{"s.1":["a"]},"v":1}}"#,
+            r#"{"json":{"s":[1],"a":null},"meta":{"values":{"s":["set"],"a":["undefined"]},"v":1}}"#,
+        ),
+        // `+"00" === 0`: the Map entry's key.
+        (
+            r#"{"json":{"m":[["k","v"]],"x":null},"meta":{"values":{"m":["map"]},"referentialEqualities":{"m.0.00":["x"]},"v":1}}"#,
+            r#"{"json":{"m":[["k","v"]],"x":"k"},"meta":{"values":{"m":["map"]},"v":1}}"#,
+        ),
+    ];
+    let sj = SuperJson::new();
+    for (doc, js) in cases {
+        let v = sj.decode_value(doc.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(sj.encode_value(&v).unwrap()).unwrap(),
+            js,
+            "{doc}"
+        );
+    }
+}
+
+#[test]
+fn a_shared_primitive_is_written_as_it_is() {
+    // JS shares no primitive by identity: no referentialEqualities for a `Ref` to one, and
+    // a NaN's by-value entry once.
+    let s = polycodec::Ref::new(Value::from("s"));
+    let nan = polycodec::Ref::new(Value::Number(f64::NAN));
+    let mut o = Object::new();
+    o.insert("a", Value::Ref(s.clone()));
+    o.insert("b", Value::Ref(s));
+    o.insert("c", Value::Ref(nan.clone()));
+    o.insert("d", Value::Ref(nan));
+    let out = SuperJson::new().encode_value(&Value::Object(o)).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"json":{"a":"s","b":"s","c":"NaN","d":"NaN"},"meta":{"values":{"c":["number"],"d":["number"]},"referentialEqualities":{"c":["d"]},"v":1}}"#
+    );
+}

@@ -940,3 +940,115 @@ fn js_field_helpers_read_magic_looking_objects_as_data() {
     assert_eq!(f.m, [("$polycodec::Map".to_owned(), pairs)].into());
     assert!(polycodec::from_value::<DateField>(dated).is_err());
 }
+
+/// Typed MessagePack writes numbers as `@msgpack/msgpack` does (and the `Value` path): an
+/// integral double as an int, never a float 32 (it wrote `3.0f64` as a float 64 and `f32`
+/// fields as float 32, bytes no JS writer makes).
+#[test]
+fn typed_msgpack_numbers_are_the_bytes_js_writes() {
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct N {
+        a: f64,
+        b: f64,
+        c: f64,
+        d: f32,
+    }
+    let n = N {
+        a: 3.0,
+        b: 0.5,
+        c: -0.0,
+        d: 0.25,
+    };
+    let mp = MsgPack::new();
+    let typed = mp.to_vec(&n).unwrap();
+    // What @msgpack/msgpack writes for {a: 3, b: 0.5, c: -0, d: 0.25}.
+    let mut js = vec![0x84, 0xa1, b'a', 0x03, 0xa1, b'b', 0xcb];
+    js.extend_from_slice(&0.5f64.to_be_bytes());
+    js.extend_from_slice(&[0xa1, b'c', 0xcb]);
+    js.extend_from_slice(&(-0.0f64).to_be_bytes());
+    js.extend_from_slice(&[0xa1, b'd', 0xcb]);
+    js.extend_from_slice(&0.25f64.to_be_bytes());
+    assert_eq!(typed, js);
+    assert_eq!(
+        mp.encode_value(&polycodec::to_value(&n).unwrap()).unwrap(),
+        js
+    );
+    let back: N = mp.from_slice(&typed).unwrap();
+    assert_eq!(back, n);
+    assert!(back.c.is_sign_negative());
+}
+
+/// A `Value` inside a typed struct writes its object keys in JS order, as `encode_value`
+/// does (it wrote them in insertion order).
+#[test]
+fn a_value_field_writes_its_keys_in_js_order_in_every_codec() {
+    #[derive(Serialize)]
+    struct Wrap {
+        v: Value,
+    }
+    let mut o = polycodec::Object::new();
+    o.insert("b", Value::from(1));
+    o.insert("10", Value::from(2));
+    o.insert("2", Value::from(3));
+    let v = Value::Object(o);
+    let codecs: Vec<Box<dyn Codec>> = vec![
+        Box::new(Json::new()),
+        Box::new(SuperJson::new()),
+        Box::new(MsgPack::new()),
+    ];
+    for c in codecs {
+        let mut outer = polycodec::Object::new();
+        outer.insert("v", v.clone());
+        let want = c.encode_value(&Value::Object(outer)).unwrap();
+        assert_eq!(
+            c.encode(&Wrap { v: v.clone() }).unwrap(),
+            want,
+            "{}",
+            c.name()
+        );
+    }
+    assert_eq!(
+        Json::new().to_string(&Wrap { v }).unwrap(),
+        r#"{"v":{"2":3,"10":2,"b":1}}"#
+    );
+}
+
+/// A field the struct ignores, with a large annotation subtree in `meta`: skipped, with
+/// every annotation below it accounted for. (Finding the children of a node with more than
+/// a few of them scanned every edge of the tree, for each such node: quadratic.)
+#[test]
+fn an_ignored_field_with_a_large_annotation_subtree_is_skipped() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Only {
+        y: u32,
+    }
+    // x.p<i>.<a..h>: 2,000 nodes with 8 children each, 16,000 annotated paths.
+    let n = 2_000;
+    let keys = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let mut json = String::from("{\"x\":{");
+    let mut values = String::new();
+    for i in 0..n {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!("\"p{i}\":{{"));
+        for (j, k) in keys.iter().enumerate() {
+            if j > 0 {
+                json.push(',');
+            }
+            json.push_str(&format!("\"{k}\":null"));
+            if !values.is_empty() {
+                values.push(',');
+            }
+            values.push_str(&format!("\"x.p{i}.{k}\":[\"undefined\"]"));
+        }
+        json.push('}');
+    }
+    json.push_str("},\"y\":7}");
+    let doc = format!("{{\"json\":{json},\"meta\":{{\"values\":{{{values}}},\"v\":1}}}}");
+    let started = std::time::Instant::now();
+    let only: Only = SuperJson::new().from_slice(doc.as_bytes()).unwrap();
+    println!("{} paths skipped in {:?}", n * 8, started.elapsed());
+    assert_eq!(only.y, 7);
+}

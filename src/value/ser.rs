@@ -26,10 +26,19 @@ impl Serialize for Value {
                 s.serialize_newtype_struct(magic::TYPED_ARRAY, &(t.kind.name(), &t.elements))
             }
             Value::Array(a) => a.serialize(s),
+            // In JS property order (integer-like keys first), as every codec's `Value` path
+            // writes it and JSON.stringify does: a `Value` inside a typed struct wrote its
+            // keys in insertion order.
             Value::Object(o) => {
                 let mut m = s.serialize_map(Some(o.len()))?;
-                for (k, v) in o {
-                    m.serialize_entry(k, v)?;
+                if o.is_js_ordered() {
+                    for (k, v) in o {
+                        m.serialize_entry(k, v)?;
+                    }
+                } else {
+                    for (k, v) in o.js_order() {
+                        m.serialize_entry(k, v)?;
+                    }
                 }
                 m.end()
             }

@@ -130,14 +130,17 @@ impl<'w> ser::Serializer for &'w mut Writer {
         self.ext(super::ext::BIGINT, v.to_string().as_bytes());
         Ok(())
     }
+    /// As JS has it: the f32 widened to a double (JS never writes float 32).
     #[inline]
     fn serialize_f32(self, v: f32) -> Result<()> {
-        self.f32(v);
+        self.number(f64::from(v));
         Ok(())
     }
+    /// The bytes `@msgpack/msgpack` writes for the same number (an integral one as an int),
+    /// as the `Value` path does.
     #[inline]
     fn serialize_f64(self, v: f64) -> Result<()> {
-        self.f64(v);
+        self.number(v);
         Ok(())
     }
     fn serialize_char(self, v: char) -> Result<()> {

@@ -124,12 +124,6 @@ impl Writer {
         self.out.extend_from_slice(&n.to_be_bytes());
     }
 
-    #[inline]
-    pub(crate) fn f32(&mut self, n: f32) {
-        self.out.push(0xca);
-        self.out.extend_from_slice(&n.to_be_bytes());
-    }
-
     /// A JS number: an integer form when it is a safe integer (and not -0), else float 64.
     #[inline]
     pub(crate) fn number(&mut self, n: f64) {

@@ -188,6 +188,10 @@ struct Node {
     dense: u32,
     /// True once the node's non-dense children moved to the hashed table.
     spilled: bool,
+    /// Those children, listed for walking a subtree (finding them in the table meant a
+    /// scan of every edge per node, quadratic for a skipped field with a large annotation
+    /// subtree): `MetaTree::spills[spill - 1]`, 0 for none.
+    spill: u32,
 }
 
 impl Node {
@@ -213,6 +217,8 @@ pub(crate) struct MetaTree {
     dense: Vec<Vec<NodeId>>,
     /// Edges of nodes with many children (made on first use: most trees have none).
     edges: Option<Box<IndexMap<Edge, NodeId>>>,
+    /// The children in the table, per spilled node (see `Node::spill`).
+    spills: Vec<Vec<NodeId>>,
     annotations: usize,
 }
 
@@ -229,6 +235,7 @@ impl Default for MetaTree {
             last_key: (0, 0),
             dense: Vec::new(),
             edges: None,
+            spills: Vec::new(),
             annotations: 0,
         }
     }
@@ -327,14 +334,8 @@ impl MetaTree {
                 let node = &self.nodes[n as usize];
                 stack.extend(node.smalls().iter().copied());
                 stack.extend(self.dense_of(node).iter().copied().filter(|&c| c != NONE));
-                if node.spilled {
-                    stack.extend(
-                        self.edges
-                            .iter()
-                            .flat_map(|e| e.iter())
-                            .filter(|(e, _)| e.parent == n)
-                            .map(|(_, &c)| c),
-                    );
+                if node.spill != 0 {
+                    stack.extend(self.spills[node.spill as usize - 1].iter().copied());
                 }
             }
         }
@@ -473,6 +474,13 @@ impl MetaTree {
                 parent.spilled = true;
                 let moved = parent.small;
                 let count = usize::from(std::mem::take(&mut parent.small_len));
+                if parent.spill == 0 {
+                    self.spills.push(Vec::new());
+                    parent.spill = self.spills.len() as u32;
+                }
+                let list = &mut self.spills[parent.spill as usize - 1];
+                list.extend_from_slice(&moved[..count]);
+                list.push(id);
                 let mut edges = self.edges.take().unwrap_or_default();
                 for &c in &moved[..count] {
                     let s2 = self.owned_seg(self.nodes[c as usize].seg);

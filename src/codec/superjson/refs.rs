@@ -100,9 +100,14 @@ impl Arena {
         while i < path.len() {
             let seg = &path[i];
             let next = match &self.nodes[cur] {
-                Node::Array(a) => seg.parse::<usize>().ok().and_then(|j| a.get(j).copied()),
+                // `array[seg]`: only a canonical index names an element ("01" reads
+                // undefined in JS).
+                Node::Array(a) => {
+                    crate::value::number::array_index(seg).and_then(|j| a.get(j as usize).copied())
+                }
                 Node::Object(o) => o.get(seg.as_str()).copied(),
-                Node::Set(s) => Some(*s.get(index(seg, s.len())?).ok_or_else(oob)?),
+                // The size itself reads as undefined in JS; past it is an error.
+                Node::Set(s) => s.get(index(seg, s.len())?).copied(),
                 Node::Map(m) => {
                     let row = index(seg, m.len())?;
                     i += 1;
@@ -110,7 +115,8 @@ impl Arena {
                         return Ok(None);
                     };
                     match path.get(i).map(String::as_str) {
-                        Some("0") => Some(k),
+                        // JS: `+segment === 0` names the key ("00", "-0" and "" too).
+                        Some(seg) if is_zero(seg) => Some(k),
                         Some(_) => Some(v),
                         None => return Err(Error::data("a Map path needs a key/value segment")),
                     }
@@ -154,7 +160,7 @@ impl Arena {
                     let Some(entry) = m.get_mut(row) else {
                         return Ok(());
                     };
-                    if last == "0" {
+                    if is_zero(last) {
                         entry.0 = target;
                     } else {
                         entry.1 = target;
@@ -212,6 +218,11 @@ fn resolve_annotated(nodes: &[Node], mut id: Id) -> Id {
         id = *inner;
     }
     id
+}
+
+/// JS's `+segment === 0`: the segment that names a Map entry's key.
+fn is_zero(seg: &str) -> bool {
+    crate::value::number::string_to_number(seg) == 0.0
 }
 
 fn oob() -> Error {

@@ -875,6 +875,12 @@ impl Encoder {
             self.write_null();
             return Ok(());
         };
+        // Primitives are never shared by identity in JS: written as they are, before their
+        // place is recorded (a shared string got `referentialEqualities` JS never writes,
+        // and a shared NaN or bigint its by-value entry twice).
+        if resolved.is_primitive() {
+            return self.value(&resolved);
+        }
         let seen = self.mode == Mode::SuperJson && self.ids.contains_key(&IdKey::Ptr(addr));
         if self.mode == Mode::SuperJson && self.replay == 0 {
             self.record(IdKey::Ptr(addr));
@@ -882,10 +888,6 @@ impl Encoder {
         if seen && self.dedupe {
             self.write_null();
             return Ok(());
-        }
-        // Primitives are never shared by identity in JS; write them as they are.
-        if resolved.is_primitive() {
-            return self.value(&resolved);
         }
         if seen {
             self.replay += 1;
