@@ -2,6 +2,12 @@
 //!
 //! The same [`Limits`] value is read by every codec and by the RPC server, so a deployment
 //! tunes one struct. Every limit is checked before the memory it guards is allocated.
+//!
+//! Two bounds are fixed, whatever the limits: a bigint written with more than
+//! [`MAX_BIGINT_TEXT`](crate::value::MAX_BIGINT_TEXT) (10,000) characters is a
+//! [`Limit`](crate::Category::Limit) error in every reader (decimal text takes quadratic time
+//! to read), and a superjson document may make no more elements that none of its bytes stand
+//! for (array holes left by references, typed arrays made from a length) than it has bytes.
 
 /// Limits on decoded input and on per-connection resources.
 ///

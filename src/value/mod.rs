@@ -31,6 +31,7 @@ pub use date::Date;
 pub use de::{from_value, from_value_ref};
 pub use kinds::{Annotated, JsError, RegExp, TypedArray, TypedArrayKind};
 pub use num_bigint::BigInt;
+pub use number::MAX_BIGINT_TEXT;
 pub use object::Object;
 pub use ser::to_value;
 pub use shared::{Ref, Resolved};
