@@ -94,10 +94,20 @@ pub fn json(input: &[u8]) {
     );
 }
 
-/// MessagePack: any bytes.
+/// MessagePack: any bytes. `decode_value` (which builds the `Value` straight from the
+/// bytes) and `from_slice::<Value>` (serde's visitor) give the same value, or errors of the
+/// same category at the same byte (the builder names a value's key in its path for strings
+/// of every width, the visitor only for short ones).
 pub fn msgpack(input: &[u8]) {
     let reader = MsgPack::new().with_limits(limits().max_message_bytes(usize::MAX));
     stable_with(&MsgPack::new().with_limits(limits()), &reader, input);
+    let codec = MsgPack::new().with_limits(limits());
+    let (direct, through_serde) = (codec.decode_value(input), codec.from_slice::<Value>(input));
+    match (&direct, &through_serde) {
+        (Ok(a), Ok(b)) if a == b => {}
+        (Err(a), Err(b)) if (a.classify(), a.offset()) == (b.classify(), b.offset()) => {}
+        _ => panic!("decode_value gave {direct:?}, through serde {through_serde:?}"),
+    }
 }
 
 /// bincode: any bytes.

@@ -482,14 +482,11 @@ fn error_from(mut o: Object) -> Option<JsError> {
     Some(JsError {
         name: text(o.remove("name")),
         message: text(o.remove("message")),
+        // A stack that is no string is dropped (JS sets it, non-enumerable, and never
+        // writes it back).
         stack: match o.remove("stack") {
             Some(Value::String(s)) => Some(s),
-            Some(other) => {
-                // Not a stack polycodec can hold: kept as the prop it is.
-                o.insert("stack", other);
-                None
-            }
-            None => None,
+            _ => None,
         },
         cause: o.remove("cause"),
         props: o,
