@@ -346,3 +346,21 @@ fn an_object_keyed_by_a_magic_name_stays_an_object_in_every_codec() {
         .unwrap();
     assert!(matches!(&v, Value::Object(o) if o.get("$polycodec::Date").is_some()));
 }
+
+/// What bincode writes it reads back at the same depth limit, and a 1,024-deep array that
+/// every other codec writes is written (the writer counted one level more than the reader).
+#[cfg(feature = "bincode")]
+#[test]
+fn bincode_writes_what_it_and_the_other_codecs_read_at_the_depth_limit() {
+    use polycodec::codec::Bincode;
+    let bc = Bincode::new();
+    for depth in [1023, 1024] {
+        let mut v = Value::from(0);
+        for _ in 0..depth {
+            v = Value::Array(vec![v]);
+        }
+        assert!(polycodec::codec::Json::new().encode_value(&v).is_ok());
+        let bytes = bc.encode_value(&v).unwrap();
+        assert_eq!(bc.decode_value(&bytes).unwrap(), v, "{depth}");
+    }
+}

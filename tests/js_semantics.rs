@@ -179,3 +179,39 @@ fn a_shared_primitive_is_written_as_it_is() {
         r#"{"json":{"a":"s","b":"s","c":"NaN","d":"NaN"},"meta":{"values":{"c":["number"],"d":["number"]},"referentialEqualities":{"c":["d"]},"v":1}}"#
     );
 }
+
+#[test]
+fn number_and_typed_array_annotations_convert_as_js_does() {
+    // Each document through JS: superjson.stringify(superjson.parse(doc)).
+    let cases = [
+        (
+            r#"{"json":[7],"meta":{"values":["number"],"v":1}}"#,
+            r#"{"json":7}"#,
+        ),
+        (
+            r#"{"json":[],"meta":{"values":["number"],"v":1}}"#,
+            r#"{"json":0}"#,
+        ),
+        (
+            r#"{"json":[[1],null],"meta":{"values":["number"],"v":1}}"#,
+            r#"{"json":"NaN","meta":{"values":["number"],"v":1}}"#,
+        ),
+        (
+            r#"{"json":[true],"meta":{"values":["number"],"v":1}}"#,
+            r#"{"json":"NaN","meta":{"values":["number"],"v":1}}"#,
+        ),
+        (
+            r#"{"json":3,"meta":{"values":[["typed-array","Int16Array"]],"v":1}}"#,
+            r#"{"json":[0,0,0],"meta":{"values":[["typed-array","Int16Array"]],"v":1}}"#,
+        ),
+    ];
+    let sj = SuperJson::new();
+    for (doc, js) in cases {
+        let v = sj.decode_value(doc.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(sj.encode_value(&v).unwrap()).unwrap(),
+            js,
+            "{doc}"
+        );
+    }
+}

@@ -93,9 +93,15 @@ enum Wire {
 /// A [`Wire`] inside another: reading one counts nesting, so hostile input that nests
 /// deeper than the limit is an error instead of a stack overflow (bincode itself does not
 /// limit depth).
-#[derive(Serialize)]
-#[serde(transparent)]
 struct Nested(Wire);
+
+/// Written as the `Wire` it holds, on a grown stack where needed: serde's serializer
+/// recurses once per level, and 1,024 levels overflowed a 2 MB thread stack in a debug build.
+impl Serialize for Nested {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        crate::codec::superjson::de::grow(|| self.0.serialize(s))
+    }
+}
 
 thread_local! {
     static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -313,7 +319,10 @@ impl Codec for Bincode {
             budget: self.limits.ref_expansion(),
             in_ref: 0,
             ancestors: Vec::new(),
-            depth_left: self.limits.depth(),
+            // The reader counts the values inside the root (each `Nested`), the writer
+            // every value: one more, for the root, so that what is written reads back (a
+            // 1,024-deep array that every other codec writes was refused).
+            depth_left: self.limits.depth().saturating_add(1),
         }
         .wire(value)?;
         self.to_vec(&wire)

@@ -9,14 +9,41 @@ use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
 use crate::value::{Annotated, Date, JsError, Object, RegExp, TypedArray, Value};
 use crate::{Error, Result};
 
-/// JS `ToNumber` for the values that can sit in a typed array's JSON.
+/// JS `ToNumber` for the values that can sit in a typed array's JSON. An array converts
+/// through its text (`Number([7])` is 7, `Number([])` 0, `Number([1,2])` NaN).
 fn to_number(v: &Value) -> f64 {
     match v {
         Value::Number(n) => *n,
         Value::Null => 0.0,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => string_to_number(s),
+        Value::Array(_) => {
+            let mut text = String::new();
+            array_text(v, &mut text, 0);
+            string_to_number(&text)
+        }
         _ => f64::NAN,
+    }
+}
+
+/// JS `String(value)` for what JSON holds, as far as `ToNumber` of an array needs it
+/// (`[1,[2]]` is `"1,2"`, `null` inside is empty); nesting past 64 levels gives junk, which
+/// reads as NaN as the real text would.
+fn array_text(v: &Value, out: &mut String, depth: usize) {
+    match v {
+        Value::Number(n) => out.push_str(&crate::value::number::format(*n)),
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null | Value::Undefined => {}
+        Value::Array(a) if depth < 64 => {
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                array_text(x, out, depth + 1);
+            }
+        }
+        _ => out.push_str("[object Object]"),
     }
 }
 
@@ -25,9 +52,10 @@ fn to_number(v: &Value) -> f64 {
 fn typed_elements(raw: &Value, budget: &mut usize) -> Result<Vec<f64>> {
     Ok(match raw {
         Value::Array(a) => a.iter().map(to_number).collect(),
-        // `new Uint8Array("3")` is three zeros; junk is an empty array.
-        Value::String(s) => {
-            let n = string_to_number(s);
+        // `new Uint8Array("3")` and `new Uint8Array(3)` are three zeros; junk is an empty
+        // array.
+        Value::String(_) | Value::Number(_) => {
+            let n = to_number(raw);
             if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 1e6 {
                 let n = n as usize;
                 *budget = budget.checked_sub(n).ok_or_else(unbacked_error)?;
