@@ -215,3 +215,35 @@ fn number_and_typed_array_annotations_convert_as_js_does() {
         );
     }
 }
+
+/// A shared node reached again is written as JS writes it: JS reuses the first visit's
+/// result, so a cycle cut there is cut at the repeat too (polycodec walked the repeat
+/// against its own ancestors and expanded the cycle: `"b":{"c":{"o":{"p":null}}}`).
+#[test]
+fn a_repeat_of_a_shared_node_cuts_cycles_where_its_first_visit_did() {
+    // const O = {}, P = {o: O}; O.p = P; superjson.stringify({a: O, b: {c: P}})
+    let js = r#"{"json":{"a":{"p":{"o":null}},"b":{"c":{"o":null}}},"meta":{"referentialEqualities":{"a":["a.p.o"],"a.p":["b.c"]},"v":1}}"#;
+    let mut p_out = None;
+    let o = polycodec::Ref::new_cyclic(|o| {
+        let mut pm = Object::new();
+        pm.insert("o", Value::Ref(o.clone()));
+        let p = polycodec::Ref::new(Value::Object(pm));
+        p_out = Some(p.clone());
+        let mut om = Object::new();
+        om.insert("p", Value::Ref(p));
+        Value::Object(om)
+    });
+    let mut c = Object::new();
+    c.insert("c", Value::Ref(p_out.unwrap()));
+    let mut root = Object::new();
+    root.insert("a", Value::Ref(o));
+    root.insert("b", Value::Object(c));
+    let sj = SuperJson::new();
+    assert_eq!(
+        String::from_utf8(sj.encode_value(&Value::Object(root)).unwrap()).unwrap(),
+        js
+    );
+    // And JS's text reads back to a graph that writes the same bytes.
+    let v = sj.decode_value(js.as_bytes()).unwrap();
+    assert_eq!(sj.encode_value(&v).unwrap(), js.as_bytes());
+}

@@ -13,6 +13,7 @@ use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
 use crate::value::{Ref, Value};
 use crate::{Error, Limits, Result};
 use indexmap::IndexMap;
+use std::collections::HashMap;
 
 /// What the encoder writes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -166,6 +167,11 @@ pub(crate) struct Encoder {
     root_tree: Option<Tree>,
     ids: IndexMap<IdKey, Vec<PathRec>>,
     ancestors: Vec<usize>,
+    /// The shared nodes that were `ancestors` when each shared node was first written: a
+    /// repeat is written against them, so it cuts cycles where the first visit did (JS
+    /// reuses the first visit's result; against the repeat's own ancestors a cycle cut the
+    /// first time was expanded, and the bytes differed).
+    first_ancestors: HashMap<usize, Vec<usize>>,
     /// > 0 while writing a repeat of a shared node (nothing inside is tracked again).
     replay: u32,
     /// > 0 while inside a shared node (writes there count against the expansion budget).
@@ -218,6 +224,7 @@ impl Encoder {
             root_tree: None,
             ids: IndexMap::new(),
             ancestors: Vec::new(),
+            first_ancestors: HashMap::new(),
             replay: 0,
             in_ref: 0,
             expansion_left: limits.ref_expansion(),
@@ -889,15 +896,23 @@ impl Encoder {
             self.write_null();
             return Ok(());
         }
-        if seen {
+        let outer = if seen {
             self.replay += 1;
-        }
+            let first = self.first_ancestors.get(&addr).cloned().unwrap_or_default();
+            Some(std::mem::replace(&mut self.ancestors, first))
+        } else {
+            if self.mode == Mode::SuperJson {
+                self.first_ancestors.insert(addr, self.ancestors.clone());
+            }
+            None
+        };
         self.in_ref += 1;
         self.ancestors.push(addr);
         let res = self.value(&resolved);
         self.ancestors.pop();
         self.in_ref -= 1;
-        if seen {
+        if let Some(outer) = outer {
+            self.ancestors = outer;
             self.replay -= 1;
         }
         res
