@@ -81,7 +81,13 @@ pub(crate) fn unbacked_error() -> Error {
 
 /// Turn the JSON value `raw` (children already revived) into what `ann` says it is;
 /// `budget` is how many elements no byte of the document stands for may still be made.
-pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize) -> Result<Value> {
+/// Repeated Set members and Map keys collapse as in `new Set`/`new Map` unless `dedupe` is
+/// false: with `referentialEqualities`, members written as `null` may be placeholders for
+/// different nodes (cycles cut by the writer), so they collapse only once references are
+/// applied.
+pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> Result<Value> {
+    let members = |m: Vec<Value>| if dedupe { dedupe_members(m) } else { m };
+    let entries = |e: Vec<(Value, Value)>| if dedupe { dedupe_entries(e) } else { e };
     Ok(match ann {
         Ann::Undefined => Value::Undefined,
         Ann::Number => Value::Number(to_number(&raw)),
@@ -128,12 +134,12 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize) -> Result<Value> 
                 )))
             }
         },
-        Ann::Set => Value::Set(dedupe_members(match raw {
+        Ann::Set => Value::Set(members(match raw {
             Value::Array(a) => a,
             Value::String(s) => s.chars().map(|c| Value::String(c.into())).collect(),
             other => return Err(not_iterable(&other)),
         })),
-        Ann::Map => Value::Map(dedupe_entries(match raw {
+        Ann::Map => Value::Map(entries(match raw {
             Value::Array(a) => a
                 .into_iter()
                 .map(|pair| match pair {

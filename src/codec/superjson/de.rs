@@ -34,6 +34,9 @@ pub(crate) struct Deserializer<'a, 'm> {
     /// How many elements that no byte of the input stands for may still be made (see
     /// [`annotate::unbacked_error`]): as many as the input has bytes.
     pub(crate) unbacked: usize,
+    /// False when `referentialEqualities` follow: Set members and Map keys collapse only
+    /// after they are applied (see [`annotate::apply`]).
+    pub(crate) dedupe: bool,
 }
 
 impl Drop for Deserializer<'_, '_> {
@@ -76,6 +79,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
                 Vec::new()
             },
             unbacked,
+            dedupe: true,
             items: Vec::new(),
             keys: Vec::new(),
         }
@@ -271,7 +275,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             // `push_plain` pushed exactly one value.
             self.items.pop().unwrap_or(Value::Undefined)
         };
-        annotate::apply(ann, raw, &mut self.unbacked)
+        annotate::apply(ann, raw, &mut self.unbacked, self.dedupe)
             .map(Some)
             .map_err(|e| e.at_offset(offset))
     }

@@ -177,6 +177,7 @@ impl SuperJson {
             base: 0,
         };
         let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        de.dedupe = meta.refs.is_none();
         let v = de.value()?;
         de.r.end()?;
         de.check_all_applied()?;
