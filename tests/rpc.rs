@@ -664,3 +664,35 @@ async fn a_function_passed_twice_is_released_once_its_last_stub_is_dropped() {
     let dropped = frames.iter().position(|f| f.contains("dropped")).unwrap();
     assert!(dropped < at && at < released, "{frames:?}");
 }
+
+/// `get` of the root (`p:[]`) or of a path that leads to others (`await api.settings`) reads
+/// the object they make, as kkrpc gives the exposed object JSON-encoded: properties with
+/// their values, methods left out. (It said "not found".)
+#[tokio::test]
+async fn get_of_the_root_or_a_prefix_reads_the_object_below_it() {
+    let api = Api::builder()
+        .property("settings.theme", Value::from("dark"))
+        .property("settings.size", Value::from(12))
+        .property("counter", Value::from(3))
+        .typed("math.multiply", |(a, b): (f64, f64)| async move {
+            Ok::<_, RpcError>(a * b)
+        })
+        .build()
+        .unwrap();
+    let url = serve(RpcServer::builder(api).build().unwrap()).await;
+    let client = connect(&url, "json").await;
+    let json = |s: &str| {
+        polycodec::codec::Codec::decode_value(&polycodec::codec::Json::new(), s.as_bytes()).unwrap()
+    };
+    assert_eq!(
+        client.get("settings").await.unwrap(),
+        json(r#"{"size":12,"theme":"dark"}"#)
+    );
+    assert_eq!(client.get("math").await.unwrap(), json("{}"));
+    assert_eq!(
+        client.get("").await.unwrap(),
+        json(r#"{"counter":3,"math":{},"settings":{"size":12,"theme":"dark"}}"#)
+    );
+    let err = client.get("nope").await.unwrap_err();
+    assert_eq!(err.message, "Property path nope not found");
+}

@@ -3,7 +3,7 @@
 use super::error::{codes, RpcError};
 use super::session::{Callback, Peer};
 use crate::value::de::{from_value_ref, from_values};
-use crate::{to_value, Error, Value};
+use crate::{to_value, Error, Object, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -77,6 +77,10 @@ impl Api {
     }
 
     /// Read a property (kkrpc `get`). Methods read as undefined (a function has no JSON form).
+    /// The root (`p:[]`) or a path that only leads to others (`math` for `math.multiply`)
+    /// reads as the object they make, as kkrpc gives the exposed object JSON-encoded:
+    /// properties with their values, methods left out (an object of methods only is `{}`),
+    /// keys in sorted order (registration order is not kept).
     pub(crate) fn get(&self, path: &str) -> Result<Value, RpcError> {
         if let Some(p) = self.props.get(path) {
             return Ok(p.read().map(|v| v.clone()).unwrap_or_default());
@@ -84,7 +88,31 @@ impl Api {
         if self.methods.contains_key(path) {
             return Ok(Value::Undefined);
         }
-        Err(not_found(path, "property"))
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}.")
+        };
+        let mut below: Vec<&String> = self
+            .props
+            .keys()
+            .chain(self.methods.keys())
+            .filter(|k| k.starts_with(&prefix))
+            .collect();
+        if below.is_empty() && !path.is_empty() {
+            return Err(not_found(path, "property"));
+        }
+        below.sort();
+        let mut out = Object::new();
+        for key in below {
+            let segs: Vec<&str> = key[prefix.len()..].split('.').collect();
+            let value = self
+                .props
+                .get(key)
+                .map(|p| p.read().map(|v| v.clone()).unwrap_or_default());
+            insert_at(&mut out, &segs, value);
+        }
+        Ok(Value::Object(out))
     }
 
     /// Write a property (kkrpc `set`).
@@ -98,6 +126,27 @@ impl Api {
             }
             None => Err(not_found(path, "property")),
         }
+    }
+}
+
+/// Put `value` at the dotted `segs` below `o`, making the objects on the way; a method (no
+/// value) only makes the objects that lead to it.
+fn insert_at(o: &mut Object, segs: &[&str], value: Option<Value>) {
+    let Some((first, rest)) = segs.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        if let Some(v) = value {
+            o.insert(*first, v);
+        }
+        return;
+    }
+    if o.get(first).is_none() {
+        o.insert(*first, Value::Object(Object::new()));
+    }
+    // A property that is also a path's prefix keeps its value.
+    if let Some(Value::Object(child)) = o.get_mut(first) {
+        insert_at(child, rest, value);
     }
 }
 
