@@ -14,6 +14,17 @@ fn annotated(text: &str, ann: &str) -> polycodec::Result<Value> {
     SuperJson::new().decode_value(doc.as_bytes())
 }
 
+/// Each `(doc, js)`: polycodec's decode then encode of `doc` gives `js`, which is
+/// `superjson.stringify(superjson.parse(doc))` in node.
+fn assert_rewritten_as_js_does(cases: &[(&str, &str)]) {
+    let sj = SuperJson::new();
+    for (doc, js) in cases {
+        let v = sj.decode_value(doc.as_bytes()).unwrap();
+        let ours = String::from_utf8(sj.encode_value(&v).unwrap()).unwrap();
+        assert_eq!(ours, *js, "{doc}");
+    }
+}
+
 #[test]
 fn dates_js_calls_invalid_are_invalid() {
     // node: new Date(s).getTime() is NaN for each.
@@ -151,15 +162,7 @@ fn reference_paths_read_as_superjson_reads_them() {
             r#"{"json":{"m":[["k","v"]],"x":"k"},"meta":{"values":{"m":["map"]},"v":1}}"#,
         ),
     ];
-    let sj = SuperJson::new();
-    for (doc, js) in cases {
-        let v = sj.decode_value(doc.as_bytes()).unwrap();
-        assert_eq!(
-            String::from_utf8(sj.encode_value(&v).unwrap()).unwrap(),
-            js,
-            "{doc}"
-        );
-    }
+    assert_rewritten_as_js_does(&cases);
 }
 
 #[test]
@@ -205,15 +208,7 @@ fn number_and_typed_array_annotations_convert_as_js_does() {
             r#"{"json":[0,0,0],"meta":{"values":[["typed-array","Int16Array"]],"v":1}}"#,
         ),
     ];
-    let sj = SuperJson::new();
-    for (doc, js) in cases {
-        let v = sj.decode_value(doc.as_bytes()).unwrap();
-        assert_eq!(
-            String::from_utf8(sj.encode_value(&v).unwrap()).unwrap(),
-            js,
-            "{doc}"
-        );
-    }
+    assert_rewritten_as_js_does(&cases);
 }
 
 /// A shared node reached again is written as JS writes it: JS reuses the first visit's

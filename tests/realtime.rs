@@ -344,22 +344,34 @@ async fn oversized_message_is_closed_with_1009() {
     assert_eq!(code, Some((1009, "message too big".to_owned())));
 }
 
-#[tokio::test]
-async fn slow_reader_is_closed_not_buffered_forever() {
+/// A compact kkrpc call to a method the server does not have: a peer's first word.
+const HELLO: &str = r#"{"t":"q","id":"h","op":"call","p":["nothing"],"a":[]}"#;
+
+/// A server whose outbound queue holds 8 messages, and a raw WebSocket peer connected to
+/// it (offering no subprotocol, so its protocol is unknown until it speaks).
+async fn raw_peer_with_a_queue_of_8() -> (
+    Hub,
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) {
     let server = RpcServer::builder(Api::default())
         .limits(Limits::default().outbound_queue(8))
         .build()
         .unwrap();
     let hub = server.hub().clone();
     let base = serve_at("/ws", server).await;
-    let (mut reader, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
         .await
         .unwrap();
     eventually("connected", || hub.len() == 1).await;
+    (hub, ws)
+}
+
+#[tokio::test]
+async fn slow_reader_is_closed_not_buffered_forever() {
+    let (hub, mut reader) = raw_peer_with_a_queue_of_8().await;
     // The reader speaks once (so its pushes are not held for a protocol it has not
     // shown), then never reads again.
-    let hello = r#"{"t":"q","id":"h","op":"call","p":["nothing"],"a":[]}"#;
-    reader.send(Message::Text(hello.into())).await.unwrap();
+    reader.send(Message::Text(HELLO.into())).await.unwrap();
     eventually("spoke", || hub.peers()[0].protocol().is_some()).await;
     let id = hub.peers()[0].id();
     hub.join(id, "firehose");
@@ -385,16 +397,7 @@ async fn slow_reader_is_closed_not_buffered_forever() {
 /// outbound queue holds.
 #[tokio::test]
 async fn a_peer_that_only_listens_stays_and_gets_the_last_pushes_once_it_speaks() {
-    let server = RpcServer::builder(Api::default())
-        .limits(Limits::default().outbound_queue(8))
-        .build()
-        .unwrap();
-    let hub = server.hub().clone();
-    let base = serve_at("/ws", server).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
-        .await
-        .unwrap();
-    eventually("connected", || hub.len() == 1).await;
+    let (hub, mut ws) = raw_peer_with_a_queue_of_8().await;
     let id = hub.peers()[0].id();
     hub.join(id, "r");
     for i in 0..50 {
@@ -407,8 +410,7 @@ async fn a_peer_that_only_listens_stays_and_gets_the_last_pushes_once_it_speaks(
         assert!(frame.to_text().unwrap().ends_with('\n'), "legacy form");
     }
     assert_eq!(hub.len(), 1, "still connected");
-    let hello = r#"{"t":"q","id":"h","op":"call","p":["nothing"],"a":[]}"#;
-    ws.send(Message::Text(hello.into())).await.unwrap();
+    ws.send(Message::Text(HELLO.into())).await.unwrap();
     let mut pushed = Vec::new();
     let mut replied = false;
     while !replied || pushed.len() < 8 {

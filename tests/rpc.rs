@@ -26,6 +26,27 @@ async fn connect(url: &str, codec: &str) -> Client {
         .unwrap()
 }
 
+/// A raw WebSocket client, for frames the `Client` would never send.
+type RawSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The text of the next frame from `ws` (waiting at most 10 s).
+async fn next_text(ws: &mut RawSocket) -> String {
+    use futures_util::StreamExt;
+    let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("a frame in time")
+        .expect("the socket open")
+        .expect("no socket error");
+    frame.to_text().expect("a text frame").to_owned()
+}
+
+/// The connection still answers a call (`add`, as the demo API and these tests define it).
+async fn assert_still_answers(client: &Client) {
+    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
+    assert_eq!(sum, 3.0);
+}
+
 fn codecs() -> Vec<&'static str> {
     let mut v = vec!["json", "superjson", "msgpack"];
     if cfg!(feature = "bincode") {
@@ -462,20 +483,16 @@ async fn a_waiting_call_does_not_hold_up_the_next_one() {
 /// error and waited for its timeout).
 #[tokio::test]
 async fn a_remote_reference_request_gets_the_error_kkrpc_gives() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     use polycodec::codec::Codec;
     use tokio_tungstenite::tungstenite::Message;
     let url = demo_server().await;
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let frame = r#"{"t":"q","id":"r1","op":"ref","p":["x"]}"#;
     ws.send(Message::Text(frame.into())).await.unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
-        .await
-        .expect("a reply")
-        .unwrap()
-        .unwrap();
+    let reply = next_text(&mut ws).await;
     let v = polycodec::codec::Json::new()
-        .decode_value(reply.to_text().unwrap().as_bytes())
+        .decode_value(reply.as_bytes())
         .unwrap();
     assert_eq!(v.get("id"), Some(&Value::from("r1")), "{v:?}");
     let e = v.get("e").expect("an error");
@@ -502,8 +519,7 @@ async fn unlimited_limits_work_on_server_and_client() {
         .connect()
         .await
         .unwrap();
-    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
-    assert_eq!(sum, 3.0);
+    assert_still_answers(&client).await;
 }
 
 /// A local callback that panics is contained: the call it was passed with still gets its
@@ -518,8 +534,7 @@ async fn a_panicking_callback_does_not_end_the_connection() {
         .await
         .unwrap();
     assert_eq!(done, Value::from("done"));
-    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
-    assert_eq!(sum, 3.0);
+    assert_still_answers(&client).await;
 }
 
 /// The callbacks passed with a call that timed out are forgotten with it: a late call from
@@ -551,15 +566,14 @@ async fn callbacks_of_a_timed_out_call_are_forgotten() {
     assert_eq!(err.name, codes::TIMEOUT);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(*ran.lock().unwrap(), 0);
-    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
-    assert_eq!(sum, 3.0);
+    assert_still_answers(&client).await;
 }
 
 /// A legacy line cut into thousands of frames is answered once, whole (each frame copied and
 /// rescanned the whole buffer: quadratic, minutes of CPU for 16 MB in 100-byte frames).
 #[tokio::test]
 async fn a_legacy_line_in_thousands_of_frames_is_answered_once() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     use polycodec::codec::Codec;
     use tokio_tungstenite::tungstenite::Message;
     let url = demo_server().await;
@@ -580,12 +594,7 @@ async fn a_legacy_line_in_thousands_of_frames_is_answered_once() {
     }
     let mut text = String::new();
     while text.matches('\n').count() < 2 {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("the reply")
-            .unwrap()
-            .unwrap();
-        text.push_str(msg.to_text().unwrap());
+        text.push_str(&next_text(&mut ws).await);
     }
     let last = text.trim_end().rsplit('\n').next().unwrap();
     let v = polycodec::codec::Json::new()
@@ -603,7 +612,7 @@ async fn a_legacy_line_in_thousands_of_frames_is_answered_once() {
 /// calls the first one still made).
 #[tokio::test]
 async fn a_function_passed_twice_is_released_once_its_last_stub_is_dropped() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     use polycodec::rpc::Callback;
     use tokio_tungstenite::tungstenite::Message;
     let kept: Arc<Mutex<Option<Callback>>> = Arc::default();
@@ -639,12 +648,7 @@ async fn a_function_passed_twice_is_released_once_its_last_stub_is_dropped() {
         ws.send(Message::Text(q.into())).await.unwrap();
         // Up to the reply to this call (a release comes before it, if any).
         loop {
-            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            let t = m.to_text().unwrap().to_owned();
+            let t = next_text(&mut ws).await;
             let reply = t.contains(&format!(r#""id":"{id}""#));
             frames.push(t);
             if reply {
