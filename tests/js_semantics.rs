@@ -84,6 +84,21 @@ fn bigints_past_10_000_characters_are_a_limit_error_in_every_reader() {
     );
     assert!(annotated(&long[1..], "bigint").is_ok());
 
+    // The binary codecs write what they are given, and refuse it when reading.
+    let big = Value::BigInt(long.parse().unwrap());
+    let mut binary: Vec<Box<dyn Codec>> = vec![Box::new(MsgPack::new())];
+    #[cfg(feature = "bincode")]
+    binary.push(Box::new(polycodec::codec::Bincode::new()));
+    for codec in binary {
+        let bytes = codec.encode_value(&big).unwrap();
+        let err = codec.decode_value(&bytes).unwrap_err();
+        assert_eq!(err.classify(), Category::Limit, "{}", codec.name());
+        assert_eq!(
+            err.message(),
+            "bigint of 10001 characters is over the limit of 10000"
+        );
+    }
+
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]
     struct Big {
@@ -241,4 +256,27 @@ fn a_repeat_of_a_shared_node_cuts_cycles_where_its_first_visit_did() {
     // And JS's text reads back to a graph that writes the same bytes.
     let v = sj.decode_value(js.as_bytes()).unwrap();
     assert_eq!(sj.encode_value(&v).unwrap(), js.as_bytes());
+}
+
+#[test]
+fn an_unknown_annotation_is_named_as_js_strings_it() {
+    // node: superjson.parse(doc) throws "Unknown transformation: <String(annotation)>";
+    // `null` inside an array is empty there (`String([null, "x"])` is `",x"`).
+    for (doc, message) in [
+        (
+            r#"{"json":1,"meta":{"values":[[null,"x"]],"v":1}}"#,
+            "Unknown transformation: ,x",
+        ),
+        (
+            r#"{"json":1,"meta":{"values":[["a",[null,1]]],"v":1}}"#,
+            "Unknown transformation: a,,1",
+        ),
+        (
+            r#"{"json":1,"meta":{"values":[7],"v":1}}"#,
+            "Unknown transformation: 7",
+        ),
+    ] {
+        let err = SuperJson::new().decode_value(doc.as_bytes()).unwrap_err();
+        assert_eq!(err.message(), message, "{doc}");
+    }
 }

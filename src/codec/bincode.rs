@@ -264,7 +264,10 @@ fn from_wire_inner(w: Wire) -> Result<Value> {
         Wire::Null => Value::Null,
         Wire::Bool(b) => Value::Bool(b),
         Wire::Number(n) => Value::Number(n),
-        Wire::BigInt(s) => Value::BigInt(s.parse().map_err(|_| Error::data("invalid bigint"))?),
+        Wire::BigInt(s) => {
+            crate::value::number::check_bigint_text(&s)?;
+            Value::BigInt(s.parse().map_err(|_| Error::data("invalid bigint"))?)
+        }
         Wire::String(s) => Value::String(s),
         Wire::Bytes(b) => Value::Bytes(b),
         Wire::TypedArray(name, xs) => {

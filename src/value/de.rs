@@ -23,6 +23,11 @@ impl<'de> Deserialize<'de> for Value {
 /// The visitor that builds a [`Value`] from any self-describing format.
 pub(crate) struct ValueVisitor;
 
+/// The most elements a container is made room for from a length the input claims (a
+/// header is checked against the bytes left, one byte per element, but an element takes
+/// 32 bytes as a `Value`); past it the container grows as it is read.
+pub(crate) const MAX_ROOM: usize = 4096;
+
 pub(crate) fn int_value(n: i128) -> Value {
     if (n.unsigned_abs() as f64) <= MAX_SAFE_INTEGER {
         Value::Number(n as f64)
@@ -83,7 +88,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         d.deserialize_any(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_ROOM));
         while let Some(v) = seq.next_element()? {
             out.push(v);
         }
@@ -227,7 +232,7 @@ fn read_object<'de, A: MapAccess<'de>>(
     }
     let mut o = if let Some(hint) = map.size_hint() {
         // The length is known: the object is made at its size at once.
-        let mut o = Object::with_capacity(hint.min(4096) + 1);
+        let mut o = Object::with_capacity(hint.min(MAX_ROOM) + 1);
         o.insert(k, v);
         o
     } else {
@@ -256,7 +261,7 @@ fn read_object<'de, A: MapAccess<'de>>(
                 n += 1;
                 continue;
             }
-            let room = INLINE + 1 + map.size_hint().unwrap_or(INLINE).min(4096);
+            let room = INLINE + 1 + map.size_hint().unwrap_or(INLINE).min(MAX_ROOM);
             let mut o = object_of(&mut small, room);
             o.insert(k, v);
             break o;

@@ -209,18 +209,14 @@ pub mod bigint {
         parse_bigint(&text)
     }
 
-    /// `text` as a `T`, refused past [`MAX_BIGINT_TEXT`](crate::value::number::MAX_BIGINT_TEXT)
+    /// `text` as a `T`, refused past [`MAX_BIGINT_TEXT`](crate::value::MAX_BIGINT_TEXT)
     /// characters (decimal text takes quadratic time to read).
     fn parse_bigint<T: FromStr, E: de::Error>(text: &str) -> Result<T, E>
     where
         T::Err: fmt::Display,
     {
         let text = text.trim();
-        if text.len() > crate::value::number::MAX_BIGINT_TEXT {
-            return Err(de::Error::custom(crate::value::number::bigint_too_long(
-                text.len(),
-            )));
-        }
+        crate::value::number::check_bigint_text(text).map_err(de::Error::custom)?;
         text.parse().map_err(de::Error::custom)
     }
 }

@@ -13,11 +13,16 @@ pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// cost minutes of CPU. 10,000 digits is a 33,000-bit number.
 pub const MAX_BIGINT_TEXT: usize = 10_000;
 
-/// The error for a bigint written with `len` characters, over [`MAX_BIGINT_TEXT`].
-pub(crate) fn bigint_too_long(len: usize) -> crate::Error {
-    crate::Error::limit(format!(
-        "bigint of {len} characters is over the limit of {MAX_BIGINT_TEXT}"
-    ))
+/// Every reader's check of a bigint's text before it is parsed: a `Limit` error past
+/// [`MAX_BIGINT_TEXT`] characters.
+pub(crate) fn check_bigint_text(text: &str) -> crate::Result<()> {
+    if text.len() > MAX_BIGINT_TEXT {
+        return Err(crate::Error::limit(format!(
+            "bigint of {} characters is over the limit of {MAX_BIGINT_TEXT}",
+            text.len()
+        )));
+    }
+    Ok(())
 }
 
 /// JS `Number#toString()` of `n`: shortest round-trip digits, `1e+21` style exponents,
@@ -139,6 +144,46 @@ fn is_js_whitespace(c: char) -> bool {
     (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
 }
 
+/// JS `String(v)` for what JSON holds: an array joins its elements with `,`, `null` and
+/// `undefined` inside it as empty (`String([null])` is `""`, `String(null)` is `"null"`);
+/// anything else that is no primitive is `"[object Object]"`, as is an array nested past
+/// 64 levels (its text would be junk to every caller here anyway).
+pub(crate) fn js_string(v: &super::Value) -> String {
+    let mut out = String::new();
+    push_js_string(v, &mut out, 0);
+    out
+}
+
+/// [`js_string`] of an array holding `items`.
+pub(crate) fn js_array_string(items: &[super::Value]) -> String {
+    let mut out = String::new();
+    push_js_items(items, &mut out, 0);
+    out
+}
+
+fn push_js_string(v: &super::Value, out: &mut String, depth: usize) {
+    match v {
+        super::Value::String(s) => out.push_str(s),
+        super::Value::Null => out.push_str("null"),
+        super::Value::Undefined => out.push_str("undefined"),
+        super::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        super::Value::Number(n) => out.push_str(&format(*n)),
+        super::Value::Array(a) if depth < 64 => push_js_items(a, out, depth + 1),
+        _ => out.push_str("[object Object]"),
+    }
+}
+
+fn push_js_items(items: &[super::Value], out: &mut String, depth: usize) {
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if !matches!(x, super::Value::Null | super::Value::Undefined) {
+            push_js_string(x, out, depth);
+        }
+    }
+}
+
 /// JS `Number(string)`: surrounding whitespace ignored, `""` is 0, `Infinity` with an
 /// optional sign, `0x`/`0o`/`0b` integers, decimal literals; anything else is NaN.
 pub fn string_to_number(s: &str) -> f64 {
@@ -200,8 +245,14 @@ pub fn string_to_number(s: &str) -> f64 {
 }
 
 /// JS `BigInt(string)`: surrounding whitespace ignored, `""` is 0n, `0x`/`0o`/`0b` (no sign),
-/// or a signed decimal integer. `None` where JS throws a `SyntaxError`.
-pub fn string_to_bigint(s: &str) -> Option<BigInt> {
+/// or a signed decimal integer. `Ok(None)` where JS throws a `SyntaxError`; a `Limit` error
+/// past [`MAX_BIGINT_TEXT`] characters (see [`check_bigint_text`]).
+pub(crate) fn string_to_bigint(s: &str) -> crate::Result<Option<BigInt>> {
+    check_bigint_text(s)?;
+    Ok(js_bigint(s))
+}
+
+fn js_bigint(s: &str) -> Option<BigInt> {
     let t = s.trim_matches(is_js_whitespace);
     if t.is_empty() {
         return Some(BigInt::zero());
@@ -354,13 +405,13 @@ mod tests {
 
     #[test]
     fn to_bigint_like_js() {
-        assert_eq!(string_to_bigint(" 12 "), Some(BigInt::from(12)));
-        assert_eq!(string_to_bigint("0x1f"), Some(BigInt::from(31)));
-        assert_eq!(string_to_bigint(""), Some(BigInt::from(0)));
-        assert_eq!(string_to_bigint("-12"), Some(BigInt::from(-12)));
-        assert_eq!(string_to_bigint("abc"), None);
-        assert_eq!(string_to_bigint("-0x1"), None);
-        assert_eq!(string_to_bigint("1.5"), None);
+        assert_eq!(string_to_bigint(" 12 ").unwrap(), Some(BigInt::from(12)));
+        assert_eq!(string_to_bigint("0x1f").unwrap(), Some(BigInt::from(31)));
+        assert_eq!(string_to_bigint("").unwrap(), Some(BigInt::from(0)));
+        assert_eq!(string_to_bigint("-12").unwrap(), Some(BigInt::from(-12)));
+        assert_eq!(string_to_bigint("abc").unwrap(), None);
+        assert_eq!(string_to_bigint("-0x1").unwrap(), None);
+        assert_eq!(string_to_bigint("1.5").unwrap(), None);
         assert_eq!(number_to_bigint(1.5), None);
         assert_eq!(
             number_to_bigint(1e21),

@@ -313,11 +313,8 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
         (Magic::Date, Value::String(s)) => Value::Date(Date::parse(s)),
         (Magic::Date, Value::Number(n)) => Value::Date(Date::from_millis(*n)),
         (Magic::Date, Value::Null) => Value::Date(Date::invalid()),
-        (Magic::BigInt, Value::String(s)) if s.len() > super::number::MAX_BIGINT_TEXT => {
-            return Err(super::number::bigint_too_long(s.len()))
-        }
         (Magic::BigInt, Value::String(s)) => {
-            Value::BigInt(super::number::string_to_bigint(s).ok_or_else(|| bad("bigint"))?)
+            Value::BigInt(super::number::string_to_bigint(s)?.ok_or_else(|| bad("bigint"))?)
         }
         (Magic::BigInt, Value::BigInt(b)) => Value::BigInt(b.clone()),
         (Magic::BigInt, Value::Number(n)) => {

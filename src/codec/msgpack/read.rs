@@ -3,7 +3,7 @@
 
 use super::ext;
 use crate::value::de::ValueDeserializer;
-use crate::value::number::{bigint_too_long, MAX_BIGINT_TEXT};
+use crate::value::number::check_bigint_text;
 use crate::value::same_value_zero::dedupe_members;
 use crate::value::{
     Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value,
@@ -408,7 +408,7 @@ impl<'a> Deserializer<'a> {
 
     /// A bigint extension's payload (at `p_at`; the extension at `at`): a canonical decimal
     /// integer (`0`, or an optional `-` and digits without a leading zero), as the JS module
-    /// requires, of at most [`MAX_BIGINT_TEXT`] characters (reading decimal text takes time
+    /// requires, of at most [`MAX_BIGINT_TEXT`](crate::value::MAX_BIGINT_TEXT) characters (reading decimal text takes time
     /// quadratic in its length: a megabyte of digits took 3 s).
     fn bigint(&self, p: &'a [u8], p_at: usize, at: usize) -> Result<BigInt> {
         let s = self.str_of(p, p_at)?;
@@ -423,9 +423,7 @@ impl<'a> Deserializer<'a> {
             ))
             .at_offset(at));
         }
-        if s.len() > MAX_BIGINT_TEXT {
-            return Err(bigint_too_long(s.len()).at_offset(at));
-        }
+        check_bigint_text(s).map_err(|e| e.at_offset(at))?;
         s.parse::<BigInt>()
             .map_err(|_| Error::data("invalid bigint extension payload").at_offset(at))
     }

@@ -2,9 +2,7 @@
 //! JS's leniencies where a user would want them and typed errors where JS throws.
 
 use super::meta::Ann;
-use crate::value::number::{
-    bigint_too_long, number_to_bigint, string_to_bigint, string_to_number, MAX_BIGINT_TEXT,
-};
+use crate::value::number::{number_to_bigint, string_to_bigint, string_to_number};
 use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
 use crate::value::{Annotated, Date, JsError, Object, RegExp, TypedArray, Value};
 use crate::{Error, Result};
@@ -17,33 +15,8 @@ fn to_number(v: &Value) -> f64 {
         Value::Null => 0.0,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => string_to_number(s),
-        Value::Array(_) => {
-            let mut text = String::new();
-            array_text(v, &mut text, 0);
-            string_to_number(&text)
-        }
+        Value::Array(_) => string_to_number(&crate::value::number::js_string(v)),
         _ => f64::NAN,
-    }
-}
-
-/// JS `String(value)` for what JSON holds, as far as `ToNumber` of an array needs it
-/// (`[1,[2]]` is `"1,2"`, `null` inside is empty); nesting past 64 levels gives junk, which
-/// reads as NaN as the real text would.
-fn array_text(v: &Value, out: &mut String, depth: usize) {
-    match v {
-        Value::Number(n) => out.push_str(&crate::value::number::format(*n)),
-        Value::String(s) => out.push_str(s),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Null | Value::Undefined => {}
-        Value::Array(a) if depth < 64 => {
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                array_text(x, out, depth + 1);
-            }
-        }
-        _ => out.push_str("[object Object]"),
     }
 }
 
@@ -92,8 +65,7 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> 
         Ann::Undefined => Value::Undefined,
         Ann::Number => Value::Number(to_number(&raw)),
         Ann::BigInt => Value::BigInt(match &raw {
-            Value::String(s) if s.len() > MAX_BIGINT_TEXT => return Err(bigint_too_long(s.len())),
-            Value::String(s) => string_to_bigint(s)
+            Value::String(s) => string_to_bigint(s)?
                 .ok_or_else(|| Error::data(format!("Cannot convert {s} to a BigInt")))?,
             Value::Number(n) => number_to_bigint(*n).ok_or_else(|| {
                 Error::data(format!(

@@ -73,33 +73,19 @@ impl Ann {
                     }))
                 }
                 parts => {
-                    let joined: Vec<String> = parts.iter().map(js_string).collect();
                     return Err(Error::data(format!(
                         "Unknown transformation: {}",
-                        joined.join(",")
+                        number::js_array_string(parts)
                     )));
                 }
             },
             other => {
                 return Err(Error::data(format!(
                     "Unknown transformation: {}",
-                    js_string(other)
+                    number::js_string(other)
                 )))
             }
         })
-    }
-}
-
-/// `String(v)` for the values that can appear in a bad annotation.
-fn js_string(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".into(),
-        Value::Undefined => "undefined".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => number::format(*n),
-        Value::Array(a) => a.iter().map(js_string).collect::<Vec<_>>().join(","),
-        _ => "[object Object]".into(),
     }
 }
 

@@ -6,15 +6,10 @@
 //! array of a million nils took 15.6 s. Here every value is built once.
 
 use super::{Deserializer, Head};
-use crate::value::de::int_value;
+use crate::value::de::{int_value, MAX_ROOM};
 use crate::value::same_value_zero::dedupe_entries;
 use crate::value::{Object, Value};
 use crate::Result;
-
-/// The most elements a container is made room for from its header alone (the header is
-/// checked against the bytes left, one byte per element, but an element takes 32 bytes
-/// as a `Value`).
-const MAX_ROOM: usize = 4096;
 
 impl Deserializer<'_> {
     /// The next value, as [`crate::value::de::ValueVisitor`] would build it from this
