@@ -942,6 +942,12 @@ impl Peer {
     /// (it was disconnected after that many pushes), and one that speaks compact after
     /// more pushes than that gets the last ones.
     pub(crate) fn hold(&self, method: &str, args: &[Value]) -> Result<bool, RpcError> {
+        // Once known the protocol never changes: most pushes return here, without the
+        // `held` lock. It is checked again under the lock, which the first message sets
+        // it under.
+        if self.protocol().is_some() {
+            return Ok(false);
+        }
         {
             let mut held = self.0.held.lock().unwrap_or_else(|p| p.into_inner());
             if self.protocol().is_some() {
@@ -1075,17 +1081,8 @@ impl Peer {
             return Err(closed_error());
         }
         let n = s.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}-{n}", s.id);
-        // Forgets the call however this future ends (answered, timed out, failed to send,
-        // or dropped by the caller, e.g. in a `select!`); the callbacks passed with it too,
-        // unless the peer answered (it may still call them then).
-        let mut guard = PendingCall {
-            shared: s,
-            id: id.clone(),
-            callbacks: Vec::new(),
-            answered: false,
-        };
         let mut wire_args = Vec::with_capacity(args.len());
+        let mut callbacks = Vec::new();
         for a in args {
             match a {
                 CallArg::Value(v) => wire_args.push(Arg::Value(v)),
@@ -1094,14 +1091,23 @@ impl Peer {
                     if let Ok(mut c) = s.callbacks.lock() {
                         c.insert(cb_id.clone(), f);
                     }
-                    guard.callbacks.push(cb_id.clone());
+                    callbacks.push(cb_id.clone());
                     wire_args.push(Arg::Callback(cb_id));
                 }
             }
         }
+        // Forgets the call however this future ends (answered, timed out, failed to send,
+        // or dropped by the caller, e.g. in a `select!`); the callbacks passed with it too,
+        // unless the peer answered (it may still call them then).
+        let mut guard = PendingCall {
+            shared: s,
+            id: format!("{}-{n}", s.id),
+            callbacks,
+            answered: false,
+        };
         let (codec, protocol, _) = s.wire();
         let msg = Msg::Request {
-            id: Value::String(id.clone()),
+            id: Value::String(guard.id.clone()),
             op,
             path: path.split('.').map(str::to_owned).collect(),
             args: wire_args,
@@ -1110,7 +1116,7 @@ impl Peer {
         let frame = encode(msg, protocol, &*codec, s.opts.legacy_errors)?;
         let (tx, rx) = oneshot::channel();
         if let Ok(mut p) = s.pending.lock() {
-            p.insert(id.clone(), tx);
+            p.insert(guard.id.clone(), tx);
         }
         s.send(frame).await?;
         match tokio::time::timeout(timeout, rx).await {
@@ -1121,7 +1127,11 @@ impl Peer {
             Ok(Err(_)) => Err(closed_error()),
             Err(_) => Err(RpcError::new(
                 codes::TIMEOUT,
-                format!("RPC request {id} timed out after {}ms", timeout.as_millis()),
+                format!(
+                    "RPC request {} timed out after {}ms",
+                    guard.id,
+                    timeout.as_millis()
+                ),
             )),
         }
     }
@@ -1143,10 +1153,14 @@ struct PendingCall<'a> {
 
 impl Drop for PendingCall<'_> {
     fn drop(&mut self) {
+        // Answered: the reader took the entry out, and the peer may still call back.
+        if self.answered {
+            return;
+        }
         if let Ok(mut p) = self.shared.pending.lock() {
             p.remove(&self.id);
         }
-        if !self.answered && !self.callbacks.is_empty() {
+        if !self.callbacks.is_empty() {
             if let Ok(mut c) = self.shared.callbacks.lock() {
                 for id in &self.callbacks {
                     c.remove(id);
