@@ -95,11 +95,20 @@ enum Wire {
 /// limit depth).
 struct Nested(Wire);
 
-/// Written as the `Wire` it holds, on a grown stack where needed: serde's serializer
-/// recurses once per level, and 1,024 levels overflowed a 2 MB thread stack in a debug build.
+/// Written as the `Wire` it holds; a container on a grown stack where needed (serde's
+/// serializer recurses once per level, and 1,024 levels overflowed a 2 MB thread stack in a
+/// debug build). Scalars, most elements, skip the stack probe.
 impl Serialize for Nested {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        crate::codec::superjson::de::grow(|| self.0.serialize(s))
+        match &self.0 {
+            Wire::Array(_)
+            | Wire::Object(_)
+            | Wire::Map(_)
+            | Wire::Set(_)
+            | Wire::Error { .. }
+            | Wire::Annotated(..) => crate::codec::superjson::de::grow(|| self.0.serialize(s)),
+            _ => self.0.serialize(s),
+        }
     }
 }
 

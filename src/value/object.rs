@@ -183,6 +183,12 @@ impl Object {
     /// The entries in JS property order: keys that are canonical array indexes
     /// (`"0"` to `"4294967294"`) first, ascending, then the rest in insertion order.
     pub fn js_order(&self) -> Vec<(&String, &Value)> {
+        self.js_order_parts().0
+    }
+
+    /// [`Object::js_order`], and how many of its first entries have integer-like keys (an
+    /// Error's own props: those come before `name` in JS, the rest after `message`).
+    pub(crate) fn js_order_parts(&self) -> (Vec<(&String, &Value)>, usize) {
         let mut idx: Vec<(u32, (&String, &Value))> = Vec::new();
         let mut rest = Vec::with_capacity(self.len());
         for (k, v) in self.iter() {
@@ -192,10 +198,11 @@ impl Object {
             }
         }
         if idx.is_empty() {
-            return rest;
+            return (rest, 0);
         }
         idx.sort_by_key(|(i, _)| *i);
-        idx.into_iter().map(|(_, e)| e).chain(rest).collect()
+        let ints = idx.len();
+        (idx.into_iter().map(|(_, e)| e).chain(rest).collect(), ints)
     }
 
     /// True when the insertion order already is JS property order (no integer-like key

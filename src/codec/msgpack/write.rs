@@ -363,11 +363,7 @@ impl Writer {
                         + e.props.len();
                     w.map_header(n);
                     // JS property order: integer-like prop keys come before `name`.
-                    let props = e.props.js_order();
-                    let ints = props
-                        .iter()
-                        .take_while(|(k, _)| crate::value::number::array_index(k).is_some())
-                        .count();
+                    let (props, ints) = e.props.js_order_parts();
                     for (k, x) in &props[..ints] {
                         w.str(k);
                         w.value(x)?;

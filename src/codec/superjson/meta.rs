@@ -172,9 +172,8 @@ struct Node {
     /// 0 for none (most nodes have none, and a `Vec` here would make every node 20 bytes
     /// larger).
     dense: u32,
-    /// True once the node's non-dense children moved to the hashed table.
-    spilled: bool,
-    /// Those children, listed for walking a subtree (finding them in the table meant a
+    /// Once the node's non-dense children moved to the hashed table (it "spilled"), those
+    /// children, listed for walking a subtree (finding them in the table meant a
     /// scan of every edge per node, quadratic for a skipped field with a large annotation
     /// subtree): `MetaTree::spills[spill - 1]`, 0 for none.
     spill: u32,
@@ -373,7 +372,7 @@ impl MetaTree {
         {
             return Some(c);
         }
-        if n.spilled {
+        if n.spill != 0 {
             let edge = EdgeRef { parent: cur, seg };
             return self.edges.as_ref().and_then(|e| e.get(&edge).copied());
         }
@@ -448,7 +447,7 @@ impl MetaTree {
                     list[i] = id;
                     true
                 }
-                _ if !parent.spilled && usize::from(parent.small_len) < SMALL => {
+                _ if parent.spill == 0 && usize::from(parent.small_len) < SMALL => {
                     parent.small[usize::from(parent.small_len)] = id;
                     parent.small_len += 1;
                     true
@@ -457,7 +456,6 @@ impl MetaTree {
             };
             if !placed {
                 // Past the small list: every non-dense edge of this node moves to the table.
-                parent.spilled = true;
                 let moved = parent.small;
                 let count = usize::from(std::mem::take(&mut parent.small_len));
                 if parent.spill == 0 {

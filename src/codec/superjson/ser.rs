@@ -811,11 +811,7 @@ impl Encoder {
                 self.enter()?;
                 self.open_container(AnnOut::Simple("Error"));
                 // JS property order: integer-like prop keys come before `name`.
-                let props = e.props.js_order();
-                let ints = props
-                    .iter()
-                    .take_while(|(k, _)| crate::value::number::array_index(k).is_some())
-                    .count();
+                let (props, ints) = e.props.js_order_parts();
                 self.out.push(b'{');
                 for (k, val) in &props[..ints] {
                     if !(self.mode == Mode::Plain && val.is_undefined()) {
@@ -896,12 +892,14 @@ impl Encoder {
             self.write_null();
             return Ok(());
         }
+        // A repeat is written against its first visit's ancestors, borrowed from the map
+        // for the time (they are kept only when repeats are written: not with `dedupe`).
         let outer = if seen {
             self.replay += 1;
-            let first = self.first_ancestors.get(&addr).cloned().unwrap_or_default();
+            let first = self.first_ancestors.remove(&addr).unwrap_or_default();
             Some(std::mem::replace(&mut self.ancestors, first))
         } else {
-            if self.mode == Mode::SuperJson {
+            if self.mode == Mode::SuperJson && !self.dedupe {
                 self.first_ancestors.insert(addr, self.ancestors.clone());
             }
             None
@@ -912,7 +910,8 @@ impl Encoder {
         self.ancestors.pop();
         self.in_ref -= 1;
         if let Some(outer) = outer {
-            self.ancestors = outer;
+            let first = std::mem::replace(&mut self.ancestors, outer);
+            self.first_ancestors.insert(addr, first);
             self.replay -= 1;
         }
         res
