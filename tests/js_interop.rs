@@ -462,9 +462,21 @@ fn random_msgpack(next: &mut impl FnMut() -> u64, depth: usize, out: &mut Vec<u8
             }
         }
         12 => {
-            // A RegExp (ext 4) or an Error (ext 5, props with integer-like keys too).
+            // A RegExp (ext 4), an Error (ext 5, props with integer-like keys too) or an
+            // annotated value (ext 7: `[annotation JSON text, value]`).
             let mut inner = Vec::new();
-            let ty = if next() % 2 == 0 {
+            let pick = next() % 3;
+            let ty = if pick == 2 {
+                let ann = [
+                    r#"["class","Point"]"#,
+                    r#"["symbol","s"]"#,
+                    r#"["custom","x"]"#,
+                ][next() as usize % 3];
+                inner.push(0x92);
+                str_bytes(&mut inner, ann.as_bytes(), 0);
+                random_msgpack(next, depth - 1, &mut inner);
+                7
+            } else if pick == 0 {
                 let source = ["a+", "\\d", "", "x/y", "[/]", "\\\n"][next() as usize % 6];
                 let flags = ["", "g", "gi", "u"][next() as usize % 4];
                 inner.push(0x92);

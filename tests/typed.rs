@@ -1014,8 +1014,9 @@ fn a_value_field_writes_its_keys_in_js_order_in_every_codec() {
 }
 
 /// A field the struct ignores, with a large annotation subtree in `meta`: skipped, with
-/// every annotation below it accounted for. (Finding the children of a node with more than
-/// a few of them scanned every edge of the tree, for each such node: quadratic.)
+/// every annotation below it accounted for. This checks the result, not the time: finding
+/// the children of a node with more than a few of them scanned every edge of the tree per
+/// such node (quadratic; 32 ms before, 8.8 ms after at this size, printed, not asserted).
 #[test]
 fn an_ignored_field_with_a_large_annotation_subtree_is_skipped() {
     #[derive(Deserialize, Debug)]
