@@ -245,7 +245,7 @@ impl ClientBuilder {
             info,
         );
         let (sink, stream) = socket.split();
-        let mut writer = shared.spawn_writer(out, sink, to_message);
+        let writer = shared.spawn_writer(out, sink, to_message);
         let inbound = stream.filter_map(|m| async move {
             match m {
                 Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
@@ -264,18 +264,9 @@ impl ClientBuilder {
         }
         let me = shared.clone();
         tokio::spawn(async move {
-            me.clone().run(Box::pin(inbound)).await;
-            // The connection ended: the writer sends its close frame and stops (it waited
-            // for frames until the `Client` was dropped), and one stuck on a server that
-            // stopped reading is aborted after 2 s, which drops the socket.
-            me.kill(1000, "");
-            drop(me);
-            if tokio::time::timeout(Duration::from_secs(2), &mut writer)
-                .await
-                .is_err()
-            {
-                writer.abort();
-            }
+            let mut inbound = Box::pin(inbound);
+            me.clone().run(&mut inbound).await;
+            me.finish(writer, inbound).await;
         });
         Ok(Peer(shared))
     }

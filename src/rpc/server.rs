@@ -391,29 +391,7 @@ impl RpcServer {
         if let Some(hb) = heartbeat {
             hb.abort();
         }
-        // Let the writer flush a close frame while what the peer still sends is read and
-        // dropped, up to its close frame: a socket closed with unread input is reset, and
-        // the peer then lost the replies it had not read yet (a client over the rate limit
-        // got no frame at all, not even its close code). After 2 s a writer still stuck on
-        // a peer that stopped reading is aborted, which drops the socket (only dropping
-        // the handle left the task, the socket and its buffers alive).
-        shared.kill(1000, "");
-        drop(shared);
-        let mut writer = writer;
-        let drain = async {
-            while let Some(frame) = inbound.next().await {
-                if matches!(frame, Frame::Close(..)) {
-                    break;
-                }
-            }
-        };
-        let both = async { tokio::join!(&mut writer, drain) };
-        if tokio::time::timeout(Duration::from_secs(2), both)
-            .await
-            .is_err()
-        {
-            writer.abort();
-        }
+        shared.finish(writer, inbound).await;
         tracing::debug!(conn = id, "disconnected");
     }
 }

@@ -522,6 +522,37 @@ impl Shared {
         self.shutdown();
     }
 
+    /// After the connection's loop ended (on either side): the writer sends its close
+    /// frame and stops, while what the peer still sends is read and dropped up to its close
+    /// frame (a socket closed with unread input is reset, and the peer then loses the
+    /// replies it had not read: a client over the rate limit got no frame, not even its
+    /// close code). After 2 s a writer still stuck on a peer that stopped reading is
+    /// aborted, which drops the socket (only dropping its handle left the task, the socket
+    /// and its buffers alive).
+    pub(crate) async fn finish(
+        self: Arc<Self>,
+        mut writer: tokio::task::JoinHandle<()>,
+        mut inbound: impl futures_util::Stream<Item = Frame> + Unpin,
+    ) {
+        use futures_util::StreamExt;
+        self.kill(1000, "");
+        drop(self);
+        let drain = async {
+            while let Some(frame) = inbound.next().await {
+                if matches!(frame, Frame::Close(..)) {
+                    break;
+                }
+            }
+        };
+        let both = async { tokio::join!(&mut writer, drain) };
+        if tokio::time::timeout(Duration::from_secs(2), both)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
+    }
+
     /// Mark closed and fail every pending call at once.
     pub(crate) fn shutdown(&self) {
         self.closed.store(true, Ordering::Release);
