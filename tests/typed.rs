@@ -1053,3 +1053,99 @@ fn an_ignored_field_with_a_large_annotation_subtree_is_skipped() {
     println!("{} paths skipped in {:?}", n * 8, started.elapsed());
     assert_eq!(only.y, 7);
 }
+
+/// Shared nodes of a `Value` held by a typed struct keep their identity in superjson, as the
+/// `Value` path writes it: the struct's bytes equal `encode_value` of the same shape, with
+/// `referentialEqualities` (a typed encode wrote the copies and no references), and
+/// `dedupe` writes the repeat as `null`. A shared primitive is no identity (JS has none).
+#[test]
+fn shared_nodes_of_a_value_field_keep_their_identity_in_superjson() {
+    #[derive(Serialize)]
+    struct Wrap {
+        n: u32,
+        v: Value,
+        w: Vec<Value>,
+    }
+    let shared = Value::from(vec![Value::Date(Date::from_millis(0.0))]).into_shared();
+    let text = Value::from("same").into_shared();
+    let v = Value::from(vec![Value::Ref(shared.clone()), Value::Ref(text.clone())]);
+    let w = vec![Value::Ref(shared.clone()), Value::Ref(text)];
+    let as_value = |v: &Value, w: &[Value]| {
+        let mut o = polycodec::Object::new();
+        o.insert("n", Value::from(1));
+        o.insert("v", v.clone());
+        o.insert("w", Value::from(w.to_vec()));
+        Value::Object(o)
+    };
+    let want = r#"{"json":{"n":1,"v":[["1970-01-01T00:00:00.000Z"],"same"],"w":[["1970-01-01T00:00:00.000Z"],"same"]},"meta":{"values":{"v.0.0":["Date"],"w.0.0":["Date"]},"referentialEqualities":{"v.0":["w.0"]},"v":1}}"#;
+    for dedupe in [false, true] {
+        let sj = SuperJson::new().dedupe(dedupe);
+        let typed = sj
+            .to_string(&Wrap {
+                n: 1,
+                v: v.clone(),
+                w: w.clone(),
+            })
+            .unwrap();
+        assert_eq!(typed, sj.encode_value_to_string(&as_value(&v, &w)).unwrap());
+        if !dedupe {
+            assert_eq!(typed, want);
+        } else {
+            assert!(typed.contains(r#""w":[null,"same"]"#), "{typed}");
+        }
+        let back = sj.decode_value(typed.as_bytes()).unwrap();
+        let Value::Object(o) = back else { panic!() };
+        let (Some(Value::Array(a)), Some(Value::Array(b))) = (o.get("v"), o.get("w")) else {
+            panic!("{o:?}")
+        };
+        let (Value::Ref(x), Value::Ref(y)) = (&a[0], &b[0]) else {
+            panic!("{a:?} {b:?}")
+        };
+        assert_eq!(x.addr(), y.addr(), "one node, read back as one");
+    }
+}
+
+/// A `Serialize` impl that builds a temporary `Value` with a shared node per element: each
+/// node is its own identity, though a dropped node's address can be the next one's (the
+/// writer keeps the nodes it has seen until it is done). And `to_value` keeps a shared node
+/// one node, as `Value::clone` does.
+#[test]
+fn shared_nodes_of_temporary_values_are_not_confused_and_to_value_keeps_them() {
+    struct Temp(u32);
+    impl Serialize for Temp {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let node = Value::from(vec![Value::from(self.0)]).into_shared();
+            Value::from(vec![Value::Ref(node.clone()), Value::Ref(node)]).serialize(s)
+        }
+    }
+    let items: Vec<Temp> = (0..4).map(Temp).collect();
+    let same_shape = Value::from(
+        (0..4)
+            .map(|i| {
+                let node = Value::from(vec![Value::from(i)]).into_shared();
+                Value::from(vec![Value::Ref(node.clone()), Value::Ref(node)])
+            })
+            .collect::<Vec<_>>(),
+    );
+    let sj = SuperJson::new();
+    let typed = sj.to_string(&items).unwrap();
+    assert_eq!(typed, sj.encode_value_to_string(&same_shape).unwrap());
+    assert!(
+        typed.contains(
+            r#""referentialEqualities":{"0.0":["0.1"],"1.0":["1.1"],"2.0":["2.1"],"3.0":["3.1"]}"#
+        ),
+        "{typed}"
+    );
+
+    let node = Value::from(vec![Value::from(1)]).into_shared();
+    let v =
+        polycodec::to_value(&(Value::Ref(node.clone()), vec![Value::Ref(node.clone())])).unwrap();
+    let Value::Array(a) = v else { panic!() };
+    let (Value::Ref(x), Value::Array(b)) = (&a[0], &a[1]) else {
+        panic!("{a:?}")
+    };
+    let Value::Ref(y) = &b[0] else {
+        panic!("{b:?}")
+    };
+    assert!(x.ptr_eq(&node) && y.ptr_eq(&node));
+}

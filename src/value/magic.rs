@@ -45,9 +45,14 @@ pub const ERROR: &str = "$polycodec::Error";
 pub const URL: &str = "$polycodec::URL";
 pub const ANNOTATED: &str = "$polycodec::Annotated";
 pub const TYPED_ARRAY: &str = "$polycodec::TypedArray";
-/// Serializing only: the payload is the value behind a shared [`Ref`](crate::Ref), so that
-/// polycodec's serializers can bound how far shared nodes expand.
+/// Serializing only: the payload is the primitive behind a shared [`Ref`](crate::Ref) (JS
+/// gives primitives no identity), so that polycodec's serializers can bound how far shared
+/// nodes expand.
 pub const REF: &str = "$polycodec::Ref";
+/// Serializing only: like [`REF`], for a shared node that is an object in JS. The payload is
+/// the node's value, in place: its address is the node's identity while it is written, which
+/// superjson's typed writer records for `referentialEqualities`.
+pub const SHARED: &str = "$polycodec::Shared";
 /// Serializing only: the payload is an `Option` whose `None` means `undefined` (see
 /// [`crate::js::undefined`]); other serializers see the `Option` itself.
 pub const OPTIONAL: &str = "$polycodec::Optional";
@@ -66,6 +71,7 @@ pub enum Magic {
     Annotated,
     TypedArray,
     Ref,
+    Shared,
     Optional,
 }
 
@@ -89,6 +95,7 @@ impl Magic {
             ANNOTATED => Magic::Annotated,
             TYPED_ARRAY => Magic::TypedArray,
             REF => Magic::Ref,
+            SHARED => Magic::Shared,
             OPTIONAL => Magic::Optional,
             _ => return None,
         })
@@ -108,6 +115,7 @@ impl Magic {
             Magic::Annotated => ANNOTATED,
             Magic::TypedArray => TYPED_ARRAY,
             Magic::Ref => REF,
+            Magic::Shared => SHARED,
             Magic::Optional => OPTIONAL,
         }
     }

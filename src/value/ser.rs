@@ -2,7 +2,9 @@
 
 use super::magic::{self, Magic};
 use super::number::is_safe_integer;
-use super::{Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value};
+use super::{
+    Annotated, BigInt, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind, Value,
+};
 use crate::{Error, Result};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 
@@ -58,7 +60,13 @@ impl Serialize for Value {
                     ));
                 }
                 match r.resolve() {
-                    Some(v) => s.serialize_newtype_struct(magic::REF, &*v),
+                    // The payload is the node's own value (not a copy): its address is the
+                    // node's identity for the serializers that keep it.
+                    Some(v) if v.is_primitive() => s.serialize_newtype_struct(magic::REF, &*v),
+                    Some(v) => {
+                        r.offer();
+                        s.serialize_newtype_struct(magic::SHARED, &*v)
+                    }
                     None => s.serialize_unit(),
                 }
             }
@@ -250,6 +258,11 @@ impl Serializer for ValueSerializer {
     ) -> Result<Value> {
         match Magic::from_name(name) {
             None => v.serialize(self),
+            // A shared node stays one node (as `Value::clone` keeps it), not a copy per place.
+            Some(Magic::Shared) => match Ref::claim(v) {
+                Some(node) => Ok(Value::Ref(node)),
+                None => v.serialize(self),
+            },
             Some(m) => from_magic(m, v.serialize(self)?),
         }
     }
@@ -306,7 +319,7 @@ impl Serializer for ValueSerializer {
 pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
     let bad = |what: &str| Error::data(format!("invalid {what} payload: {payload:?}"));
     Ok(match (m, &payload) {
-        (Magic::Ref, _) => payload,
+        (Magic::Ref | Magic::Shared, _) => payload,
         (Magic::Optional, Value::Null) => Value::Undefined,
         (Magic::Optional, _) => payload,
         (Magic::Undefined, _) => Value::Undefined,

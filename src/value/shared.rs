@@ -117,6 +117,35 @@ impl Ref {
     }
 }
 
+thread_local! {
+    /// The node whose value `Value`'s `Serialize` is handing a serializer as a
+    /// [`magic::SHARED`](super::magic::SHARED) payload, as a back-reference (it keeps no
+    /// value alive), so that polycodec's serializers can claim the node itself.
+    static OFFERED: std::cell::Cell<Option<Ref>> = const { std::cell::Cell::new(None) };
+}
+
+impl Ref {
+    /// Offer this node to the serializer about to receive its value as a `SHARED` payload.
+    pub(crate) fn offer(&self) {
+        OFFERED.set(Some(self.downgrade()));
+    }
+
+    /// The node whose value `payload` is, if it was the last one offered on this thread:
+    /// a strong `Ref` that keeps it alive (so its address names no other node while a
+    /// serializer uses it as an identity). `None` for a payload that is no offered node's
+    /// value (a `SHARED` newtype made by hand, or one a foreign serializer left unclaimed
+    /// before it).
+    pub(crate) fn claim<T: ?Sized>(payload: &T) -> Option<Ref> {
+        let Ref(Inner::Back(w)) = OFFERED.take()? else {
+            return None;
+        };
+        let node = w.upgrade()?;
+        let value = node.value.get()?;
+        std::ptr::addr_eq(value as *const Value, payload as *const T)
+            .then(|| Ref(Inner::Strong(node)))
+    }
+}
+
 /// A resolved [`Ref`]: derefs to the shared value and keeps it alive.
 pub struct Resolved(Arc<Node>);
 

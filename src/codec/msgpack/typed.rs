@@ -194,7 +194,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
                     v.serialize(self)
                 }
             }
-            Magic::Ref => {
+            Magic::Ref | Magic::Shared => {
                 self.in_ref += 1;
                 let res = self.charge().and_then(|_| v.serialize(&mut *self));
                 self.in_ref -= 1;

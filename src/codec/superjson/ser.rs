@@ -176,6 +176,9 @@ pub(crate) struct Encoder {
     replay: u32,
     /// > 0 while inside a shared node (writes there count against the expansion budget).
     pub(crate) in_ref: u32,
+    /// Shared nodes met by the typed writer, alive until the encode ends (see
+    /// [`Self::shared_payload`]).
+    keep: Vec<Ref>,
     expansion_left: usize,
     depth_left: usize,
     max_depth: usize,
@@ -227,6 +230,7 @@ impl Encoder {
             first_ancestors: HashMap::new(),
             replay: 0,
             in_ref: 0,
+            keep: Vec::new(),
             expansion_left: limits.ref_expansion(),
             depth_left: limits.depth(),
             max_depth: limits.depth(),
@@ -914,6 +918,38 @@ impl Encoder {
             self.first_ancestors.insert(addr, first);
             self.replay -= 1;
         }
+        res
+    }
+
+    /// A shared node met by the typed writer (a `SHARED` newtype), written by `write`: its
+    /// places are recorded as [`Self::shared`] records them. The node is kept until the
+    /// encode ends: a `Serialize` impl may drop a temporary `Value` whose node's address
+    /// another node would then take. No cycle reaches here (`Value`'s `Serialize` refuses
+    /// back-references).
+    pub(crate) fn shared_payload(
+        &mut self,
+        node: Ref,
+        write: impl FnOnce(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        let addr = node.addr();
+        let identity = self.mode == Mode::SuperJson;
+        let seen = identity && self.ids.contains_key(&IdKey::Ptr(addr));
+        if identity && !seen {
+            self.keep.push(node);
+        }
+        if identity && self.replay == 0 {
+            self.record(IdKey::Ptr(addr));
+        }
+        if seen && self.dedupe {
+            self.write_null();
+            return Ok(());
+        }
+        // Nothing inside a repeat is recorded: JS reuses the first visit's result.
+        self.replay += u32::from(seen);
+        self.in_ref += 1;
+        let res = self.charge().and_then(|_| write(self));
+        self.in_ref -= 1;
+        self.replay -= u32::from(seen);
         res
     }
 

@@ -5,7 +5,7 @@ use crate::codec::text::write::write_str;
 use crate::value::magic::Magic;
 use crate::value::number::write_int;
 use crate::value::ser::from_magic;
-use crate::value::{to_value, Date, Value};
+use crate::value::{to_value, Date, Ref, Value};
 use crate::{Error, Result};
 use serde::ser::{self, Serialize};
 
@@ -291,6 +291,17 @@ impl<'e> ser::Serializer for &'e mut Encoder {
                 self.in_ref -= 1;
                 res
             }
+            // `Value`'s `Serialize` offers the node whose value this is: claimed, it is one
+            // identity for `referentialEqualities` (kept alive until the text is done).
+            Magic::Shared => match Ref::claim(v) {
+                Some(node) => self.shared_payload(node, |enc| v.serialize(enc)),
+                None => {
+                    self.in_ref += 1;
+                    let res = self.charge().and_then(|_| v.serialize(&mut *self));
+                    self.in_ref -= 1;
+                    res
+                }
+            },
             Magic::Undefined => {
                 if self.mode == Mode::Plain {
                     self.write_null();
