@@ -66,6 +66,18 @@ pub(crate) struct Options {
 /// A hook that sees every raw message (text or binary) before it is handled.
 pub type OnMessage = Arc<dyn Fn(&Peer, &[u8]) + Send + Sync>;
 
+/// A close decided outside the writer: the close frame, and whether what is already queued
+/// goes out before it.
+#[derive(Clone)]
+pub(crate) struct Closing {
+    code: u16,
+    reason: String,
+    /// Send the frames already queued first (a disconnect, a rate-limit close: replies to
+    /// calls that ran, a last push). Not for a peer that does not read (the queue is what it
+    /// did not read), one that stopped answering, or one that closed first.
+    after_queued: bool,
+}
+
 /// Per-connection rate limit: a token bucket refilled at `per_second`, holding at most
 /// `burst` tokens. A request without a token gets a `RateLimitedError` reply; after
 /// `close_after` such replies in a row the connection is closed with 1008.
@@ -134,7 +146,7 @@ pub(crate) struct Shared {
     bucket: Mutex<Bucket>,
     /// Set when the connection must be closed from outside the writer (slow reader, rate
     /// abuse, heartbeat timeout, shutdown); the writer then sends this close frame.
-    pub(crate) kill: tokio::sync::watch::Sender<Option<(u16, String)>>,
+    pub(crate) kill: tokio::sync::watch::Sender<Option<Closing>>,
     /// Pushes sent before the peer revealed its protocol. They go out at once in the legacy
     /// form (what kkrpc 0.x, the version npm serves, reads; 2.x drops it silently) and are
     /// kept here: if the peer's first message is compact, they are sent again in that form.
@@ -220,6 +232,18 @@ impl Drop for CallbackInner {
             // Best effort, as in kkrpc: a full queue drops the release.
             let _ = peer.out.try_send(frame);
         }
+    }
+}
+
+/// The writer's next frame while `closing` waits for the queue: a queued frame, or the
+/// close frame once the queue is empty (which ends `closing`).
+fn take_queued(out: &mut mpsc::Receiver<Frame>, closing: &mut Option<Closing>) -> Frame {
+    match out.try_recv() {
+        Ok(f) => f,
+        Err(_) => match closing.take() {
+            Some(k) => Frame::Close(k.code, k.reason),
+            None => Frame::Close(1000, String::new()),
+        },
     }
 }
 
@@ -370,13 +394,25 @@ impl Shared {
         use futures_util::SinkExt;
         let me = self.clone();
         tokio::spawn(async move {
+            // A close that waits for the frames queued before it was decided.
+            let mut closing: Option<Closing> = None;
             loop {
-                let frame = tokio::select! {
-                    f = out.recv() => match f {
-                        Some(f) => f,
-                        None => break,
+                let frame = match closing {
+                    Some(_) => take_queued(&mut out, &mut closing),
+                    None => tokio::select! {
+                        f = out.recv() => match f {
+                            Some(f) => f,
+                            None => break,
+                        },
+                        k = me.killed() => {
+                            if k.after_queued {
+                                closing = Some(k);
+                                take_queued(&mut out, &mut closing)
+                            } else {
+                                Frame::Close(k.code, k.reason)
+                            }
+                        }
                     },
-                    k = me.killed() => Frame::Close(k.0, k.1),
                 };
                 // Queue this frame and every frame already waiting, then flush once: one
                 // write syscall for a burst of replies instead of one per reply.
@@ -393,8 +429,12 @@ impl Shared {
                     }
                     // A pending kill goes back to the `select!` at once, as before batching:
                     // a slow reader must not be fed the whole queue before its close frame.
-                    if !last && me.kill.borrow().is_none() {
-                        next = out.try_recv().ok();
+                    if !last {
+                        next = match closing {
+                            Some(_) => Some(take_queued(&mut out, &mut closing)),
+                            None if me.kill.borrow().is_none() => out.try_recv().ok(),
+                            None => None,
+                        };
                     }
                 }
                 if failed || sink.flush().await.is_err() || last {
@@ -433,12 +473,27 @@ impl Shared {
         })
     }
 
-    /// Close the connection from outside: the writer sends `code` and `reason` and stops.
+    /// Close the connection from outside: the writer sends `code` and `reason` and stops,
+    /// dropping what is still queued.
     pub(crate) fn kill(&self, code: u16, reason: &str) {
+        self.close_with(code, reason, false);
+    }
+
+    /// Close the connection from outside once the frames already queued have been sent.
+    pub(crate) fn close_after_queued(&self, code: u16, reason: &str) {
+        self.close_with(code, reason, true);
+    }
+
+    /// The first close decided wins.
+    fn close_with(&self, code: u16, reason: &str, after_queued: bool) {
         self.closed.store(true, Ordering::Release);
         self.kill.send_if_modified(|k| {
             if k.is_none() {
-                *k = Some((code, reason.to_owned()));
+                *k = Some(Closing {
+                    code,
+                    reason: reason.to_owned(),
+                    after_queued,
+                });
                 true
             } else {
                 false
@@ -446,15 +501,19 @@ impl Shared {
         });
     }
 
-    /// Resolves once the connection has been killed; returns the close frame to send.
-    pub(crate) async fn killed(&self) -> (u16, String) {
+    /// Resolves once the connection has been killed; returns the close to make.
+    pub(crate) async fn killed(&self) -> Closing {
         let mut rx = self.kill.subscribe();
         loop {
             if let Some(k) = rx.borrow_and_update().clone() {
                 return k;
             }
             if rx.changed().await.is_err() {
-                return (1000, String::new());
+                return Closing {
+                    code: 1000,
+                    reason: String::new(),
+                    after_queued: false,
+                };
             }
         }
     }
@@ -740,7 +799,7 @@ impl Shared {
                 if let Err(close) = self.take_token() {
                     if close {
                         tracing::info!(conn = self.id, "closing: repeated rate limit abuse");
-                        self.kill(1008, "rate limit exceeded");
+                        self.close_after_queued(1008, "rate limit exceeded");
                         return;
                     }
                     let msg = Msg::Response {
@@ -949,9 +1008,11 @@ impl Peer {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Close this connection with a WebSocket close code and reason.
+    /// Close this connection with a WebSocket close code and reason. What was already
+    /// queued for the peer (replies, a last push) is sent before the close frame; nothing
+    /// queued after this call is.
     pub fn disconnect(&self, code: u16, reason: &str) {
-        self.0.kill(code, reason);
+        self.0.close_after_queued(code, reason);
     }
 
     /// Call the peer's method without waiting for (or expecting) a reply: the push a server
