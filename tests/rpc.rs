@@ -701,3 +701,270 @@ async fn get_of_the_root_or_a_prefix_reads_the_object_below_it() {
     let err = client.get("nope").await.unwrap_err();
     assert_eq!(err.message, "Property path nope not found");
 }
+
+/// A raw WebSocket offering `codec`'s subprotocol (empty: none) on `url`.
+async fn raw_offering(url: &str, token: &str) -> RawSocket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    if !token.is_empty() {
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", token.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// Send `msg` in `codec` over `ws` and decode the reply.
+async fn exchange(ws: &mut RawSocket, codec: &dyn polycodec::codec::Codec, msg: &str) -> Value {
+    use futures_util::{SinkExt, StreamExt};
+    use polycodec::codec::FrameKind;
+    use tokio_tungstenite::tungstenite::Message;
+    let v = polycodec::codec::Codec::decode_value(&polycodec::codec::Json::new(), msg.as_bytes())
+        .unwrap();
+    let bytes = codec.encode_value(&v).unwrap();
+    let frame = match codec.frame_kind() {
+        FrameKind::Text => Message::Text(String::from_utf8(bytes).unwrap().into()),
+        FrameKind::Binary => Message::Binary(bytes.into()),
+    };
+    ws.send(frame).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("a reply in time")
+        .expect("the socket open")
+        .expect("no socket error");
+    codec.decode_value(&reply.into_data()).unwrap()
+}
+
+/// An `echo` call whose argument is nested `depth` arrays deep.
+fn deep_echo(depth: usize) -> String {
+    format!(
+        r#"{{"t":"q","id":"d{depth}","op":"call","p":["echo"],"a":[{}1{}]}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}
+
+/// The server's limits reach the codec a client negotiates, not only the JSON and
+/// superjson it detects (a negotiated codec was the registry's, with the default limits:
+/// a route limited to depth 8 read 20 levels from every negotiated codec).
+#[tokio::test]
+async fn server_limits_reach_every_negotiated_codec() {
+    let server = RpcServer::builder(demo::api())
+        .limits(polycodec::Limits::default().max_depth(8))
+        .build()
+        .unwrap();
+    let url = serve(server).await;
+    let registry = polycodec::codec::Registry::with_builtins();
+    for name in codecs() {
+        let codec = registry.get(name).unwrap();
+        let mut ws = raw_offering(&url, codec.subprotocol()).await;
+        let refused = exchange(&mut ws, &*codec, &deep_echo(20)).await;
+        let message = refused
+            .get("e")
+            .and_then(|e| e.get("m"))
+            .and_then(Value::as_str);
+        assert!(
+            message.is_some_and(|m| m.contains("depth limit of 8")),
+            "{name}: {refused:?}"
+        );
+        // The connection lives on and reads what is within the limit.
+        let ok = exchange(&mut ws, &*codec, &deep_echo(3)).await;
+        assert_eq!(ok.get("id"), Some(&Value::from("d3")), "{name}: {ok:?}");
+        assert!(ok.get("e").is_none(), "{name}: {ok:?}");
+    }
+}
+
+/// The client's limits reach its codec (a reply deeper than its depth limit is refused)
+/// and its socket (a message over tungstenite's 16 MiB frame default is read when the
+/// limits allow it; the server's frame size follows its limits the same way).
+#[tokio::test]
+async fn client_and_server_limits_reach_the_codec_and_the_socket() {
+    let big = polycodec::Limits::default().max_message_bytes(64 << 20);
+    let api = Api::builder()
+        .typed("deep", |(n,): (u32,)| async move {
+            let mut v = Value::from(1);
+            for _ in 0..n {
+                v = Value::from(vec![v]);
+            }
+            Ok::<_, RpcError>(v)
+        })
+        .typed(
+            "echo",
+            |(s,): (String,)| async move { Ok::<_, RpcError>(s) },
+        )
+        .typed("add", |(a, b): (f64, f64)| async move {
+            Ok::<_, RpcError>(a + b)
+        })
+        .build()
+        .unwrap();
+    let server = RpcServer::builder(api).limits(big).build().unwrap();
+    let url = serve(server).await;
+    for name in codecs() {
+        let client = Client::builder(&url)
+            .codecs([name])
+            .limits(polycodec::Limits::default().max_depth(8))
+            .call_timeout(Duration::from_millis(500))
+            .connect()
+            .await
+            .unwrap();
+        let _: Value = client.call("deep", (5,)).await.unwrap();
+        // A reply 20 deep cannot be read, so its id is not known: the call times out.
+        let err = client
+            .call::<Value, _>("deep", (20,))
+            .await
+            .expect_err(name);
+        assert_eq!(err.name, codes::TIMEOUT, "{name}: {err}");
+        assert_still_answers(&client).await;
+    }
+    let client = Client::builder(&url)
+        .codecs(["json"])
+        .limits(big)
+        .connect()
+        .await
+        .unwrap();
+    let text = "x".repeat(20 << 20);
+    let back: String = client.call("echo", (text.clone(),)).await.unwrap();
+    assert_eq!(back.len(), text.len());
+}
+
+/// A subprotocol the route allows wins over `?codec=` naming another: the handshake's
+/// response must name an offered subprotocol (the query won, no subprotocol was named,
+/// and tungstenite failed the handshake).
+#[tokio::test]
+async fn an_allowed_subprotocol_wins_over_a_query_naming_another_codec() {
+    let url = demo_server().await;
+    let client = Client::builder(format!("{url}?codec=json"))
+        .codecs(["msgpack"])
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(client.codec(), "msgpack");
+    assert_still_answers(&client).await;
+}
+
+/// The status line of a raw upgrade request to `url` offering `protocols`.
+async fn upgrade_status(url: &str, protocols: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("ws://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!(
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: {protocols}\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 4096];
+    let n = tcp.read(&mut buf).await.unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    head.lines()
+        .filter(|l| {
+            l.starts_with("HTTP/") || l.to_ascii_lowercase().starts_with("sec-websocket-protocol")
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Subprotocol tokens that name no codec (a JS app's own, `kkrpc`) are ignored: the
+/// client is detected as if it had offered none (it got 400), and a codec token next to
+/// them is chosen.
+#[tokio::test]
+async fn subprotocol_tokens_that_name_no_codec_are_ignored() {
+    let url = demo_server().await;
+    assert_eq!(
+        upgrade_status(&url, "kkrpc").await,
+        "HTTP/1.1 101 Switching Protocols"
+    );
+    assert_eq!(
+        upgrade_status(&url, "kkrpc, polycodec.msgpack").await,
+        "HTTP/1.1 101 Switching Protocols | sec-websocket-protocol: polycodec.msgpack"
+    );
+}
+
+/// A route's codecs bind peers that offer none too: with neither plain JSON nor superjson
+/// allowed (and no default codec) the upgrade is refused, and a route of plain JSON only
+/// answers a superjson document with an error naming the reason (both were read with the
+/// detected codec whatever the route allowed).
+#[tokio::test]
+async fn a_routes_codecs_bind_peers_that_offer_none() {
+    let server = RpcServer::builder(demo::api())
+        .codecs(["msgpack"])
+        .build()
+        .unwrap();
+    let url = serve(server).await;
+    let err = Client::connect(&url).await.err().expect("refused");
+    assert_eq!(err.props.get("status"), Some(&Value::from(400)), "{err}");
+    assert!(
+        err.message.contains("no codec was offered") && err.message.contains("msgpack"),
+        "{err}"
+    );
+
+    let server = RpcServer::builder(demo::api())
+        .codecs(["json"])
+        .build()
+        .unwrap();
+    let url = serve(server).await;
+    let mut ws = raw_offering(&url, "").await;
+    let json = polycodec::codec::Json::new();
+    let doc = r#"{"json":{"t":"q","id":"s","op":"call","p":["add"],"a":[1,2]},"v":1}"#;
+    let reply = exchange(&mut ws, &json, doc).await;
+    assert_eq!(
+        reply.get("e").and_then(|e| e.get("m")),
+        Some(&Value::from("superjson is not allowed on this route")),
+        "{reply:?}"
+    );
+    let reply = exchange(
+        &mut ws,
+        &json,
+        r#"{"t":"q","id":"j","op":"call","p":["add"],"a":[1,2]}"#,
+    )
+    .await;
+    assert_eq!(reply.get("v"), Some(&Value::from(3)), "{reply:?}");
+}
+
+/// A default codec serves a peer that offers none (it knows which, out of band), and must be
+/// one of the route's codecs.
+#[tokio::test]
+async fn a_default_codec_serves_a_peer_that_offers_none() {
+    let server = RpcServer::builder(demo::api())
+        .codecs(["json", "msgpack"])
+        .default_codec("msgpack")
+        .build()
+        .unwrap();
+    let url = serve(server).await;
+    let mut ws = raw_offering(&url, "").await;
+    let msgpack = polycodec::codec::MsgPack::new();
+    let reply = exchange(
+        &mut ws,
+        &msgpack,
+        r#"{"t":"q","id":"m","op":"call","p":["add"],"a":[1,2]}"#,
+    )
+    .await;
+    assert_eq!(reply.get("v"), Some(&Value::from(3)), "{reply:?}");
+
+    let err = RpcServer::builder(demo::api())
+        .codecs(["json"])
+        .default_codec("msgpack")
+        .build()
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        r#"the default codec "msgpack" is not one of this route's codecs"#
+    );
+}
+
+/// Registering a codec whose name or subprotocol is taken fails the build (it was
+/// dropped without a word, and the built-in kept serving under that name).
+#[test]
+fn registering_a_codec_whose_name_is_taken_fails_the_build() {
+    let err = RpcServer::builder(demo::api())
+        .register(polycodec::codec::Json::new())
+        .build()
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        r#"a codec named "json" is already registered"#
+    );
+}

@@ -378,4 +378,7 @@ impl Codec for Bincode {
     fn limits(&self) -> Limits {
         self.limits
     }
+    fn limited(&self, limits: Limits) -> Option<std::sync::Arc<dyn Codec>> {
+        Some(std::sync::Arc::new(self.with_limits(limits)))
+    }
 }

@@ -64,6 +64,16 @@ pub trait Codec: Send + Sync + 'static {
         Limits::default()
     }
 
+    /// This codec applying `limits` in place of its own: how an endpoint
+    /// ([`RpcServerBuilder::limits`](crate::rpc::RpcServerBuilder::limits),
+    /// [`ClientBuilder::limits`](crate::rpc::ClientBuilder::limits)) gives every codec it
+    /// negotiates one set of limits. Default: `None`, the codec keeps its own (a codec that
+    /// reads [`Limits`] returns a copy of itself with them; the built-in codecs do).
+    fn limited(&self, limits: Limits) -> Option<Arc<dyn Codec>> {
+        let _ = limits;
+        None
+    }
+
     /// Encode any serializable value. Default: through a [`Value`].
     fn encode_erased(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>> {
         self.encode_value(&crate::to_value(value)?)
@@ -76,7 +86,7 @@ pub trait Codec: Send + Sync + 'static {
         visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
     ) -> Result<()> {
         let v = self.decode_value(bytes)?;
-        visit_value(&v, visit)
+        visit_value(&v, self.limits(), visit)
     }
 }
 
@@ -103,12 +113,13 @@ impl fmt::Debug for dyn Codec {
     }
 }
 
-/// Let `visit` deserialize from a [`Value`].
+/// Let `visit` deserialize from a [`Value`], expanding shared nodes within `limits`.
 pub(crate) fn visit_value(
     v: &Value,
+    limits: Limits,
     visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
 ) -> Result<()> {
-    let budget = std::cell::Cell::new(Limits::default().ref_expansion());
+    let budget = std::cell::Cell::new(limits.ref_expansion());
     let d = crate::value::de::ValueDeserializer::new(v, &budget);
     visit(&mut <dyn erased_serde::Deserializer>::erase(d))
 }

@@ -4,7 +4,7 @@
 use super::api::Api;
 use super::error::RpcError;
 use super::message::{LegacyErrors, Protocol};
-use super::session::{ConnInfo, Frame, Options, Peer, Shared};
+use super::session::{ConnInfo, Detect, Frame, Options, Peer, Shared};
 use crate::codec::{Codec, Registry};
 use crate::Limits;
 use futures_util::StreamExt;
@@ -45,6 +45,8 @@ pub struct ClientBuilder {
     codecs: Vec<String>,
     api: Api,
     registry: Registry,
+    /// Why a [`ClientBuilder::register`] failed, reported by `connect`.
+    register_error: Option<String>,
     limits: Limits,
     call_timeout: Duration,
     heartbeat: Option<(Duration, Duration)>,
@@ -58,6 +60,7 @@ impl Client {
             codecs: Vec::new(),
             api: Api::default(),
             registry: Registry::with_builtins(),
+            register_error: None,
             limits: Limits::default(),
             call_timeout: Duration::from_secs(30),
             heartbeat: None,
@@ -137,13 +140,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Add a user codec that can then be offered by name.
+    /// Add a user codec that can then be offered by name. A codec whose name or subprotocol
+    /// token is taken makes [`ClientBuilder::connect`] fail.
     pub fn register(mut self, codec: impl Codec) -> Self {
-        let _ = self.registry.register(codec);
+        if let Err(e) = self.registry.register(codec) {
+            self.register_error.get_or_insert(e.to_string());
+        }
         self
     }
 
-    /// Limits on what the server sends. Default: [`Limits::default()`].
+    /// Limits on what the server sends, applied to the codec negotiated (through
+    /// [`Codec::limited`]) and to the socket's message and frame sizes. Default:
+    /// [`Limits::default()`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -169,6 +177,9 @@ impl ClientBuilder {
     }
 
     async fn connect_peer(self) -> Result<Peer, RpcError> {
+        if let Some(e) = &self.register_error {
+            return Err(connect_error(e.clone()));
+        }
         let mut offered: Vec<Arc<dyn Codec>> = Vec::new();
         for name in &self.codecs {
             offered.push(
@@ -192,20 +203,24 @@ impl ClientBuilder {
                 .headers_mut()
                 .insert("sec-websocket-protocol", value);
         }
-        let (socket, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| match e {
-                tungstenite::Error::Http(resp) => {
-                    let body = resp
-                        .body()
-                        .as_ref()
-                        .map(|b| String::from_utf8_lossy(b).into_owned())
-                        .unwrap_or_default();
-                    connect_error(format!("HTTP {}: {}", resp.status().as_u16(), body.trim()))
-                        .with_prop("status", resp.status().as_u16())
-                }
-                e => connect_error(e.to_string()),
-            })?;
+        let mut config = tungstenite::protocol::WebSocketConfig::default();
+        config.max_message_size = Some(self.limits.message_bytes());
+        config.max_frame_size = Some(self.limits.message_bytes());
+        let (socket, response) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+                .await
+                .map_err(|e| match e {
+                    tungstenite::Error::Http(resp) => {
+                        let body = resp
+                            .body()
+                            .as_ref()
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                            .unwrap_or_default();
+                        connect_error(format!("HTTP {}: {}", resp.status().as_u16(), body.trim()))
+                            .with_prop("status", resp.status().as_u16())
+                    }
+                    e => connect_error(e.to_string()),
+                })?;
         let chosen = response
             .headers()
             .get("sec-websocket-protocol")
@@ -223,7 +238,10 @@ impl ClientBuilder {
                 .find(|(k, _)| *k == "codec")
                 .and_then(|(_, v)| self.registry.get(v))
         });
-        let codec = chosen.or(from_query).or_else(|| self.registry.get("json"));
+        let codec = chosen
+            .or(from_query)
+            .or_else(|| self.registry.get("json"))
+            .map(|c| c.limited(self.limits).unwrap_or(c));
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         let opts = Options {
             limits: self.limits,
@@ -240,6 +258,7 @@ impl ClientBuilder {
             id,
             Arc::new(self.api.clone()),
             codec,
+            Detect::default(),
             Some(Protocol::Compact),
             opts,
             info,

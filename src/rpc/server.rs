@@ -3,7 +3,9 @@
 use super::api::Api;
 use super::hub::Hub;
 use super::message::LegacyErrors;
-use super::session::{ConnInfo, Frame, Identity, OnMessage, Options, Peer, RateLimit, Shared};
+use super::session::{
+    ConnInfo, Detect, Frame, Identity, OnMessage, Options, Peer, RateLimit, Shared,
+};
 use crate::codec::{Codec, Registry};
 use crate::Limits;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -164,6 +166,10 @@ pub struct RpcServer(Arc<Inner>);
 struct Inner {
     api: Arc<Api>,
     allowed: Vec<Arc<dyn Codec>>,
+    /// The subprotocol tokens of every registered codec: an offered token that is none of
+    /// these names no codec and is ignored.
+    known_tokens: Vec<String>,
+    detect: Detect,
     default_codec: Option<Arc<dyn Codec>>,
     opts: Options,
     on_connect: Option<OnConnect>,
@@ -178,6 +184,8 @@ struct Inner {
 pub struct RpcServerBuilder {
     api: Api,
     registry: Registry,
+    /// Why a [`RpcServerBuilder::register`] failed, reported by `build`.
+    register_error: Option<crate::Error>,
     allowed: Option<Vec<String>>,
     default_codec: Option<String>,
     limits: Limits,
@@ -199,6 +207,7 @@ impl RpcServer {
         RpcServerBuilder {
             api,
             registry: Registry::with_builtins(),
+            register_error: None,
             allowed: None,
             default_codec: None,
             limits: Limits::default(),
@@ -248,8 +257,13 @@ impl RpcServer {
         self.0.allowed.iter().map(|c| c.name().to_owned()).collect()
     }
 
-    /// Negotiate and upgrade one request. Answers 400 (before upgrading) when the client
-    /// offered codecs and none is allowed.
+    /// Negotiate and upgrade one request. The codec is, in this order: the first of the
+    /// route's codecs (in its order of preference) whose subprotocol the client offered; the
+    /// one `?codec=` names; the default codec; or none, and then plain JSON or superjson is
+    /// detected in what the client sends (those of them the route allows). Offered tokens
+    /// that name no registered codec are ignored. Answers 400 (before upgrading) when the
+    /// client offered codecs, by subprotocol or `?codec=`, and none is allowed, or offered
+    /// none and the route allows neither plain JSON nor superjson (nor has a default codec).
     pub fn upgrade(&self, ws: WebSocketUpgrade, headers: &HeaderMap, uri: &Uri) -> Response {
         let inner = &self.0;
         let identity = match &inner.authenticate {
@@ -285,26 +299,38 @@ impl RpcServer {
                 .find(|(k, _)| *k == "codec")
                 .map(|(_, v)| v.to_owned())
         });
-        let chosen: Option<Arc<dyn Codec>> = if let Some(name) = &query {
+        // A subprotocol first: the response must then name it, and a client that offered
+        // subprotocols fails a handshake whose response names none (tungstenite does).
+        let by_token = inner
+            .allowed
+            .iter()
+            .find(|c| offered.iter().any(|t| t == c.subprotocol()));
+        let offered_codecs = offered
+            .iter()
+            .any(|t| inner.known_tokens.iter().any(|k| k == t));
+        let chosen: Option<Arc<dyn Codec>> = if let Some(c) = by_token {
+            Some(c.clone())
+        } else if offered_codecs {
+            return self.refuse(&format!("none of the offered subprotocols {offered:?} is"));
+        } else if let Some(name) = &query {
             match inner.allowed.iter().find(|c| c.name() == name) {
                 Some(c) => Some(c.clone()),
-                None => return self.refuse(&format!("codec {name:?}")),
+                None => return self.refuse(&format!("the codec {name:?} (from ?codec=) is not")),
             }
-        } else if !offered.is_empty() {
-            let known: Vec<&Arc<dyn Codec>> = inner
-                .allowed
-                .iter()
-                .filter(|c| offered.iter().any(|t| t == c.subprotocol()))
-                .collect();
-            match known.first() {
-                Some(c) => Some((*c).clone()),
-                None => return self.refuse(&format!("subprotocols {offered:?}")),
-            }
-        } else {
+        } else if inner.default_codec.is_some() {
             inner.default_codec.clone()
+        } else if inner.detect.any() {
+            None
+        } else {
+            return self.refuse(
+                "no codec was offered (as a subprotocol or ?codec=); plain JSON or superjson is not",
+            );
         };
+        // Both: kkrpc sends a message as one frame, and tungstenite's frame limit (16 MiB
+        // by default) would cap a larger message limit.
         let mut ws = ws
             .max_message_size(inner.opts.limits.message_bytes())
+            .max_frame_size(inner.opts.limits.message_bytes())
             .read_buffer_size(inner.buffers.0)
             .write_buffer_size(inner.buffers.1);
         if let Some(c) = &chosen {
@@ -327,7 +353,7 @@ impl RpcServer {
         (
             StatusCode::BAD_REQUEST,
             format!(
-                "none of the offered {what} is allowed here; allowed codecs: {}\n",
+                "{what} allowed here; allowed codecs: {}\n",
                 allowed.join(", ")
             ),
         )
@@ -344,6 +370,7 @@ impl RpcServer {
             id,
             inner.api.clone(),
             codec,
+            inner.detect.clone(),
             protocol,
             inner.opts.clone(),
             info,
@@ -410,21 +437,27 @@ impl RpcServerBuilder {
     }
 
     /// Add a user codec to the registry this endpoint negotiates from (list it in
-    /// [`RpcServerBuilder::codecs`] too if you restrict the list).
+    /// [`RpcServerBuilder::codecs`] too if you restrict the list). A codec whose name or
+    /// subprotocol token is taken makes [`RpcServerBuilder::build`] fail.
     pub fn register(mut self, codec: impl Codec) -> Self {
-        let _ = self.registry.register(codec);
+        if let Err(e) = self.registry.register(codec) {
+            self.register_error.get_or_insert(e);
+        }
         self
     }
 
-    /// The codec for a client that offers none. Default: none, which means detect from what
-    /// the client sends (JSON or superjson, legacy or compact kkrpc), as every JS kkrpc
-    /// client needs.
+    /// The codec for a client that offers none, one of the route's codecs (a client that
+    /// offers none cannot learn it from the handshake: it must know). Default: none, which
+    /// means detect from what the client sends (JSON or superjson, legacy or compact kkrpc,
+    /// as every JS kkrpc client needs), among the route's codecs.
     pub fn default_codec(mut self, name: impl Into<String>) -> Self {
         self.default_codec = Some(name.into());
         self
     }
 
-    /// Limits on messages and per-connection resources. Default: [`Limits::default()`].
+    /// Limits on messages and per-connection resources, applied to every codec this
+    /// endpoint negotiates (through [`Codec::limited`]; a user codec that does not take
+    /// limits keeps its own). Default: [`Limits::default()`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -505,6 +538,9 @@ impl RpcServerBuilder {
 
     /// The endpoint. Fails when a named codec is not registered.
     pub fn build(self) -> crate::Result<RpcServer> {
+        if let Some(e) = self.register_error {
+            return Err(e);
+        }
         let lookup = |name: &str| {
             self.registry
                 .get(name)
@@ -517,10 +553,34 @@ impl RpcServerBuilder {
                 .collect::<crate::Result<Vec<_>>>()?,
             None => self.registry.iter().cloned().collect(),
         };
-        let default_codec = self.default_codec.as_deref().map(lookup).transpose()?;
+        // Every codec the route negotiates reads and writes within the endpoint's limits.
+        let allowed: Vec<Arc<dyn Codec>> = allowed
+            .into_iter()
+            .map(|c| c.limited(self.limits).unwrap_or(c))
+            .collect();
+        let find = |name: &str| allowed.iter().find(|c| c.name() == name).cloned();
+        let default_codec = match self.default_codec.as_deref() {
+            Some(name) => Some(find(name).ok_or_else(|| {
+                crate::Error::data(format!(
+                    "the default codec {name:?} is not one of this route's codecs"
+                ))
+            })?),
+            None => None,
+        };
+        let detect = Detect {
+            json: find("json"),
+            superjson: find("superjson"),
+        };
+        let known_tokens = self
+            .registry
+            .iter()
+            .map(|c| c.subprotocol().to_owned())
+            .collect();
         Ok(RpcServer(Arc::new(Inner {
             api: Arc::new(self.api),
             allowed,
+            known_tokens,
+            detect,
             default_codec,
             opts: Options {
                 limits: self.limits,

@@ -6,7 +6,7 @@
 use super::api::{not_found, Api, Call};
 use super::error::{codes, RpcError};
 use super::message::{self, Arg, LegacyErrors, Msg, Op, Protocol};
-use crate::codec::{Codec, FrameKind, Json, SuperJson};
+use crate::codec::{Codec, FrameKind, Json};
 use crate::value::de::from_value_ref;
 use crate::{to_value, Limits, Value};
 use serde::de::DeserializeOwned;
@@ -65,6 +65,21 @@ pub(crate) struct Options {
 
 /// A hook that sees every raw message (text or binary) before it is handled.
 pub type OnMessage = Arc<dyn Fn(&Peer, &[u8]) + Send + Sync>;
+
+/// The codecs a connection without a negotiated one may find in what the peer sends: the
+/// route's allowed plain JSON and superjson, with the endpoint's limits (`None`: not allowed).
+#[derive(Clone, Default)]
+pub(crate) struct Detect {
+    pub(crate) json: Option<Arc<dyn Codec>>,
+    pub(crate) superjson: Option<Arc<dyn Codec>>,
+}
+
+impl Detect {
+    /// Whether any is allowed.
+    pub(crate) fn any(&self) -> bool {
+        self.json.is_some() || self.superjson.is_some()
+    }
+}
 
 /// A close decided outside the writer: the close frame, and whether what is already queued
 /// goes out before it.
@@ -140,8 +155,7 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     inflight: Arc<Semaphore>,
     opts: Options,
-    json: Arc<dyn Codec>,
-    superjson: Arc<dyn Codec>,
+    detect: Detect,
     info: ConnInfo,
     bucket: Mutex<Bucket>,
     /// Set when the connection must be closed from outside the writer (slow reader, rate
@@ -313,11 +327,14 @@ fn encode(
 
 impl Shared {
     /// A connection. `codec` is the negotiated codec, or `None` to detect JSON or superjson
-    /// from what the peer sends. Returns the receiver of outgoing frames for the writer.
+    /// (those of `detect`) from what the peer sends. Returns the receiver of outgoing frames
+    /// for the writer.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: u64,
         api: Arc<Api>,
         codec: Option<Arc<dyn Codec>>,
+        detect: Detect,
         protocol: Option<Protocol>,
         opts: Options,
         info: ConnInfo,
@@ -326,15 +343,19 @@ impl Shared {
         // `Limits::unlimited()` asks for.
         let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
         let (tx, rx) = mpsc::channel(permits(opts.limits.outbound_queue_len()));
-        let json: Arc<dyn Codec> = Arc::new(Json::new().with_limits(opts.limits));
-        let superjson: Arc<dyn Codec> = Arc::new(SuperJson::new().with_limits(opts.limits));
+        // Until the peer shows its codec, pushes go out in one it may detect.
+        let first = codec
+            .clone()
+            .or_else(|| detect.json.clone())
+            .or_else(|| detect.superjson.clone())
+            .unwrap_or_else(|| Arc::new(Json::new().with_limits(opts.limits)));
         let negotiated = codec.is_some();
         let shared = Arc::new(Shared {
             id,
             api,
             out: tx,
             wire: Mutex::new(Wire {
-                codec: codec.unwrap_or_else(|| json.clone()),
+                codec: first,
                 negotiated,
                 protocol,
             }),
@@ -350,8 +371,7 @@ impl Shared {
                 strikes: 0,
             }),
             opts,
-            json,
-            superjson,
+            detect,
             info,
             kill: tokio::sync::watch::channel(None).0,
             held: Mutex::new(std::collections::VecDeque::new()),
@@ -737,10 +757,25 @@ impl Shared {
         let (negotiated_codec, _, negotiated) = self.wire();
         let codec = if negotiated {
             negotiated_codec
-        } else if bytes.starts_with(b"{\"json\":") {
-            self.superjson.clone()
         } else {
-            self.json.clone()
+            let superjson = bytes.starts_with(b"{\"json\":");
+            let found = if superjson {
+                &self.detect.superjson
+            } else {
+                &self.detect.json
+            };
+            match found {
+                Some(c) => c.clone(),
+                None => {
+                    let what = if superjson { "superjson" } else { "plain JSON" };
+                    return self
+                        .protocol_error(
+                            codes::PARSE,
+                            format!("{what} is not allowed on this route"),
+                        )
+                        .await;
+                }
+            }
         };
         let doc = match codec.decode_value(bytes) {
             Ok(doc) => doc,
@@ -1050,11 +1085,16 @@ impl Peer {
             }
             held.push_back((method.to_owned(), args.to_vec()));
         }
+        // In superjson, what a kkrpc 0.x peer sends by default, where the route allows it.
+        let codec = match (&self.0.detect.superjson, &self.0.detect.json) {
+            (Some(c), _) | (None, Some(c)) => c.clone(),
+            (None, None) => self.0.wire().0,
+        };
         let frame = push_frame(
             method,
             args.to_vec(),
             Protocol::Legacy,
-            &*self.0.superjson,
+            &*codec,
             self.0.opts.legacy_errors,
         )?;
         self.push_frame(frame)?;

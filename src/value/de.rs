@@ -304,7 +304,15 @@ pub fn from_value<T: de::DeserializeOwned>(value: Value) -> Result<T> {
 
 /// Like [`from_value`], borrowing the value.
 pub fn from_value_ref<T: de::DeserializeOwned>(value: &Value) -> Result<T> {
-    let budget = Cell::new(crate::Limits::default().ref_expansion());
+    from_value_within(value, crate::Limits::default())
+}
+
+/// [`from_value_ref`] expanding shared nodes within `limits` (a codec's own).
+pub(crate) fn from_value_within<T: de::DeserializeOwned>(
+    value: &Value,
+    limits: crate::Limits,
+) -> Result<T> {
+    let budget = Cell::new(limits.ref_expansion());
     T::deserialize(ValueDeserializer {
         value,
         budget: &budget,

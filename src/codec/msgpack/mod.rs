@@ -126,6 +126,9 @@ impl Codec for MsgPack {
     fn limits(&self) -> Limits {
         self.limits
     }
+    fn limited(&self, limits: Limits) -> Option<std::sync::Arc<dyn Codec>> {
+        Some(std::sync::Arc::new(self.with_limits(limits)))
+    }
 }
 
 #[allow(unused_imports)]

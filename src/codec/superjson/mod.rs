@@ -107,7 +107,7 @@ impl SuperJson {
         let meta = env.meta(&self.limits)?;
         if meta.refs.is_some() {
             let v = self.decode_parts(bytes, &env, meta)?;
-            return crate::value::de::from_value_ref(&v);
+            return crate::value::de::from_value_within(&v, self.limits);
         }
         let Some((start, end)) = env.json else {
             return crate::value::de::from_value_ref(&Value::Undefined);
@@ -134,7 +134,7 @@ impl SuperJson {
         let meta = env.meta(&self.limits)?;
         let Some((start, end)) = env.json.filter(|_| meta.refs.is_none()) else {
             let v = self.decode_parts(bytes, &env, meta)?;
-            return crate::codec::visit_value(&v, visit);
+            return crate::codec::visit_value(&v, self.limits, visit);
         };
         let r = Reader {
             bytes: &bytes[..end],
@@ -366,6 +366,9 @@ impl Codec for SuperJson {
     }
     fn limits(&self) -> Limits {
         self.limits
+    }
+    fn limited(&self, limits: Limits) -> Option<std::sync::Arc<dyn Codec>> {
+        Some(std::sync::Arc::new(self.with_limits(limits)))
     }
 }
 
