@@ -968,3 +968,63 @@ fn registering_a_codec_whose_name_is_taken_fails_the_build() {
         r#"a codec named "json" is already registered"#
     );
 }
+
+/// A document that is no kkrpc message gets an error reply naming what is wrong, under the
+/// request's id when it could be read (kkrpc drops these silently and its caller times
+/// out; every one of these got an id-less "no `t` or `type`", which was false, and the
+/// caller timed out too), and the connection lives on.
+#[tokio::test]
+async fn invalid_messages_get_an_error_under_their_id_when_it_can_be_read() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let table = [
+        (
+            r#"{"t":"q","id":"a1","op":"call","p":"add"}"#,
+            r#"{"t":"r","id":"a1","e":{"n":"ParseError","m":"`p` must be an array of strings"}}"#,
+        ),
+        (
+            r#"{"t":"q","id":"a2","op":"call","p":["add",1]}"#,
+            r#"{"t":"r","id":"a2","e":{"n":"ParseError","m":"`p` must be an array of strings"}}"#,
+        ),
+        (
+            r#"{"t":"q","id":"a3","op":"fly","p":["add"]}"#,
+            r#"{"t":"r","id":"a3","e":{"n":"ParseError","m":"unknown request op \"fly\""}}"#,
+        ),
+        (
+            r#"{"t":"q","id":"a4","p":["add"]}"#,
+            r#"{"t":"r","id":"a4","e":{"n":"ParseError","m":"unknown request op none"}}"#,
+        ),
+        (
+            r#"{"t":"q","id":"a5","op":"call","p":["add"],"a":7}"#,
+            r#"{"t":"r","id":"a5","e":{"n":"ParseError","m":"`a` must be an array"}}"#,
+        ),
+        (
+            r#"{"t":"q","id":7,"op":"call","p":["add"]}"#,
+            r#"{"t":"r","id":null,"e":{"n":"ParseError","m":"a request id must be a string, not number"}}"#,
+        ),
+        (
+            r#"{"t":"zz","id":"a6"}"#,
+            r#"{"t":"r","id":null,"e":{"n":"ParseError","m":"unknown message type `t`: \"zz\""}}"#,
+        ),
+        (
+            r#"[1,2]"#,
+            r#"{"t":"r","id":null,"e":{"n":"ParseError","m":"not a kkrpc message (not an object: Array)"}}"#,
+        ),
+        (
+            r#"{"hello":1}"#,
+            r#"{"t":"r","id":null,"e":{"n":"ParseError","m":"not a kkrpc message (no `t` or `type`)"}}"#,
+        ),
+    ];
+    let url = demo_server().await;
+    let mut ws = raw_offering(&url, "polycodec.json").await;
+    for (frame, want) in table {
+        ws.send(Message::Text(frame.into())).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, want, "{frame}");
+    }
+    ws.send(Message::Text(
+        r#"{"t":"q","id":"ok","op":"call","p":["add"],"a":[1,2]}"#.into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_text(&mut ws).await, r#"{"t":"r","id":"ok","v":3}"#);
+}

@@ -101,16 +101,47 @@ fn envelope(arg: Arg) -> Value {
     Value::Object(o)
 }
 
-/// Interpret a decoded document. `None` for what kkrpc silently drops (no `t`/`type`, a
-/// compact request whose id is not a string, ...).
-pub(crate) fn parse(doc: Value) -> Option<(Protocol, Msg)> {
+/// A document that is no kkrpc message (kkrpc drops these silently; polycodec answers them
+/// with an error).
+#[derive(Debug)]
+pub(crate) struct Invalid {
+    /// The protocol its fields show, if any.
+    pub(crate) protocol: Option<Protocol>,
+    /// The request's id when it is a readable string (the caller can then match the error
+    /// to its call), else null.
+    pub(crate) id: Value,
+    /// What is wrong, for the error reply.
+    pub(crate) reason: String,
+}
+
+fn invalid(protocol: Option<Protocol>, id: Value, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        protocol,
+        id,
+        reason: reason.into(),
+    }
+}
+
+/// Interpret a decoded document. An [`Invalid`] for what kkrpc silently drops (no
+/// `t`/`type`, a compact request whose id is not a string, an unknown `op`, ...).
+pub(crate) fn parse(doc: Value) -> Result<(Protocol, Msg), Invalid> {
     let Value::Object(mut o) = doc else {
-        return None;
+        return Err(invalid(
+            None,
+            Value::Null,
+            format!("not a kkrpc message (not an object: {})", doc.kind_name()),
+        ));
     };
     if let Some(t) = string(o.get("t")) {
         return parse_compact(&t, o).map(|m| (Protocol::Compact, m));
     }
-    let ty = string(o.get("type"))?;
+    let Some(ty) = string(o.get("type")) else {
+        return Err(invalid(
+            None,
+            Value::Null,
+            "not a kkrpc message (no `t` or `type`)",
+        ));
+    };
     let msg = match ty.as_str() {
         "request" | "get" | "set" | "construct" => {
             let id = o.remove("id").unwrap_or(Value::Null);
@@ -166,23 +197,42 @@ pub(crate) fn parse(doc: Value) -> Option<(Protocol, Msg)> {
             Msg::Response { id, result }
         }
         "callback" => Msg::Callback {
-            id: string(o.get("method"))?,
+            id: string(o.get("method")).ok_or_else(|| {
+                invalid(
+                    Some(Protocol::Legacy),
+                    Value::Null,
+                    "a callback message needs its callback id in `method`",
+                )
+            })?,
             args: match o.remove("args") {
                 Some(Value::Array(a)) => a,
                 _ => Vec::new(),
             },
         },
-        _ => return None,
+        other => {
+            return Err(invalid(
+                Some(Protocol::Legacy),
+                o.remove("id").unwrap_or(Value::Null),
+                format!("unknown message type {other:?}"),
+            ))
+        }
     };
-    Some((Protocol::Legacy, msg))
+    Ok((Protocol::Legacy, msg))
 }
 
-fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
-    Some(match t {
+fn parse_compact(t: &str, mut o: Object) -> Result<Msg, Invalid> {
+    let bad = |id: &Value, reason: String| invalid(Some(Protocol::Compact), id.clone(), reason);
+    Ok(match t {
         "q" => {
             let id = match o.remove("id") {
                 Some(Value::String(s)) => Value::String(s),
-                _ => return None,
+                other => {
+                    let reason = match other {
+                        None => "a request needs a string id".to_owned(),
+                        Some(v) => format!("a request id must be a string, not {}", v.kind_name()),
+                    };
+                    return Err(bad(&Value::Null, reason));
+                }
             };
             let op = match o.get("op").and_then(Value::as_str) {
                 Some("call") => Op::Call,
@@ -190,7 +240,14 @@ fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
                 Some("set") => Op::Set,
                 Some("new") => Op::New,
                 Some("ref") => Op::Ref,
-                _ => return None,
+                _ => {
+                    let op = match o.get("op") {
+                        None => "none".to_owned(),
+                        Some(Value::String(s)) => format!("{s:?}"),
+                        Some(v) => format!("of type {}", v.kind_name()),
+                    };
+                    return Err(bad(&id, format!("unknown request op {op}")));
+                }
             };
             let path = match o.remove("p") {
                 Some(Value::Array(p)) => p
@@ -199,13 +256,16 @@ fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
                         Value::String(s) => Some(s),
                         _ => None,
                     })
-                    .collect::<Option<Vec<_>>>()?,
-                _ => return None,
+                    .collect::<Option<Vec<_>>>(),
+                _ => None,
+            };
+            let Some(path) = path else {
+                return Err(bad(&id, "`p` must be an array of strings".into()));
             };
             let args = match o.remove("a") {
                 None | Some(Value::Undefined) => Vec::new(),
                 Some(Value::Array(a)) => a.into_iter().map(compact_arg).collect(),
-                _ => return None,
+                _ => return Err(bad(&id, "`a` must be an array".into())),
             };
             Msg::Request {
                 id,
@@ -216,7 +276,9 @@ fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
             }
         }
         "r" => {
-            let id = o.remove("id")?;
+            let Some(id) = o.remove("id") else {
+                return Err(bad(&Value::Null, "a response needs an id".into()));
+            };
             let result = match o.remove("e") {
                 Some(e) => Err(RpcError::from_wire(e)),
                 None => Ok(o.remove("v").unwrap_or(Value::Undefined)),
@@ -224,7 +286,8 @@ fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
             Msg::Response { id, result }
         }
         "cb" => Msg::Callback {
-            id: string(o.get("id"))?,
+            id: string(o.get("id"))
+                .ok_or_else(|| bad(&Value::Null, "a callback message needs a string id".into()))?,
             args: match o.remove("a") {
                 Some(Value::Array(a)) => a
                     .into_iter()
@@ -245,7 +308,12 @@ fn parse_compact(t: &str, mut o: Object) -> Option<Msg> {
                 _ => Vec::new(),
             },
         },
-        _ => return None,
+        other => {
+            return Err(bad(
+                &Value::Null,
+                format!("unknown message type `t`: {other:?}"),
+            ))
+        }
     })
 }
 

@@ -42,7 +42,7 @@ pub fn classify(frame: &[u8]) -> Option<Protocol> {
     } else {
         Json::new().decode_value(first.as_bytes()).ok()?
     };
-    message::parse(doc).map(|(p, _)| p)
+    message::parse(doc).ok().map(|(p, _)| p)
 }
 pub use message::{LegacyErrors, Protocol};
 pub use server::{

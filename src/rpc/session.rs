@@ -753,6 +753,22 @@ impl Shared {
         }
     }
 
+    /// Answer a document that is no kkrpc message: under the request's id when it could be
+    /// read (the caller's call fails at once instead of timing out), in the protocol its
+    /// fields show.
+    async fn invalid_message(&self, bad: message::Invalid) {
+        tracing::debug!(conn = self.id, reason = %bad.reason, "invalid message");
+        let (codec, wire_protocol, _) = self.wire();
+        let msg = Msg::Response {
+            id: bad.id,
+            result: Err(RpcError::new(codes::PARSE, bad.reason)),
+        };
+        let protocol = bad.protocol.unwrap_or(wire_protocol);
+        if let Ok(frame) = encode(msg, protocol, &*codec, self.opts.legacy_errors) {
+            let _ = self.send(frame).await;
+        }
+    }
+
     async fn on_doc(self: &Arc<Self>, bytes: &[u8], hint: Option<Protocol>) {
         let (negotiated_codec, _, negotiated) = self.wire();
         let codec = if negotiated {
@@ -785,13 +801,9 @@ impl Shared {
                     .await
             }
         };
-        let Some((protocol, msg)) = message::parse(doc) else {
-            return self
-                .protocol_error(
-                    codes::PARSE,
-                    "not a kkrpc message (no `t` or `type`)".into(),
-                )
-                .await;
+        let (protocol, msg) = match message::parse(doc) {
+            Ok(m) => m,
+            Err(bad) => return self.invalid_message(bad).await,
         };
         if hint.is_some_and(|h| h != protocol) {
             tracing::debug!(conn = self.id, "a compact message with a trailing newline");
