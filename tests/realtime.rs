@@ -361,6 +361,48 @@ async fn a_push_before_disconnect_arrives_before_the_close_frame() {
     }
 }
 
+/// A caller that sends calls and stops reading fills its queue with replies; the
+/// connection's reader then waits to queue the next reply. A close must still reach it:
+/// `disconnect` (and likewise the heartbeat and shutdown) ends the connection, which leaves
+/// the hub (the reader waited forever, out of reach of any close, so the peer, its tasks
+/// and buffers stayed).
+#[tokio::test]
+async fn a_caller_that_stops_reading_can_still_be_disconnected() {
+    let api = Api::builder()
+        .method("big", |_call: Call| async move {
+            Ok(Value::from("z".repeat(64 * 1024)))
+        })
+        .build()
+        .unwrap();
+    let server = RpcServer::builder(api)
+        .limits(Limits::default().outbound_queue(8).max_pending_calls(16))
+        .build()
+        .unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    let (mut tx, rx) = ws.split();
+    // 400 calls of 64 KiB replies (25 MB, far more than the socket buffers and the queue
+    // hold), from a task of its own: the server stops reading them when it is stuck.
+    let sender = tokio::spawn(async move {
+        for i in 0..400 {
+            let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["big"],"a":[]}}"#);
+            if tx.send(Message::Text(q.into())).await.is_err() {
+                break;
+            }
+        }
+        tx
+    });
+    eventually("connected", || hub.len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    hub.peers()[0].disconnect(4000, "bye");
+    eventually("the stuck connection left the hub", || hub.is_empty()).await;
+    sender.abort();
+    drop(rx);
+}
+
 #[tokio::test]
 async fn oversized_message_is_closed_with_1009() {
     let server = RpcServer::builder(demo::api())

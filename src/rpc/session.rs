@@ -381,11 +381,23 @@ impl Shared {
         (shared, rx)
     }
 
+    /// Queue a reply or request for the writer, waiting while the queue is full (a peer that
+    /// reads slowly holds up the calls it makes, not the server), until the connection is
+    /// closed: a wait on a peer that stopped reading must not outlive it (the reader waited
+    /// here forever, out of reach of the heartbeat, `disconnect` and shutdown).
     async fn send(&self, frame: Frame) -> Result<(), RpcError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed_error());
         }
-        self.out.send(frame).await.map_err(|_| closed_error())
+        let frame = match self.out.try_send(frame) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(closed_error()),
+            Err(mpsc::error::TrySendError::Full(frame)) => frame,
+        };
+        tokio::select! {
+            sent = self.out.send(frame) => sent.map_err(|_| closed_error()),
+            _ = self.killed() => Err(closed_error()),
+        }
     }
 
     fn wire(&self) -> (Arc<dyn Codec>, Protocol, bool) {
