@@ -512,7 +512,9 @@ impl RpcServerBuilder {
         self
     }
 
-    /// Limit requests per connection. Default: off.
+    /// Limit requests per connection: `per_second` sustained, `burst` at once, and the
+    /// `close_after`-th refusal in a row closes the connection (see [`RateLimit`]). Default:
+    /// off.
     pub fn rate_limit(mut self, per_second: f64, burst: u32, close_after: u32) -> Self {
         self.rate = Some(RateLimit {
             per_second,

@@ -94,15 +94,18 @@ pub(crate) struct Closing {
 }
 
 /// Per-connection rate limit: a token bucket refilled at `per_second`, holding at most
-/// `burst` tokens. A request without a token gets a `RateLimitedError` reply; after
-/// `close_after` such replies in a row the connection is closed with 1008.
+/// `burst` tokens. A request without a token gets a `RateLimitedError` reply, except the
+/// `close_after`-th in a row: that one closes the connection with 1008 (after the replies
+/// already queued). So `close_after` 20 answers 19 refusals and closes at the 20th; 0 and
+/// 1 close at the first. Only requests are counted (not callbacks, replies or frames that
+/// are no kkrpc message).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
     /// Requests per second, sustained.
     pub per_second: f64,
     /// Requests allowed in a burst.
     pub burst: u32,
-    /// Consecutive over-limit requests before the connection is closed (1008).
+    /// The over-limit request, counted in a row, that closes the connection (1008).
     pub close_after: u32,
 }
 
