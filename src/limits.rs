@@ -69,8 +69,11 @@ impl Limits {
         self
     }
 
-    /// Most elements one array, object, map or set may declare. A binary header that claims
-    /// more is rejected before anything is allocated. Default: 2^24 (16,777,216).
+    /// Most elements one array, object, map, set or typed array may hold when decoding. A
+    /// MessagePack header that claims more is rejected before anything is allocated; JSON and
+    /// superjson fail at the element past the limit; bincode checks a `Value` decode (a typed
+    /// bincode decode is bounded by the message size and bincode's 64 MiB claim cap only).
+    /// Default: 2^24 (16,777,216).
     pub fn max_collection_len(mut self, len: usize) -> Self {
         self.max_collection_len = len;
         self

@@ -47,6 +47,7 @@ fn nesting_100_000_deep_is_a_limit_error_in_every_codec() {
             .decode_value(&bc)
             .unwrap_err();
         assert!(err.to_string().contains("depth limit"), "{err}");
+        assert_eq!(err.classify(), Category::Limit, "{err}");
     }
     // A typed target is protected the same way.
     let err = Json::new()
@@ -363,4 +364,56 @@ fn bincode_writes_what_it_and_the_other_codecs_read_at_the_depth_limit() {
         let bytes = bc.encode_value(&v).unwrap();
         assert_eq!(bc.decode_value(&bytes).unwrap(), v, "{depth}");
     }
+}
+
+/// `max_collection_len` holds in every codec's `Value` decode and in the typed decodes of
+/// the text codecs and MessagePack (it was read by the MessagePack reader only: a JSON or
+/// superjson array, or a bincode one, of any length was read). The last element or member
+/// within the limit is fine; one more is a `Limit` error.
+#[test]
+fn collection_length_limit_holds_in_every_codec() {
+    use polycodec::codec::Registry;
+    use polycodec::Limits;
+    let limits = Limits::default().max_collection_len(3);
+    let registry = Registry::with_builtins();
+    let doc = |n: usize| Value::from((0..n).map(|i| Value::from(i as u32)).collect::<Vec<_>>());
+    let obj = |n: usize| {
+        let mut o = polycodec::Object::new();
+        for i in 0..n {
+            o.insert(format!("k{i}"), Value::from(1));
+        }
+        Value::Object(o)
+    };
+    for codec in registry.iter() {
+        let name = codec.name();
+        let limited = codec
+            .limited(limits)
+            .expect("a built-in codec takes limits");
+        for (what, ok, over) in [("array", doc(3), doc(4)), ("object", obj(3), obj(4))] {
+            let bytes = codec.encode_value(&ok).unwrap();
+            assert_eq!(limited.decode_value(&bytes).unwrap(), ok, "{name} {what}");
+            let bytes = codec.encode_value(&over).unwrap();
+            let err = limited.decode_value(&bytes).unwrap_err();
+            assert_eq!(err.classify(), Category::Limit, "{name} {what}: {err}");
+        }
+        if name != "bincode" {
+            let bytes = codec.encode_value(&doc(4)).unwrap();
+            let err = limited.decode::<Vec<u32>>(&bytes).unwrap_err();
+            assert_eq!(err.classify(), Category::Limit, "{name} typed: {err}");
+            let bytes = codec.encode_value(&doc(3)).unwrap();
+            assert_eq!(
+                limited.decode::<Vec<u32>>(&bytes).unwrap(),
+                [0, 1, 2],
+                "{name}"
+            );
+        }
+    }
+    let err = Json::new()
+        .with_limits(limits)
+        .decode_value(b"[1,2,3,4]")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "collection of more than 3 elements is over the limit at byte 7"
+    );
 }

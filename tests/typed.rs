@@ -1149,3 +1149,36 @@ fn shared_nodes_of_temporary_values_are_not_confused_and_to_value_keeps_them() {
     };
     assert!(x.ptr_eq(&node) && y.ptr_eq(&node));
 }
+
+/// Typed encode and decode through `dyn Codec` keep an error's category and byte offset
+/// (through `erased_serde` only the message survived: every error was `Data`).
+#[test]
+fn errors_through_dyn_codec_keep_their_category_and_offset() {
+    use polycodec::{Category, Limits};
+    let registry = Registry::with_builtins();
+    for codec in registry.iter() {
+        let name = codec.name();
+        let mut deep = Value::from(1);
+        for _ in 0..10 {
+            deep = Value::from(vec![deep]);
+        }
+        // bincode's typed encode is serde's bincode, which knows no depth limit.
+        if name != "bincode" {
+            let shallow = codec.limited(Limits::default().max_depth(4)).unwrap();
+            let err = shallow.encode(&deep).unwrap_err();
+            assert_eq!(err.classify(), Category::Limit, "{name}: {err}");
+        }
+        let bytes = codec.encode(&vec![1u32, 2, 3]).unwrap();
+        let err = codec
+            .decode::<Vec<u32>>(&bytes[..bytes.len() - 1])
+            .unwrap_err();
+        assert_eq!(err.classify(), Category::Eof, "{name}: {err}");
+    }
+    let json: &dyn Codec = &Json::new();
+    let err = json.decode::<Vec<u32>>(b"[1,2,x]").unwrap_err();
+    assert_eq!(
+        (err.classify(), err.offset()),
+        (Category::Syntax, Some(5)),
+        "{err}"
+    );
+}

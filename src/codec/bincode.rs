@@ -6,7 +6,8 @@
 //! come from upstream.
 //!
 //! bincode is not self-describing, so typed messages must be decoded into the same Rust type
-//! they were encoded from. A [`Value`] travels as a tagged enum, one variant index per JS
+//! they were encoded from (a [`Value`] field inside a typed struct cannot be read back: use
+//! `encode_value`/`decode_value` for values). A [`Value`] travels as a tagged enum, one variant index per JS
 //! kind followed by its payload (see `codecs/README.md`); shared nodes are written in full
 //! (bounded by [`Limits::max_ref_expansion`]) and a cycle is an error.
 
@@ -29,6 +30,21 @@ fn config() -> impl bincode::config::Config {
 
 fn err(e: impl std::fmt::Display) -> Error {
     Error::data(format!("bincode: {e}"))
+}
+
+/// A decode error in polycodec's terms: the input ended (`Eof` at its end), it claimed more
+/// than the cap (`Limit`), polycodec's own check inside the decode failed (that error, kept
+/// in [`OWN_ERROR`]: bincode keeps only a message), or else `Data`.
+fn decode_err(e: bincode::error::DecodeError, len: usize) -> Error {
+    use bincode::error::DecodeError as D;
+    if let Some(own) = OWN_ERROR.with(std::cell::Cell::take) {
+        return own;
+    }
+    match e {
+        D::UnexpectedEnd { .. } => Error::eof(len),
+        D::LimitExceeded => Error::limit("bincode: the message claims more than 64 MiB"),
+        e => err(e),
+    }
 }
 
 impl Bincode {
@@ -54,7 +70,9 @@ impl Bincode {
     /// Decode a `T` that was encoded as a `T`.
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
         self.limits.check_message(bytes.len())?;
-        let (v, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(err)?;
+        OWN_ERROR.with(|c| c.set(None));
+        let (v, used) = bincode::serde::decode_from_slice(bytes, config())
+            .map_err(|e| decode_err(e, bytes.len()))?;
         if used != bytes.len() {
             return Err(Error::syntax("trailing bytes after the document", used));
         }
@@ -115,6 +133,8 @@ impl Serialize for Nested {
 thread_local! {
     static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static MAX_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(1024) };
+    /// The error of a check polycodec makes inside a bincode decode (see [`decode_err`]).
+    static OWN_ERROR: std::cell::Cell<Option<Error>> = const { std::cell::Cell::new(None) };
 }
 
 impl<'de> Deserialize<'de> for Nested {
@@ -131,9 +151,10 @@ impl<'de> Deserialize<'de> for Nested {
         });
         let _leave = Leave;
         if depth > MAX_DEPTH.with(std::cell::Cell::get) {
-            return Err(serde::de::Error::custom(
-                "nesting deeper than the depth limit",
-            ));
+            let e = Error::limit("nesting deeper than the depth limit");
+            let message = e.to_string();
+            OWN_ERROR.with(|c| c.set(Some(e)));
+            return Err(serde::de::Error::custom(message));
         }
         crate::codec::superjson::de::grow_every(depth, || Wire::deserialize(d)).map(Nested)
     }
@@ -253,19 +274,31 @@ impl ToWire {
     }
 }
 
-fn from_wire(w: Wire) -> Result<Value> {
-    crate::codec::superjson::de::grow(|| from_wire_inner(w))
+/// The `Value` a decoded [`Wire`] stands for; collections of more than `max_len` elements
+/// (or members, or entries) are a `Limit` error.
+fn from_wire(w: Wire, max_len: usize) -> Result<Value> {
+    crate::codec::superjson::de::grow(|| from_wire_inner(w, max_len))
 }
 
-fn from_wire_inner(w: Wire) -> Result<Value> {
+fn from_wire_inner(w: Wire, max_len: usize) -> Result<Value> {
+    let check = |len: usize| {
+        if len > max_len {
+            return Err(Error::limit(format!(
+                "collection of {len} elements is over the limit of {max_len}"
+            )));
+        }
+        Ok(())
+    };
     let list = |xs: Vec<Nested>| {
+        check(xs.len())?;
         xs.into_iter()
-            .map(|n| from_wire(n.0))
+            .map(|n| from_wire(n.0, max_len))
             .collect::<Result<Vec<_>>>()
     };
     let object = |kv: Vec<(String, Nested)>| {
+        check(kv.len())?;
         kv.into_iter()
-            .map(|(k, x)| Ok((k, from_wire(x.0)?)))
+            .map(|(k, x)| Ok((k, from_wire(x.0, max_len)?)))
             .collect::<Result<Object>>()
     };
     Ok(match w {
@@ -280,17 +313,21 @@ fn from_wire_inner(w: Wire) -> Result<Value> {
         Wire::String(s) => Value::String(s),
         Wire::Bytes(b) => Value::Bytes(b),
         Wire::TypedArray(name, xs) => {
+            check(xs.len())?;
             let kind = TypedArrayKind::from_name(&name)
                 .ok_or_else(|| Error::data(format!("unknown typed array {name:?}")))?;
             Value::from(TypedArray::new(kind, xs))
         }
         Wire::Array(a) => Value::Array(list(a)?),
         Wire::Object(o) => Value::Object(object(o)?),
-        Wire::Map(m) => Value::Map(
-            m.into_iter()
-                .map(|(k, x)| Ok((from_wire(k.0)?, from_wire(x.0)?)))
-                .collect::<Result<_>>()?,
-        ),
+        Wire::Map(m) => {
+            check(m.len())?;
+            Value::Map(
+                m.into_iter()
+                    .map(|(k, x)| Ok((from_wire(k.0, max_len)?, from_wire(x.0, max_len)?)))
+                    .collect::<Result<_>>()?,
+            )
+        }
         Wire::Set(s) => Value::Set(list(s)?),
         Wire::Date(ms) => Value::Date(Date::from_millis(ms)),
         Wire::RegExp(s, f) => Value::from(RegExp::new(&s, &f)?),
@@ -304,14 +341,14 @@ fn from_wire_inner(w: Wire) -> Result<Value> {
             name,
             message,
             stack,
-            cause: cause.map(|c| from_wire(c.0)).transpose()?,
+            cause: cause.map(|c| from_wire(c.0, max_len)).transpose()?,
             props: object(props)?,
         }),
         Wire::Url(u) => Value::Url(u),
         Wire::Annotated(kind, id, v) => Value::Annotated(Box::new(Annotated {
             kind,
             id,
-            value: from_wire(v.0)?,
+            value: from_wire(v.0, max_len)?,
         })),
     })
 }
@@ -343,7 +380,7 @@ impl Codec for Bincode {
         MAX_DEPTH.with(|m| m.set(self.limits.depth()));
         DEPTH.with(|d| d.set(0));
         let wire: Wire = self.from_slice(bytes)?;
-        from_wire(wire)
+        from_wire(wire, self.limits.collection_len())
     }
     fn encode_erased(&self, value: &dyn erased_serde::Serialize) -> Result<Vec<u8>> {
         self.to_vec(value)
@@ -367,8 +404,9 @@ impl Codec for Bincode {
             }
         }
         self.limits.check_message(bytes.len())?;
+        OWN_ERROR.with(|c| c.set(None));
         let used = bincode::serde::seed_decode_from_slice(Seed(visit), bytes, config())
-            .map_err(err)?
+            .map_err(|e| decode_err(e, bytes.len()))?
             .1;
         if used != bytes.len() {
             return Err(Error::syntax("trailing bytes after the document", used));

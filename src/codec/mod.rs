@@ -43,7 +43,7 @@ pub enum FrameKind {
 /// Implement the five required methods for a new format; the typed and erased paths have
 /// default implementations that go through [`Value`]. Built-in codecs override them to go
 /// straight from `T` to bytes.
-pub trait Codec: Send + Sync + 'static {
+pub trait Codec: std::any::Any + Send + Sync {
     /// The codec's name, used in registries, CLI flags and `?codec=` (`"superjson"`).
     fn name(&self) -> &str;
 
@@ -91,13 +91,44 @@ pub trait Codec: Send + Sync + 'static {
 }
 
 impl dyn Codec {
-    /// Encode any `T: Serialize` with this codec.
+    /// Encode any `T: Serialize` with this codec. A built-in codec takes its typed path (no
+    /// `erased_serde` in between, which keeps only an error's message: a `Limit` error came
+    /// out as `Data`).
     pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
+        let any: &dyn std::any::Any = self;
+        if let Some(c) = any.downcast_ref::<Json>() {
+            return c.to_vec(value);
+        }
+        if let Some(c) = any.downcast_ref::<SuperJson>() {
+            return c.to_vec(value);
+        }
+        if let Some(c) = any.downcast_ref::<MsgPack>() {
+            return c.to_vec(value);
+        }
+        #[cfg(feature = "bincode")]
+        if let Some(c) = any.downcast_ref::<Bincode>() {
+            return c.to_vec(value);
+        }
         self.encode_erased(&value)
     }
 
-    /// Decode any `T: DeserializeOwned` with this codec.
+    /// Decode any `T: DeserializeOwned` with this codec. A built-in codec takes its typed
+    /// path, which keeps an error's category, byte offset and path (see `encode`).
     pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        let any: &dyn std::any::Any = self;
+        if let Some(c) = any.downcast_ref::<Json>() {
+            return c.from_slice(bytes);
+        }
+        if let Some(c) = any.downcast_ref::<SuperJson>() {
+            return c.from_slice(bytes);
+        }
+        if let Some(c) = any.downcast_ref::<MsgPack>() {
+            return c.from_slice(bytes);
+        }
+        #[cfg(feature = "bincode")]
+        if let Some(c) = any.downcast_ref::<Bincode>() {
+            return c.from_slice(bytes);
+        }
         let mut out = None;
         self.decode_erased(bytes, &mut |d| {
             out = Some(erased_serde::deserialize::<T>(d).map_err(Error::from_erased)?);

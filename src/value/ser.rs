@@ -5,6 +5,7 @@ use super::number::is_safe_integer;
 use super::{
     Annotated, BigInt, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind, Value,
 };
+use crate::codec::superjson::de::grow;
 use crate::{Error, Result};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 
@@ -27,11 +28,13 @@ impl Serialize for Value {
             Value::TypedArray(t) => {
                 s.serialize_newtype_struct(magic::TYPED_ARRAY, &(t.kind.name(), &t.elements))
             }
-            Value::Array(a) => a.serialize(s),
+            // Containers on a grown stack where needed: any serializer (bincode's, serde_json's)
+            // recurses once per level, and a deep `Value` overflowed the thread's stack.
+            Value::Array(a) => grow(|| a.serialize(s)),
             // In JS property order (integer-like keys first), as every codec's `Value` path
             // writes it and JSON.stringify does: a `Value` inside a typed struct wrote its
             // keys in insertion order.
-            Value::Object(o) => {
+            Value::Object(o) => grow(|| {
                 let mut m = s.serialize_map(Some(o.len()))?;
                 if o.is_js_ordered() {
                     for (k, v) in o {
@@ -43,9 +46,9 @@ impl Serialize for Value {
                     }
                 }
                 m.end()
-            }
-            Value::Map(entries) => s.serialize_newtype_struct(magic::MAP, &Pairs(entries)),
-            Value::Set(items) => s.serialize_newtype_struct(magic::SET, items),
+            }),
+            Value::Map(entries) => grow(|| s.serialize_newtype_struct(magic::MAP, &Pairs(entries))),
+            Value::Set(items) => grow(|| s.serialize_newtype_struct(magic::SET, items)),
             Value::Date(d) => s.serialize_newtype_struct(magic::DATE, &DatePayload(*d)),
             Value::RegExp(r) => s.serialize_newtype_struct(magic::REGEXP, &RegExpPayload(r)),
             Value::Error(e) => s.serialize_newtype_struct(magic::ERROR, &ErrorPayload(e)),

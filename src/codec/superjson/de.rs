@@ -20,6 +20,8 @@ pub(crate) struct Deserializer<'a, 'm> {
     scratch: Vec<u8>,
     depth_left: usize,
     max_depth: usize,
+    /// The most elements (or members) one array (or object) may have.
+    max_len: usize,
     tree: &'m MetaTree,
     /// Trie node of the value about to be read.
     node: NodeId,
@@ -61,14 +63,16 @@ thread_local! {
 }
 
 impl<'a, 'm> Deserializer<'a, 'm> {
-    pub(crate) fn new(r: Reader<'a>, tree: &'m MetaTree, max_depth: usize) -> Self {
+    pub(crate) fn new(r: Reader<'a>, tree: &'m MetaTree, limits: &crate::Limits) -> Self {
         let annotated = !tree.is_empty();
         let unbacked = r.bytes.len();
+        let max_depth = limits.depth();
         Deserializer {
             r,
             scratch: Vec::new(),
             depth_left: max_depth,
             max_depth,
+            max_len: limits.collection_len(),
             tree,
             node: if annotated { super::meta::ROOT } else { NONE },
             applied: if annotated {
@@ -174,11 +178,30 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         self.r.expect(close, what)
     }
 
+    /// Fail when a collection already holds `len` elements and has one more.
+    #[inline]
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len < self.max_len {
+            return Ok(());
+        }
+        Err(self.too_long())
+    }
+
+    #[cold]
+    fn too_long(&self) -> Error {
+        Error::limit(format!(
+            "collection of more than {} elements is over the limit",
+            self.max_len
+        ))
+        .at_offset(self.r.offset())
+    }
+
     /// The array whose `[` is read, up to (not including) its `]`.
     fn push_array(&mut self, node: NodeId) -> Result<()> {
         let base = self.items.len();
         let mut index = 0;
         while self.r.next_element(index)? {
+            self.check_len(index)?;
             self.node = self.tree.child_index(node, index);
             self.push_value()
                 .map_err(|e| e.in_segment(&index.to_string()))?;
@@ -198,6 +221,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         let mut first = true;
         while self.r.next_member(first)? {
             first = false;
+            self.check_len(self.keys.len() - key_base)?;
             let key = self.r.string(&mut self.scratch)?.as_str().to_owned();
             self.r.expect(b':', "`:`")?;
             self.node = self.tree.child_key(node, &key);
@@ -394,6 +418,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
                         de: self,
                         parent: node,
                         first: true,
+                        count: 0,
                         key: KeyRef::Borrowed(""),
                         pending: NONE,
                     })
@@ -734,6 +759,7 @@ impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
         if !self.de.r.next_element(self.index)? {
             return Ok(None);
         }
+        self.de.check_len(self.index)?;
         let i = self.index;
         self.index += 1;
         self.de.node = self.de.tree.child_index(self.parent, i);
@@ -747,6 +773,8 @@ struct Map<'x, 'a, 'm> {
     de: &'x mut Deserializer<'a, 'm>,
     parent: NodeId,
     first: bool,
+    /// Members read so far.
+    count: usize,
     /// The current key, for the trie lookup and for error paths (copied only when it had
     /// escapes).
     key: KeyRef<'a>,
@@ -775,6 +803,8 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
             return Ok(None);
         }
         self.first = false;
+        self.de.check_len(self.count)?;
+        self.count += 1;
         self.key = match self.de.r.string(&mut self.de.scratch)? {
             Str::Borrowed(s) => KeyRef::Borrowed(s),
             Str::Copied(s) => KeyRef::Owned(s.to_owned()),

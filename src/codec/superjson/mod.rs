@@ -117,7 +117,7 @@ impl SuperJson {
             pos: start,
             base: 0,
         };
-        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        let mut de = de::Deserializer::new(r, &meta.tree, &self.limits);
         let v = T::deserialize(&mut de)?;
         de.r.end()?;
         de.check_all_applied()?;
@@ -141,7 +141,7 @@ impl SuperJson {
             pos: start,
             base: 0,
         };
-        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        let mut de = de::Deserializer::new(r, &meta.tree, &self.limits);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
         de.r.end()?;
         de.check_all_applied()
@@ -176,7 +176,7 @@ impl SuperJson {
             pos: start,
             base: 0,
         };
-        let mut de = de::Deserializer::new(r, &meta.tree, self.limits.depth());
+        let mut de = de::Deserializer::new(r, &meta.tree, &self.limits);
         de.dedupe = meta.refs.is_none();
         let v = de.value()?;
         de.r.end()?;
@@ -254,7 +254,7 @@ impl Envelope {
                 base: 0,
             },
             &empty,
-            limits.depth(),
+            limits,
         );
         let v = d.value().ok()?;
         d.r.end().ok()?;
@@ -312,7 +312,7 @@ impl Envelope {
                             base: 0,
                         },
                         &empty,
-                        limits.depth(),
+                        limits,
                     );
                     let v = d.value().map_err(|e| e.in_segment("meta"))?;
                     r.pos = d.r.pos;
