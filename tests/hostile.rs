@@ -417,3 +417,23 @@ fn collection_length_limit_holds_in_every_codec() {
         "collection of more than 3 elements is over the limit at byte 7"
     );
 }
+
+/// A deep `Value` through a foreign serializer (serde_json's, which recurses once per level
+/// and has no limit) does not overflow a small thread stack: `Value`'s containers grow the
+/// stack where needed.
+#[test]
+fn a_deep_value_serializes_through_serde_json_on_a_small_stack() {
+    let mut deep = Value::Null;
+    for _ in 0..3_000 {
+        deep = Value::from(vec![deep]);
+    }
+    let text = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn_scoped(s, || serde_json::to_string(&deep).unwrap())
+            .unwrap()
+            .join()
+            .unwrap()
+    });
+    assert_eq!(text.len(), 3_000 * 2 + 4);
+}
