@@ -150,8 +150,9 @@ impl<'de> Deserialize<'de> for Nested {
             c.get()
         });
         let _leave = Leave;
-        if depth > MAX_DEPTH.with(std::cell::Cell::get) {
-            let e = Error::limit("nesting deeper than the depth limit");
+        let max = MAX_DEPTH.with(std::cell::Cell::get);
+        if depth > max {
+            let e = Error::limit(format!("nesting deeper than the depth limit of {max}"));
             let message = e.to_string();
             OWN_ERROR.with(|c| c.set(Some(e)));
             return Err(serde::de::Error::custom(message));
