@@ -400,13 +400,16 @@ fn main() {
     let _ = writeln!(md, "\n## Targets\n");
     let _ = writeln!(md, "| target | measured | met |");
     let _ = writeln!(md, "|---|---|---|");
-    let mut target = |what: &str, got: f64, ok: bool| {
-        let _ = writeln!(
-            md,
-            "| {what} | {got:.2} | {} |",
-            if ok { "yes" } else { "no" }
-        );
+    // `None`: a comparison the issue sets no target for (kkrpc on Bun), shown for scale.
+    let mut row = |what: &str, got: f64, ok: Option<bool>| {
+        let met = match ok {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "no target (for scale: the target names node)",
+        };
+        let _ = writeln!(md, "| {what} | {got:.2} | {met} |");
     };
+    let mut target = |what: &str, got: f64, ok: bool| row(what, got, Some(ok));
     for r in rows.iter().filter(|r| r.name != "small") {
         let e = r.typed_enc / num(&js, &[r.name, "sjStringify"]);
         let d = r.typed_dec / num(&js, &[r.name, "sjParse"]);
@@ -444,18 +447,19 @@ fn main() {
             .zip(results)
             .map(|(o, t)| o.per_second() / t.per_second())
             .fold(0.0, f64::max);
-        target(
+        let is_target = |ok: bool| (r.name == "node").then_some(ok);
+        row(
             &format!("RPC echo throughput ≥ 5× kkrpc on {} (best shape)", r.name),
             best,
-            best >= 5.0,
+            is_target(best >= 5.0),
         );
-        target(
+        row(
             &format!(
                 "RPC p99 lower than kkrpc on {} (1 connection, 64 in flight): polycodec's p99, µs",
                 r.name
             ),
             ours[1].p99_us,
-            ours[1].p99_us < results[1].p99_us,
+            is_target(ours[1].p99_us < results[1].p99_us),
         );
     }
     let _ = writeln!(md, "\nMessagePack against raw rmp-serde and every codec's encoded sizes come from `cargo bench --bench codecs`.");

@@ -113,6 +113,33 @@ enum Wire {
 /// limit depth).
 struct Nested(Wire);
 
+impl Nested {
+    /// The `Wire` it holds (a `Nested` is dropped, not taken apart: it implements `Drop`).
+    fn take(mut self) -> Wire {
+        std::mem::replace(&mut self.0, Wire::Null)
+    }
+}
+
+/// Dropping a deep tree recurses once per level, so a container is dropped on a grown stack
+/// where needed, as it was built and written (encoding a value at the depth limit
+/// overflowed a 128 KiB thread stack when its `Wire` was dropped).
+impl Drop for Nested {
+    fn drop(&mut self) {
+        if matches!(
+            self.0,
+            Wire::Array(_)
+                | Wire::Object(_)
+                | Wire::Map(_)
+                | Wire::Set(_)
+                | Wire::Error { .. }
+                | Wire::Annotated(..)
+        ) {
+            let inner = std::mem::replace(&mut self.0, Wire::Null);
+            crate::codec::superjson::de::grow(move || drop(inner));
+        }
+    }
+}
+
 /// Written as the `Wire` it holds; a container on a grown stack where needed (serde's
 /// serializer recurses once per level, and 1,024 levels overflowed a 2 MB thread stack in a
 /// debug build). Scalars, most elements, skip the stack probe.
@@ -293,13 +320,13 @@ fn from_wire_inner(w: Wire, max_len: usize) -> Result<Value> {
     let list = |xs: Vec<Nested>| {
         check(xs.len())?;
         xs.into_iter()
-            .map(|n| from_wire(n.0, max_len))
+            .map(|n| from_wire(n.take(), max_len))
             .collect::<Result<Vec<_>>>()
     };
     let object = |kv: Vec<(String, Nested)>| {
         check(kv.len())?;
         kv.into_iter()
-            .map(|(k, x)| Ok((k, from_wire(x.0, max_len)?)))
+            .map(|(k, x)| Ok((k, from_wire(x.take(), max_len)?)))
             .collect::<Result<Object>>()
     };
     Ok(match w {
@@ -325,7 +352,9 @@ fn from_wire_inner(w: Wire, max_len: usize) -> Result<Value> {
             check(m.len())?;
             Value::Map(
                 m.into_iter()
-                    .map(|(k, x)| Ok((from_wire(k.0, max_len)?, from_wire(x.0, max_len)?)))
+                    .map(|(k, x)| {
+                        Ok((from_wire(k.take(), max_len)?, from_wire(x.take(), max_len)?))
+                    })
                     .collect::<Result<_>>()?,
             )
         }
@@ -342,14 +371,14 @@ fn from_wire_inner(w: Wire, max_len: usize) -> Result<Value> {
             name,
             message,
             stack,
-            cause: cause.map(|c| from_wire(c.0, max_len)).transpose()?,
+            cause: cause.map(|c| from_wire(c.take(), max_len)).transpose()?,
             props: object(props)?,
         }),
         Wire::Url(u) => Value::Url(u),
         Wire::Annotated(kind, id, v) => Value::Annotated(Box::new(Annotated {
             kind,
             id,
-            value: from_wire(v.0, max_len)?,
+            value: from_wire(v.take(), max_len)?,
         })),
     })
 }
