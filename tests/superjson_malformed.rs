@@ -299,3 +299,25 @@ fn nesting_of_1000_levels_works_and_the_limit_is_configurable() {
         .join()
         .unwrap();
 }
+
+/// A deliberate difference: a date-time string without an offset is read as UTC. JS reads it
+/// as local time, which depends on the machine's time zone (a server's reading of a
+/// client's text must not); a date-only string is UTC in both.
+#[test]
+fn a_date_time_without_an_offset_reads_as_utc() {
+    let utc = 1_583_576_430_000.0; // 2020-03-07T10:20:30Z
+    for (text, want) in [
+        ("2020-03-07T10:20:30", utc),
+        ("2020-03-07T10:20:30.000", utc),
+        ("2020-03-07T10:20:30Z", utc),
+        ("2020-03-07T11:20:30+01:00", utc),
+        ("2020-03-07", 1_583_539_200_000.0),
+    ] {
+        let doc = format!(r#"{{"json":"{text}","meta":{{"values":["Date"],"v":1}}}}"#);
+        let v = SuperJson::new().decode_value(doc.as_bytes()).unwrap();
+        let Value::Date(d) = v else {
+            panic!("{text}: {v:?}")
+        };
+        assert_eq!(d.time_value(), want, "{text}");
+    }
+}
