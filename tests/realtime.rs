@@ -522,6 +522,78 @@ async fn a_peer_that_only_listens_stays_and_gets_the_last_pushes_once_it_speaks(
     assert_eq!(pushed, want);
 }
 
+/// Pushes keep their order when a listening peer first speaks compact while a broadcast
+/// runs: the held pushes are sent again (in the compact form) before any later push (the
+/// protocol was published before they were re-sent, so a concurrent broadcast could
+/// overtake them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_pushes_are_not_overtaken_by_a_concurrent_broadcast() {
+    let server = RpcServer::builder(Api::default()).build().unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    for round in 0..20 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+            .await
+            .unwrap();
+        eventually("connected", || hub.len() == 1).await;
+        let id = hub.peers()[0].id();
+        hub.join(id, "r");
+        let h = hub.clone();
+        let broadcaster = tokio::spawn(async move {
+            for i in 0..400 {
+                h.broadcast("r", "message", vec![Value::from(i)], None);
+                if i % 8 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        // Speak once some pushes have been held.
+        let mut legacy = 0;
+        while legacy < 20 {
+            let frame = ws.next().await.unwrap().unwrap();
+            legacy += usize::from(frame.to_text().unwrap().ends_with('\n'));
+        }
+        ws.send(Message::Text(HELLO.into())).await.unwrap();
+        broadcaster.await.unwrap();
+        let mut compact = Vec::new();
+        let mut last_seen = false;
+        while !last_seen {
+            let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a frame")
+                .unwrap()
+                .unwrap();
+            let text = frame.to_text().unwrap();
+            if text.ends_with('\n') {
+                continue; // a legacy push, sent before the peer spoke
+            }
+            let v = polycodec::codec::Codec::decode_value(
+                &polycodec::codec::Json::new(),
+                text.as_bytes(),
+            )
+            .unwrap();
+            if v.get("t").and_then(Value::as_str) == Some("q") {
+                let i = match v.get("a") {
+                    Some(Value::Array(a)) => a.first().and_then(|e| e.get("v")),
+                    _ => None,
+                };
+                let i = i.and_then(|i| match i {
+                    Value::Number(n) => Some(*n as u32),
+                    _ => None,
+                });
+                last_seen = i == Some(399);
+                compact.push(i.expect("a numbered push"));
+            }
+        }
+        assert!(
+            compact.windows(2).all(|w| w[0] < w[1]),
+            "round {round}: pushes out of order: {compact:?}"
+        );
+        drop(ws);
+        eventually("gone", || hub.is_empty()).await;
+    }
+}
+
 #[tokio::test]
 async fn lifecycle_hooks_see_open_message_and_close() {
     let log = Arc::new(Mutex::new(Vec::<String>::new()));

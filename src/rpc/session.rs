@@ -823,28 +823,31 @@ impl Shared {
         if hint.is_some_and(|h| h != protocol) {
             tracing::debug!(conn = self.id, "a compact message with a trailing newline");
         }
-        // The protocol is set and the held pushes taken under the `held` lock, which
-        // `Peer::hold` checks the protocol under: a push either is held and taken here, or
-        // sees the protocol (none is held after the pushes were taken, never re-sent).
-        let held = {
+        // The held pushes are re-sent and the protocol set under the `held` lock, which
+        // `Peer::hold` checks the protocol under: a push either is held and re-sent here, or
+        // sees the protocol and is queued after the re-sent ones (set first, a concurrent
+        // broadcast that saw it overtook the held pushes).
+        {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             let mut w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
-            let first = w.protocol.is_none();
-            w.protocol = Some(protocol);
             if !w.negotiated {
                 // Answer in kind: server-initiated calls use what the peer last sent.
                 w.codec = codec.clone();
             }
-            first.then(|| std::mem::take(&mut *held))
-        };
-        if let Some(held) = held {
-            // Legacy peers already got them; compact peers get them now, in their form.
-            if protocol == Protocol::Compact {
-                let peer = Peer(self.clone());
-                for (method, args) in held {
-                    let _ = peer.push(&method, args);
+            if w.protocol.is_none() {
+                let held = std::mem::take(&mut *held);
+                // Legacy peers already got them; compact peers get them now, in their form.
+                if protocol == Protocol::Compact {
+                    let peer = Peer(self.clone());
+                    for (method, args) in held {
+                        let legacy = self.opts.legacy_errors;
+                        if let Ok(f) = push_frame(&method, args, protocol, &*w.codec, legacy) {
+                            let _ = peer.push_frame(f);
+                        }
+                    }
                 }
             }
+            w.protocol = Some(protocol);
         }
         self.dispatch(msg, protocol, codec).await;
     }
