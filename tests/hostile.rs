@@ -408,6 +408,28 @@ fn collection_length_limit_holds_in_every_codec() {
             );
         }
     }
+    // superjson's `meta` has one entry per annotated path: 6 Dates in collections of 3
+    // make a `meta.values` of 6 entries, which the collection limit does not cover (a
+    // shared node adds `referentialEqualities`, so `meta` takes the general reader).
+    let dates = || Value::from(vec![Value::Date(polycodec::Date::from_millis(0.0)); 3]);
+    let mut o = polycodec::Object::new();
+    for k in ["a", "b"] {
+        o.insert(k, dates());
+    }
+    let shared = Value::from(vec![Value::from(1)]).into_shared();
+    o.insert(
+        "x",
+        Value::from(vec![Value::Ref(shared.clone()), Value::Ref(shared)]),
+    );
+    let doc = SuperJson::new()
+        .encode_value(&Value::Object(o.clone()))
+        .unwrap();
+    let back = SuperJson::new()
+        .with_limits(limits)
+        .decode_value(&doc)
+        .unwrap();
+    assert_eq!(back, Value::Object(o));
+
     let err = Json::new()
         .with_limits(limits)
         .decode_value(b"[1,2,3,4]")

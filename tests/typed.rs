@@ -1137,6 +1137,34 @@ fn shared_nodes_of_temporary_values_are_not_confused_and_to_value_keeps_them() {
         "{typed}"
     );
 
+    // The same through an Error's props, which the typed writer builds as a `Value` first.
+    struct TempError(u32);
+    impl Serialize for TempError {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let node = Value::from(vec![Value::from(self.0)]).into_shared();
+            let mut e = polycodec::JsError::new("Error", "m");
+            e.props.insert("a", Value::Ref(node.clone()));
+            e.props.insert("b", Value::Ref(node));
+            Value::from(e).serialize(s)
+        }
+    }
+    let errors: Vec<TempError> = (0..4).map(TempError).collect();
+    let same_shape = Value::from(
+        (0..4)
+            .map(|i| {
+                let node = Value::from(vec![Value::from(i)]).into_shared();
+                let mut e = polycodec::JsError::new("Error", "m");
+                e.props.insert("a", Value::Ref(node.clone()));
+                e.props.insert("b", Value::Ref(node));
+                Value::from(e)
+            })
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        sj.to_string(&errors).unwrap(),
+        sj.encode_value_to_string(&same_shape).unwrap()
+    );
+
     let node = Value::from(vec![Value::from(1)]).into_shared();
     let v =
         polycodec::to_value(&(Value::Ref(node.clone()), vec![Value::Ref(node.clone())])).unwrap();

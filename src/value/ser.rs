@@ -5,7 +5,6 @@ use super::number::is_safe_integer;
 use super::{
     Annotated, BigInt, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind, Value,
 };
-use crate::codec::superjson::de::grow;
 use crate::{Error, Result};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 
@@ -75,6 +74,14 @@ impl Serialize for Value {
             }
         }
     }
+}
+
+/// `f` on a grown stack when less than 32 KiB is left: `Value`'s containers, which any
+/// serializer recurses into once per level. (A smaller red zone than the decoders' 128 KiB:
+/// a serializer's frame per level is small, and a thread with a 128 KiB stack would
+/// otherwise switch stacks at every container.)
+fn grow<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(32 * 1024, 1024 * 1024, f)
 }
 
 /// Map entries as a sequence of `[key, value]` pairs.
@@ -152,6 +159,8 @@ impl Serialize for ErrorPayload<'_> {
 /// Integers in ±(2^53−1) become numbers; wider `i64`/`u64` values and every `i128`/`u128`
 /// become bigints, so no precision is lost. Maps whose keys are all strings become objects,
 /// others become JS `Map`s. polycodec's wrapper types ([`crate::js`]) become their JS kinds.
+/// A shared node ([`Ref`]) of a `Value` inside `T` stays one shared node, as
+/// [`Value::clone`] keeps it (not a copy per place).
 ///
 /// ```
 /// use polycodec::{to_value, Value};

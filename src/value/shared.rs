@@ -127,16 +127,20 @@ thread_local! {
 impl Ref {
     /// Offer this node to the serializer about to receive its value as a `SHARED` payload.
     pub(crate) fn offer(&self) {
-        OFFERED.set(Some(self.downgrade()));
+        // `try_with`: during a thread-local's destructor the slot may be gone; nothing is
+        // offered then (the node is written as a copy).
+        let _ = OFFERED.try_with(|slot| slot.set(Some(self.downgrade())));
     }
 
     /// The node whose value `payload` is, if it was the last one offered on this thread:
     /// a strong `Ref` that keeps it alive (so its address names no other node while a
     /// serializer uses it as an identity). `None` for a payload that is no offered node's
     /// value (a `SHARED` newtype made by hand, or one a foreign serializer left unclaimed
-    /// before it).
+    /// before it; also a payload that reached the serializer through a wrapper that passes
+    /// on a reference to it, as `erased_serde` does: its address is not the node's, and the
+    /// node is written as a copy).
     pub(crate) fn claim<T: ?Sized>(payload: &T) -> Option<Ref> {
-        let Ref(Inner::Back(w)) = OFFERED.take()? else {
+        let Ref(Inner::Back(w)) = OFFERED.try_with(|slot| slot.take()).ok().flatten()? else {
             return None;
         };
         let node = w.upgrade()?;
@@ -147,6 +151,7 @@ impl Ref {
 }
 
 /// A resolved [`Ref`]: derefs to the shared value and keeps it alive.
+#[derive(Clone)]
 pub struct Resolved(Arc<Node>);
 
 impl Deref for Resolved {

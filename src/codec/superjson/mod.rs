@@ -254,7 +254,7 @@ impl Envelope {
                 base: 0,
             },
             &empty,
-            limits,
+            &meta_limits(limits),
         );
         let v = d.value().ok()?;
         d.r.end().ok()?;
@@ -312,7 +312,7 @@ impl Envelope {
                             base: 0,
                         },
                         &empty,
-                        limits,
+                        &meta_limits(limits),
                     );
                     let v = d.value().map_err(|e| e.in_segment("meta"))?;
                     r.pos = d.r.pos;
@@ -333,6 +333,13 @@ impl Envelope {
             MetaSource::Absent => Ok(meta::Meta::default()),
         }
     }
+}
+
+/// The limits `meta` is read under: the user's, but for the collection length. `meta` holds
+/// one entry per annotated path, so a document whose every collection is within the limit
+/// can have a longer `meta.values`; the message size bounds it.
+fn meta_limits(limits: &Limits) -> Limits {
+    limits.max_collection_len(usize::MAX)
 }
 
 impl Codec for SuperJson {

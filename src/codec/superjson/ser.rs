@@ -10,7 +10,7 @@ use super::path::push_escaped;
 use crate::codec::reuse;
 use crate::codec::text::write::write_str;
 use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
-use crate::value::{Ref, Value};
+use crate::value::{Ref, Resolved, Value};
 use crate::{Error, Limits, Result};
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -176,9 +176,9 @@ pub(crate) struct Encoder {
     replay: u32,
     /// > 0 while inside a shared node (writes there count against the expansion budget).
     pub(crate) in_ref: u32,
-    /// Shared nodes met by the typed writer, alive until the encode ends (see
-    /// [`Self::shared_payload`]).
-    keep: Vec<Ref>,
+    /// Shared nodes whose addresses are recorded as identities, alive until the encode
+    /// ends (see [`Self::shared_payload`]).
+    keep: Vec<Resolved>,
     expansion_left: usize,
     depth_left: usize,
     max_depth: usize,
@@ -892,6 +892,11 @@ impl Encoder {
         if self.mode == Mode::SuperJson && self.replay == 0 {
             self.record(IdKey::Ptr(addr));
         }
+        if self.mode == Mode::SuperJson && !seen {
+            // A node reached through a payload the typed writer built (an Error's props) may
+            // be dropped before the encode ends, and its address taken by another node.
+            self.keep.push(resolved.clone());
+        }
         if seen && self.dedupe {
             self.write_null();
             return Ok(());
@@ -935,7 +940,7 @@ impl Encoder {
         let identity = self.mode == Mode::SuperJson;
         let seen = identity && self.ids.contains_key(&IdKey::Ptr(addr));
         if identity && !seen {
-            self.keep.push(node);
+            self.keep.extend(node.resolve());
         }
         if identity && self.replay == 0 {
             self.record(IdKey::Ptr(addr));
