@@ -528,7 +528,11 @@ async fn a_peer_that_only_listens_stays_and_gets_the_last_pushes_once_it_speaks(
 /// overtake them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_pushes_are_not_overtaken_by_a_concurrent_broadcast() {
-    let server = RpcServer::builder(Api::default()).build().unwrap();
+    // Room for the legacy copies and the re-sent pushes together (no slow-reader close).
+    let server = RpcServer::builder(Api::default())
+        .limits(Limits::default().outbound_queue(1024))
+        .build()
+        .unwrap();
     let hub = server.hub().clone();
     let base = serve_at("/ws", server).await;
     for round in 0..20 {

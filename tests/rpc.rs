@@ -865,15 +865,15 @@ async fn upgrade_status(url: &str, protocols: &str) -> String {
         .join(" | ")
 }
 
-/// Subprotocol tokens that name no codec (a JS app's own, `kkrpc`) are ignored: the
-/// client is detected as if it had offered none (it got 400), and a codec token next to
-/// them is chosen.
+/// Subprotocol tokens that name no codec (a JS app's own, `kkrpc`): next to a codec's token,
+/// that codec is chosen; alone, 400 before upgrading (a response naming no subprotocol
+/// fails the handshake in browsers and tungstenite).
 #[tokio::test]
-async fn subprotocol_tokens_that_name_no_codec_are_ignored() {
+async fn subprotocol_tokens_that_name_no_codec_are_refused_alone() {
     let url = demo_server().await;
     assert_eq!(
         upgrade_status(&url, "kkrpc").await,
-        "HTTP/1.1 101 Switching Protocols"
+        "HTTP/1.1 400 Bad Request"
     );
     assert_eq!(
         upgrade_status(&url, "kkrpc, polycodec.msgpack").await,

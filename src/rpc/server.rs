@@ -166,9 +166,6 @@ pub struct RpcServer(Arc<Inner>);
 struct Inner {
     api: Arc<Api>,
     allowed: Vec<Arc<dyn Codec>>,
-    /// The subprotocol tokens of every registered codec: an offered token that is none of
-    /// these names no codec and is ignored.
-    known_tokens: Vec<String>,
     detect: Detect,
     default_codec: Option<Arc<dyn Codec>>,
     opts: Options,
@@ -260,10 +257,11 @@ impl RpcServer {
     /// Negotiate and upgrade one request. The codec is, in this order: the first of the
     /// route's codecs (in its order of preference) whose subprotocol the client offered; the
     /// one `?codec=` names; the default codec; or none, and then plain JSON or superjson is
-    /// detected in what the client sends (those of them the route allows). Offered tokens
-    /// that name no registered codec are ignored. Answers 400 (before upgrading) when the
-    /// client offered codecs, by subprotocol or `?codec=`, and none is allowed, or offered
-    /// none and the route allows neither plain JSON nor superjson (nor has a default codec).
+    /// detected in what the client sends (those of them the route allows). Answers 400
+    /// (before upgrading) when the client offered subprotocols and none is an allowed
+    /// codec's (the handshake's response must name one of them), when `?codec=` names one
+    /// that is not allowed, or when it offered none and the route allows neither plain JSON
+    /// nor superjson (nor has a default codec).
     pub fn upgrade(&self, ws: WebSocketUpgrade, headers: &HeaderMap, uri: &Uri) -> Response {
         let inner = &self.0;
         let identity = match &inner.authenticate {
@@ -305,12 +303,11 @@ impl RpcServer {
             .allowed
             .iter()
             .find(|c| offered.iter().any(|t| t == c.subprotocol()));
-        let offered_codecs = offered
-            .iter()
-            .any(|t| inner.known_tokens.iter().any(|k| k == t));
         let chosen: Option<Arc<dyn Codec>> = if let Some(c) = by_token {
             Some(c.clone())
-        } else if offered_codecs {
+        } else if !offered.is_empty() {
+            // Also when no offered token names a codec: the response would name no
+            // subprotocol, and browsers and tungstenite fail such a handshake.
             return self.refuse(&format!("none of the offered subprotocols {offered:?} is"));
         } else if let Some(name) = &query {
             match inner.allowed.iter().find(|c| c.name() == name) {
@@ -573,15 +570,9 @@ impl RpcServerBuilder {
             json: find("json"),
             superjson: find("superjson"),
         };
-        let known_tokens = self
-            .registry
-            .iter()
-            .map(|c| c.subprotocol().to_owned())
-            .collect();
         Ok(RpcServer(Arc::new(Inner {
             api: Arc::new(self.api),
             allowed,
-            known_tokens,
             detect,
             default_codec,
             opts: Options {

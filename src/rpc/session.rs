@@ -433,7 +433,10 @@ impl Shared {
             let mut closing: Option<Closing> = None;
             loop {
                 let frame = match closing {
-                    Some(_) => take_queued(&mut out, &mut closing),
+                    Some(_) => match me.forced_close() {
+                        Some(k) => Frame::Close(k.code, k.reason),
+                        None => take_queued(&mut out, &mut closing),
+                    },
                     None => tokio::select! {
                         f = out.recv() => match f {
                             Some(f) => f,
@@ -466,7 +469,10 @@ impl Shared {
                     // a slow reader must not be fed the whole queue before its close frame.
                     if !last {
                         next = match closing {
-                            Some(_) => Some(take_queued(&mut out, &mut closing)),
+                            Some(_) => Some(match me.forced_close() {
+                                Some(k) => Frame::Close(k.code, k.reason),
+                                None => take_queued(&mut out, &mut closing),
+                            }),
                             None if me.kill.borrow().is_none() => out.try_recv().ok(),
                             None => None,
                         };
@@ -510,30 +516,45 @@ impl Shared {
 
     /// Close the connection from outside: the writer sends `code` and `reason` and stops,
     /// dropping what is still queued.
+    /// It replaces a close still waiting for the queue (a slow reader, the heartbeat: the
+    /// queue will not drain).
     pub(crate) fn kill(&self, code: u16, reason: &str) {
-        self.close_with(code, reason, false);
+        self.close_with(code, reason, false, true);
     }
 
     /// Close the connection from outside once the frames already queued have been sent.
     pub(crate) fn close_after_queued(&self, code: u16, reason: &str) {
-        self.close_with(code, reason, true);
+        self.close_with(code, reason, true, false);
     }
 
-    /// The first close decided wins.
-    fn close_with(&self, code: u16, reason: &str, after_queued: bool) {
+    /// Close unless a close was already decided (the connection's loop ended).
+    fn close_if_open(&self, code: u16, reason: &str) {
+        self.close_with(code, reason, false, false);
+    }
+
+    /// The first close decided wins, except that `overrides` one still waiting for the
+    /// queue.
+    fn close_with(&self, code: u16, reason: &str, after_queued: bool, overrides: bool) {
         self.closed.store(true, Ordering::Release);
         self.kill.send_if_modified(|k| {
-            if k.is_none() {
+            let replace = match k {
+                None => true,
+                Some(old) => overrides && old.after_queued,
+            };
+            if replace {
                 *k = Some(Closing {
                     code,
                     reason: reason.to_owned(),
                     after_queued,
                 });
-                true
-            } else {
-                false
             }
+            replace
         });
+    }
+
+    /// A close decided to go before the queue, if any.
+    fn forced_close(&self) -> Option<Closing> {
+        self.kill.borrow().clone().filter(|k| !k.after_queued)
     }
 
     /// Resolves once the connection has been killed; returns the close to make.
@@ -629,7 +650,7 @@ impl Shared {
         mut inbound: impl futures_util::Stream<Item = Frame> + Unpin,
     ) {
         use futures_util::StreamExt;
-        self.kill(1000, "");
+        self.close_if_open(1000, "");
         drop(self);
         let drain = async {
             while let Some(frame) = inbound.next().await {
@@ -829,25 +850,29 @@ impl Shared {
         // broadcast that saw it overtook the held pushes).
         {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            let mut w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
-            if !w.negotiated {
-                // Answer in kind: server-initiated calls use what the peer last sent.
-                w.codec = codec.clone();
-            }
-            if w.protocol.is_none() {
+            let (wire_codec, first) = {
+                let mut w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
+                if !w.negotiated {
+                    // Answer in kind: server-initiated calls use what the peer last sent.
+                    w.codec = codec.clone();
+                }
+                (w.codec.clone(), w.protocol.is_none())
+            };
+            if first {
                 let held = std::mem::take(&mut *held);
-                // Legacy peers already got them; compact peers get them now, in their form.
+                // Legacy peers already got them; compact peers get them now, in their form
+                // (encoded under the `held` lock only: `wire` is taken by every send).
                 if protocol == Protocol::Compact {
                     let peer = Peer(self.clone());
+                    let legacy = self.opts.legacy_errors;
                     for (method, args) in held {
-                        let legacy = self.opts.legacy_errors;
-                        if let Ok(f) = push_frame(&method, args, protocol, &*w.codec, legacy) {
+                        if let Ok(f) = push_frame(&method, args, protocol, &*wire_codec, legacy) {
                             let _ = peer.push_frame(f);
                         }
                     }
                 }
             }
-            w.protocol = Some(protocol);
+            self.wire.lock().unwrap_or_else(|p| p.into_inner()).protocol = Some(protocol);
         }
         self.dispatch(msg, protocol, codec).await;
     }
@@ -1050,7 +1075,11 @@ impl Peer {
 
     /// The protocol generation the peer speaks, once it has sent something (or was set).
     pub fn protocol(&self) -> Option<Protocol> {
-        self.0.wire.lock().ok().and_then(|w| w.protocol)
+        self.0
+            .wire
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .protocol
     }
 
     /// The path, query and identity the connection was opened with.
@@ -1074,8 +1103,9 @@ impl Peer {
     }
 
     /// Close this connection with a WebSocket close code and reason. What was already
-    /// queued for the peer (replies, a last push) is sent before the close frame; nothing
-    /// queued after this call is.
+    /// queued for the peer (replies, a last push) is sent before the close frame; pushes
+    /// after this call are refused (one racing with it on another thread may still go
+    /// first). A peer that stops reading meanwhile is cut off within 2 s.
     pub fn disconnect(&self, code: u16, reason: &str) {
         self.0.close_after_queued(code, reason);
     }
