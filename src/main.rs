@@ -1,6 +1,7 @@
 //! The `polycodec` command: `transcode` between codecs, and `serve` the demo server.
 
 use polycodec::codec::Registry;
+use polycodec::{Limits, Value};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -8,17 +9,29 @@ mod web;
 
 const USAGE: &str = "\
 usage:
-  polycodec serve [--addr 127.0.0.1:3000]
-      Serve the demo RPC API on ws://ADDR/rpc (every codec; kkrpc peers detected).
-  polycodec transcode --from <codec> --to <codec> [--in FILE] [--out FILE]
+  polycodec serve [--addr 127.0.0.1:3000] [--token SECRET] [--web DIR]
+      Serve the demo: the chat page on http://ADDR/, the demo RPC API on ws://ADDR/rpc
+      (every codec; kkrpc peers detected) and chat rooms on ws://ADDR/chat/<room>.
+      --token: upgrades need ?token=SECRET, `Authorization: Bearer SECRET`, or a
+      same-origin `token` cookie. --web: the page's directory (default ./web); its
+      scripts come from the node_modules directory next to it (`npm ci` makes it).
+  polycodec transcode --from <codec> --to <codec> [--in FILE] [--out FILE] [--max-bytes N]
       Read one document (stdin or FILE), write it in another codec (stdout or FILE).
+      Kinds the target cannot hold (a Date in plain JSON) are written in its documented
+      form, with a warning on stderr. --max-bytes: the largest input (default 16 MiB).
   polycodec codecs
       List the codecs.
+  polycodec help, polycodec <command> --help
+      This text.
 
 codecs: json, superjson, msgpack, bincode (when built with the `bincode` feature)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() > 1 && args[1..].iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let result = match args.first().map(String::as_str) {
         Some("transcode") => transcode(&args[1..]),
         Some("serve") => serve(&args[1..]),
@@ -59,32 +72,51 @@ fn flags<'a>(args: &'a [String], known: &[&str]) -> Result<Vec<(&'a str, &'a str
 }
 
 fn transcode(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["from", "to", "in", "out"])?;
+    let flags = flags(args, &["from", "to", "in", "out", "max-bytes"])?;
     let get = |n: &str| flags.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| *v);
+    let mut limits = Limits::default();
+    if let Some(n) = get("max-bytes") {
+        let n: usize = n
+            .parse()
+            .map_err(|_| format!("--max-bytes needs a number of bytes, not {n:?}"))?;
+        limits = limits.max_message_bytes(n);
+    }
     let registry = Registry::with_builtins();
     let codec = |flag: &str| -> Result<_, String> {
         let name = get(flag).ok_or_else(|| format!("--{flag} is required\n{USAGE}"))?;
-        registry.get(name).ok_or_else(|| {
+        let c = registry.get(name).ok_or_else(|| {
             format!(
                 "unknown codec {name:?} (known: {})",
                 registry.names().join(", ")
             )
-        })
+        })?;
+        Ok(c.limited(limits).unwrap_or(c))
     };
     let (from, to) = (codec("from")?, codec("to")?);
-    let input = match get("in") {
-        Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?,
-        None => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
-            buf
-        }
+    // Read at most one byte past the limit: a larger input is refused without being held.
+    let cap = limits.message_bytes().saturating_add(1) as u64;
+    let mut input = Vec::new();
+    let read = match get("in") {
+        Some(path) => std::fs::File::open(path)
+            .and_then(|f| f.take(cap).read_to_end(&mut input))
+            .map_err(|e| format!("cannot read {path}: {e}")),
+        None => std::io::stdin()
+            .take(cap)
+            .read_to_end(&mut input)
+            .map_err(|e| format!("cannot read stdin: {e}")),
     };
+    read?;
     let value = from
         .decode_value(&input)
         .map_err(|e| format!("cannot decode {}: {e}", from.name()))?;
+    let lost = changed_kinds(&value, to.name());
+    if !lost.is_empty() {
+        eprintln!(
+            "polycodec: warning: {} has no {}: written in its documented form (codecs/README.md)",
+            to.name(),
+            lost.join(", ")
+        );
+    }
     let output = to
         .encode_value(&value)
         .map_err(|e| format!("cannot encode {}: {e}", to.name()))?;
@@ -98,6 +130,61 @@ fn transcode(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// The kinds in `v` that the codec `to` cannot hold as themselves (plain JSON has no Date;
+/// no codec but superjson keeps shared references).
+fn changed_kinds(v: &Value, to: &str) -> Vec<&'static str> {
+    fn walk(v: &Value, json: bool, out: &mut Vec<&'static str>) {
+        let mut note = |k: &'static str| {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        };
+        match v {
+            Value::Ref(_) => note("shared references (each place gets a copy)"),
+            Value::Number(n) if json && (!n.is_finite() || (*n == 0.0 && n.is_sign_negative())) => {
+                note("NaN, Infinity or -0")
+            }
+            Value::Undefined
+            | Value::BigInt(_)
+            | Value::Bytes(_)
+            | Value::TypedArray(_)
+            | Value::Map(_)
+            | Value::Set(_)
+            | Value::Date(_)
+            | Value::RegExp(_)
+            | Value::Error(_)
+            | Value::Url(_)
+            | Value::Annotated(_)
+                if json =>
+            {
+                note(v.kind_name())
+            }
+            _ => {}
+        }
+        match v {
+            Value::Array(a) | Value::Set(a) => a.iter().for_each(|x| walk(x, json, out)),
+            Value::Object(o) => o.iter().for_each(|(_, x)| walk(x, json, out)),
+            Value::Map(m) => m.iter().for_each(|(k, x)| {
+                walk(k, json, out);
+                walk(x, json, out);
+            }),
+            Value::Error(e) => {
+                e.props.iter().for_each(|(_, x)| walk(x, json, out));
+                if let Some(c) = &e.cause {
+                    walk(c, json, out);
+                }
+            }
+            Value::Annotated(a) => walk(&a.value, json, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if to != "superjson" {
+        walk(v, to == "json", &mut out);
+    }
+    out
+}
+
 fn serve(args: &[String]) -> Result<(), String> {
     let flags = flags(args, &["addr", "token", "web"])?;
     let get = |n: &str| {
@@ -109,8 +196,29 @@ fn serve(args: &[String]) -> Result<(), String> {
     };
     let addr = get("addr").unwrap_or_else(|| "127.0.0.1:3000".into());
     let token = get("token");
-    let root = std::env::current_dir().map_err(|e| e.to_string())?;
-    let web = get("web").map_or_else(|| root.join("web"), Into::into);
+    if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err("--token needs a non-empty secret (an empty one would let anyone in)".into());
+    }
+    let web: std::path::PathBuf = get("web").unwrap_or_else(|| "web".into()).into();
+    if !web.join("index.html").is_file() {
+        return Err(format!(
+            "{} holds no index.html: run from the repository, or pass --web DIR",
+            web.display()
+        ));
+    }
+    // The page's scripts come from the node_modules next to the page's directory.
+    let node_modules = web
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", web.display()))?
+        .parent()
+        .map(|p| p.join("node_modules"))
+        .ok_or("the web directory has no parent")?;
+    if !node_modules.join("superjson").is_dir() {
+        eprintln!(
+            "polycodec: warning: {} has no superjson: the chat page needs `npm ci` there",
+            node_modules.display()
+        );
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -119,7 +227,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         .init();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let app = web::app(web, root.join("node_modules"), token.clone())?;
+        let app = web::app(web, node_modules, token.clone())?;
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -128,7 +236,10 @@ fn serve(args: &[String]) -> Result<(), String> {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>");
         if token.is_some() {
-            let _ = writeln!(out, "upgrades need ?token=<the --token value>");
+            let _ = writeln!(
+                out,
+                "upgrades need ?token=<the --token value> (or a Bearer header, or a same-origin cookie)"
+            );
         }
         let _ = out.flush();
         let shutdown = app.shutdown.clone();

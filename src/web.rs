@@ -69,19 +69,7 @@ fn rpc_server(token: Option<String>) -> Result<RpcServer, String> {
     let api: Api = demo::api();
     let mut b = RpcServer::builder(api);
     if let Some(secret) = token {
-        b = b.authenticate(move |req| {
-            let given = req
-                .query("token")
-                .or_else(|| req.cookie("token"))
-                .or_else(|| req.bearer());
-            if given.as_deref() == Some(secret.as_str()) {
-                Ok(None)
-            } else {
-                Err(polycodec::rpc::AuthError::unauthorized(
-                    "a valid token is required",
-                ))
-            }
-        });
+        b = b.authenticate(move |req| demo::check_token(req, &secret).map(|()| None));
     }
     b.build().map_err(|e| e.to_string())
 }
@@ -97,9 +85,14 @@ async fn cors(mut res: Response) -> Response {
 fn file(path: &Path, content_type: &'static str) -> Response {
     match std::fs::read(path) {
         Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        // The file's name, not the server's path to it.
         Err(_) => (
             StatusCode::NOT_FOUND,
-            format!("{} is missing\n", path.display()),
+            format!(
+                "{} is missing on the server\n",
+                path.file_name()
+                    .map_or("the file".into(), |n| n.to_string_lossy())
+            ),
         )
             .into_response(),
     }

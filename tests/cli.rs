@@ -143,3 +143,78 @@ fn files_in_and_out() {
     assert_eq!(std::fs::read(&out).unwrap(), b"\x81\xa1a\x93\x01\xc3\xc0");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--help` after any command prints the usage (it was "unknown argument"); the usage
+/// names every flag `serve` takes.
+#[test]
+fn help_after_a_command_prints_the_usage() {
+    for cmd in ["transcode", "serve", "codecs"] {
+        let (code, out, err) = polycodec(&[cmd, "--help"], b"");
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(code, 0, "{cmd}: {err}");
+        for flag in ["--token", "--web", "--max-bytes", "--addr"] {
+            assert!(out.contains(flag), "{cmd}: {out}");
+        }
+    }
+}
+
+/// Kinds the target codec cannot hold are written in its documented form with a warning
+/// naming them (the conversion was silent); a lossless one warns of nothing.
+#[test]
+fn a_lossy_transcode_says_what_changed() {
+    let doc = br#"{"json":{"d":"2024-01-02T03:04:05.678Z","n":"NaN","u":null,"b":"1"},"meta":{"values":{"d":["Date"],"n":["number"],"u":["undefined"],"b":["bigint"]},"v":1}}"#;
+    let (code, out, err) = polycodec(&["transcode", "--from", "superjson", "--to", "json"], doc);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"d":"2024-01-02T03:04:05.678Z","n":null,"b":"1"}"#
+    );
+    assert_eq!(
+        err.trim(),
+        "polycodec: warning: json has no Date, NaN, Infinity or -0, undefined, bigint: written in its documented form (codecs/README.md)"
+    );
+    let (code, _, err) = polycodec(
+        &["transcode", "--from", "superjson", "--to", "msgpack"],
+        doc,
+    );
+    assert_eq!((code, err.as_str()), (0, ""));
+}
+
+/// Input past the size limit is refused after reading one byte past it (not all of it),
+/// and `--max-bytes` sets the limit.
+#[test]
+fn transcode_input_is_bounded_and_the_bound_can_be_raised() {
+    let big = format!("\"{}\"", "x".repeat(100));
+    let args = [
+        "transcode",
+        "--from",
+        "json",
+        "--to",
+        "msgpack",
+        "--max-bytes",
+    ];
+    let (code, _, err) = polycodec(&[&args[..], &["50"]].concat(), big.as_bytes());
+    assert_eq!(code, 1);
+    assert!(err.contains("over the limit of 50"), "{err}");
+    let (code, out, err) = polycodec(&[&args[..], &["1000"]].concat(), big.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.len(), 102);
+    let (code, _, err) = polycodec(&[&args[..], &["lots"]].concat(), big.as_bytes());
+    assert_eq!(code, 1);
+    assert!(err.contains("--max-bytes needs a number of bytes"), "{err}");
+}
+
+/// `serve` refuses an empty token (it let anyone in) and a page directory without the page
+/// (it served a broken page), each with one line saying so.
+#[test]
+fn serve_refuses_an_empty_token_and_a_missing_page() {
+    let (code, _, err) = polycodec(&["serve", "--addr", "127.0.0.1:0", "--token", ""], b"");
+    assert_eq!(code, 1);
+    assert!(err.contains("--token needs a non-empty secret"), "{err}");
+    let (code, _, err) = polycodec(
+        &["serve", "--addr", "127.0.0.1:0", "--web", "/nonexistent"],
+        b"",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("holds no index.html"), "{err}");
+}

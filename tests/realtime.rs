@@ -811,3 +811,102 @@ async fn a_broadcast_is_encoded_once_per_codec_not_once_per_recipient() {
     })
     .await;
 }
+
+/// The status line of a raw upgrade request to `base` + `path` with `headers`.
+async fn upgrade_with(base: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.strip_prefix("ws://").unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 2048];
+    let n = tcp.read(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The demo's token: from the query or a Bearer header (any case of the scheme) from
+/// anywhere; from a cookie only when the page is of the same origin (a browser sends the
+/// cookie with an upgrade any site opens: another site could join the chat as the user).
+#[tokio::test]
+async fn a_token_cookie_counts_only_from_the_same_origin() {
+    let base = serve_at(
+        "/chat/{room}",
+        demo::chat_server(Some("s3cret".into())).unwrap(),
+    )
+    .await;
+    let host = base.strip_prefix("ws://").unwrap().to_owned();
+    let same = format!("http://{host}");
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let table: [Case; 7] = [
+        ("/chat/r", vec![], "401"),
+        (
+            "/chat/r?token=s3cret",
+            vec![("Origin", "https://evil.example")],
+            "101",
+        ),
+        ("/chat/r", vec![("Authorization", "bearer s3cret")], "101"),
+        ("/chat/r", vec![("Authorization", "Bearer nope")], "401"),
+        (
+            "/chat/r",
+            vec![("Cookie", "token=s3cret"), ("Origin", &same)],
+            "101",
+        ),
+        ("/chat/r", vec![("Cookie", "token=s3cret")], "101"),
+        (
+            "/chat/r",
+            vec![
+                ("Cookie", "token=s3cret"),
+                ("Origin", "https://evil.example"),
+            ],
+            "403",
+        ),
+    ];
+    for (path, headers, want) in table {
+        let status = upgrade_with(&base, path, &headers).await;
+        assert!(status.contains(want), "{path} {headers:?}: {status}");
+    }
+}
+
+/// A heartbeat whose timeout is shorter than its interval ("ping every 200 ms, give up 50 ms
+/// after an unanswered ping") keeps a healthy idle connection: silence was measured from
+/// the last frame, so every such connection was closed at the first tick.
+#[tokio::test]
+async fn a_heartbeat_timeout_shorter_than_its_interval_keeps_a_healthy_connection() {
+    let server = RpcServer::builder(demo::api())
+        .heartbeat(Duration::from_millis(200), Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let base = serve_at("/ws", server).await;
+    let client = Client::builder(format!("{base}/ws"))
+        .heartbeat(Duration::from_millis(200), Duration::from_millis(50))
+        .connect()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let sum: f64 = client.call("add", (1, 2)).await.unwrap();
+    assert_eq!(sum, 3.0);
+}
+
+/// A chat room's name is percent-decoded from the path: the page opens `/chat/my%20room`
+/// for "my room" (messages said "my%20room").
+#[tokio::test]
+async fn a_chat_rooms_name_is_percent_decoded() {
+    let base = serve_at("/chat/{room}", demo::chat_server(None).unwrap()).await;
+    let client = Client::connect(format!("{base}/chat/my%20room?username=ann"))
+        .await
+        .unwrap();
+    let history: Vec<Value> = client.call("history", ()).await.unwrap();
+    let rooms: Vec<_> = history.iter().filter_map(|m| m.get("room")).collect();
+    assert_eq!(rooms, [&Value::from("my room")], "{history:?}");
+}

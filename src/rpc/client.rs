@@ -68,8 +68,10 @@ impl Client {
     }
 
     /// Connect again with the same options, after the connection was lost: up to
-    /// `attempts` tries, waiting `first_delay` before the second and doubling (capped at
-    /// 30 s) after each failure. Calls made on the old connection have already failed.
+    /// `attempts` tries (at least one), waiting `first_delay` before the second and
+    /// doubling (capped at 30 s) after each failure (a `first_delay` of zero retries at
+    /// once). Calls made on the old connection have already failed, and `Peer` clones taken
+    /// from it stay with it: take [`Client::peer`] again.
     pub async fn reconnect(
         &mut self,
         attempts: u32,
@@ -112,9 +114,13 @@ impl Deref for Client {
     }
 }
 
+/// Dropping the `Client` closes its connection (after what is already queued, such as a
+/// last notification), also under clones of its [`Peer`] held elsewhere. (It queued a
+/// close frame, which was lost when the queue was full: the connection and its tasks then
+/// stayed.)
 impl Drop for Client {
     fn drop(&mut self) {
-        let _ = self.peer.0.out_try_close();
+        self.peer.0.close_after_queued(1000, "");
     }
 }
 

@@ -2,8 +2,41 @@
 
 use super::api::{Api, Call};
 use super::error::RpcError;
+use super::{AuthError, AuthRequest};
 use crate::{Date, Value};
 use std::time::Duration;
+
+/// The demo's upgrade check: the token from `?token=`, an `Authorization: Bearer` header, or
+/// a `token` cookie, compared in constant time. The cookie counts only on a same-origin
+/// upgrade ([`AuthRequest::same_origin`](super::AuthRequest::same_origin)): a browser sends
+/// it with an upgrade any page opens, so another site could use it (cross-site WebSocket
+/// hijacking). 401 without a valid token, 403 for a cookie from another origin.
+pub fn check_token(req: &AuthRequest<'_>, secret: &str) -> Result<(), AuthError> {
+    let explicit = req.query("token").or_else(|| req.bearer());
+    let given = match explicit {
+        Some(t) => t,
+        None => match req.cookie("token") {
+            Some(_) if !req.same_origin() => {
+                return Err(AuthError::forbidden(
+                    "a token cookie is not accepted from a page of another origin",
+                ))
+            }
+            Some(t) => t,
+            None => return Err(AuthError::unauthorized("a valid token is required")),
+        },
+    };
+    if constant_time_eq(given.as_bytes(), secret.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AuthError::unauthorized("a valid token is required"))
+    }
+}
+
+/// Equal bytes, in a time that depends on the lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    a.len() == b.len() && diff == 0
+}
 
 /// `echo`, `greet`, `add`, `math.multiply`, `fail`, `withCallback`, `now`, `counter`, and
 /// `callClient` (the server calls the client's API).
@@ -52,12 +85,39 @@ pub fn api() -> Api {
 /// How many messages each chat room keeps for `history()`.
 pub const HISTORY: usize = 50;
 
+/// How many rooms keep a history: past that, a new room's first message drops the history
+/// of the room whose last message is the oldest (every room name anyone opened was kept).
+pub const MAX_ROOMS: usize = 1024;
+
+/// Make room for `room` in `histories` (rooms in the order of their last message, oldest
+/// first), keeping at most `max` rooms.
+fn keep_room(
+    histories: &mut std::collections::HashMap<String, std::collections::VecDeque<Value>>,
+    room: &str,
+    max: usize,
+) {
+    if histories.contains_key(room) || histories.len() < max {
+        return;
+    }
+    let last = |q: &std::collections::VecDeque<Value>| match q.back().and_then(|m| m.get("at")) {
+        Some(Value::Date(d)) => d.time_value(),
+        _ => f64::NEG_INFINITY,
+    };
+    let oldest = histories
+        .iter()
+        .min_by(|a, b| last(a.1).total_cmp(&last(b.1)))
+        .map(|(k, _)| k.clone());
+    if let Some(k) = oldest {
+        histories.remove(&k);
+    }
+}
+
 /// The chat demo behind `/chat/<room>?username=NAME`: `send(text)`, `history()`,
 /// `members()`; the server pushes `message(msg)` to the room, joins and leaves included.
-/// With `token`, upgrades without `?token=TOKEN` (or a `token` cookie, or
-/// `Authorization: Bearer TOKEN`) are refused with 401.
+/// With `token`, upgrades are checked by [`check_token`] (401 without it, 403 for a cookie
+/// sent from another origin).
 pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
-    use super::{AuthError, Hub, Identity, Peer};
+    use super::{Hub, Identity, Peer};
     use crate::Object;
     use std::collections::{HashMap, VecDeque};
     use std::sync::{Arc, Mutex};
@@ -67,12 +127,9 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
     let history: Rooms = Arc::default();
 
     fn room_of(peer: &Peer) -> String {
-        peer.info()
-            .path
-            .rsplit('/')
-            .next()
-            .unwrap_or("lobby")
-            .to_owned()
+        let raw = peer.info().path.rsplit('/').next().unwrap_or("lobby");
+        // Percent-decoded: the page opens `/chat/my%20room` for "my room".
+        super::server::percent_decode(raw, false)
     }
     fn message(room: &str, user: &str, text: &str, system: bool) -> Value {
         let mut m = Object::new();
@@ -85,6 +142,7 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
     }
     fn record(history: &Rooms, room: &str, msg: &Value) {
         let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
+        keep_room(&mut h, room, MAX_ROOMS);
         let q = h.entry(room.to_owned()).or_default();
         q.push_back(msg.clone());
         while q.len() > HISTORY {
@@ -137,13 +195,7 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
         .hub(hub)
         .authenticate(move |req| {
             if let Some(secret) = &token {
-                let given = req
-                    .query("token")
-                    .or_else(|| req.cookie("token"))
-                    .or_else(|| req.bearer());
-                if given.as_deref() != Some(secret.as_str()) {
-                    return Err(AuthError::unauthorized("a valid token is required"));
-                }
+                check_token(req, secret)?;
             }
             let user = req.query("username").filter(|u| !u.trim().is_empty());
             Ok(Some(Identity {
@@ -170,4 +222,30 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
         .heartbeat(Duration::from_secs(20), Duration::from_secs(60))
         .rate_limit(50.0, 100, 20)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, VecDeque};
+
+    fn at(ms: f64) -> Value {
+        let mut m = crate::Object::new();
+        m.insert("at", Value::Date(Date::from_millis(ms)));
+        Value::Object(m)
+    }
+
+    #[test]
+    fn rooms_past_the_cap_drop_the_history_idle_the_longest() {
+        let mut h: HashMap<String, VecDeque<Value>> = HashMap::new();
+        for (room, ms) in [("a", 3.0), ("b", 1.0), ("c", 2.0)] {
+            h.insert(room.into(), VecDeque::from([at(ms)]));
+        }
+        keep_room(&mut h, "a", 3);
+        assert_eq!(h.len(), 3, "a known room takes no place");
+        keep_room(&mut h, "d", 3);
+        let mut left: Vec<_> = h.keys().cloned().collect();
+        left.sort();
+        assert_eq!(left, ["a", "c"], "b's last message was the oldest");
+    }
 }

@@ -59,13 +59,26 @@ impl AuthRequest<'_> {
             .map(|(_, v)| v.to_owned())
     }
 
-    /// The token of an `Authorization: Bearer <token>` header.
+    /// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
     pub fn bearer(&self) -> Option<String> {
-        self.headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned)
+        let v = self.headers.get("authorization")?.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+    }
+
+    /// False when a browser opens the socket from a page of another origin: its `Origin`
+    /// header names another host than the request's `Host`. Browsers send cookies with
+    /// such upgrades (WebSocket has no CORS), so a credential in a cookie must only count
+    /// when this holds. True without an `Origin` header (clients that are no browser).
+    pub fn same_origin(&self) -> bool {
+        let Some(origin) = self.headers.get("origin").and_then(|v| v.to_str().ok()) else {
+            return true;
+        };
+        let host = self.headers.get("host").and_then(|v| v.to_str().ok());
+        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host.trim_end_matches('/')))
     }
 }
 
@@ -94,43 +107,46 @@ impl AuthError {
     }
 }
 
-/// Server pings: every `interval` a ping goes out; a peer silent for `timeout` (no pong, no
-/// message) is closed with 1001.
+/// Server pings: every `interval` a ping goes out; a peer that sends nothing (no pong, no
+/// message) for `timeout` after a ping is closed with 1001 (noticed at the next ping's
+/// time). Either may be the longer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
     /// Time between pings.
     pub interval: Duration,
-    /// Silence after which the peer is considered dead.
+    /// Silence after an unanswered ping after which the peer is considered dead.
     pub timeout: Duration,
+}
+
+/// `s` with `%XX` escapes decoded (and `+` as a space in a query, `plus_is_space`); bytes
+/// that are no UTF-8 become U+FFFD.
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' if plus_is_space => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-decoded query pairs of a URI.
 pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < b.len() => {
-                    match u8::from_str_radix(
-                        std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"),
-                        16,
-                    ) {
-                        Ok(v) => {
-                            out.push(v);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
+    let decode = |s: &str| percent_decode(s, true);
     uri.query()
         .map(|q| {
             q.split('&')

@@ -498,16 +498,34 @@ impl Shared {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.tick().await;
+            // When the oldest ping not followed by any frame from the peer went out. The
+            // peer is dead once that is older than `timeout` (measured from the ping: from
+            // the last frame, a timeout shorter than the interval closed healthy peers).
+            let mut unanswered: Option<Duration> = None;
             loop {
                 tick.tick().await;
+                let now = s.opened.elapsed();
                 let seen = Duration::from_millis(s.last_seen.load(Ordering::Relaxed));
-                if s.opened.elapsed().saturating_sub(seen) > timeout {
+                if unanswered.is_some_and(|p| seen >= p) {
+                    unanswered = None;
+                }
+                if unanswered.is_some_and(|p| now.saturating_sub(p) > timeout) {
                     tracing::info!(conn = s.id, "closing: the peer stopped answering");
                     s.kill(1001, "heartbeat timeout");
                     s.shutdown();
                     break;
                 }
-                if Peer(s.clone()).push_frame(Frame::Ping(Vec::new())).is_err() {
+                // A full queue means the connection is busy writing: no ping this time (a
+                // ping must not close it as a slow consumer).
+                match s.out.try_send(Frame::Ping(Vec::new())) {
+                    Ok(()) => {
+                        // In whole milliseconds, as `last_seen` is kept.
+                        unanswered.get_or_insert(Duration::from_millis(now.as_millis() as u64));
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                }
+                if s.closed.load(Ordering::Acquire) {
                     break;
                 }
             }
@@ -593,11 +611,6 @@ impl Shared {
             b.strikes += 1;
             Err(b.strikes >= rate.close_after)
         }
-    }
-
-    /// Ask the writer to close the socket without waiting (for `Drop`).
-    pub(crate) fn out_try_close(&self) -> bool {
-        self.out.try_send(Frame::Close(1000, String::new())).is_ok()
     }
 
     /// Read frames until the peer goes away, then fail every pending call.
