@@ -70,10 +70,11 @@ impl Limits {
     }
 
     /// Most elements one array, object, map, set or typed array may hold when decoding. A
-    /// MessagePack header that claims more is rejected before anything is allocated; JSON and
-    /// superjson fail at the element past the limit; bincode checks a `Value` decode (a typed
-    /// bincode decode is bounded by the message size and bincode's 64 MiB claim cap only).
-    /// Default: 2^24 (16,777,216).
+    /// MessagePack header that claims more is rejected before anything is allocated, in
+    /// typed and `Value` decodes; JSON and superjson `Value` decodes fail at the element
+    /// past the limit, bincode's `Value` decode after reading. Typed JSON, superjson and
+    /// bincode decodes are bounded by the message size (the target type keeps what it
+    /// likes; a check per element cost a typed decode 10%). Default: 2^24 (16,777,216).
     pub fn max_collection_len(mut self, len: usize) -> Self {
         self.max_collection_len = len;
         self
