@@ -28,7 +28,7 @@ codecs: json, superjson, msgpack, bincode (when built with the `bincode` feature
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() > 1 && args[1..].iter().any(|a| a == "--help" || a == "-h") {
+    if args.get(1).is_some_and(|a| a == "--help" || a == "-h") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
@@ -106,6 +106,12 @@ fn transcode(args: &[String]) -> Result<(), String> {
             .map_err(|e| format!("cannot read stdin: {e}")),
     };
     read?;
+    if input.len() > limits.message_bytes() {
+        return Err(format!(
+            "the input is over the limit of {} bytes (--max-bytes sets it)",
+            limits.message_bytes()
+        ));
+    }
     let value = from
         .decode_value(&input)
         .map_err(|e| format!("cannot decode {}: {e}", from.name()))?;
@@ -175,6 +181,12 @@ fn changed_kinds(v: &Value, to: &str) -> Vec<&'static str> {
                 }
             }
             Value::Annotated(a) => walk(&a.value, json, out),
+            // A back-reference closes a cycle already walked.
+            Value::Ref(r) if !r.is_back_reference() => {
+                if let Some(inner) = r.resolve() {
+                    walk(&inner, json, out);
+                }
+            }
             _ => {}
         }
     }

@@ -403,6 +403,44 @@ async fn a_caller_that_stops_reading_can_still_be_disconnected() {
     drop(rx);
 }
 
+/// The heartbeat ends such a connection too: its pings find the queue full (they are
+/// skipped, not a reason to close as a slow consumer), and the silence after them counts
+/// as if they had gone out (skipped pings left no unanswered one, and the connection
+/// stayed for good).
+#[tokio::test]
+async fn the_heartbeat_ends_a_caller_that_stopped_reading() {
+    let api = Api::builder()
+        .method("big", |_call: Call| async move {
+            Ok(Value::from("z".repeat(64 * 1024)))
+        })
+        .build()
+        .unwrap();
+    let server = RpcServer::builder(api)
+        .limits(Limits::default().outbound_queue(8).max_pending_calls(16))
+        .heartbeat(Duration::from_millis(50), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let hub = server.hub().clone();
+    let base = serve_at("/ws", server).await;
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
+        .await
+        .unwrap();
+    let (mut tx, rx) = ws.split();
+    let sender = tokio::spawn(async move {
+        for i in 0..400 {
+            let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["big"],"a":[]}}"#);
+            if tx.send(Message::Text(q.into())).await.is_err() {
+                break;
+            }
+        }
+        tx
+    });
+    eventually("connected", || hub.len() == 1).await;
+    eventually("the silent connection left the hub", || hub.is_empty()).await;
+    sender.abort();
+    drop(rx);
+}
+
 #[tokio::test]
 async fn oversized_message_is_closed_with_1009() {
     let server = RpcServer::builder(demo::api())
@@ -848,7 +886,7 @@ async fn a_token_cookie_counts_only_from_the_same_origin() {
     let host = base.strip_prefix("ws://").unwrap().to_owned();
     let same = format!("http://{host}");
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
-    let table: [Case; 7] = [
+    let table: [Case; 8] = [
         ("/chat/r", vec![], "401"),
         (
             "/chat/r?token=s3cret",
@@ -869,6 +907,11 @@ async fn a_token_cookie_counts_only_from_the_same_origin() {
                 ("Cookie", "token=s3cret"),
                 ("Origin", "https://evil.example"),
             ],
+            "403",
+        ),
+        (
+            "/chat/r",
+            vec![("Cookie", "token=s3cret"), ("Origin", "null")],
             "403",
         ),
     ];
@@ -909,4 +952,13 @@ async fn a_chat_rooms_name_is_percent_decoded() {
     let history: Vec<Value> = client.call("history", ()).await.unwrap();
     let rooms: Vec<_> = history.iter().filter_map(|m| m.get("room")).collect();
     assert_eq!(rooms, [&Value::from("my room")], "{history:?}");
+    // Escapes that are no UTF-8 keep the name as sent: two such rooms stay two.
+    for raw in ["%FF", "%FE"] {
+        let c = Client::connect(format!("{base}/chat/{raw}?username=bo"))
+            .await
+            .unwrap();
+        let history: Vec<Value> = c.call("history", ()).await.unwrap();
+        let rooms: Vec<_> = history.iter().filter_map(|m| m.get("room")).collect();
+        assert_eq!(rooms, [&Value::from(raw)], "{history:?}");
+    }
 }

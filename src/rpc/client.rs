@@ -169,8 +169,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Ping the server every `interval`; if nothing comes back for `timeout`, the server is
-    /// considered dead: the connection closes and pending calls fail. Default: off.
+    /// Ping the server every `interval`; if nothing comes back for `timeout` after a ping
+    /// (noticed at the next ping's time), the server is considered dead: the connection
+    /// closes and pending calls fail. Default: off.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat = Some((interval, timeout));
         self

@@ -12,6 +12,10 @@ use std::time::Duration;
 /// it with an upgrade any page opens, so another site could use it (cross-site WebSocket
 /// hijacking). 401 without a valid token, 403 for a cookie from another origin.
 pub fn check_token(req: &AuthRequest<'_>, secret: &str) -> Result<(), AuthError> {
+    if secret.is_empty() {
+        // An empty secret would let in `?token=`: nothing matches it.
+        return Err(AuthError::unauthorized("a valid token is required"));
+    }
     let explicit = req.query("token").or_else(|| req.bearer());
     let given = match explicit {
         Some(t) => t,
@@ -128,8 +132,14 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
 
     fn room_of(peer: &Peer) -> String {
         let raw = peer.info().path.rsplit('/').next().unwrap_or("lobby");
-        // Percent-decoded: the page opens `/chat/my%20room` for "my room".
-        super::server::percent_decode(raw, false)
+        // Percent-decoded: the page opens `/chat/my%20room` for "my room". A name whose
+        // escapes are no UTF-8 stays as sent (decoded, `%FF` and `%FE` were one room).
+        let decoded = super::server::percent_decode(raw, false);
+        if decoded.contains('\u{FFFD}') && !raw.contains('\u{FFFD}') {
+            raw.to_owned()
+        } else {
+            decoded
+        }
     }
     fn message(room: &str, user: &str, text: &str, system: bool) -> Value {
         let mut m = Object::new();

@@ -72,13 +72,28 @@ impl AuthRequest<'_> {
     /// header names another host than the request's `Host`. Browsers send cookies with
     /// such upgrades (WebSocket has no CORS), so a credential in a cookie must only count
     /// when this holds. True without an `Origin` header (clients that are no browser).
+    ///
+    /// The host is the `Host` header, or the URI's authority (HTTP/2 has no `Host`); a
+    /// default port (`:80`, `:443`) is ignored on both sides. A proxy that rewrites `Host`
+    /// makes every browser upgrade look cross-origin: have it keep the client's `Host`.
     pub fn same_origin(&self) -> bool {
         let Some(origin) = self.headers.get("origin").and_then(|v| v.to_str().ok()) else {
             return true;
         };
-        let host = self.headers.get("host").and_then(|v| v.to_str().ok());
+        let host = self
+            .headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()));
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host.trim_end_matches('/')))
+        let plain = |h: &str| {
+            let h = h.trim_end_matches('/');
+            h.strip_suffix(":80")
+                .or_else(|| h.strip_suffix(":443"))
+                .unwrap_or(h)
+                .to_ascii_lowercase()
+        };
+        host.is_some_and(|h| plain(h) == plain(origin_host))
     }
 }
 
@@ -127,15 +142,14 @@ pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     while i < b.len() {
         match b[i] {
             b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-                {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
+            // Two hex digits (`from_str_radix` also took a sign: `%+1` was byte 1).
+            b'%' if i + 2 < b.len()
+                && b[i + 1].is_ascii_hexdigit()
+                && b[i + 2].is_ascii_hexdigit() =>
+            {
+                let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                out.push(hex(b[i + 1]) << 4 | hex(b[i + 2]));
+                i += 2;
             }
             c => out.push(c),
         }
@@ -518,8 +532,9 @@ impl RpcServerBuilder {
         self
     }
 
-    /// Ping every `interval`; close peers silent for `timeout`. Default: off (kkrpc itself
-    /// sends no heartbeat; browsers answer pings on their own).
+    /// Ping every `interval`; close (1001) a peer that sends nothing for `timeout` after a
+    /// ping, noticed at the next ping's time; either may be the longer. Default: off (kkrpc
+    /// itself sends no heartbeat; browsers answer pings on their own).
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat = Some(Heartbeat { interval, timeout });
         self

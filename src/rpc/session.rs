@@ -486,9 +486,10 @@ impl Shared {
         })
     }
 
-    /// Ping the peer every `interval`; close with 1001 once it has been silent (no frame,
-    /// no pong) for `timeout`. Both sides use this: the server to drop dead clients, the
-    /// client to detect a dead server.
+    /// Ping the peer every `interval`; close with 1001 once nothing (no frame, no pong) came
+    /// for `timeout` after a ping, noticed at the next tick (so within `timeout` plus one
+    /// `interval`). Both sides use this: the server to drop dead clients, the client to
+    /// detect a dead server.
     pub(crate) fn spawn_heartbeat(
         self: &Arc<Self>,
         interval: Duration,
@@ -515,14 +516,14 @@ impl Shared {
                     s.shutdown();
                     break;
                 }
-                // A full queue means the connection is busy writing: no ping this time (a
-                // ping must not close it as a slow consumer).
+                // A full queue: no ping this time (a ping must not close the connection as a
+                // slow consumer), but the clock runs as if one went out: a peer that stopped
+                // reading keeps the queue full, and its silence must still end it.
                 match s.out.try_send(Frame::Ping(Vec::new())) {
-                    Ok(()) => {
+                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {
                         // In whole milliseconds, as `last_seen` is kept.
                         unanswered.get_or_insert(Duration::from_millis(now.as_millis() as u64));
                     }
-                    Err(mpsc::error::TrySendError::Full(_)) => {}
                     Err(mpsc::error::TrySendError::Closed(_)) => break,
                 }
                 if s.closed.load(Ordering::Acquire) {
