@@ -139,21 +139,25 @@ fn shape(msg: &Value, lenient_error: bool) -> Value {
     Value::Object(o)
 }
 
-#[tokio::test]
-async fn captured_compact_frames_get_structurally_the_same_replies() {
+/// The scenarios of one capture in `codecs/kkrpc/frames.json`.
+fn scenarios_of(capture: &str) -> Vec<Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(root.join("codecs/kkrpc/frames.json")).unwrap();
     let file = Json::new().decode_value(&bytes).unwrap();
-    let scenarios = file
-        .get("captures")
-        .unwrap()
-        .get("compact_git_2.1.0")
-        .unwrap()
-        .get("scenarios")
-        .unwrap();
+    file.get("captures")
+        .and_then(|c| c.get(capture))
+        .and_then(|c| c.get("scenarios"))
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("no scenarios for {capture}"))
+        .to_vec()
+}
+
+#[tokio::test]
+async fn captured_compact_frames_get_structurally_the_same_replies() {
+    let scenarios = scenarios_of("compact_git_2.1.0");
 
     let mut compared = 0;
-    for scenario in scenarios.as_array().unwrap() {
+    for scenario in &scenarios {
         let name = scenario.get("scenario").and_then(Value::as_str).unwrap();
         let superjson = name.starts_with("compact-superjson");
         if !(name.starts_with("compact-json") || superjson) {
@@ -290,15 +294,7 @@ const LEGACY_NOT_REPLAYED: &[(&str, &str)] = &[
 #[tokio::test]
 async fn captured_legacy_0_7_frames_get_structurally_the_same_replies() {
     use polycodec::rpc::LegacyErrors;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(root.join("codecs/kkrpc/frames.json")).unwrap();
-    let file = Json::new().decode_value(&bytes).unwrap();
-    let scenarios = file
-        .get("captures")
-        .and_then(|c| c.get("legacy_git_0.7.0"))
-        .and_then(|c| c.get("scenarios"))
-        .and_then(Value::as_array)
-        .unwrap();
+    let scenarios = scenarios_of("legacy_git_0.7.0");
     let mut compared = 0;
     for scenario in scenarios {
         let name = scenario.get("scenario").and_then(Value::as_str).unwrap();

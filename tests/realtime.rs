@@ -368,39 +368,11 @@ async fn a_push_before_disconnect_arrives_before_the_close_frame() {
 /// and buffers stayed).
 #[tokio::test]
 async fn a_caller_that_stops_reading_can_still_be_disconnected() {
-    let api = Api::builder()
-        .method("big", |_call: Call| async move {
-            Ok(Value::from("z".repeat(64 * 1024)))
-        })
-        .build()
-        .unwrap();
-    let server = RpcServer::builder(api)
-        .limits(Limits::default().outbound_queue(8).max_pending_calls(16))
-        .build()
-        .unwrap();
-    let hub = server.hub().clone();
-    let base = serve_at("/ws", server).await;
-    let (ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
-        .await
-        .unwrap();
-    let (mut tx, rx) = ws.split();
-    // 400 calls of 64 KiB replies (25 MB, far more than the socket buffers and the queue
-    // hold), from a task of its own: the server stops reading them when it is stuck.
-    let sender = tokio::spawn(async move {
-        for i in 0..400 {
-            let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["big"],"a":[]}}"#);
-            if tx.send(Message::Text(q.into())).await.is_err() {
-                break;
-            }
-        }
-        tx
-    });
-    eventually("connected", || hub.len() == 1).await;
+    let (hub, caller) = stuck_caller(|b| b).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     hub.peers()[0].disconnect(4000, "bye");
     eventually("the stuck connection left the hub", || hub.is_empty()).await;
-    sender.abort();
-    drop(rx);
+    caller.abort();
 }
 
 /// The heartbeat ends such a connection too: its pings find the queue full (they are
@@ -409,36 +381,47 @@ async fn a_caller_that_stops_reading_can_still_be_disconnected() {
 /// stayed for good).
 #[tokio::test]
 async fn the_heartbeat_ends_a_caller_that_stopped_reading() {
+    let (hub, caller) =
+        stuck_caller(|b| b.heartbeat(Duration::from_millis(50), Duration::from_millis(200))).await;
+    eventually("the silent connection left the hub", || hub.is_empty()).await;
+    caller.abort();
+}
+
+/// A server (its builder finished by `configure`) whose `big` method answers 64 KiB, with
+/// an outbound queue of 8, and a raw caller connected to it that sends 400 `big` calls
+/// (25 MB of replies, far more than the socket buffers and the queue hold) from a task of
+/// its own and never reads: the server's reader soon waits on the full queue.
+async fn stuck_caller(
+    configure: impl FnOnce(polycodec::rpc::RpcServerBuilder) -> polycodec::rpc::RpcServerBuilder,
+) -> (Hub, tokio::task::JoinHandle<()>) {
     let api = Api::builder()
         .method("big", |_call: Call| async move {
             Ok(Value::from("z".repeat(64 * 1024)))
         })
         .build()
         .unwrap();
-    let server = RpcServer::builder(api)
-        .limits(Limits::default().outbound_queue(8).max_pending_calls(16))
-        .heartbeat(Duration::from_millis(50), Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let builder =
+        RpcServer::builder(api).limits(Limits::default().outbound_queue(8).max_pending_calls(16));
+    let server = configure(builder).build().unwrap();
     let hub = server.hub().clone();
     let base = serve_at("/ws", server).await;
     let (ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
         .await
         .unwrap();
     let (mut tx, rx) = ws.split();
-    let sender = tokio::spawn(async move {
+    let caller = tokio::spawn(async move {
         for i in 0..400 {
             let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["big"],"a":[]}}"#);
             if tx.send(Message::Text(q.into())).await.is_err() {
                 break;
             }
         }
-        tx
+        // Holds the socket, unread, until aborted.
+        let _unread = rx;
+        std::future::pending::<()>().await;
     });
     eventually("connected", || hub.len() == 1).await;
-    eventually("the silent connection left the hub", || hub.is_empty()).await;
-    sender.abort();
-    drop(rx);
+    (hub, caller)
 }
 
 #[tokio::test]
