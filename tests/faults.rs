@@ -47,7 +47,7 @@ async fn clients_killed_mid_call_leave_the_server_and_others_unharmed() {
         let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/rpc"))
             .await
             .unwrap();
-        let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["slow"],"a":[]}}"#);
+        let q = common::compact_call(i, "slow", "");
         futures_util::SinkExt::send(&mut ws, q.into())
             .await
             .unwrap();

@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 fn num(call: &Call, i: usize) -> f64 {
     match call.value(i) {
         Value::Number(n) => *n,
@@ -139,6 +142,32 @@ fn shape(msg: &Value, lenient_error: bool) -> Value {
     Value::Object(o)
 }
 
+/// Send the captured client frames `sent`, then read text frames until `want` of them are
+/// kept by `read` (`None`: not compared), waiting at most 5 s for each.
+async fn replay(
+    ws: &mut Socket,
+    sent: Vec<String>,
+    want: usize,
+    what: &str,
+    read: impl Fn(&str) -> Option<Value>,
+) -> Vec<Value> {
+    for s in sent {
+        ws.send(Message::Text(s.into())).await.unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < want {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: no reply; got {got:?}"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            got.extend(read(&t));
+        }
+    }
+    got
+}
+
 /// The scenarios of one capture in `codecs/kkrpc/frames.json`.
 fn scenarios_of(capture: &str) -> Vec<Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -212,23 +241,14 @@ async fn captured_compact_frames_get_structurally_the_same_replies() {
                 })
                 .map(|f| decode(&*codec, &text(f)))
                 .collect();
-            for s in &sent {
-                ws.send(Message::Text(s.clone().into())).await.unwrap();
-            }
-            let mut got = Vec::new();
-            while got.len() < expected.len() {
-                let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-                    .await
-                    .unwrap_or_else(|_| panic!("{name} / {label}: no reply; got {got:?}"))
-                    .unwrap()
-                    .unwrap();
-                if let Message::Text(t) = msg {
-                    let v = decode(&*codec, &t);
-                    if v.get("t") != Some(&Value::from("cbr")) {
-                        got.push(v);
-                    }
-                }
-            }
+            let got = replay(
+                &mut ws,
+                sent,
+                expected.len(),
+                &format!("{name} / {label}"),
+                |t| Some(decode(&*codec, t)).filter(|v| v.get("t") != Some(&Value::from("cbr"))),
+            )
+            .await;
             let lenient = label.starts_with("unknown") || label.starts_with("call a non-function");
             for (g, e) in got.iter().zip(&expected) {
                 assert_eq!(shape(g, lenient), shape(e, lenient), "{name} / {label}");
@@ -334,20 +354,15 @@ async fn captured_legacy_0_7_frames_get_structurally_the_same_replies() {
                     .collect()
             };
             let expected: Vec<Value> = of("server->client").iter().map(|t| read(t)).collect();
-            for s in of("client->server") {
-                ws.send(Message::Text(s.into())).await.unwrap();
-            }
-            let mut got = Vec::new();
-            while got.len() < expected.len() {
-                let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-                    .await
-                    .unwrap_or_else(|_| panic!("{name} / {label}: no reply; got {got:?}"))
-                    .unwrap()
-                    .unwrap();
-                if let Message::Text(t) = msg {
-                    got.push(read(&t));
-                }
-            }
+            let sent = of("client->server");
+            let got = replay(
+                &mut ws,
+                sent,
+                expected.len(),
+                &format!("{name} / {label}"),
+                |t| Some(read(t)),
+            )
+            .await;
             // Unknown methods: kkrpc 0.7.0 sends the message as a string. The cause: the
             // mirrored method gives none (kkrpc 2.x sends none, so the compact replay has none).
             let lenient = label.starts_with("unknown") || label == "throw Error with cause";

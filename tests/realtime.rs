@@ -249,7 +249,7 @@ async fn over_the_rate_limit_gets_an_error_and_repeated_abuse_closes_with_1008()
         .await
         .unwrap();
     for i in 0..20 {
-        let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["add"],"a":[1,2]}}"#);
+        let q = common::compact_call(i, "add", "1,2");
         if ws.send(Message::Text(q.into())).await.is_err() {
             break;
         }
@@ -294,7 +294,7 @@ async fn burst_then_close(base: &str) {
     let pad = "p".repeat(1000);
     let sender = tokio::spawn(async move {
         for i in 0..2000 {
-            let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["add"],"a":[1,2,"{pad}"]}}"#);
+            let q = common::compact_call(i, "add", &format!(r#"1,2,"{pad}""#));
             if tx.send(Message::Text(q.into())).await.is_err() {
                 break;
             }
@@ -411,7 +411,7 @@ async fn stuck_caller(
     let (mut tx, rx) = ws.split();
     let caller = tokio::spawn(async move {
         for i in 0..400 {
-            let q = format!(r#"{{"t":"q","id":"{i}","op":"call","p":["big"],"a":[]}}"#);
+            let q = common::compact_call(i, "big", "");
             if tx.send(Message::Text(q.into())).await.is_err() {
                 break;
             }

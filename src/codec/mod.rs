@@ -90,45 +90,39 @@ pub trait Codec: std::any::Any + Send + Sync {
     }
 }
 
-impl dyn Codec {
-    /// Encode any `T: Serialize` with this codec. A built-in codec takes its typed path (no
-    /// `erased_serde` in between, which keeps only an error's message: a `Limit` error came
-    /// out as `Data`).
-    pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
-        let any: &dyn std::any::Any = self;
-        if let Some(c) = any.downcast_ref::<Json>() {
-            return c.to_vec(value);
+/// Return `$call` on the built-in codec `$codec` is, if it is one: `$c` names it. The typed
+/// paths of `dyn Codec` go there (no `erased_serde` in between, which keeps only an error's
+/// message: a `Limit` error came out as `Data`, without its offset).
+macro_rules! on_builtin {
+    ($codec:expr, |$c:ident| $call:expr) => {{
+        let any: &dyn std::any::Any = $codec;
+        if let Some($c) = any.downcast_ref::<Json>() {
+            return $call;
         }
-        if let Some(c) = any.downcast_ref::<SuperJson>() {
-            return c.to_vec(value);
+        if let Some($c) = any.downcast_ref::<SuperJson>() {
+            return $call;
         }
-        if let Some(c) = any.downcast_ref::<MsgPack>() {
-            return c.to_vec(value);
+        if let Some($c) = any.downcast_ref::<MsgPack>() {
+            return $call;
         }
         #[cfg(feature = "bincode")]
-        if let Some(c) = any.downcast_ref::<Bincode>() {
-            return c.to_vec(value);
+        if let Some($c) = any.downcast_ref::<Bincode>() {
+            return $call;
         }
+    }};
+}
+
+impl dyn Codec {
+    /// Encode any `T: Serialize` with this codec (a built-in codec takes its typed path).
+    pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>> {
+        on_builtin!(self, |c| c.to_vec(value));
         self.encode_erased(&value)
     }
 
-    /// Decode any `T: DeserializeOwned` with this codec. A built-in codec takes its typed
-    /// path, which keeps an error's category, byte offset and path (see `encode`).
+    /// Decode any `T: DeserializeOwned` with this codec (a built-in codec takes its typed
+    /// path, which keeps an error's category, byte offset and path).
     pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        let any: &dyn std::any::Any = self;
-        if let Some(c) = any.downcast_ref::<Json>() {
-            return c.from_slice(bytes);
-        }
-        if let Some(c) = any.downcast_ref::<SuperJson>() {
-            return c.from_slice(bytes);
-        }
-        if let Some(c) = any.downcast_ref::<MsgPack>() {
-            return c.from_slice(bytes);
-        }
-        #[cfg(feature = "bincode")]
-        if let Some(c) = any.downcast_ref::<Bincode>() {
-            return c.from_slice(bytes);
-        }
+        on_builtin!(self, |c| c.from_slice(bytes));
         let mut out = None;
         self.decode_erased(bytes, &mut |d| {
             out = Some(erased_serde::deserialize::<T>(d).map_err(Error::from_erased)?);

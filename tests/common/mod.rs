@@ -290,3 +290,9 @@ pub async fn serve_at(path: &str, server: polycodec::rpc::RpcServer) -> std::net
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
+
+/// The text of a compact kkrpc call `id` of `method` with the JSON arguments `args` (what a
+/// raw-socket test sends where the `Client` would not).
+pub fn compact_call(id: impl std::fmt::Display, method: &str, args: &str) -> String {
+    format!(r#"{{"t":"q","id":"{id}","op":"call","p":["{method}"],"a":[{args}]}}"#)
+}
