@@ -252,15 +252,45 @@ impl Drop for CallbackInner {
     }
 }
 
-/// The writer's next frame while `closing` waits for the queue: a queued frame, or the
-/// close frame once the queue is empty (which ends `closing`).
-fn take_queued(out: &mut mpsc::Receiver<Frame>, closing: &mut Option<Closing>) -> Frame {
+/// The writer's next frame while the close `waiting` waits for the queue: the close frame
+/// of a close that goes first if one replaced it, else a queued frame, else (the queue is
+/// empty) its own close frame. `None` once a close frame is given.
+fn next_while_closing(
+    kill: &tokio::sync::watch::Receiver<Option<Closing>>,
+    out: &mut mpsc::Receiver<Frame>,
+    waiting: &mut Option<Closing>,
+) -> Frame {
+    let forced = kill.borrow().as_ref().is_some_and(|k| !k.after_queued);
+    let close = |k: Closing| Frame::Close(k.code, k.reason);
+    if forced {
+        waiting.take();
+        return kill
+            .borrow()
+            .clone()
+            .map_or(Frame::Close(1000, String::new()), close);
+    }
     match out.try_recv() {
         Ok(f) => f,
-        Err(_) => match closing.take() {
-            Some(k) => Frame::Close(k.code, k.reason),
-            None => Frame::Close(1000, String::new()),
-        },
+        Err(_) => waiting
+            .take()
+            .map_or(Frame::Close(1000, String::new()), close),
+    }
+}
+
+/// Resolves once a close is decided on `rx` (a receiver kept for a whole loop: one per
+/// wait was a subscription per frame); returns it.
+async fn closed(rx: &mut tokio::sync::watch::Receiver<Option<Closing>>) -> Closing {
+    loop {
+        if let Some(k) = rx.borrow_and_update().clone() {
+            return k;
+        }
+        if rx.changed().await.is_err() {
+            return Closing {
+                code: 1000,
+                reason: String::new(),
+                after_queued: false,
+            };
+        }
     }
 }
 
@@ -427,25 +457,22 @@ impl Shared {
         S: futures_util::Sink<M> + Unpin + Send + 'static,
     {
         use futures_util::SinkExt;
-        let me = self.clone();
+        let mut kill = self.kill.subscribe();
         tokio::spawn(async move {
             // A close that waits for the frames queued before it was decided.
             let mut closing: Option<Closing> = None;
             loop {
                 let frame = match closing {
-                    Some(_) => match me.forced_close() {
-                        Some(k) => Frame::Close(k.code, k.reason),
-                        None => take_queued(&mut out, &mut closing),
-                    },
+                    Some(_) => next_while_closing(&kill, &mut out, &mut closing),
                     None => tokio::select! {
                         f = out.recv() => match f {
                             Some(f) => f,
                             None => break,
                         },
-                        k = me.killed() => {
+                        k = closed(&mut kill) => {
                             if k.after_queued {
                                 closing = Some(k);
-                                take_queued(&mut out, &mut closing)
+                                next_while_closing(&kill, &mut out, &mut closing)
                             } else {
                                 Frame::Close(k.code, k.reason)
                             }
@@ -469,11 +496,8 @@ impl Shared {
                     // a slow reader must not be fed the whole queue before its close frame.
                     if !last {
                         next = match closing {
-                            Some(_) => Some(match me.forced_close() {
-                                Some(k) => Frame::Close(k.code, k.reason),
-                                None => take_queued(&mut out, &mut closing),
-                            }),
-                            None if me.kill.borrow().is_none() => out.try_recv().ok(),
+                            Some(_) => Some(next_while_closing(&kill, &mut out, &mut closing)),
+                            None if kill.borrow().is_none() => out.try_recv().ok(),
                             None => None,
                         };
                     }
@@ -571,26 +595,10 @@ impl Shared {
         });
     }
 
-    /// A close decided to go before the queue, if any.
-    fn forced_close(&self) -> Option<Closing> {
-        self.kill.borrow().clone().filter(|k| !k.after_queued)
-    }
-
-    /// Resolves once the connection has been killed; returns the close to make.
+    /// Resolves once the connection has been killed; returns the close to make. (Loops keep
+    /// one receiver and call [`closed`].)
     pub(crate) async fn killed(&self) -> Closing {
-        let mut rx = self.kill.subscribe();
-        loop {
-            if let Some(k) = rx.borrow_and_update().clone() {
-                return k;
-            }
-            if rx.changed().await.is_err() {
-                return Closing {
-                    code: 1000,
-                    reason: String::new(),
-                    after_queued: false,
-                };
-            }
-        }
+        closed(&mut self.kill.subscribe()).await
     }
 
     /// Take a token for one request. `Err(close)` when over the limit; `close` says the
@@ -621,13 +629,14 @@ impl Shared {
     ) {
         use futures_util::StreamExt;
         let mut legacy_buf = String::new();
+        let mut kill = self.kill.subscribe();
         loop {
             let frame = tokio::select! {
                 f = inbound.next() => match f {
                     Some(f) => f,
                     None => break,
                 },
-                _ = self.killed() => break,
+                _ = closed(&mut kill) => break,
             };
             self.last_seen
                 .store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -858,31 +867,44 @@ impl Shared {
         if hint.is_some_and(|h| h != protocol) {
             tracing::debug!(conn = self.id, "a compact message with a trailing newline");
         }
-        // The held pushes are re-sent and the protocol set under the `held` lock, which
-        // `Peer::hold` checks the protocol under: a push either is held and re-sent here, or
-        // sees the protocol and is queued after the re-sent ones (set first, a concurrent
-        // broadcast that saw it overtook the held pushes).
-        {
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            let (wire_codec, first) = {
-                let mut w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
-                if !w.negotiated {
+        // Once the protocol is known (it never reverts), one lock per message.
+        let known = {
+            let mut w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
+            let known = w.protocol.is_some();
+            if known {
+                if !w.negotiated && !Arc::ptr_eq(&w.codec, &codec) {
                     // Answer in kind: server-initiated calls use what the peer last sent.
                     w.codec = codec.clone();
                 }
-                (w.codec.clone(), w.protocol.is_none())
+                w.protocol = Some(protocol);
+            }
+            known
+        };
+        if known {
+            return self.dispatch(msg, protocol, codec).await;
+        }
+        // The first message: the held pushes are re-sent and the protocol set under the
+        // `held` lock, which `Peer::hold` checks the protocol under: a push either is held
+        // and re-sent here, or sees the protocol and is queued after the re-sent ones (set
+        // first, a concurrent broadcast that saw it overtook the held pushes).
+        {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            let wire_codec = {
+                let mut w = self.wire.lock().unwrap_or_else(|p| p.into_inner());
+                if !w.negotiated {
+                    w.codec = codec.clone();
+                }
+                w.codec.clone()
             };
-            if first {
-                let held = std::mem::take(&mut *held);
-                // Legacy peers already got them; compact peers get them now, in their form
-                // (encoded under the `held` lock only: `wire` is taken by every send).
-                if protocol == Protocol::Compact {
-                    let peer = Peer(self.clone());
-                    let legacy = self.opts.legacy_errors;
-                    for (method, args) in held {
-                        if let Ok(f) = push_frame(&method, args, protocol, &*wire_codec, legacy) {
-                            let _ = peer.push_frame(f);
-                        }
+            let held = std::mem::take(&mut *held);
+            // Legacy peers already got them; compact peers get them now, in their form
+            // (encoded under the `held` lock only: `wire` is taken by every send).
+            if protocol == Protocol::Compact {
+                let peer = Peer(self.clone());
+                let legacy = self.opts.legacy_errors;
+                for (method, args) in held {
+                    if let Ok(f) = push_frame(&method, args, protocol, &*wire_codec, legacy) {
+                        let _ = peer.push_frame(f);
                     }
                 }
             }
