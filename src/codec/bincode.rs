@@ -108,6 +108,22 @@ enum Wire {
     Annotated(String, String, Box<Nested>),
 }
 
+impl Wire {
+    /// A kind that holds other `Wire`s: one level of recursion, on a grown stack where
+    /// needed, when it is written, read or dropped.
+    fn is_container(&self) -> bool {
+        matches!(
+            self,
+            Wire::Array(_)
+                | Wire::Object(_)
+                | Wire::Map(_)
+                | Wire::Set(_)
+                | Wire::Error { .. }
+                | Wire::Annotated(..)
+        )
+    }
+}
+
 /// A [`Wire`] inside another: reading one counts nesting, so hostile input that nests
 /// deeper than the limit is an error instead of a stack overflow (bincode itself does not
 /// limit depth).
@@ -125,15 +141,7 @@ impl Nested {
 /// overflowed a 128 KiB thread stack when its `Wire` was dropped).
 impl Drop for Nested {
     fn drop(&mut self) {
-        if matches!(
-            self.0,
-            Wire::Array(_)
-                | Wire::Object(_)
-                | Wire::Map(_)
-                | Wire::Set(_)
-                | Wire::Error { .. }
-                | Wire::Annotated(..)
-        ) {
+        if self.0.is_container() {
             let inner = std::mem::replace(&mut self.0, Wire::Null);
             crate::codec::superjson::de::grow(move || drop(inner));
         }
@@ -145,14 +153,10 @@ impl Drop for Nested {
 /// debug build). Scalars, most elements, skip the stack probe.
 impl Serialize for Nested {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match &self.0 {
-            Wire::Array(_)
-            | Wire::Object(_)
-            | Wire::Map(_)
-            | Wire::Set(_)
-            | Wire::Error { .. }
-            | Wire::Annotated(..) => crate::codec::superjson::de::grow(|| self.0.serialize(s)),
-            _ => self.0.serialize(s),
+        if self.0.is_container() {
+            crate::codec::superjson::de::grow(|| self.0.serialize(s))
+        } else {
+            self.0.serialize(s)
         }
     }
 }
@@ -305,7 +309,11 @@ impl ToWire {
 /// The `Value` a decoded [`Wire`] stands for; collections of more than `max_len` elements
 /// (or members, or entries) are a `Limit` error.
 fn from_wire(w: Wire, max_len: usize) -> Result<Value> {
-    crate::codec::superjson::de::grow(|| from_wire_inner(w, max_len))
+    if w.is_container() {
+        crate::codec::superjson::de::grow(|| from_wire_inner(w, max_len))
+    } else {
+        from_wire_inner(w, max_len)
+    }
 }
 
 fn from_wire_inner(w: Wire, max_len: usize) -> Result<Value> {

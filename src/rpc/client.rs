@@ -45,7 +45,8 @@ pub struct ClientBuilder {
     codecs: Vec<String>,
     api: Api,
     registry: Registry,
-    /// Why a [`ClientBuilder::register`] failed, reported by `connect`.
+    /// Why a [`ClientBuilder::register`] failed, reported by `connect` (a message: the
+    /// builder is `Clone`, `crate::Error` is not).
     register_error: Option<String>,
     limits: Limits,
     call_timeout: Duration,

@@ -133,13 +133,9 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
     fn room_of(peer: &Peer) -> String {
         let raw = peer.info().path.rsplit('/').next().unwrap_or("lobby");
         // Percent-decoded: the page opens `/chat/my%20room` for "my room". A name whose
-        // escapes are no UTF-8 stays as sent (decoded, `%FF` and `%FE` were one room).
-        let decoded = super::server::percent_decode(raw, false);
-        if decoded.contains('\u{FFFD}') && !raw.contains('\u{FFFD}') {
-            raw.to_owned()
-        } else {
-            decoded
-        }
+        // escapes are no UTF-8 stays as sent (decoded lossily, `%FF` and `%FE` were one room).
+        String::from_utf8(super::server::percent_decode_bytes(raw, false))
+            .unwrap_or_else(|_| raw.to_owned())
     }
     fn message(room: &str, user: &str, text: &str, system: bool) -> Value {
         let mut m = Object::new();

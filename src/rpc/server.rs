@@ -136,6 +136,11 @@ pub struct Heartbeat {
 /// `s` with `%XX` escapes decoded (and `+` as a space in a query, `plus_is_space`); bytes
 /// that are no UTF-8 become U+FFFD.
 pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s, plus_is_space)).into_owned()
+}
+
+/// The bytes `s` stands for with its `%XX` escapes decoded (see [`percent_decode`]).
+pub(crate) fn percent_decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -155,7 +160,7 @@ pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// Percent-decoded query pairs of a URI.

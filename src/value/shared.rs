@@ -151,7 +151,6 @@ impl Ref {
 }
 
 /// A resolved [`Ref`]: derefs to the shared value and keeps it alive.
-#[derive(Clone)]
 pub struct Resolved(Arc<Node>);
 
 impl Deref for Resolved {

@@ -10,7 +10,7 @@ use super::path::push_escaped;
 use crate::codec::reuse;
 use crate::codec::text::write::write_str;
 use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
-use crate::value::{Ref, Resolved, Value};
+use crate::value::{Ref, Value};
 use crate::{Error, Limits, Result};
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -176,9 +176,10 @@ pub(crate) struct Encoder {
     replay: u32,
     /// > 0 while inside a shared node (writes there count against the expansion budget).
     pub(crate) in_ref: u32,
-    /// Shared nodes whose addresses are recorded as identities, alive until the encode
-    /// ends (see [`Self::shared_payload`]).
-    keep: Vec<Resolved>,
+    /// What holds the shared nodes the typed writer recorded as identities, alive until the
+    /// encode ends: a node's address must name no other node meanwhile, and a `Serialize`
+    /// impl may drop the `Value` it came from (see [`Self::shared_payload`], [`Self::built`]).
+    keep: Vec<Value>,
     expansion_left: usize,
     depth_left: usize,
     max_depth: usize,
@@ -892,11 +893,6 @@ impl Encoder {
         if self.mode == Mode::SuperJson && self.replay == 0 {
             self.record(IdKey::Ptr(addr));
         }
-        if self.mode == Mode::SuperJson && !seen {
-            // A node reached through a payload the typed writer built (an Error's props) may
-            // be dropped before the encode ends, and its address taken by another node.
-            self.keep.push(resolved.clone());
-        }
         if seen && self.dedupe {
             self.write_null();
             return Ok(());
@@ -926,6 +922,17 @@ impl Encoder {
         res
     }
 
+    /// Write a value the typed writer built from a payload (an Error's props, an annotated
+    /// value) and keep it until the encode ends: the shared nodes it holds (claimed from the
+    /// `Serialize` impl's `Value`) are recorded by address.
+    pub(crate) fn built(&mut self, v: Value) -> Result<()> {
+        let res = self.value(&v);
+        if self.mode == Mode::SuperJson {
+            self.keep.push(v);
+        }
+        res
+    }
+
     /// A shared node met by the typed writer (a `SHARED` newtype), written by `write`: its
     /// places are recorded as [`Self::shared`] records them. The node is kept until the
     /// encode ends: a `Serialize` impl may drop a temporary `Value` whose node's address
@@ -940,7 +947,7 @@ impl Encoder {
         let identity = self.mode == Mode::SuperJson;
         let seen = identity && self.ids.contains_key(&IdKey::Ptr(addr));
         if identity && !seen {
-            self.keep.extend(node.resolve());
+            self.keep.push(Value::Ref(node));
         }
         if identity && self.replay == 0 {
             self.record(IdKey::Ptr(addr));

@@ -285,15 +285,10 @@ impl<'e> ser::Serializer for &'e mut Encoder {
                     v.serialize(self)
                 }
             }
-            Magic::Ref => {
-                self.in_ref += 1;
-                let res = self.charge().and_then(|_| v.serialize(&mut *self));
-                self.in_ref -= 1;
-                res
-            }
-            // `Value`'s `Serialize` offers the node whose value this is: claimed, it is one
-            // identity for `referentialEqualities` (kept alive until the text is done).
-            Magic::Shared => match Ref::claim(v) {
+            // For `Shared`, `Value`'s `Serialize` offers the node whose value this is: claimed,
+            // it is one identity for `referentialEqualities` (kept alive until the text is
+            // done). Unclaimed, and for `Ref`, the value is written inside a shared node.
+            Magic::Ref | Magic::Shared => match Ref::claim(v).filter(|_| m == Magic::Shared) {
                 Some(node) => self.shared_payload(node, |enc| v.serialize(enc)),
                 None => {
                     self.in_ref += 1;
@@ -345,11 +340,10 @@ impl<'e> ser::Serializer for &'e mut Encoder {
                     self.write_annotated_str(&s, if m == Magic::Url { "URL" } else { "regexp" });
                     Ok(())
                 }
-                other => self.value(&from_magic(m, other)?),
+                other => self.built(from_magic(m, other)?),
             },
             Magic::Error | Magic::Annotated | Magic::TypedArray => {
-                let payload = to_value(v)?;
-                self.value(&from_magic(m, payload)?)
+                self.built(from_magic(m, to_value(v)?)?)
             }
         }
     }
