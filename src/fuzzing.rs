@@ -131,6 +131,7 @@ pub fn superjson_meta(input: &[u8]) {
 }
 
 /// The RPC frame classifier and parser: any bytes, as a text and as a binary frame.
+#[cfg(feature = "rpc")]
 pub fn rpc_frame(input: &[u8]) {
     let _ = crate::rpc::classify(input);
 }

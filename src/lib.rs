@@ -10,6 +10,23 @@
 //!   goes straight through any of them; [`js`] marks fields that are JS Dates, Maps, Sets,
 //!   bigints or `undefined`.
 //! * One [`Limits`] config for everything decoded from strangers.
+//! * [`rpc`] (features `server` and `client`, on by default): kkrpc-compatible RPC over
+//!   WebSocket, an axum handler and a tokio-tungstenite client, with rooms, broadcast and
+//!   presence.
+//!
+//! ## Feature flags
+//!
+//! | feature | default | what it brings | dependencies it adds |
+//! |---|---|---|---|
+//! | *(none)* | | [`Value`], [`Limits`], [`Error`], every codec in [`codec`], [`js`] | serde, serde_json, rmp, chrono, url, … (no async runtime) |
+//! | `rpc` | via `server`/`client` | the RPC core: `rpc::Api`, the kkrpc protocols, the connection engine, `rpc::Hub` | tokio (`rt`, `sync`, `time`, `macros`), futures-util, tracing |
+//! | `server` | yes | `rpc::RpcServer`: the axum WebSocket handler, codec negotiation, auth before upgrade, the demo API | axum (`ws`, `http1`), tungstenite |
+//! | `client` | yes | `rpc::Client`: the tokio-tungstenite client | tokio-tungstenite |
+//! | `bincode` | no | `codec::Bincode` (bincode 2.0.1; unmaintained upstream) | bincode |
+//!
+//! A codec-only user writes `polycodec = { version = "0.1", default-features = false }`.
+//! The `polycodec` command (`transcode`, `serve`) is the `polycodec-cli` package, so its
+//! own dependencies (a log subscriber, signal handling) never reach a library user.
 //!
 //! ```
 //! use polycodec::codec::{Registry, SuperJson};
@@ -27,12 +44,14 @@
 // an all-ASCII string skips `from_utf8`'s validation in the JSON reader (`codec::text::read`)
 // and in the MessagePack reader (`codec::utf8`).
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod codec;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;
+#[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod value;
 
@@ -55,6 +74,6 @@ pub(crate) mod testing {
 }
 
 /// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "server", feature = "client"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -65,8 +65,7 @@ pub trait Codec: std::any::Any + Send + Sync {
     }
 
     /// This codec applying `limits` in place of its own: how an endpoint
-    /// ([`RpcServerBuilder::limits`](crate::rpc::RpcServerBuilder::limits),
-    /// [`ClientBuilder::limits`](crate::rpc::ClientBuilder::limits)) gives every codec it
+    /// (the RPC layer's `RpcServerBuilder::limits` and `ClientBuilder::limits`) gives every codec it
     /// negotiates one set of limits. Default: `None`, the codec keeps its own (a codec that
     /// reads [`Limits`] returns a copy of itself with them; the built-in codecs do).
     fn limited(&self, limits: Limits) -> Option<Arc<dyn Codec>> {

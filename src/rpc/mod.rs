@@ -10,15 +10,19 @@
 //!   goes out as [`CallArg::Callback`].
 
 mod api;
+#[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "server")]
 pub mod demo;
 mod error;
 mod hub;
 mod message;
+#[cfg(feature = "server")]
 mod server;
 mod session;
 
 pub use api::{Api, ApiBuilder, BoxFuture, Call, Property};
+#[cfg(feature = "client")]
 pub use client::{Client, ClientBuilder};
 pub use error::{codes, RpcError};
 pub use hub::Hub;
@@ -45,6 +49,7 @@ pub fn classify(frame: &[u8]) -> Option<Protocol> {
     message::parse(doc).ok().map(|(p, _)| p)
 }
 pub use message::{LegacyErrors, Protocol};
+#[cfg(feature = "server")]
 pub use server::{
     AuthError, AuthRequest, Authenticate, Heartbeat, OnClose, OnConnect, RpcServer,
     RpcServerBuilder,

@@ -322,6 +322,7 @@ pub(crate) fn from_value_within<T: de::DeserializeOwned>(
 
 /// Deserialize a `T` from a list of values read as one JS array (an argument list),
 /// without building that array.
+#[cfg(feature = "rpc")]
 pub(crate) fn from_values<T: de::DeserializeOwned>(items: &[Value]) -> Result<T> {
     let budget = Cell::new(crate::Limits::default().ref_expansion());
     let undefined = Value::Undefined;

@@ -42,11 +42,20 @@ pub fn assert_none_differ(failures: &[String], total: usize) {
     );
 }
 
+/// The repository's root: where `codecs/`, `js/` and `node_modules/` are, whichever
+/// package of the workspace (`polycodec` at the root, `polycodec-cli` in `cli/`) runs the test.
+pub fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if manifest.join("package-lock.json").exists() {
+        manifest
+    } else {
+        manifest.parent().expect("cli/ has a parent").to_path_buf()
+    }
+}
+
 /// Path of a file under `codecs/`.
 pub fn codecs_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("codecs")
-        .join(rel)
+    repo_root().join("codecs").join(rel)
 }
 
 /// Read a JSON file with polycodec's own JSON codec (no recursion limit problems).
@@ -280,15 +289,6 @@ impl Normalizer {
             other => other.clone(),
         }
     }
-}
-
-/// Serve `server` at `path` on 127.0.0.1, port 0 (loopback only); returns its address.
-pub async fn serve_at(path: &str, server: polycodec::rpc::RpcServer) -> std::net::SocketAddr {
-    let app = axum::Router::new().route(path, axum::routing::get(server.handler()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
 }
 
 /// The text of a compact kkrpc call `id` of `method` with the JSON arguments `args` (what a

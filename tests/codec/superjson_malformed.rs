@@ -3,9 +3,7 @@
 //! is lenient, never a panic or a hang. Each deliberate difference is listed with its
 //! reason.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polycodec::codec::{Codec, SuperJson};
 use polycodec::{Category, Limits, Value};
 

@@ -36,7 +36,7 @@ fn replay(dir: &Path, check: Check) -> usize {
 
 #[test]
 fn every_saved_crash_and_corpus_input_passes_the_fuzz_checks() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = crate::common::repo_root().join("fuzz");
     let mut total = 0;
     for (name, check) in targets() {
         total += replay(&root.join("regressions").join(name), check);
@@ -48,7 +48,7 @@ fn every_saved_crash_and_corpus_input_passes_the_fuzz_checks() {
 #[test]
 fn conformance_data_passes_the_fuzz_checks() {
     use polycodec::codec::{Codec, Json};
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("codecs");
+    let root = crate::common::repo_root().join("codecs");
     let read = |p: &str| {
         Json::new()
             .with_limits(polycodec::Limits::unlimited())

@@ -3,9 +3,7 @@
 //! and encoding that value gives `stringified` back byte for byte. Every exception is named
 //! below with its reason.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polycodec::codec::SuperJson;
 use polycodec::Value;
 

@@ -1,6 +1,8 @@
 //! The `polycodec` command line: transcoding between every pair of codecs, canonical
 //! superjson re-encoding of the conformance vectors, and one-line errors.
 
+#[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -22,7 +22,7 @@ impl Drop for Server {
 }
 
 fn serve(extra: &[&str]) -> Server {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &crate::common::repo_root();
     let mut child = Command::new(env!("CARGO_BIN_EXE_polycodec"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(extra)
@@ -49,7 +49,7 @@ fn serve(extra: &[&str]) -> Server {
 }
 
 fn node(script: &str, args: &[&str]) -> (bool, String, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &crate::common::repo_root();
     assert!(
         root.join("node_modules/playwright-core").exists(),
         "run scripts/test (npm ci)"
@@ -67,14 +67,13 @@ fn node(script: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn two_browser_pages_chat_in_one_room_and_a_screenshot_is_written() {
+pub fn two_browser_pages_chat_in_one_room_and_a_screenshot_is_written() {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is missing: scripts/test installs Debian's chromium"
     );
     let server = serve(&[]);
-    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/chat-screenshot.png");
+    let shot = crate::common::repo_root().join("target/chat-screenshot.png");
     let _ = std::fs::remove_file(&shot);
     let (ok, out, err) = node(
         "browser-chat-test.mjs",
@@ -90,16 +89,14 @@ fn two_browser_pages_chat_in_one_room_and_a_screenshot_is_written() {
     );
 }
 
-#[test]
-fn kkrpc_0_2_2_client_joins_a_chat_room_and_receives_broadcasts() {
+pub fn kkrpc_0_2_2_client_joins_a_chat_room_and_receives_broadcasts() {
     let server = serve(&[]);
     let ws = server.base.replace("http://", "ws://");
     let (ok, out, err) = node("kkrpc-chat-client.mjs", &[&ws, "kkrpc-room"]);
     assert!(ok, "kkrpc chat client failed:\n{out}\n{err}");
 }
 
-#[test]
-fn with_a_token_the_page_routes_still_load_but_upgrades_need_it() {
+pub fn with_a_token_the_page_routes_still_load_but_upgrades_need_it() {
     let server = serve(&["--token", "s3cret"]);
     let ws = server.base.replace("http://", "ws://");
     // The page itself is plain HTTP (with CORS headers); sockets without the token get 401.
@@ -127,8 +124,7 @@ fn with_a_token_the_page_routes_still_load_but_upgrades_need_it() {
     });
 }
 
-#[test]
-fn cors_headers_are_on_http_routes_and_never_on_the_upgrade() {
+pub fn cors_headers_are_on_http_routes_and_never_on_the_upgrade() {
     use std::io::{Read, Write};
     let server = serve(&[]);
     let addr = server.base.trim_start_matches("http://").to_owned();

@@ -3,15 +3,13 @@
 //! (`slow_reader_is_closed_not_buffered_forever`), and peers that send half a frame and go
 //! silent.
 
-mod common;
-
 use polycodec::rpc::{demo, Api, Call, Client, RpcServer};
 use polycodec::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn serve(server: RpcServer) -> std::net::SocketAddr {
-    common::serve_at("/rpc", server).await
+    crate::serve::serve_at("/rpc", server).await
 }
 
 async fn eventually(what: &str, f: impl Fn() -> bool) {
@@ -47,7 +45,7 @@ async fn clients_killed_mid_call_leave_the_server_and_others_unharmed() {
         let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/rpc"))
             .await
             .unwrap();
-        let q = common::compact_call(i, "slow", "");
+        let q = crate::common::compact_call(i, "slow", "");
         futures_util::SinkExt::send(&mut ws, q.into())
             .await
             .unwrap();

@@ -1,8 +1,6 @@
 //! RPC over WebSocket: Rust client against Rust server over every codec, negotiation,
 //! callbacks both ways, errors that survive the trip, and concurrency.
 
-mod common;
-
 use polycodec::rpc::{codes, demo, Api, Call, CallArg, Client, RpcError, RpcServer};
 use polycodec::Value;
 use std::sync::{Arc, Mutex};
@@ -10,7 +8,7 @@ use std::time::Duration;
 
 /// Serve `server` on 127.0.0.1, port 0; returns the `ws://` base URL.
 async fn serve(server: RpcServer) -> String {
-    format!("ws://{}/rpc", common::serve_at("/rpc", server).await)
+    format!("ws://{}/rpc", crate::serve::serve_at("/rpc", server).await)
 }
 
 async fn demo_server() -> String {

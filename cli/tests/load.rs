@@ -3,6 +3,10 @@
 //! the README's figure comes from a 10,000-connection run of this test), and the server's
 //! memory per idle connection is measured on the `polycodec serve` process.
 
+#[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
 use polycodec::rpc::Client;
 use std::io::BufRead;
 use std::time::Duration;
@@ -39,7 +43,7 @@ impl Drop for Server {
 }
 
 fn spawn_server() -> Server {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &common::repo_root();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polycodec"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .current_dir(root)

@@ -3,8 +3,6 @@
 //! `superjson_malformed.rs`; exponential reference graphs in
 //! `a_small_payload_never_expands_into_a_huge_tree` there.)
 
-mod common;
-
 use futures_util::{SinkExt, StreamExt};
 use polycodec::codec::{Codec, Json, MsgPack, SuperJson};
 use polycodec::rpc::{demo, RpcServer};
@@ -165,7 +163,7 @@ async fn hostile_frames_get_error_replies_and_the_connection_keeps_working() {
         .limits(polycodec::Limits::default().max_message_bytes(256 * 1024))
         .build()
         .unwrap();
-    let addr = common::serve_at("/rpc", rpc).await;
+    let addr = crate::serve::serve_at("/rpc", rpc).await;
 
     // Text codec negotiated: JSON.
     let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
@@ -237,7 +235,7 @@ async fn too_many_calls_in_flight_get_an_error_each() {
         .limits(polycodec::Limits::default().max_pending_calls(2))
         .build()
         .unwrap();
-    let addr = common::serve_at("/rpc", rpc).await;
+    let addr = crate::serve::serve_at("/rpc", rpc).await;
     let client = std::sync::Arc::new(
         polycodec::rpc::Client::connect(format!("ws://{addr}/rpc"))
             .await

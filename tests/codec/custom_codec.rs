@@ -1,7 +1,7 @@
 //! A codec defined outside the crate (`examples/cbor_codec.rs`) registers and works through
 //! the same API as the built-in ones.
 
-#[path = "../examples/cbor_codec.rs"]
+#[path = "../../examples/cbor_codec.rs"]
 mod cbor_codec;
 
 #[test]

@@ -2,8 +2,6 @@
 //! presence, auth before upgrade, heartbeat, rate limits, size limits, slow readers,
 //! lifecycle hooks and graceful shutdown.
 
-mod common;
-
 use futures_util::{SinkExt, StreamExt};
 use polycodec::rpc::{
     codes, demo, Api, AuthError, Call, Client, ClientBuilder, Hub, Identity, RpcError, RpcServer,
@@ -14,7 +12,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn serve_at(path: &str, server: RpcServer) -> String {
-    format!("ws://{}", common::serve_at(path, server).await)
+    format!("ws://{}", crate::serve::serve_at(path, server).await)
 }
 
 /// Wait until `f` holds (bounded).
@@ -249,7 +247,7 @@ async fn over_the_rate_limit_gets_an_error_and_repeated_abuse_closes_with_1008()
         .await
         .unwrap();
     for i in 0..20 {
-        let q = common::compact_call(i, "add", "1,2");
+        let q = crate::common::compact_call(i, "add", "1,2");
         if ws.send(Message::Text(q.into())).await.is_err() {
             break;
         }
@@ -294,7 +292,7 @@ async fn burst_then_close(base: &str) {
     let pad = "p".repeat(1000);
     let sender = tokio::spawn(async move {
         for i in 0..2000 {
-            let q = common::compact_call(i, "add", &format!(r#"1,2,"{pad}""#));
+            let q = crate::common::compact_call(i, "add", &format!(r#"1,2,"{pad}""#));
             if tx.send(Message::Text(q.into())).await.is_err() {
                 break;
             }
@@ -411,7 +409,7 @@ async fn stuck_caller(
     let (mut tx, rx) = ws.split();
     let caller = tokio::spawn(async move {
         for i in 0..400 {
-            let q = common::compact_call(i, "big", "");
+            let q = crate::common::compact_call(i, "big", "");
             if tx.send(Message::Text(q.into())).await.is_err() {
                 break;
             }

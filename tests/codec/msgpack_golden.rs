@@ -2,9 +2,7 @@
 //! `js/msgpack-extensions.mjs` (`codecs/msgpack/golden.json`): polycodec reads each one as
 //! the value JS encoded, and writes that value back byte for byte.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polycodec::codec::{Codec, MsgPack, SuperJson};
 use polycodec::Value;
 

@@ -5,13 +5,10 @@
 //! `LegacyErrors::Object`, errors as the objects kkrpc ≥ 0.4 reads). The Rust API mirrors the
 //! captured JS server's.
 
-mod common;
-
 use futures_util::{SinkExt, StreamExt};
 use polycodec::codec::{Codec, Json, SuperJson};
 use polycodec::rpc::{Api, Call, Callback, RpcError, RpcServer};
 use polycodec::{Date, Object, Value};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -170,7 +167,7 @@ async fn replay(
 
 /// The scenarios of one capture in `codecs/kkrpc/frames.json`.
 fn scenarios_of(capture: &str) -> Vec<Value> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = crate::common::repo_root();
     let bytes = std::fs::read(root.join("codecs/kkrpc/frames.json")).unwrap();
     let file = Json::new().decode_value(&bytes).unwrap();
     file.get("captures")
@@ -194,7 +191,7 @@ async fn captured_compact_frames_get_structurally_the_same_replies() {
         }
         // A fresh server per scenario, as in the capture.
         let rpc = RpcServer::builder(mirror_api(false)).build().unwrap();
-        let addr = common::serve_at("/rpc", rpc).await;
+        let addr = crate::serve::serve_at("/rpc", rpc).await;
         let codec: Box<dyn Codec> = if superjson {
             Box::new(SuperJson::new())
         } else {
@@ -326,7 +323,7 @@ async fn captured_legacy_0_7_frames_get_structurally_the_same_replies() {
             .legacy_errors(LegacyErrors::Object)
             .build()
             .unwrap();
-        let addr = common::serve_at("/rpc", rpc).await;
+        let addr = crate::serve::serve_at("/rpc", rpc).await;
         let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/rpc"))
             .await
             .unwrap();

@@ -3,20 +3,17 @@
 //! every demo method, rich values through `echo`, errors, callbacks, and the server calling
 //! the API the JS client exposes. The checks live in `js/kkrpc-client.mjs`.
 
-mod common;
-
 use polycodec::codec::{Codec, Json};
 use polycodec::rpc::{demo, RpcServer};
 use polycodec::Value;
-use std::path::Path;
 
 async fn serve() -> String {
     let rpc = RpcServer::builder(demo::api()).build().unwrap();
-    format!("ws://{}/rpc", common::serve_at("/rpc", rpc).await)
+    format!("ws://{}/rpc", crate::serve::serve_at("/rpc", rpc).await)
 }
 
 async fn run_js_client(url: &str, mode: &str) -> (Vec<String>, Vec<String>) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &crate::common::repo_root();
     assert!(
         root.join("node_modules/kkrpc").exists(),
         "node_modules is missing: run scripts/test (it runs `npm ci`)"
@@ -54,16 +51,14 @@ async fn run_js_client(url: &str, mode: &str) -> (Vec<String>, Vec<String>) {
     (names("passed"), names("failed"))
 }
 
-#[tokio::test]
-async fn kkrpc_0_2_2_client_in_json_mode_passes_every_check() {
+pub async fn kkrpc_0_2_2_client_in_json_mode_passes_every_check() {
     let url = serve().await;
     let (passed, failed) = run_js_client(&url, "json").await;
     assert!(failed.is_empty(), "failed: {failed:#?}");
     assert!(passed.len() >= 30, "only {} checks passed", passed.len());
 }
 
-#[tokio::test]
-async fn kkrpc_0_2_2_client_in_superjson_mode_passes_every_check() {
+pub async fn kkrpc_0_2_2_client_in_superjson_mode_passes_every_check() {
     let url = serve().await;
     let (passed, failed) = run_js_client(&url, "superjson").await;
     assert!(failed.is_empty(), "failed: {failed:#?}");

@@ -5,18 +5,15 @@
 //! They fail, rather than skip, when either is missing: an interop test that silently does
 //! nothing proves nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polycodec::codec::{Codec, Json, MsgPack, SuperJson};
 use polycodec::{Limits, Value};
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Run `node js/<script>` with `stdin`, return its stdout parsed as JSON.
 fn node(script: &str, stdin: &[u8]) -> Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &crate::common::repo_root();
     assert!(
         root.join("node_modules/superjson").exists(),
         "node_modules is missing: run scripts/test (it runs `npm ci`)"
@@ -72,8 +69,7 @@ fn rust_values() -> Vec<(String, Value)> {
     out
 }
 
-#[test]
-fn values_encoded_by_rust_are_read_by_js_superjson_and_come_back_equal() {
+pub fn values_encoded_by_rust_are_read_by_js_superjson_and_come_back_equal() {
     let values = rust_values();
     assert!(values.len() > 120);
     let texts: Vec<String> = values
@@ -95,8 +91,7 @@ fn values_encoded_by_rust_are_read_by_js_superjson_and_come_back_equal() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[test]
-fn js_superjson_output_decoded_by_rust_reencodes_byte_identical() {
+pub fn js_superjson_output_decoded_by_rust_reencodes_byte_identical() {
     let corpus = node("superjson-corpus.mjs", b"");
     let cases = corpus.as_array().unwrap();
     assert!(cases.len() >= 250, "{} cases", cases.len());
@@ -124,8 +119,7 @@ fn js_superjson_output_decoded_by_rust_reencodes_byte_identical() {
     );
 }
 
-#[test]
-fn msgpack_from_rust_is_read_by_js_and_js_reencoding_reads_back_equal() {
+pub fn msgpack_from_rust_is_read_by_js_and_js_reencoding_reads_back_equal() {
     // MessagePack has no references: a cyclic value is an error (documented), the rest go.
     let values: Vec<(String, Value)> = rust_values()
         .into_iter()
@@ -266,8 +260,7 @@ fn random_json(next: &mut impl FnMut() -> u64, depth: usize) -> String {
 /// must both fail or give the same bytes. The one deliberate difference: a lone surrogate
 /// escape (`"\ud800"`), which JS strings hold and Rust strings cannot, is an error in
 /// polycodec.
-#[test]
-fn json_text_reads_and_rewrites_like_js_json_parse_then_superjson() {
+pub fn json_text_reads_and_rewrites_like_js_json_parse_then_superjson() {
     let mut next = xorshift(0x0DDB_1A5E_5BAD_5EED);
     const EDITS: &[u8] = b",:[]{}\"\\-+.eE0 u";
     let texts: Vec<String> = (0..3000)
@@ -546,8 +539,7 @@ fn random_msgpack(next: &mut impl FnMut() -> u64, depth: usize, out: &mut Vec<u8
 /// integer beyond ±2^53 (a bigint here, a rounded double in JS), -0 (JS writes the integer
 /// 0), a bare map with a non-string key (a Map here, an object in JS), and what polycodec
 /// refuses where JS is lenient (invalid UTF-8, extension types it does not define).
-#[test]
-fn msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions() {
+pub fn msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions() {
     let mut next = xorshift(0x005E_ED0F_0DDB_17E5);
     let docs: Vec<Vec<u8>> = (0..2000)
         .map(|i| {
@@ -746,8 +738,7 @@ fn random_value(next: &mut impl FnMut() -> u64, depth: usize) -> Value {
 /// `superjson.parse` and written again by `superjson.stringify`: 1,500 arrays of four random
 /// values (≈ 240 KB; nearly all carry `meta`, a third a Map, a third a Set), each must come
 /// back as the same bytes: polycodec writes exactly what JS writes for that value.
-#[test]
-fn random_values_written_by_rust_are_what_js_superjson_writes_for_them() {
+pub fn random_values_written_by_rust_are_what_js_superjson_writes_for_them() {
     let mut next = xorshift(0x0BAD_C0DE_1234_5678);
     let texts: Vec<String> = (0..1500)
         .map(|_| {
@@ -770,8 +761,7 @@ fn random_values_written_by_rust_are_what_js_superjson_writes_for_them() {
 /// again by `@msgpack/msgpack` with `js/msgpack-extensions.mjs`: the same bytes back (1,500
 /// documents; the ≈ 6% that hold a -0 are left out: JS writes it as the integer 0,
 /// documented).
-#[test]
-fn random_values_written_by_rust_are_what_js_msgpack_writes_for_them() {
+pub fn random_values_written_by_rust_are_what_js_msgpack_writes_for_them() {
     let mut next = xorshift(0x1234_5678_0BAD_C0DE);
     let docs: Vec<Vec<u8>> = (0..1500)
         .map(|_| {
@@ -804,8 +794,7 @@ fn random_values_written_by_rust_are_what_js_msgpack_writes_for_them() {
 /// (a cut copy) then replaced, and Set members or Map keys written as `null` placeholders
 /// collapsed before the references that tell them apart were applied. (JS's own `parse`
 /// loses some of these cycles, superjson #361, so its re-encoding is not the reference.)
-#[test]
-fn superjson_graphs_with_shared_nodes_and_cycles_round_trip_byte_for_byte() {
+pub fn superjson_graphs_with_shared_nodes_and_cycles_round_trip_byte_for_byte() {
     let cases = node("superjson-graphs.mjs", br#"[1000, 20261122, "oams"]"#);
     let sj = SuperJson::new();
     let mut failures = Vec::new();

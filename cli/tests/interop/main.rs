@@ -1,0 +1,151 @@
+//! The live interop suites: polycodec against the real JS libraries under node (superjson,
+//! `@msgpack/msgpack`, the kkrpc 0.2.2 client) and the demo page in Debian's Chromium.
+//!
+//! They need `node`, the npm packages pinned in `package-lock.json` and Chromium, which
+//! `scripts/test` installs when they are missing. Without them this binary stops at once with
+//! one message that says so, rather than failing every test alike; an interop test that
+//! silently skips would prove nothing. (`cargo test -p polycodec` runs everything that needs
+//! none of them.)
+
+#[path = "../../../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+#[path = "../../../tests/common/serve.rs"]
+mod serve;
+
+mod browser;
+mod js_interop;
+mod kkrpc_interop;
+
+use libtest_mimic::{Arguments, Trial};
+use std::process::{Command, ExitCode};
+
+/// What is missing for these tests, if anything.
+fn missing() -> Vec<String> {
+    let root = common::repo_root();
+    let mut missing = Vec::new();
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        missing.push("node (Node.js 20)".to_owned());
+    }
+    for package in [
+        "superjson",
+        "@msgpack/msgpack",
+        "kkrpc",
+        "ws",
+        "playwright-core",
+    ] {
+        if !root
+            .join("node_modules")
+            .join(package)
+            .join("package.json")
+            .exists()
+        {
+            missing.push(format!("the npm package {package} (node_modules/)"));
+        }
+    }
+    let chromium = std::env::var_os("CHROMIUM_PATH").unwrap_or_else(|| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        missing.push(format!("Chromium ({})", chromium.to_string_lossy()));
+    }
+    missing
+}
+
+/// A synchronous test.
+fn sync(name: &'static str, test: fn()) -> Trial {
+    Trial::test(name, move || {
+        test();
+        Ok(())
+    })
+}
+
+/// An async test on its own current-thread runtime, as `#[tokio::test]` runs it.
+fn on_tokio<F: std::future::Future<Output = ()>>(name: &'static str, test: fn() -> F) -> Trial
+where
+    F: 'static,
+{
+    Trial::test(name, move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(test());
+        Ok(())
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let trials = vec![
+        sync(
+            "js_interop::values_encoded_by_rust_are_read_by_js_superjson_and_come_back_equal",
+            js_interop::values_encoded_by_rust_are_read_by_js_superjson_and_come_back_equal,
+        ),
+        sync(
+            "js_interop::js_superjson_output_decoded_by_rust_reencodes_byte_identical",
+            js_interop::js_superjson_output_decoded_by_rust_reencodes_byte_identical,
+        ),
+        sync(
+            "js_interop::msgpack_from_rust_is_read_by_js_and_js_reencoding_reads_back_equal",
+            js_interop::msgpack_from_rust_is_read_by_js_and_js_reencoding_reads_back_equal,
+        ),
+        sync(
+            "js_interop::json_text_reads_and_rewrites_like_js_json_parse_then_superjson",
+            js_interop::json_text_reads_and_rewrites_like_js_json_parse_then_superjson,
+        ),
+        sync(
+            "js_interop::msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions",
+            js_interop::msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions,
+        ),
+        sync(
+            "js_interop::random_values_written_by_rust_are_what_js_superjson_writes_for_them",
+            js_interop::random_values_written_by_rust_are_what_js_superjson_writes_for_them,
+        ),
+        sync(
+            "js_interop::random_values_written_by_rust_are_what_js_msgpack_writes_for_them",
+            js_interop::random_values_written_by_rust_are_what_js_msgpack_writes_for_them,
+        ),
+        sync(
+            "js_interop::superjson_graphs_with_shared_nodes_and_cycles_round_trip_byte_for_byte",
+            js_interop::superjson_graphs_with_shared_nodes_and_cycles_round_trip_byte_for_byte,
+        ),
+        on_tokio(
+            "kkrpc_interop::kkrpc_0_2_2_client_in_json_mode_passes_every_check",
+            kkrpc_interop::kkrpc_0_2_2_client_in_json_mode_passes_every_check,
+        ),
+        on_tokio(
+            "kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check",
+            kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check,
+        ),
+        sync(
+            "browser::two_browser_pages_chat_in_one_room_and_a_screenshot_is_written",
+            browser::two_browser_pages_chat_in_one_room_and_a_screenshot_is_written,
+        ),
+        sync(
+            "browser::kkrpc_0_2_2_client_joins_a_chat_room_and_receives_broadcasts",
+            browser::kkrpc_0_2_2_client_joins_a_chat_room_and_receives_broadcasts,
+        ),
+        sync(
+            "browser::with_a_token_the_page_routes_still_load_but_upgrades_need_it",
+            browser::with_a_token_the_page_routes_still_load_but_upgrades_need_it,
+        ),
+        sync(
+            "browser::cors_headers_are_on_http_routes_and_never_on_the_upgrade",
+            browser::cors_headers_are_on_http_routes_and_never_on_the_upgrade,
+        ),
+    ];
+    if !args.list {
+        let missing = missing();
+        if !missing.is_empty() {
+            eprintln!(
+                "\nThe interop tests need what is not here: {}.\n\
+                 Run `scripts/test`: it installs the pinned npm packages (`npm ci`) and Debian's \
+                 Chromium, then runs every test.\n",
+                missing.join(", ")
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}

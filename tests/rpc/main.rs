@@ -1,0 +1,16 @@
+//! The RPC tests, one binary: the Rust client and server over every codec, negotiation,
+//! callbacks, the realtime parts (rooms, broadcast, presence, auth, heartbeat, rate limits),
+//! faults, hostile frames, and captured kkrpc frames replayed. Loopback only; no node.
+
+#[path = "../common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+#[path = "../common/serve.rs"]
+mod serve;
+
+mod calls;
+mod faults;
+mod hostile;
+mod kkrpc_replay;
+mod realtime;
