@@ -1,14 +1,16 @@
 // JS anchors for the codec comparison: times superjson.stringify/parse and
 // JSON.stringify/parse on the same payloads the Rust side uses.
-// Usage: node benches/compare/js-codecs.mjs <payloads.json> <ms per measurement> <runs>
+// Usage: node benches/compare/js-codecs.mjs <payloads.json> <ms per measurement>
 // payloads.json maps a payload name to its superjson text (written by polycodec).
-// Prints one JSON object: {name: {sjStringify, sjParse, jsonStringify, jsonParse}} in ops/s.
+// Each line read from stdin runs one round; each round prints one JSON line:
+// {name: {sjStringify, sjParse, jsonStringify, jsonParse}} in ops/s. The Rust side runs its
+// own rounds in between, so that both sides of every ratio share the machine's slow spells.
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import superjson from "superjson";
 
-const [file, msArg = "1000", runsArg = "3"] = process.argv.slice(2);
+const [file, msArg = "1000"] = process.argv.slice(2);
 const ms = Number(msArg);
-const runs = Number(runsArg);
 const payloads = JSON.parse(readFileSync(file, "utf8"));
 
 // Run `fn` repeatedly for about `ms` milliseconds; ops per second.
@@ -24,26 +26,28 @@ function time(fn) {
   return (n * 1000) / (now - start);
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-const out = {};
-for (const [name, text] of Object.entries(payloads)) {
+const cases = Object.entries(payloads).map(([name, text]) => {
   const value = superjson.parse(text);
   const json = JSON.stringify(value);
-  // Warm up each operation once for about a third of the budget.
-  const ops = {
-    sjStringify: () => superjson.stringify(value),
-    sjParse: () => superjson.parse(text),
-    jsonStringify: () => JSON.stringify(value),
-    jsonParse: () => JSON.parse(json),
+  return {
+    name,
+    ops: {
+      sjStringify: () => superjson.stringify(value),
+      sjParse: () => superjson.parse(text),
+      jsonStringify: () => JSON.stringify(value),
+      jsonParse: () => JSON.parse(json),
+    },
   };
-  out[name] = { superjsonBytes: Buffer.byteLength(text), jsonBytes: Buffer.byteLength(json) };
-  for (const [op, fn] of Object.entries(ops)) {
-    time(fn);
-    out[name][op] = median(Array.from({ length: runs }, () => time(fn)));
+});
+
+// Warm every operation up once (the JIT), before the first round.
+for (const { ops } of cases) for (const fn of Object.values(ops)) time(fn);
+
+for await (const _ of createInterface({ input: process.stdin })) {
+  const out = {};
+  for (const { name, ops } of cases) {
+    out[name] = {};
+    for (const [op, fn] of Object.entries(ops)) out[name][op] = time(fn);
   }
+  process.stdout.write(JSON.stringify(out) + "\n");
 }
-process.stdout.write(JSON.stringify(out) + "\n");
