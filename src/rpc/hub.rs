@@ -2,8 +2,9 @@
 //! to a user, to a room or to everyone. A message is encoded once per codec in use, not once
 //! per recipient.
 
-use super::error::RpcError;
-use super::session::{push_frame, Peer};
+use super::error::Error;
+use super::peer::Peer;
+use super::transport::Frame;
 use crate::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -171,8 +172,8 @@ impl Hub {
     }
 
     /// Call `method(args)` on connection `id`.
-    pub fn send_to(&self, id: u64, method: &str, args: Vec<Value>) -> Result<(), RpcError> {
-        let peer = self.get(id).ok_or_else(super::session::closed_error)?;
+    pub fn send_to(&self, id: u64, method: &str, args: Vec<Value>) -> Result<(), Error> {
+        let peer = self.get(id).ok_or_else(Error::closed)?;
         peer.push(method, args)
     }
 
@@ -187,7 +188,7 @@ impl Hub {
 /// Encode the push once per (codec, protocol) in use, then queue the same frame for each
 /// peer of that group.
 fn fanout(peers: &[Peer], method: &str, args: Vec<Value>) -> usize {
-    let mut frames: HashMap<(String, bool), Option<super::session::Frame>> = HashMap::new();
+    let mut frames: HashMap<(String, bool), Option<Frame>> = HashMap::new();
     let mut sent = 0;
     for p in peers {
         // A peer that has not spoken yet gets the push once its protocol is known.
@@ -199,20 +200,12 @@ fn fanout(peers: &[Peer], method: &str, args: Vec<Value>) -> usize {
             Err(_) => continue,
             Ok(false) => {}
         }
-        let (codec, protocol) = p.encoding();
-        let key = (
-            codec.name().to_owned(),
-            protocol == super::message::Protocol::Legacy,
-        );
-        let frame = frames.entry(key).or_insert_with(|| {
-            push_frame(
-                method,
-                args.clone(),
-                protocol,
-                &*codec,
-                super::message::LegacyErrors::String,
-            )
-            .ok()
+        let enc = p.encoding();
+        let frame = frames.entry(enc.key()).or_insert_with(|| {
+            p.0.proto
+                .push_frame(method, args.clone(), &enc)
+                .ok()
+                .flatten()
         });
         if let Some(f) = frame {
             if p.push_frame(f.clone()).is_ok() {
