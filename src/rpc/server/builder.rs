@@ -35,9 +35,16 @@ pub struct RpcServerBuilder {
     buffers: (usize, usize),
 }
 
+impl RpcServer {
+    /// Start configuring an endpoint for `api`.
+    pub fn builder(api: Api) -> RpcServerBuilder {
+        RpcServerBuilder::new(api)
+    }
+}
+
 impl RpcServerBuilder {
     /// A builder with every default.
-    pub(super) fn new(api: Api) -> RpcServerBuilder {
+    fn new(api: Api) -> RpcServerBuilder {
         RpcServerBuilder {
             api,
             registry: Registry::with_builtins(),

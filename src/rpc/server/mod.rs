@@ -82,11 +82,6 @@ struct Inner {
 }
 
 impl RpcServer {
-    /// Start configuring an endpoint for `api`.
-    pub fn builder(api: Api) -> RpcServerBuilder {
-        RpcServerBuilder::new(api)
-    }
-
     /// The live connections of this endpoint.
     pub fn hub(&self) -> &Hub {
         &self.0.hub
