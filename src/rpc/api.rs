@@ -1,7 +1,7 @@
 //! [`Api`]: the methods and properties one side exposes, by dotted path.
 
 use super::error::{codes, RpcError};
-use super::session::{Callback, Peer};
+use super::peer::{Callback, Peer};
 use crate::value::de::{from_value_ref, from_values};
 use crate::{to_value, Error, Object, Value};
 use serde::de::DeserializeOwned;

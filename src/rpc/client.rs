@@ -2,9 +2,13 @@
 //! the server can call back.
 
 use super::api::Api;
-use super::error::RpcError;
-use super::message::{LegacyErrors, Protocol};
-use super::session::{ConnInfo, Detect, Frame, Options, Peer, Shared};
+use super::conn::{heartbeat, ConnConfig, ConnInfo, Connection};
+use super::error::Error;
+use super::inbound::{finish, Session};
+use super::negotiation::codec_param;
+use super::peer::Peer;
+use super::protocol::kkrpc::{Detection, Kkrpc, LegacyErrors, Protocol};
+use super::transport;
 use crate::codec::{Codec, Registry};
 use crate::Limits;
 use futures_util::StreamExt;
@@ -12,17 +16,15 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{self, Message};
 
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1 << 40);
 
 /// A connection to an RPC server. Derefs to [`Peer`]: `client.call::<R>(path, args)`.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), polycodec::rpc::RpcError> {
+/// # async fn run() -> Result<(), polycodec::rpc::Error> {
 /// use polycodec::rpc::Client;
 /// let client = Client::builder("ws://127.0.0.1:3000/rpc")
 ///     .codecs(["msgpack", "superjson"])
@@ -73,11 +75,7 @@ impl Client {
     /// doubling (capped at 30 s) after each failure (a `first_delay` of zero retries at
     /// once). Calls made on the old connection have already failed, and `Peer` clones taken
     /// from it stay with it: take [`Client::peer`] again.
-    pub async fn reconnect(
-        &mut self,
-        attempts: u32,
-        first_delay: Duration,
-    ) -> Result<(), RpcError> {
+    pub async fn reconnect(&mut self, attempts: u32, first_delay: Duration) -> Result<(), Error> {
         let mut delay = first_delay;
         let mut last = None;
         for attempt in 0..attempts.max(1) {
@@ -88,7 +86,7 @@ impl Client {
             match self.config.clone().connect_peer().await {
                 Ok(peer) => {
                     let old = std::mem::replace(&mut self.peer, peer);
-                    old.0.kill(1000, "");
+                    old.0.outbox.kill(1000, "");
                     return Ok(());
                 }
                 Err(e) => last = Some(e),
@@ -98,7 +96,7 @@ impl Client {
     }
 
     /// Connect with the defaults (no codec offered: plain JSON, compact protocol).
-    pub async fn connect(url: impl Into<String>) -> Result<Client, RpcError> {
+    pub async fn connect(url: impl Into<String>) -> Result<Client, Error> {
         Client::builder(url).connect().await
     }
 
@@ -116,17 +114,18 @@ impl Deref for Client {
 }
 
 /// Dropping the `Client` closes its connection (after what is already queued, such as a
-/// last notification), also under clones of its [`Peer`] held elsewhere. (It queued a
-/// close frame, which was lost when the queue was full: the connection and its tasks then
-/// stayed.)
+/// last notification), also under clones of its [`Peer`] held elsewhere.
 impl Drop for Client {
     fn drop(&mut self) {
-        self.peer.0.close_after_queued(1000, "");
+        self.peer.0.outbox.close_after_queued(1000, "");
     }
 }
 
-fn connect_error(msg: impl Into<String>) -> RpcError {
-    RpcError::new("ConnectError", msg)
+fn connect_error(msg: impl Into<String>) -> Error {
+    Error::Connect {
+        status: None,
+        message: msg.into(),
+    }
 }
 
 impl ClientBuilder {
@@ -179,23 +178,29 @@ impl ClientBuilder {
     }
 
     /// Open the connection and negotiate the codec.
-    pub async fn connect(self) -> Result<Client, RpcError> {
+    pub async fn connect(self) -> Result<Client, Error> {
         let peer = self.clone().connect_peer().await?;
         Ok(Client { peer, config: self })
     }
 
-    async fn connect_peer(self) -> Result<Peer, RpcError> {
+    /// The codecs to offer, as the registry has them.
+    fn offered(&self) -> Result<Vec<Arc<dyn Codec>>, Error> {
         if let Some(e) = &self.register_error {
             return Err(connect_error(e.clone()));
         }
-        let mut offered: Vec<Arc<dyn Codec>> = Vec::new();
-        for name in &self.codecs {
-            offered.push(
-                self.registry
-                    .get(name)
-                    .ok_or_else(|| connect_error(format!("unknown codec {name:?}")))?,
-            );
-        }
+        let find = |name: &String| {
+            self.registry
+                .get(name)
+                .ok_or_else(|| connect_error(format!("unknown codec {name:?}")))
+        };
+        self.codecs.iter().map(find).collect()
+    }
+
+    /// The upgrade request: the URL, with the offered codecs' subprotocols.
+    fn request(
+        &self,
+        offered: &[Arc<dyn Codec>],
+    ) -> Result<tungstenite::handshake::client::Request, Error> {
         let mut request = self
             .url
             .as_str()
@@ -211,104 +216,94 @@ impl ClientBuilder {
                 .headers_mut()
                 .insert("sec-websocket-protocol", value);
         }
+        Ok(request)
+    }
+
+    /// The codec both sides speak: the subprotocol the server chose, else the one
+    /// `?codec=` names, else plain JSON.
+    fn chosen(&self, offered: &[Arc<dyn Codec>], token: Option<&str>) -> Option<Arc<dyn Codec>> {
+        let chosen = token.and_then(|t| offered.iter().find(|c| c.subprotocol() == t.trim()));
+        let from_query = self
+            .url
+            .split_once('?')
+            .and_then(|(_, q)| codec_param(q))
+            .and_then(|name| self.registry.get(name));
+        chosen
+            .cloned()
+            .or(from_query)
+            .or_else(|| self.registry.get("json"))
+            .map(|c| c.limited(self.limits).unwrap_or(c))
+    }
+
+    async fn connect_peer(self) -> Result<Peer, Error> {
+        let offered = self.offered()?;
+        let request = self.request(&offered)?;
         let mut config = tungstenite::protocol::WebSocketConfig::default();
         config.max_message_size = Some(self.limits.message_bytes());
         config.max_frame_size = Some(self.limits.message_bytes());
         let (socket, response) =
             tokio_tungstenite::connect_async_with_config(request, Some(config), false)
                 .await
-                .map_err(|e| match e {
-                    tungstenite::Error::Http(resp) => {
-                        let body = resp
-                            .body()
-                            .as_ref()
-                            .map(|b| String::from_utf8_lossy(b).into_owned())
-                            .unwrap_or_default();
-                        connect_error(format!("HTTP {}: {}", resp.status().as_u16(), body.trim()))
-                            .with_prop("status", resp.status().as_u16())
-                    }
-                    e => connect_error(e.to_string()),
-                })?;
-        let chosen = response
+                .map_err(refused)?;
+        let token = response
             .headers()
             .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|t| {
-                offered
-                    .iter()
-                    .find(|c| c.subprotocol() == t.trim())
-                    .cloned()
-            });
-        // `?codec=name` chooses without subprotocols; then both sides speak it.
-        let from_query = self.url.split_once('?').and_then(|(_, q)| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "codec")
-                .and_then(|(_, v)| self.registry.get(v))
-        });
-        let codec = chosen
-            .or(from_query)
-            .or_else(|| self.registry.get("json"))
-            .map(|c| c.limited(self.limits).unwrap_or(c));
+            .and_then(|v| v.to_str().ok());
+        let codec = self.chosen(&offered, token);
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
-        let opts = Options {
+        let config = ConnConfig {
             limits: self.limits,
-            legacy_errors: LegacyErrors::default(),
             call_timeout: self.call_timeout,
             rate: None,
-            on_message: None,
         };
         let info = ConnInfo {
             path: self.url.clone(),
             ..ConnInfo::default()
         };
-        let (shared, out) = Shared::new(
-            id,
-            Arc::new(self.api.clone()),
+        let proto = Kkrpc::new(
             codec,
-            Detect::default(),
+            Detection::default(),
             Some(Protocol::Compact),
-            opts,
-            info,
+            self.limits,
+            LegacyErrors::default(),
         );
+        let (conn, out) = Connection::new(id, proto, config, info);
         let (sink, stream) = socket.split();
-        let writer = shared.spawn_writer(out, sink, to_message);
+        let writer = conn
+            .outbox
+            .spawn_writer(out, sink, transport::tungstenite::write);
         let inbound = stream.filter_map(|m| async move {
-            match m {
-                Ok(Message::Text(t)) => Some(Frame::Text(t.to_string())),
-                Ok(Message::Binary(b)) => Some(Frame::Binary(b.to_vec())),
-                Ok(Message::Pong(_)) => Some(Frame::Pong),
-                Ok(Message::Close(c)) => Some(Frame::Close(
-                    c.as_ref().map_or(1005, |c| u16::from(c.code)),
-                    c.map(|c| c.reason.to_string()).unwrap_or_default(),
-                )),
-                Ok(_) => None,
-                Err(e) => Some(Frame::Close(1006, e.to_string())),
-            }
+            transport::tungstenite::read(m).map(|r| r.unwrap_or_else(|e| e.into_frame()))
         });
         if let Some((interval, timeout)) = self.heartbeat {
-            shared.spawn_heartbeat(interval, timeout);
+            heartbeat::spawn(conn.clone(), interval, timeout);
         }
-        let me = shared.clone();
+        let session = Session::new(conn.clone(), Arc::new(self.api), None);
+        let me = conn.clone();
         tokio::spawn(async move {
             let mut inbound = Box::pin(inbound);
-            me.clone().run(&mut inbound).await;
-            me.finish(writer, inbound).await;
+            session.run(&mut inbound).await;
+            finish(me, writer, inbound).await;
         });
-        Ok(Peer(shared))
+        Ok(Peer(conn))
     }
 }
 
-/// An outgoing frame as a tungstenite message.
-fn to_message(frame: Frame) -> Option<Message> {
-    Some(match frame {
-        Frame::Text(t) => Message::Text(t.into()),
-        Frame::Binary(b) => Message::Binary(b.into()),
-        Frame::Ping(p) => Message::Ping(p.into()),
-        Frame::Pong => return None,
-        Frame::Close(code, reason) => Message::Close(Some(CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.into(),
-        })),
-    })
+/// A failed handshake as an error: a refused upgrade with its HTTP status and body.
+fn refused(e: tungstenite::Error) -> Error {
+    match e {
+        tungstenite::Error::Http(resp) => {
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            let status = resp.status().as_u16();
+            Error::Connect {
+                status: Some(status),
+                message: format!("HTTP {status}: {}", body.trim()),
+            }
+        }
+        e => connect_error(e.to_string()),
+    }
 }

@@ -79,8 +79,8 @@ pub fn api() -> Api {
             let method: String = call.arg(0)?;
             let arg = call.value(1).clone();
             let peer = call.peer().clone();
-            peer.call_args(&method, vec![arg.into()], Duration::from_secs(10))
-                .await
+            let reply = peer.call_args(&method, vec![arg.into()], Duration::from_secs(10));
+            Ok(reply.await?)
         })
         .build()
         .expect("the demo API registers each path once")
@@ -134,7 +134,7 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
         let raw = peer.info().path.rsplit('/').next().unwrap_or("lobby");
         // Percent-decoded: the page opens `/chat/my%20room` for "my room". A name whose
         // escapes are no UTF-8 stays as sent (decoded lossily, `%FF` and `%FE` were one room).
-        String::from_utf8(super::server::percent_decode_bytes(raw, false))
+        String::from_utf8(super::server::percent_decode_path(raw))
             .unwrap_or_else(|_| raw.to_owned())
     }
     fn message(room: &str, user: &str, text: &str, system: bool) -> Value {

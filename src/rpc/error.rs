@@ -1,7 +1,11 @@
-//! [`RpcError`]: an error that crosses the wire, in the forms each kkrpc generation uses.
+//! The RPC layer's errors: [`RpcError`], an error that crosses the wire in the forms each
+//! kkrpc generation uses (what handlers return and JS sees), and [`Error`], what a Rust
+//! caller of [`Peer::call`](crate::rpc::Peer::call), [`Client::connect`](crate::rpc::Client)
+//! or [`Callback::invoke`](crate::rpc::Callback::invoke) gets and can `match`.
 
 use crate::value::{JsError, Object, Value};
 use std::fmt;
+use std::time::Duration;
 
 /// An error raised by a remote method (or by the RPC layer), as a JS peer sees it: a
 /// `name`, a `message`, an optional `stack`, and any extra properties (`code`, `details`).
@@ -174,3 +178,169 @@ impl fmt::Display for RpcError {
 }
 
 impl std::error::Error for RpcError {}
+
+/// Why a call, a push or a connect failed, for a Rust caller to `match`.
+///
+/// Each variant has the wire form it had as an [`RpcError`] (its [`codes`] name and
+/// message): a handler that returns one with `?` answers its own caller with that form.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer answered with an error: a handler's, or one its RPC layer raised (not found,
+    /// bad arguments, a handler panic).
+    Remote(RpcError),
+    /// No reply came in time.
+    Timeout {
+        /// The request's id.
+        request: String,
+        /// The timeout that ran out.
+        after: Duration,
+    },
+    /// The connection is closed (before the call or while it waited).
+    Closed {
+        /// The close code, when one was decided or received.
+        code: Option<u16>,
+        /// The close reason (may be empty).
+        reason: String,
+    },
+    /// The connection could not be opened.
+    Connect {
+        /// The HTTP status of a refused upgrade (400 no codec, 401/403 auth).
+        status: Option<u16>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The arguments could not be written or the result read.
+    Codec(CodecError),
+    /// A limit: the peer refused the request (rate limit, too many calls in flight, a
+    /// message too large) or this side gave up on a peer that reads too slowly.
+    Limit {
+        /// Which limit.
+        kind: Limit,
+        /// The error as it travels (the peer's, for a refusal).
+        error: RpcError,
+    },
+}
+
+/// The limit behind an [`Error::Limit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// Over the connection's rate limit ([`codes::RATE_LIMITED`]).
+    RateLimited,
+    /// Too many calls in flight on the connection ([`codes::TOO_MANY_CALLS`]).
+    TooManyCalls,
+    /// A message over the size limit ([`codes::TOO_LARGE`]).
+    TooLarge,
+    /// The peer's outbound queue was full: it was disconnected (1008).
+    SlowConsumer,
+}
+
+/// A codec failure while writing arguments or reading a result: the codec's error, with
+/// what was being done.
+#[derive(Debug)]
+pub struct CodecError {
+    error: crate::Error,
+    name: &'static str,
+    message: String,
+}
+
+impl CodecError {
+    /// The codec's error.
+    pub fn error(&self) -> &crate::Error {
+        &self.error
+    }
+
+    pub(crate) fn new(error: crate::Error, name: &'static str, message: String) -> CodecError {
+        CodecError {
+            error,
+            name,
+            message,
+        }
+    }
+}
+
+impl Error {
+    /// A reply error from the peer, as a variant: the RPC layer's own limit refusals are
+    /// [`Error::Limit`], everything else [`Error::Remote`].
+    pub(crate) fn from_remote(e: RpcError) -> Error {
+        let kind = match e.name.as_str() {
+            codes::RATE_LIMITED => Limit::RateLimited,
+            codes::TOO_MANY_CALLS => Limit::TooManyCalls,
+            codes::TOO_LARGE => Limit::TooLarge,
+            _ => return Error::Remote(e),
+        };
+        Error::Limit { kind, error: e }
+    }
+
+    /// The connection is closed, for no known code.
+    pub(crate) fn closed() -> Error {
+        Error::Closed {
+            code: None,
+            reason: String::new(),
+        }
+    }
+
+    /// A failure to encode a message for the wire.
+    pub(crate) fn encode(e: crate::Error) -> Error {
+        let message = format!("cannot encode the reply: {e}");
+        Error::Codec(CodecError::new(e, "EncodeError", message))
+    }
+
+    /// The error as it travels on the wire (what it was before errors were typed).
+    pub fn to_rpc_error(&self) -> RpcError {
+        match self {
+            Error::Remote(e) | Error::Limit { error: e, .. } => e.clone(),
+            Error::Timeout { request, after } => RpcError::new(
+                codes::TIMEOUT,
+                format!(
+                    "RPC request {request} timed out after {}ms",
+                    after.as_millis()
+                ),
+            ),
+            Error::Closed { .. } => RpcError::new(codes::CLOSED, "the connection is closed"),
+            Error::Connect { status, message } => {
+                let e = RpcError::new("ConnectError", message.clone());
+                match status {
+                    Some(s) => e.with_prop("status", *s),
+                    None => e,
+                }
+            }
+            Error::Codec(c) => RpcError::new(c.name, c.message.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.to_rpc_error(), f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Remote(e) | Error::Limit { error: e, .. } => Some(e),
+            Error::Codec(c) => Some(&c.error),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for RpcError {
+    /// The wire form, so that a handler can `?` a call it made.
+    fn from(e: Error) -> RpcError {
+        match e {
+            Error::Remote(e) | Error::Limit { error: e, .. } => e,
+            other => other.to_rpc_error(),
+        }
+    }
+}
+
+impl From<crate::Error> for Error {
+    /// Arguments that could not be written: a `TypeError` on the wire.
+    fn from(e: crate::Error) -> Error {
+        let message = e.to_string();
+        Error::Codec(CodecError::new(e, codes::BAD_ARGUMENTS, message))
+    }
+}

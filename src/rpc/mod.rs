@@ -8,52 +8,54 @@
 //!   expose an API the server can call.
 //! * Callbacks both ways: a JS function argument arrives as a [`Callback`]; a Rust closure
 //!   goes out as [`CallArg::Callback`].
+//! * [`Hub`]: rooms, per-user sends and presence.
+//! * Errors: handlers return [`RpcError`] (what the peer sees); Rust callers get [`Error`].
+//!
+//! Inside, dependencies point one way:
+//!
+//! ```text
+//! transport (Frame; axum, tungstenite)   error   rate_limit   legacy_framing   negotiation
+//!   ↑
+//! conn/outbox ← protocol (the seam; kkrpc compact + legacy) ← conn (Connection state)
+//!   ← peer (Peer, Callback) ← api (Api, Call) ← inbound (read loop, dispatch)
+//!   ← hub, server (axum), client (tungstenite) ← demo
+//! ```
+
+// `rpc` alone is the engine that `server` and `client` share, with no transport: the parts
+// that only a transport calls are unused there.
+#![cfg_attr(not(any(feature = "server", feature = "client")), allow(dead_code))]
 
 mod api;
 #[cfg(feature = "client")]
 mod client;
+mod conn;
 #[cfg(feature = "server")]
 pub mod demo;
 mod error;
 mod hub;
-mod message;
+mod inbound;
+mod legacy_framing;
+mod negotiation;
+mod peer;
+mod protocol;
+mod rate_limit;
 #[cfg(feature = "server")]
 mod server;
-mod session;
+mod transport;
 
 pub use api::{Api, ApiBuilder, BoxFuture, Call, Property};
 #[cfg(feature = "client")]
 pub use client::{Client, ClientBuilder};
-pub use error::{codes, RpcError};
-pub use hub::Hub;
-
-/// Classify one frame the way the server does: a kkrpc message of which protocol
-/// generation, or `None` for anything kkrpc would drop (not JSON or superjson, no `t` or
-/// `type`). Legacy frames may hold several newline-separated messages; the first decides.
-///
-/// ```
-/// use polycodec::rpc::{classify, Protocol};
-/// assert_eq!(classify(br#"{"t":"q","id":"1","op":"call","p":["add"],"a":[]}"#), Some(Protocol::Compact));
-/// assert_eq!(classify(b"{\"id\":1,\"method\":\"add\",\"args\":[],\"type\":\"request\"}\n"), Some(Protocol::Legacy));
-/// assert_eq!(classify(b"hello"), None);
-/// ```
-pub fn classify(frame: &[u8]) -> Option<Protocol> {
-    use crate::codec::{Codec, Json, SuperJson};
-    let text = std::str::from_utf8(frame).ok()?;
-    let first = text.trim_start().split('\n').next()?.trim();
-    let doc = if first.starts_with("{\"json\":") {
-        SuperJson::new().decode_value(first.as_bytes()).ok()?
-    } else {
-        Json::new().decode_value(first.as_bytes()).ok()?
-    };
-    message::parse(doc).ok().map(|(p, _)| p)
-}
-pub use message::{LegacyErrors, Protocol};
+pub use conn::callbacks::{CallArg, LocalCallback};
+pub use conn::{ConnInfo, Identity};
+pub use error::{codes, CodecError, Error, Limit, RpcError};
+pub use hub::{Delivery, Hub, HubBackend, LocalBackend, Member, Target};
+pub use inbound::OnMessage;
+pub use peer::{Callback, Peer};
+pub use protocol::kkrpc::{classify, LegacyErrors, Protocol};
+pub use rate_limit::RateLimit;
 #[cfg(feature = "server")]
 pub use server::{
     AuthError, AuthRequest, Authenticate, Heartbeat, OnClose, OnConnect, RpcServer,
     RpcServerBuilder,
-};
-pub use session::{
-    CallArg, Callback, ConnInfo, Identity, LocalCallback, OnMessage, Peer, RateLimit,
 };

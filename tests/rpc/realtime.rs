@@ -4,7 +4,8 @@
 
 use futures_util::{SinkExt, StreamExt};
 use polycodec::rpc::{
-    codes, demo, Api, AuthError, Call, Client, ClientBuilder, Hub, Identity, RpcError, RpcServer,
+    codes, demo, Api, AuthError, Call, Client, ClientBuilder, Error, Hub, Identity, Limit,
+    RpcError, RpcServer,
 };
 use polycodec::{Limits, Value};
 use std::sync::{Arc, Mutex};
@@ -166,12 +167,30 @@ async fn upgrade_without_token_is_rejected_with_401() {
         .await
         .err()
         .unwrap();
-    assert_eq!(err.props.get("status"), Some(&Value::from(401)));
+    assert!(
+        matches!(
+            err,
+            Error::Connect {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = Client::connect(format!("{base}/chat/lobby?username=x&token=wrong"))
         .await
         .err()
         .unwrap();
-    assert_eq!(err.props.get("status"), Some(&Value::from(401)));
+    assert!(
+        matches!(
+            err,
+            Error::Connect {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{err}"
+    );
     let ok = Client::connect(format!("{base}/chat/lobby?username=x&token=s3cret")).await;
     assert!(ok.is_ok());
 }
@@ -204,7 +223,16 @@ async fn auth_hook_can_forbid_with_403_and_names_the_user() {
     let err = tokio_tungstenite::connect_async(req).await.err().unwrap();
     assert!(err.to_string().contains("403"), "{err}");
     let err = Client::connect(format!("{base}/ws")).await.err().unwrap();
-    assert_eq!(err.props.get("status"), Some(&Value::from(401)));
+    assert!(
+        matches!(
+            err,
+            Error::Connect {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -241,7 +269,13 @@ async fn over_the_rate_limit_gets_an_error_and_repeated_abuse_closes_with_1008()
         let _: f64 = c.call("add", (1, 1)).await.unwrap();
     }
     let err = c.call::<f64, _>("add", (1, 1)).await.unwrap_err();
-    assert_eq!(err.name, codes::RATE_LIMITED);
+    let Error::Limit { kind, error } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (kind, error.name.as_str()),
+        (Limit::RateLimited, codes::RATE_LIMITED)
+    );
     // Keep hammering: the server closes with 1008.
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
         .await
@@ -666,7 +700,7 @@ async fn graceful_shutdown_closes_with_1001_and_pending_calls_fail() {
         .unwrap()
         .unwrap()
         .unwrap_err();
-    assert_eq!(err.name, codes::CLOSED);
+    assert!(matches!(err, Error::Closed { .. }), "{err}");
     let (mut raw, _) = tokio_tungstenite::connect_async(format!("{base}/ws"))
         .await
         .unwrap();
@@ -700,10 +734,9 @@ async fn client_detects_a_dead_server_and_reconnects_with_backoff_when_asked() {
         .await
         .unwrap();
     let err = client.call::<Value, _>("anything", ()).await.unwrap_err();
-    assert_eq!(
-        err.name,
-        codes::CLOSED,
-        "the pending call fails once the server is declared dead"
+    assert!(
+        matches!(err, Error::Closed { .. }),
+        "the pending call fails once the server is declared dead: {err}"
     );
     assert!(client.is_closed());
     hold.abort();

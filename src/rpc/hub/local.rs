@@ -1,0 +1,415 @@
+//! The hub's own, in-process part: this node's connections and rooms and the fan-out to
+//! them; and [`LocalBackend`], the single-node backend.
+
+use super::backend::{Delivery, HubBackend, Member, Target};
+use crate::rpc::error::Error;
+use crate::rpc::peer::Peer;
+use crate::rpc::transport::Frame;
+use crate::rpc::BoxFuture;
+use crate::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The registry of live connections and rooms. Cheap to clone; every clone is the same hub.
+///
+/// What it returns as [`Peer`]s (`members`, `peers`, `get`) is this node's; what spans
+/// nodes (`room_presence`, `users_everywhere`, `history`) comes from its [`HubBackend`]
+/// ([`LocalBackend`] unless made [`Hub::with_backend`]).
+#[derive(Clone)]
+pub struct Hub {
+    state: Arc<RwLock<State>>,
+    backend: Arc<dyn HubBackend>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub::with_backend(LocalBackend::default())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    peers: HashMap<u64, Peer>,
+    rooms: HashMap<String, BTreeSet<u64>>,
+    member_of: HashMap<u64, BTreeSet<String>>,
+}
+
+impl Hub {
+    /// An empty hub, on one node.
+    pub fn new() -> Hub {
+        Hub::default()
+    }
+
+    /// An empty hub over `backend` (a cluster backend makes rooms, users and presence
+    /// span nodes).
+    pub fn with_backend(backend: impl HubBackend) -> Hub {
+        Hub {
+            state: Arc::default(),
+            backend: Arc::new(backend),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `peer` as every node sees it.
+    fn member(&self, peer: &Peer) -> Member {
+        Member {
+            node: self.backend.node().to_owned(),
+            conn: peer.id(),
+            user: peer.user().map(str::to_owned),
+        }
+    }
+
+    #[cfg(feature = "server")]
+    pub(crate) fn add(&self, peer: Peer) {
+        self.backend.connected(&self.member(&peer));
+        self.write().peers.insert(peer.id(), peer);
+    }
+
+    /// Forget a connection; it leaves every room it was in. Returns those rooms.
+    #[cfg(feature = "server")]
+    pub(crate) fn remove(&self, id: u64) -> Vec<String> {
+        let (peer, rooms) = self.remove_local(id);
+        if let Some(peer) = peer {
+            self.backend.disconnected(&self.member(&peer), &rooms);
+        }
+        rooms
+    }
+
+    #[cfg(feature = "server")]
+    fn remove_local(&self, id: u64) -> (Option<Peer>, Vec<String>) {
+        let mut s = self.write();
+        let peer = s.peers.remove(&id);
+        let rooms: Vec<String> = s
+            .member_of
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for r in &rooms {
+            if let Some(m) = s.rooms.get_mut(r) {
+                m.remove(&id);
+                if m.is_empty() {
+                    s.rooms.remove(r);
+                }
+            }
+        }
+        (peer, rooms)
+    }
+
+    /// The connection with this id.
+    pub fn get(&self, id: u64) -> Option<Peer> {
+        self.read().peers.get(&id).cloned()
+    }
+
+    /// Every live connection.
+    pub fn peers(&self) -> Vec<Peer> {
+        self.read().peers.values().cloned().collect()
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.read().peers.len()
+    }
+
+    /// True when nobody is connected.
+    pub fn is_empty(&self) -> bool {
+        self.read().peers.is_empty()
+    }
+
+    /// Presence on this node: each connected user with the number of their connections.
+    pub fn users(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for p in self.read().peers.values() {
+            if let Some(u) = p.user() {
+                *out.entry(u.to_owned()).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
+    /// Put connection `id` in `room` (made on first join). False if `id` is not connected.
+    pub fn join(&self, id: u64, room: &str) -> bool {
+        let peer = {
+            let mut s = self.write();
+            let Some(peer) = s.peers.get(&id).cloned() else {
+                return false;
+            };
+            s.rooms.entry(room.to_owned()).or_default().insert(id);
+            s.member_of.entry(id).or_default().insert(room.to_owned());
+            peer
+        };
+        self.backend.joined(&self.member(&peer), room);
+        true
+    }
+
+    /// Take connection `id` out of `room`; the room disappears with its last member.
+    pub fn leave(&self, id: u64, room: &str) -> bool {
+        let (was, peer) = {
+            let mut s = self.write();
+            let was = s.member_of.get_mut(&id).is_some_and(|r| r.remove(room));
+            if let Some(m) = s.rooms.get_mut(room) {
+                m.remove(&id);
+                if m.is_empty() {
+                    s.rooms.remove(room);
+                }
+            }
+            (was, s.peers.get(&id).cloned())
+        };
+        if let (true, Some(peer)) = (was, peer) {
+            self.backend.left(&self.member(&peer), room);
+        }
+        was
+    }
+
+    /// The rooms that exist (have members).
+    pub fn rooms(&self) -> Vec<String> {
+        self.read().rooms.keys().cloned().collect()
+    }
+
+    /// The rooms connection `id` is in.
+    pub fn rooms_of(&self, id: u64) -> Vec<String> {
+        self.read()
+            .member_of
+            .get(&id)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The members of `room` on this node, in connection order.
+    pub fn members(&self, room: &str) -> Vec<Peer> {
+        let s = self.read();
+        s.rooms
+            .get(room)
+            .map(|ids| ids.iter().filter_map(|i| s.peers.get(i).cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Call `method(args)` on every member of `room` except `except` (a connection of this
+    /// node), without waiting for replies. Returns how many connections of this node it was
+    /// queued for; the backend publishes it once for the other nodes.
+    pub fn broadcast(
+        &self,
+        room: &str,
+        method: &str,
+        args: Vec<Value>,
+        except: Option<u64>,
+    ) -> usize {
+        self.send(Target::Room { room, except }, method, args)
+    }
+
+    /// Call `method(args)` on every connection of `user`.
+    pub fn send_to_user(&self, user: &str, method: &str, args: Vec<Value>) -> usize {
+        self.send(Target::User(user), method, args)
+    }
+
+    /// Call `method(args)` on every connection.
+    pub fn send_all(&self, method: &str, args: Vec<Value>) -> usize {
+        self.send(Target::All, method, args)
+    }
+
+    /// Deliver here, then publish once.
+    fn send(&self, target: Target<'_>, method: &str, args: Vec<Value>) -> usize {
+        let sent = self.deliver_local(target, method, &args);
+        let delivery = Delivery {
+            target,
+            method,
+            args: &args,
+        };
+        self.backend.publish(&delivery);
+        sent
+    }
+
+    /// Deliver a push to this node's recipients only: what a cluster backend calls with
+    /// what another node published. Returns how many it was queued for.
+    pub fn deliver_local(&self, target: Target<'_>, method: &str, args: &[Value]) -> usize {
+        let peers: Vec<Peer> = match target {
+            Target::Room { room, except } => self
+                .members(room)
+                .into_iter()
+                .filter(|p| Some(p.id()) != except)
+                .collect(),
+            Target::User(user) => self
+                .read()
+                .peers
+                .values()
+                .filter(|p| p.user() == Some(user))
+                .cloned()
+                .collect(),
+            Target::All => self.peers(),
+        };
+        fanout(&peers, method, args)
+    }
+
+    /// The members of `room` on every node, as identities.
+    pub fn room_presence(&self, room: &str) -> BoxFuture<Vec<Member>> {
+        let local = self.members(room).iter().map(|p| self.member(p)).collect();
+        self.backend.room_presence(room, local)
+    }
+
+    /// Each connected user on every node, with their number of connections.
+    pub fn users_everywhere(&self) -> BoxFuture<BTreeMap<String, usize>> {
+        self.backend.users(self.users())
+    }
+
+    /// Append `message` to `room`'s history (kept by the backend), which keeps the last
+    /// `cap`.
+    pub fn append_history(&self, room: &str, message: Value, cap: usize) -> BoxFuture<()> {
+        self.backend.append_history(room, message, cap)
+    }
+
+    /// The last `limit` messages of `room`'s history, oldest first.
+    pub fn history(&self, room: &str, limit: usize) -> BoxFuture<Vec<Value>> {
+        self.backend.history(room, limit)
+    }
+
+    /// Call `method(args)` on connection `id`.
+    pub fn send_to(&self, id: u64, method: &str, args: Vec<Value>) -> Result<(), Error> {
+        let peer = self.get(id).ok_or_else(Error::closed)?;
+        peer.push(method, args)
+    }
+
+    /// Close every connection (graceful shutdown sends 1001, "going away").
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for p in self.peers() {
+            p.disconnect(code, reason);
+        }
+    }
+}
+
+/// Encode the push once per (codec, protocol) in use, then queue the same frame for each
+/// peer of that group.
+fn fanout(peers: &[Peer], method: &str, args: &[Value]) -> usize {
+    let mut frames: HashMap<(String, bool), Option<Frame>> = HashMap::new();
+    let mut sent = 0;
+    for p in peers {
+        // A peer that has not spoken yet gets the push once its protocol is known.
+        match p.hold(method, args) {
+            Ok(true) => {
+                sent += 1;
+                continue;
+            }
+            Err(_) => continue,
+            Ok(false) => {}
+        }
+        let enc = p.encoding();
+        let frame = frames.entry(enc.key()).or_insert_with(|| {
+            p.0.proto
+                .push_frame(method, args.to_vec(), &enc)
+                .ok()
+                .flatten()
+        });
+        if let Some(f) = frame {
+            if p.push_frame(f.clone()).is_ok() {
+                sent += 1;
+            }
+        }
+    }
+    sent
+}
+
+/// The single-node backend: nothing to publish; presence is this node's; room history is
+/// kept in process, for at most `max_rooms` rooms (past that, the room whose last append is
+/// the oldest is dropped).
+pub struct LocalBackend {
+    history: Mutex<Histories>,
+    max_rooms: usize,
+}
+
+#[derive(Default)]
+struct Histories {
+    rooms: HashMap<String, (u64, VecDeque<Value>)>,
+    appends: u64,
+}
+
+impl Default for LocalBackend {
+    fn default() -> LocalBackend {
+        LocalBackend::new(1024)
+    }
+}
+
+impl LocalBackend {
+    /// A backend keeping the history of at most `max_rooms` rooms.
+    pub fn new(max_rooms: usize) -> LocalBackend {
+        LocalBackend {
+            history: Mutex::default(),
+            max_rooms: max_rooms.max(1),
+        }
+    }
+}
+
+fn ready<T: Send + 'static>(value: T) -> BoxFuture<T> {
+    Box::pin(std::future::ready(value))
+}
+
+impl HubBackend for LocalBackend {
+    fn publish(&self, _delivery: &Delivery<'_>) {}
+
+    fn room_presence(&self, _room: &str, local: Vec<Member>) -> BoxFuture<Vec<Member>> {
+        ready(local)
+    }
+
+    fn users(&self, local: BTreeMap<String, usize>) -> BoxFuture<BTreeMap<String, usize>> {
+        ready(local)
+    }
+
+    fn append_history(&self, room: &str, message: Value, cap: usize) -> BoxFuture<()> {
+        let mut h = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        if !h.rooms.contains_key(room) && h.rooms.len() >= self.max_rooms {
+            let oldest = h.rooms.iter().min_by_key(|(_, (at, _))| *at);
+            if let Some(k) = oldest.map(|(k, _)| k.clone()) {
+                h.rooms.remove(&k);
+            }
+        }
+        h.appends += 1;
+        let at = h.appends;
+        let (last, q) = h.rooms.entry(room.to_owned()).or_default();
+        *last = at;
+        q.push_back(message);
+        while q.len() > cap {
+            q.pop_front();
+        }
+        ready(())
+    }
+
+    fn history(&self, room: &str, limit: usize) -> BoxFuture<Vec<Value>> {
+        let h = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let q = h.rooms.get(room).map(|(_, q)| q);
+        let out = q.map_or_else(Vec::new, |q| {
+            q.iter()
+                .skip(q.len().saturating_sub(limit))
+                .cloned()
+                .collect()
+        });
+        ready(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_history_is_capped_per_room_and_in_rooms() {
+        let b = LocalBackend::new(2);
+        for i in 0..5 {
+            b.append_history("a", Value::from(i), 3).await;
+        }
+        b.append_history("b", Value::from(9), 3).await;
+        let a = b.history("a", 10).await;
+        assert_eq!(a, [Value::from(2), Value::from(3), Value::from(4)]);
+        assert_eq!(b.history("a", 1).await, [Value::from(4)]);
+        b.append_history("c", Value::from(7), 3).await;
+        assert!(
+            b.history("a", 10).await.is_empty(),
+            "a was appended to last the longest ago"
+        );
+        assert_eq!(b.history("b", 10).await, [Value::from(9)]);
+    }
+}

@@ -1,0 +1,9 @@
+//! [`Hub`]: the live connections of a server, by id, by user and by room, with sends to one,
+//! to a user, to a room or to everyone, over a [`HubBackend`] for what spans nodes. A
+//! message is encoded once per codec in use on a node, not once per recipient.
+
+mod backend;
+mod local;
+
+pub use backend::{Delivery, HubBackend, Member, Target};
+pub use local::{Hub, LocalBackend};

@@ -1,0 +1,163 @@
+//! Serving an [`Api`] over WebSocket from axum: the endpoint ([`RpcServer`]), its
+//! [`builder`], the upgrade's [`negotiate`]ion and [`auth`].
+
+mod auth;
+mod builder;
+mod negotiate;
+
+pub(crate) use auth::percent_decode_path;
+pub use auth::{AuthError, AuthRequest, Authenticate};
+pub use builder::RpcServerBuilder;
+
+use super::api::Api;
+use super::conn::{heartbeat, ConnConfig, ConnInfo, Connection};
+use super::hub::Hub;
+use super::inbound::{finish, OnMessage, Session};
+use super::peer::Peer;
+use super::protocol::kkrpc::{Detection, Kkrpc, LegacyErrors, Protocol};
+use super::transport;
+use crate::codec::Codec;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use futures_util::StreamExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// A hook that sees each new connection.
+pub type OnConnect = Arc<dyn Fn(Peer) + Send + Sync>;
+
+/// A hook that sees each closed connection, before it leaves its rooms.
+pub type OnClose = Arc<dyn Fn(Peer, &Hub) + Send + Sync>;
+
+/// Server pings: every `interval` a ping goes out; a peer that sends nothing (no pong, no
+/// message) for `timeout` after a ping is closed with 1001 (noticed at the next ping's
+/// time). Either may be the longer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Time between pings.
+    pub interval: Duration,
+    /// Silence after an unanswered ping after which the peer is considered dead.
+    pub timeout: Duration,
+}
+
+/// An RPC endpoint: the API, the codecs a route allows, limits and timeouts.
+///
+/// ```no_run
+/// use axum::{routing::get, Router};
+/// use polycodec::rpc::{Api, RpcServer, RpcError};
+/// # async fn run() {
+/// let api = Api::builder()
+///     .typed("greet", |(name,): (String,)| async move { Ok::<_, RpcError>(format!("Hello, {name}!")) })
+///     .build()
+///     .unwrap();
+/// let rpc = RpcServer::builder(api).codecs(["msgpack", "superjson", "json"]).build().unwrap();
+/// let app: Router = Router::new().route("/rpc", get(rpc.handler()));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// axum::serve(listener, app).await.unwrap();
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RpcServer(Arc<Inner>);
+
+struct Inner {
+    api: Arc<Api>,
+    allowed: Vec<Arc<dyn Codec>>,
+    detect: Detection,
+    default_codec: Option<Arc<dyn Codec>>,
+    config: ConnConfig,
+    legacy_errors: LegacyErrors,
+    on_message: Option<OnMessage>,
+    on_connect: Option<OnConnect>,
+    on_close: Option<OnClose>,
+    authenticate: Option<Authenticate>,
+    heartbeat: Option<Heartbeat>,
+    hub: Hub,
+    buffers: (usize, usize),
+}
+
+impl RpcServer {
+    /// The live connections of this endpoint.
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
+    }
+
+    /// Graceful shutdown: every connection is closed with 1001 ("going away"); calls the
+    /// server made to clients fail at once with [`Error::Closed`](super::Error::Closed),
+    /// and clients see their pending calls fail the same way.
+    pub fn shutdown(&self) {
+        self.0.hub.close_all(1001, "server shutting down");
+    }
+
+    /// An axum handler: `Router::new().route("/rpc", get(server.handler()))`.
+    #[allow(clippy::type_complexity)]
+    pub fn handler(
+        &self,
+    ) -> impl Fn(WebSocketUpgrade, HeaderMap, Uri) -> Pin<Box<dyn Future<Output = Response> + Send>>
+           + Clone
+           + Send
+           + Sync
+           + 'static {
+        let me = self.clone();
+        move |ws, headers, uri| {
+            let me = me.clone();
+            Box::pin(async move { me.upgrade(ws, &headers, &uri) })
+        }
+    }
+
+    /// The codecs this endpoint allows, in order of preference.
+    pub fn allowed(&self) -> Vec<String> {
+        self.0.allowed.iter().map(|c| c.name().to_owned()).collect()
+    }
+
+    async fn serve_socket(self, socket: WebSocket, codec: Option<Arc<dyn Codec>>, info: ConnInfo) {
+        let inner = &self.0;
+        let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+        let generation = codec.as_ref().map(|_| Protocol::Compact);
+        let proto = Kkrpc::new(
+            codec,
+            inner.detect.clone(),
+            generation,
+            inner.config.limits,
+            inner.legacy_errors,
+        );
+        let (conn, out) = Connection::new(id, proto, inner.config.clone(), info);
+        tracing::debug!(conn = id, path = %conn.info.path, "connected");
+        inner.hub.add(Peer(conn.clone()));
+        if let Some(hook) = &inner.on_connect {
+            hook(Peer(conn.clone()));
+        }
+        let (sink, stream) = socket.split();
+        let writer = conn.outbox.spawn_writer(out, sink, transport::axum::write);
+        let heartbeat = inner
+            .heartbeat
+            .map(|hb| heartbeat::spawn(conn.clone(), hb.interval, hb.timeout));
+        let killer = conn.clone();
+        let inbound = stream.map(move |m| {
+            transport::axum::read(m).unwrap_or_else(|e| {
+                tracing::debug!(conn = id, error = %e.text, "socket error");
+                if e.too_big {
+                    killer.outbox.kill(1009, "message too big");
+                }
+                e.into_frame()
+            })
+        });
+        let mut inbound = Box::pin(inbound);
+        let session = Session::new(conn.clone(), inner.api.clone(), inner.on_message.clone());
+        session.run(&mut inbound).await;
+        if let Some(hook) = &inner.on_close {
+            hook(Peer(conn.clone()), &inner.hub);
+        }
+        inner.hub.remove(id);
+        if let Some(hb) = heartbeat {
+            hb.abort();
+        }
+        finish(conn, writer, inbound).await;
+        tracing::debug!(conn = id, "disconnected");
+    }
+}

@@ -1,0 +1,121 @@
+//! The upgrade: auth, then the codec (subprotocol, `?codec=`, default, or detection), then
+//! the socket's limits.
+
+use super::auth::{query_pairs, AuthRequest};
+use super::RpcServer;
+use crate::codec::Codec;
+use crate::rpc::conn::ConnInfo;
+use crate::rpc::negotiation::{codec_param, offered_tokens};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// The codec chosen for a connection: `Ok(None)` detects it from what the peer sends;
+/// `Err` says what is not allowed (answered with 400).
+type Choice = Result<Option<Arc<dyn Codec>>, String>;
+
+impl RpcServer {
+    /// Negotiate and upgrade one request. The codec is, in this order: the first of the
+    /// route's codecs (in its order of preference) whose subprotocol the client offered; the
+    /// one `?codec=` names; the default codec; or none, and then plain JSON or superjson is
+    /// detected in what the client sends (those of them the route allows). Answers 400
+    /// (before upgrading) when the client offered subprotocols and none is an allowed
+    /// codec's (the handshake's response must name one of them), when `?codec=` names one
+    /// that is not allowed, or when it offered none and the route allows neither plain JSON
+    /// nor superjson (nor has a default codec).
+    pub fn upgrade(&self, ws: WebSocketUpgrade, headers: &HeaderMap, uri: &Uri) -> Response {
+        let inner = &self.0;
+        let identity = match &inner.authenticate {
+            Some(auth) => match auth(&AuthRequest { headers, uri }) {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::info!(path = uri.path(), status = e.status(), "upgrade refused");
+                    return (e.http_status(), format!("{}\n", e.message())).into_response();
+                }
+            },
+            None => None,
+        };
+        let info = ConnInfo {
+            path: uri.path().to_owned(),
+            query: query_pairs(uri),
+            identity,
+        };
+        let offered = offered_tokens(
+            headers
+                .get_all("sec-websocket-protocol")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let chosen = match self.choose(&offered, uri.query().and_then(codec_param)) {
+            Ok(c) => c,
+            Err(what) => return self.refuse(&what),
+        };
+        // Both: kkrpc sends a message as one frame, and tungstenite's frame limit (16 MiB
+        // by default) would cap a larger message limit.
+        let limit = inner.config.limits.message_bytes();
+        let mut ws = ws
+            .max_message_size(limit)
+            .max_frame_size(limit)
+            .read_buffer_size(inner.buffers.0)
+            .write_buffer_size(inner.buffers.1);
+        if let Some(c) = &chosen {
+            if offered.iter().any(|t| t == c.subprotocol()) {
+                ws = ws.protocols([c.subprotocol().to_owned()]);
+            }
+        }
+        let me = self.clone();
+        ws.on_upgrade(move |socket| async move { me.serve_socket(socket, chosen, info).await })
+            .into_response()
+    }
+
+    /// The codec for the subprotocols `offered` and the `?codec=` `query` (see
+    /// [`RpcServer::upgrade`]).
+    fn choose(&self, offered: &[String], query: Option<&str>) -> Choice {
+        let inner = &self.0;
+        // A subprotocol first: the response must then name it, and a client that offered
+        // subprotocols fails a handshake whose response names none (tungstenite does).
+        let by_token = inner
+            .allowed
+            .iter()
+            .find(|c| offered.iter().any(|t| t == c.subprotocol()));
+        if let Some(c) = by_token {
+            return Ok(Some(c.clone()));
+        }
+        if !offered.is_empty() {
+            // Also when no offered token names a codec: the response would name no
+            // subprotocol, and browsers and tungstenite fail such a handshake.
+            return Err(format!("none of the offered subprotocols {offered:?} is"));
+        }
+        if let Some(name) = query {
+            return match inner.allowed.iter().find(|c| c.name() == name) {
+                Some(c) => Ok(Some(c.clone())),
+                None => Err(format!("the codec {name:?} (from ?codec=) is not")),
+            };
+        }
+        if inner.default_codec.is_some() {
+            return Ok(inner.default_codec.clone());
+        }
+        if inner.detect.any() {
+            return Ok(None);
+        }
+        Err(
+            "no codec was offered (as a subprotocol or ?codec=); plain JSON or superjson is not"
+                .into(),
+        )
+    }
+
+    fn refuse(&self, what: &str) -> Response {
+        let allowed: Vec<String> = self
+            .0
+            .allowed
+            .iter()
+            .map(|c| format!("{} ({})", c.name(), c.subprotocol()))
+            .collect();
+        let body = format!(
+            "{what} allowed here; allowed codecs: {}\n",
+            allowed.join(", ")
+        );
+        (StatusCode::BAD_REQUEST, body).into_response()
+    }
+}
