@@ -128,6 +128,7 @@ pub fn blob() -> Blob {
 
 /// The demo API served at `/rpc` on 127.0.0.1, port 0, on the current tokio runtime, with
 /// room for the load client's calls in flight; returns its address.
+#[cfg(feature = "server")]
 pub async fn serve_demo() -> std::net::SocketAddr {
     let rpc = polycodec::rpc::RpcServer::builder(polycodec::rpc::demo::api())
         .limits(polycodec::Limits::default().max_pending_calls(4096))

@@ -2,7 +2,6 @@
 //! superjson re-encoding of the conformance vectors, and one-line errors.
 
 #[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -4,7 +4,6 @@
 //! memory per idle connection is measured on the `polycodec serve` process.
 
 #[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use polycodec::rpc::Client;

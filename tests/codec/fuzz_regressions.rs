@@ -16,6 +16,8 @@ fn targets() -> Vec<(&'static str, Check)> {
         #[cfg(feature = "bincode")]
         ("decode_bincode", fuzzing::bincode),
         ("superjson_meta", fuzzing::superjson_meta),
+        #[cfg(feature = "rpc")]
+        #[cfg(feature = "rpc")]
         ("rpc_frame", fuzzing::rpc_frame),
         ("value_round_trip", fuzzing::value_round_trip),
     ]
@@ -66,6 +68,7 @@ fn conformance_data_passes_the_fuzz_checks() {
     for c in malformed.get("cases").unwrap().as_array().unwrap() {
         if let Some(s) = c.get("input").and_then(|i| i.as_str()) {
             fuzzing::superjson(s.as_bytes());
+            #[cfg(feature = "rpc")]
             fuzzing::rpc_frame(s.as_bytes());
             n += 1;
         }

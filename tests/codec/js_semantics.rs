@@ -86,9 +86,11 @@ fn bigints_past_10_000_characters_are_a_limit_error_in_every_reader() {
 
     // The binary codecs write what they are given, and refuse it when reading.
     let big = Value::BigInt(long.parse().unwrap());
-    let mut binary: Vec<Box<dyn Codec>> = vec![Box::new(MsgPack::new())];
-    #[cfg(feature = "bincode")]
-    binary.push(Box::new(polycodec::codec::Bincode::new()));
+    let binary: Vec<Box<dyn Codec>> = vec![
+        Box::new(MsgPack::new()),
+        #[cfg(feature = "bincode")]
+        Box::new(polycodec::codec::Bincode::new()),
+    ];
     for codec in binary {
         let bytes = codec.encode_value(&big).unwrap();
         let err = codec.decode_value(&bytes).unwrap_err();

@@ -4,7 +4,6 @@
 //! with `--no-default-features` too (`cargo test -p polycodec --no-default-features --test codec`).
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 mod custom_codec;

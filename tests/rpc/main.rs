@@ -3,7 +3,6 @@
 //! faults, hostile frames, and captured kkrpc frames replayed. Loopback only; no node.
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 #[path = "../common/serve.rs"]

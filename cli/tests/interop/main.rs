@@ -8,7 +8,6 @@
 //! none of them.)
 
 #[path = "../../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 #[path = "../../../tests/common/serve.rs"]
@@ -61,10 +60,10 @@ fn sync(name: &'static str, test: fn()) -> Trial {
 }
 
 /// An async test on its own current-thread runtime, as `#[tokio::test]` runs it.
-fn on_tokio<F: std::future::Future<Output = ()>>(name: &'static str, test: fn() -> F) -> Trial
-where
-    F: 'static,
-{
+fn on_tokio<F: std::future::Future<Output = ()> + 'static>(
+    name: &'static str,
+    test: fn() -> F,
+) -> Trial {
     Trial::test(name, move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
