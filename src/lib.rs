@@ -34,6 +34,7 @@ mod error;
 pub mod fuzzing;
 mod limits;
 pub mod rpc;
+mod stack;
 pub mod value;
 
 pub use error::{Category, Error, Result};

@@ -5,6 +5,7 @@ use super::number::is_safe_integer;
 use super::{
     Annotated, BigInt, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind, Value,
 };
+use crate::stack::{grow_within, VALUE_SER_RED_ZONE};
 use crate::{Error, Result};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 
@@ -29,11 +30,11 @@ impl Serialize for Value {
             }
             // Containers on a grown stack where needed: any serializer (bincode's, serde_json's)
             // recurses once per level, and a deep `Value` overflowed the thread's stack.
-            Value::Array(a) => grow(|| a.serialize(s)),
+            Value::Array(a) => grow_within(VALUE_SER_RED_ZONE, || a.serialize(s)),
             // In JS property order (integer-like keys first), as every codec's `Value` path
             // writes it and JSON.stringify does: a `Value` inside a typed struct wrote its
             // keys in insertion order.
-            Value::Object(o) => grow(|| {
+            Value::Object(o) => grow_within(VALUE_SER_RED_ZONE, || {
                 let mut m = s.serialize_map(Some(o.len()))?;
                 if o.is_js_ordered() {
                     for (k, v) in o {
@@ -46,8 +47,12 @@ impl Serialize for Value {
                 }
                 m.end()
             }),
-            Value::Map(entries) => grow(|| s.serialize_newtype_struct(magic::MAP, &Pairs(entries))),
-            Value::Set(items) => grow(|| s.serialize_newtype_struct(magic::SET, items)),
+            Value::Map(entries) => grow_within(VALUE_SER_RED_ZONE, || {
+                s.serialize_newtype_struct(magic::MAP, &Pairs(entries))
+            }),
+            Value::Set(items) => grow_within(VALUE_SER_RED_ZONE, || {
+                s.serialize_newtype_struct(magic::SET, items)
+            }),
             Value::Date(d) => s.serialize_newtype_struct(magic::DATE, &DatePayload(*d)),
             Value::RegExp(r) => s.serialize_newtype_struct(magic::REGEXP, &RegExpPayload(r)),
             Value::Error(e) => s.serialize_newtype_struct(magic::ERROR, &ErrorPayload(e)),
@@ -74,14 +79,6 @@ impl Serialize for Value {
             }
         }
     }
-}
-
-/// `f` on a grown stack when less than 32 KiB is left: `Value`'s containers, which any
-/// serializer recurses into once per level. (A smaller red zone than the decoders' 128 KiB:
-/// a serializer's frame per level is small, and a thread with a 128 KiB stack would
-/// otherwise switch stacks at every container.)
-fn grow<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(32 * 1024, 1024 * 1024, f)
 }
 
 /// Map entries as a sequence of `[key, value]` pairs.

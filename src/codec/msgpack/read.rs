@@ -697,7 +697,7 @@ impl<'de> Deserializer<'de> {
     #[inline]
     fn nested<R>(&mut self, at: usize, read: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
         self.enter(at)?;
-        let v = crate::codec::superjson::de::grow_every(self.depth_left, || read(&mut *self))?;
+        let v = crate::stack::grow_every(self.depth_left, || read(&mut *self))?;
         self.depth_left += 1;
         Ok(v)
     }

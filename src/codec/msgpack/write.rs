@@ -271,7 +271,7 @@ impl Writer {
 
     /// Write a [`Value`].
     pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
-        crate::codec::superjson::de::grow_every(self.depth_left, || self.value_inner(v))
+        crate::stack::grow_every(self.depth_left, || self.value_inner(v))
     }
 
     fn value_inner(&mut self, v: &Value) -> Result<()> {

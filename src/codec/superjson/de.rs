@@ -7,6 +7,7 @@
 use super::annotate;
 use super::meta::{spare, MetaTree, NodeId, NONE};
 use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
+use crate::stack::grow_every;
 use crate::value::de::KeyDeserializer;
 use crate::value::number::MAX_SAFE_INTEGER;
 use crate::value::{Date, Value};
@@ -450,25 +451,6 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             }
         }
         self.r.skip_value(self.depth_left)
-    }
-}
-
-/// Run `f` with enough stack for more levels of nesting: deep (but within the depth limit)
-/// input must not overflow small thread stacks. Checking costs a thread-local read, so the
-/// hot paths call [`grow_every`] instead.
-#[inline]
-pub(crate) fn grow<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(128 * 1024, 1024 * 1024, f)
-}
-
-/// [`grow`] at every 16th level of nesting only (`depth_left` is the countdown of levels):
-/// the 128 KiB red zone covers the levels in between.
-#[inline]
-pub(crate) fn grow_every<R>(depth_left: usize, f: impl FnOnce() -> R) -> R {
-    if depth_left % 16 == 0 {
-        grow(f)
-    } else {
-        f()
     }
 }
 

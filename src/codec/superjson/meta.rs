@@ -626,9 +626,7 @@ fn record<'a>(
         let segs = path::parse(k, legacy).map_err(|e| e.at_path(k.clone()))?;
         let node = t.node_at(at, &segs);
         match v {
-            Value::Array(a) => {
-                crate::codec::superjson::de::grow(|| tree(t, node, a, legacy, depth, max_depth))
-            }
+            Value::Array(a) => crate::stack::grow(|| tree(t, node, a, legacy, depth, max_depth)),
             other => Err(Error::data(format!(
                 "annotation must be an array, found {}",
                 other.kind_name()

@@ -667,7 +667,7 @@ impl Encoder {
 
     /// Write `v` at the current position.
     pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
-        super::de::grow_every(self.depth_left, || self.value_inner(v))
+        crate::stack::grow_every(self.depth_left, || self.value_inner(v))
     }
 
     /// Levels of nesting still allowed.

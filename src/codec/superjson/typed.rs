@@ -71,7 +71,7 @@ impl<'e> Compound<'e> {
         self.enc.charge()?;
         self.count += 1;
         let depth = self.enc.depth_left();
-        super::de::grow_every(depth, || v.serialize(&mut *self.enc))
+        crate::stack::grow_every(depth, || v.serialize(&mut *self.enc))
     }
 
     fn object_key(
@@ -100,7 +100,7 @@ impl<'e> Compound<'e> {
         self.enc.charge()?;
         self.enc.wrote_undefined = false;
         let depth = self.enc.depth_left();
-        super::de::grow_every(depth, || v.serialize(&mut *self.enc))?;
+        crate::stack::grow_every(depth, || v.serialize(&mut *self.enc))?;
         if self.enc.mode == Mode::Plain && self.enc.wrote_undefined {
             // JSON.stringify leaves out keys whose value is undefined.
             self.enc.out.truncate(self.entry_start);
