@@ -33,6 +33,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;
+mod path;
 pub mod rpc;
 mod stack;
 pub mod value;

@@ -335,7 +335,7 @@ impl MetaTree {
             segs.push(match n.seg {
                 NodeSeg::Index(i) => i.to_string(),
                 NodeSeg::Key(a, b) => {
-                    path::escape_segment(&self.keys[a as usize..b as usize]).into_owned()
+                    crate::path::escape_segment(&self.keys[a as usize..b as usize]).into_owned()
                 }
             });
             node = n.parent;
