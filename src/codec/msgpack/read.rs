@@ -326,10 +326,7 @@ impl<'a> Deserializer<'a> {
             ext::INVALID_DATE => empty("invalid Date", Value::Date(Date::invalid()))?,
             ext::UNDEFINED => empty("undefined", Value::Undefined)?,
             ext::BIGINT => Value::BigInt(self.bigint(p, p_at, at)?),
-            ext::URL => Value::Url(
-                crate::codec::superjson::annotate::normalize_url(self.str_of(p, p_at)?)
-                    .map_err(|e| e.at_offset(at))?,
-            ),
+            ext::URL => Value::url(self.str_of(p, p_at)?).map_err(|e| e.at_offset(at))?,
             // Members that repeat collapse as in JS's `new Set`; a Map's keys already did
             // (the builder makes a map with non-string keys through `new Map`'s rule, and an
             // object keeps one entry per key).

@@ -98,7 +98,7 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> 
             }
         },
         Ann::Url => match &raw {
-            Value::String(s) => Value::Url(normalize_url(s)?),
+            Value::String(s) => Value::url(s)?,
             other => {
                 return Err(Error::data(format!(
                     "a URL annotation needs a string, found {}",
@@ -179,13 +179,6 @@ fn short(v: &Value) -> String {
         Value::String(s) => s.clone(),
         _ => "object".into(),
     }
-}
-
-/// `new URL(s).href`.
-pub(crate) fn normalize_url(s: &str) -> Result<String> {
-    url::Url::parse(s)
-        .map(String::from)
-        .map_err(|_| Error::data(format!("Invalid URL: {s}")))
 }
 
 /// An Error from its superjson JSON `{name, message, cause?, ...props}`. `cause` is kept
