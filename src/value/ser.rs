@@ -3,7 +3,8 @@
 use super::magic::{self, Magic};
 use super::number::is_safe_integer;
 use super::{
-    Annotated, BigInt, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind, Value,
+    Annotated, BigInt, Coercion, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind,
+    Value,
 };
 use crate::stack::{grow_within, VALUE_SER_RED_ZONE};
 use crate::{Error, Result};
@@ -378,7 +379,10 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
             _ => unreachable!(),
         },
         (Magic::Error, Value::Object(_)) => match payload {
-            Value::Object(o) => Value::Error(Box::new(error_from_object(o))),
+            Value::Object(o) => Value::Error(Box::new(
+                // Never `None` but under `Coercion::Strict`.
+                JsError::from_object(o, Coercion::Debug).unwrap_or_default(),
+            )),
             _ => unreachable!(),
         },
         (Magic::Annotated, Value::Array(a)) => match a.as_slice() {
@@ -401,29 +405,6 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
         },
         _ => return Err(bad(m.name())),
     })
-}
-
-/// An Error from its object form `{name, message, stack?, cause?, ...props}`.
-pub(crate) fn error_from_object(mut o: Object) -> JsError {
-    let text = |v: Option<Value>| match v {
-        Some(Value::String(s)) => s,
-        Some(Value::Undefined) | Some(Value::Null) | None => String::new(),
-        Some(other) => format!("{other:?}"),
-    };
-    let name = match o.remove("name") {
-        None | Some(Value::Undefined) => "Error".to_owned(),
-        v => text(v),
-    };
-    JsError {
-        name,
-        message: text(o.remove("message")),
-        stack: match o.remove("stack") {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        },
-        cause: o.remove("cause"),
-        props: o,
-    }
 }
 
 pub(crate) struct SeqBuilder(Vec<Value>);

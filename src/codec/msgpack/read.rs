@@ -6,7 +6,7 @@ use crate::value::de::ValueDeserializer;
 use crate::value::number::check_bigint_text;
 use crate::value::same_value_zero::dedupe_members;
 use crate::value::{
-    Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value,
+    Annotated, BigInt, Coercion, Date, JsError, RegExp, TypedArray, TypedArrayKind, Value,
 };
 use crate::{Error, Limits, Result};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
@@ -351,12 +351,14 @@ impl<'a> Deserializer<'a> {
                 _ => return Err(bad("RegExp")),
             },
             ext::ERROR => match self.nested_value(p, false, || bad("Error"))? {
-                Value::Object(o) => Value::Error(Box::new(error_from(o).ok_or_else(|| {
-                    Error::data(
-                        "Error extension payload must be a map with string name and message",
-                    )
-                    .at_offset(at)
-                })?)),
+                Value::Object(o) => Value::Error(Box::new(
+                    JsError::from_object(o, Coercion::Strict).ok_or_else(|| {
+                        Error::data(
+                            "Error extension payload must be a map with string name and message",
+                        )
+                        .at_offset(at)
+                    })?,
+                )),
                 _ => return Err(bad("Error")),
             },
             ext::ANNOTATED => match self.nested_value(p, true, || bad("annotated"))? {
@@ -459,32 +461,6 @@ fn timestamp_millis(p: &[u8]) -> Option<f64> {
             sec as f64 * 1000.0 + f64::from(nsec) / 1e6
         }
         _ => return None,
-    })
-}
-
-/// An Error from its extension payload: `None` unless `name` and `message` are strings
-/// (the JS module refuses anything else).
-fn error_from(mut o: Object) -> Option<JsError> {
-    if !matches!(o.get("name"), Some(Value::String(_)))
-        || !matches!(o.get("message"), Some(Value::String(_)))
-    {
-        return None;
-    }
-    let text = |v: Option<Value>| match v {
-        Some(Value::String(s)) => s,
-        _ => String::new(),
-    };
-    Some(JsError {
-        name: text(o.remove("name")),
-        message: text(o.remove("message")),
-        // A stack that is no string is dropped (JS sets it, non-enumerable, and never
-        // writes it back).
-        stack: match o.remove("stack") {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        },
-        cause: o.remove("cause"),
-        props: o,
     })
 }
 
