@@ -394,11 +394,11 @@ impl Writer {
                 self.ext_with(ext::ANNOTATED, |w| {
                     w.array_header(2);
                     let mut ann = Vec::new();
-                    crate::codec::text::write::write_str(&mut ann, &a.kind);
+                    crate::codec::json_str::write_str(&mut ann, &a.kind);
                     let mut text = String::from("[");
                     text.push_str(std::str::from_utf8(&ann).unwrap_or("\"\""));
                     ann.clear();
-                    crate::codec::text::write::write_str(&mut ann, &a.id);
+                    crate::codec::json_str::write_str(&mut ann, &a.id);
                     text.push(',');
                     text.push_str(std::str::from_utf8(&ann).unwrap_or("\"\""));
                     text.push(']');

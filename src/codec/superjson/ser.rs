@@ -6,8 +6,8 @@
 //! and the identities seen (for `referentialEqualities`). In [`Mode::Plain`] it writes the
 //! plain-JSON mapping instead and keeps no meta.
 
+use crate::codec::json_str::write_str;
 use crate::codec::reuse;
-use crate::codec::text::write::write_str;
 use crate::path::push_escaped;
 use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
 use crate::value::{Ref, Value};

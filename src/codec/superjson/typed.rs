@@ -1,7 +1,7 @@
 //! `T: Serialize` straight into superjson or plain JSON text (no intermediate `Value`).
 
 use super::ser::{AnnOut, Encoder, Mode};
-use crate::codec::text::write::write_str;
+use crate::codec::json_str::write_str;
 use crate::value::magic::Magic;
 use crate::value::number::write_int;
 use crate::value::ser::from_magic;

@@ -2,4 +2,3 @@
 //! `superjson` codecs.
 
 pub(crate) mod read;
-pub(crate) mod write;

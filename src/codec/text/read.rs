@@ -1,6 +1,7 @@
 //! A JSON reader over bytes: strict RFC 8259 syntax, UTF-8 checked, offsets for errors,
 //! and the number rules JS's `JSON.parse` uses.
 
+use crate::codec::json_str::plain_run_end_ascii;
 use crate::{Error, Result};
 
 /// A parsed string: borrowed from the input when it had no escapes.
@@ -185,7 +186,7 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         // Fast path: no escapes. The plain run ends at the closing quote, a backslash or a
         // control character.
-        let (end, ascii) = super::write::plain_run_end_ascii(self.bytes, self.pos);
+        let (end, ascii) = plain_run_end_ascii(self.bytes, self.pos);
         self.pos = end;
         match self.bytes.get(self.pos) {
             None => return Err(self.eof()),
