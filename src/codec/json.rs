@@ -1,9 +1,9 @@
 //! The plain JSON codec.
 
 use super::superjson::de::Deserializer;
-use super::superjson::meta::MetaTree;
 use super::superjson::ser::{Encoder, Mode};
 use super::text::read::Reader;
+use super::text::tree::MetaTree;
 use super::{Codec, FrameKind};
 use crate::value::Value;
 use crate::{Error, Limits, Result};

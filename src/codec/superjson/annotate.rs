@@ -1,7 +1,7 @@
 //! What each annotation does to the JSON value it sits on (superjson's `untransform`), with
 //! JS's leniencies where a user would want them and typed errors where JS throws.
 
-use super::meta::Ann;
+use crate::codec::text::tree::Ann;
 use crate::value::number::{number_to_bigint, string_to_bigint, string_to_number};
 use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
 use crate::value::{Annotated, Coercion, Date, JsError, RegExp, TypedArray, Value};

@@ -5,8 +5,8 @@
 //! are built as an intermediate [`Value`], everything else goes straight to the visitor.
 
 use super::annotate;
-use super::meta::{spare, MetaTree, NodeId, NONE};
 use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
+use crate::codec::text::tree::{spare, Ann, MetaTree, NodeId, NONE, ROOT};
 use crate::stack::grow_every;
 use crate::value::de::KeyDeserializer;
 use crate::value::number::MAX_SAFE_INTEGER;
@@ -78,7 +78,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             max_depth: u32::try_from(max_depth).unwrap_or(u32::MAX),
             max_len: u32::try_from(limits.collection_len()).unwrap_or(u32::MAX),
             tree,
-            node: if annotated { super::meta::ROOT } else { NONE },
+            node: if annotated { ROOT } else { NONE },
             applied: if annotated {
                 let mut flags = spare::take(&spare::FLAGS);
                 flags.resize(tree.node_count(), false);
@@ -289,14 +289,11 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         self.applied[node as usize] = true;
         let offset = self.r.offset();
         // Fast path for the most common annotation: a Date from an ISO string.
-        if *ann == super::meta::Ann::Date
-            && !self.tree.has_children(node)
-            && self.r.peek() == Some(b'"')
-        {
+        if *ann == Ann::Date && !self.tree.has_children(node) && self.r.peek() == Some(b'"') {
             let s = self.r.string(&mut self.scratch)?;
             return Ok(Some(Value::Date(Date::parse(s.as_str()))));
         }
-        let raw = if *ann == super::meta::Ann::Undefined && !self.tree.has_children(node) {
+        let raw = if *ann == Ann::Undefined && !self.tree.has_children(node) {
             self.r.skip_value(self.depth_left)?;
             Value::Null
         } else {
@@ -618,7 +615,6 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        use super::meta::Ann;
         use crate::value::magic::Magic;
         let Some(magic) = Magic::from_name(name) else {
             return visitor.visit_newtype_struct(self);

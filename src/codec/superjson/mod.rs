@@ -12,6 +12,7 @@ pub(crate) mod ser;
 mod typed;
 
 use crate::codec::text::read::{describe, Reader};
+use crate::codec::text::tree::MetaTree;
 use crate::codec::{Codec, FrameKind};
 use crate::value::Value;
 use crate::{Limits, Result};
@@ -246,7 +247,7 @@ impl Envelope {
                 });
             }
         }
-        let empty = meta::MetaTree::default();
+        let empty = MetaTree::default();
         let mut d = de::Deserializer::new(
             Reader {
                 bytes: body,
@@ -304,7 +305,7 @@ impl Envelope {
                         env.meta = MetaSource::Read(m);
                         continue;
                     }
-                    let empty = meta::MetaTree::default();
+                    let empty = MetaTree::default();
                     let mut d = de::Deserializer::new(
                         Reader {
                             bytes,

@@ -2,3 +2,4 @@
 //! `superjson` codecs.
 
 pub(crate) mod read;
+pub(crate) mod tree;
