@@ -1,6 +1,7 @@
 //! What each annotation does to the JSON value it sits on (superjson's `untransform`), with
 //! JS's leniencies where a user would want them and typed errors where JS throws.
 
+use crate::codec::text::de::Revive;
 use crate::codec::text::tree::Ann;
 use crate::value::number::{number_to_bigint, string_to_bigint, string_to_number};
 use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
@@ -168,6 +169,16 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> 
             value: raw,
         })),
     })
+}
+
+/// superjson's `untransform`, as the text reader applies it: [`apply`].
+pub(crate) enum Untransform {}
+
+impl Revive for Untransform {
+    #[inline]
+    fn revive(ann: &Ann, raw: Value, unbacked: &mut usize, dedupe: bool) -> Result<Value> {
+        apply(ann, raw, unbacked, dedupe)
+    }
 }
 
 fn not_iterable(v: &Value) -> Error {

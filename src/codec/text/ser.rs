@@ -1,6 +1,6 @@
 //! `T: Serialize` straight into superjson or plain JSON text (no intermediate `Value`).
 
-use super::ser::{AnnOut, Encoder, Mode};
+use super::encoder::{AnnOut, Encoder, Mode};
 use crate::codec::json_str::write_str;
 use crate::value::magic::Magic;
 use crate::value::number::write_int;

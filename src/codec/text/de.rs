@@ -1,12 +1,14 @@
-//! A serde `Deserializer` over JSON text that applies superjson annotations while it reads.
+//! A serde `Deserializer` over JSON text that applies annotations (superjson's) while it
+//! reads.
 //!
 //! With an empty annotation trie it is a plain JSON deserializer (the `json` codec uses it
-//! so). At each value it looks up the trie node for the value's path; only annotated values
-//! are built as an intermediate [`Value`], everything else goes straight to the visitor.
+//! so, as `Deserializer<Plain>`). At each value it looks up the trie node for the value's
+//! path; only annotated values are built as an intermediate [`Value`], everything else goes
+//! straight to the visitor. What an annotation makes of its value is the [`Revive`] the
+//! codec that reads annotations gives (a type parameter: resolved at compile time).
 
-use super::annotate;
-use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
-use crate::codec::text::tree::{spare, Ann, MetaTree, NodeId, NONE, ROOT};
+use super::read::{depth_error, describe, Num, Reader, Str};
+use super::tree::{spare, Ann, MetaTree, NodeId, NONE, ROOT};
 use crate::stack::grow_every;
 use crate::value::de::KeyDeserializer;
 use crate::value::number::MAX_SAFE_INTEGER;
@@ -14,9 +16,30 @@ use crate::value::{Date, Value};
 use crate::{Error, Result};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
+use std::marker::PhantomData;
 
-/// The JSON deserializer.
-pub(crate) struct Deserializer<'a, 'm> {
+/// What an annotation does to the value it sits on (superjson's `untransform`): given by the
+/// codec whose annotations the [`Deserializer`] applies.
+pub(crate) trait Revive {
+    /// Turn the JSON value `raw` (children already revived) into what `ann` says it is.
+    /// `unbacked` is how many elements no byte of the document stands for may still be
+    /// made (see [`Deserializer::unbacked`]); Set members and Map keys that repeat collapse
+    /// unless `dedupe` is false (see [`Deserializer::dedupe`]).
+    fn revive(ann: &Ann, raw: Value, unbacked: &mut usize, dedupe: bool) -> Result<Value>;
+}
+
+/// Plain JSON: no annotations (its trie is empty), so nothing is ever revived.
+pub(crate) enum Plain {}
+
+impl Revive for Plain {
+    #[inline]
+    fn revive(_: &Ann, raw: Value, _: &mut usize, _: bool) -> Result<Value> {
+        Ok(raw)
+    }
+}
+
+/// The JSON deserializer; `R` revives annotated values.
+pub(crate) struct Deserializer<'a, 'm, R> {
     pub(crate) r: Reader<'a>,
     scratch: Vec<u8>,
     depth_left: usize,
@@ -37,15 +60,17 @@ pub(crate) struct Deserializer<'a, 'm> {
     /// reads.
     items: Vec<Value>,
     keys: Vec<String>,
-    /// How many elements that no byte of the input stands for may still be made (see
-    /// [`annotate::unbacked_error`]): as many as the input has bytes.
+    /// How many elements that no byte of the input stands for may still be made (the zeros
+    /// of a typed array made from a length, the holes where a reference extends an array):
+    /// as many as the input has bytes.
     pub(crate) unbacked: usize,
     /// False when `referentialEqualities` follow: Set members and Map keys collapse only
-    /// after they are applied (see [`annotate::apply`]).
+    /// after they are applied (see [`Revive::revive`]).
     pub(crate) dedupe: bool,
+    revive: PhantomData<R>,
 }
 
-impl Drop for Deserializer<'_, '_> {
+impl<R> Drop for Deserializer<'_, '_, R> {
     fn drop(&mut self) {
         use crate::codec::reuse::keep_cleared;
         keep_cleared(
@@ -66,7 +91,7 @@ thread_local! {
     static KEYS: Cell<Vec<String>> = const { Cell::new(Vec::new()) };
 }
 
-impl<'a, 'm> Deserializer<'a, 'm> {
+impl<'a, 'm, R: Revive> Deserializer<'a, 'm, R> {
     pub(crate) fn new(r: Reader<'a>, tree: &'m MetaTree, limits: &crate::Limits) -> Self {
         let annotated = !tree.is_empty();
         let unbacked = r.bytes.len();
@@ -90,6 +115,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             dedupe: true,
             items: Vec::new(),
             keys: Vec::new(),
+            revive: PhantomData,
         }
     }
 
@@ -304,7 +330,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             // `push_plain` pushed exactly one value.
             self.items.pop().unwrap_or(Value::Undefined)
         };
-        annotate::apply(ann, raw, &mut self.unbacked, self.dedupe)
+        R::revive(ann, raw, &mut self.unbacked, self.dedupe)
             .map(Some)
             .map_err(|e| e.at_offset(offset))
     }
@@ -554,7 +580,7 @@ macro_rules! via_any {
     )*};
 }
 
-impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
+impl<'de, 'm, R: Revive> de::Deserializer<'de> for &mut Deserializer<'de, 'm, R> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -729,13 +755,13 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
     }
 }
 
-struct Seq<'x, 'a, 'm> {
-    de: &'x mut Deserializer<'a, 'm>,
+struct Seq<'x, 'a, 'm, R> {
+    de: &'x mut Deserializer<'a, 'm, R>,
     parent: NodeId,
     index: usize,
 }
 
-impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
+impl<'de, 'm, R: Revive> SeqAccess<'de> for Seq<'_, 'de, 'm, R> {
     type Error = Error;
 
     #[inline]
@@ -752,8 +778,8 @@ impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
     }
 }
 
-struct Map<'x, 'a, 'm> {
-    de: &'x mut Deserializer<'a, 'm>,
+struct Map<'x, 'a, 'm, R> {
+    de: &'x mut Deserializer<'a, 'm, R>,
     parent: NodeId,
     first: bool,
     /// The current key, for the trie lookup and for error paths (copied only when it had
@@ -776,7 +802,7 @@ impl KeyRef<'_> {
     }
 }
 
-impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
+impl<'de, 'm, R: Revive> MapAccess<'de> for Map<'_, 'de, 'm, R> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
@@ -805,12 +831,12 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
     }
 }
 
-struct Enum<'x, 'a, 'm> {
-    de: &'x mut Deserializer<'a, 'm>,
+struct Enum<'x, 'a, 'm, R> {
+    de: &'x mut Deserializer<'a, 'm, R>,
     variant: String,
 }
 
-impl<'de, 'x, 'm> de::EnumAccess<'de> for Enum<'x, 'de, 'm> {
+impl<'de, 'x, 'm, R: Revive> de::EnumAccess<'de> for Enum<'x, 'de, 'm, R> {
     type Error = Error;
     type Variant = Self;
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
@@ -821,7 +847,7 @@ impl<'de, 'x, 'm> de::EnumAccess<'de> for Enum<'x, 'de, 'm> {
     }
 }
 
-impl<'de> de::VariantAccess<'de> for Enum<'_, 'de, '_> {
+impl<'de, R: Revive> de::VariantAccess<'de> for Enum<'_, 'de, '_, R> {
     type Error = Error;
     fn unit_variant(self) -> Result<()> {
         de::Deserialize::deserialize(&mut *self.de)
