@@ -1,4 +1,5 @@
-//! The plain JSON codec.
+//! The plain JSON codec: the JS-text engine of `codec::text` in [`Mode::Plain`], reading
+//! with an empty annotation trie.
 
 use super::text::de::{Deserializer, Plain};
 use super::text::encoder::{Encoder, Mode};

@@ -1,6 +1,11 @@
 //! The superjson codec: JSON text with a `meta` section that keeps JS types, byte-for-byte
 //! compatible with superjson 2.x (see `codecs/README.md` for the mapping and the
 //! differences).
+//!
+//! Here: the envelope (`{"json":…,"meta":…}`, split and read below). `meta` and `meta_text`
+//! read `meta` into the annotation trie, `annotate` is what each annotation does to its
+//! value, `refs` applies `referentialEqualities`, `path` reads path strings. The JSON text
+//! underneath, both ways, is the engine in `codec::text`.
 
 pub(crate) mod annotate;
 pub(crate) mod meta;
