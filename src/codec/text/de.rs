@@ -866,3 +866,52 @@ impl<'de, R: Revive> de::VariantAccess<'de> for Enum<'_, 'de, '_, R> {
         de::Deserializer::deserialize_map(&mut *self.de, visitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+    use serde::Deserialize;
+
+    /// A value that is skipped (an unknown field) fails with the error, and at the
+    /// offset, that reading it fails with.
+    #[test]
+    fn skipping_reports_what_reading_reports() {
+        let bad = [
+            "[1,]",
+            "[1 2]",
+            "[,1]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":}",
+            "{1:2}",
+            "[tru]",
+            "[\"a]",
+            "[01]",
+            "[-]",
+            "[1.]",
+            "[1e]",
+            "{\"a\":[}",
+            "[\"\\x\"]",
+            "[\"\\ud800\"]",
+            "[",
+            "{\"a\":1",
+        ];
+        for text in bad {
+            let mut r = Reader::new(text.as_bytes());
+            let skipped = r.skip_value(10).unwrap_err();
+            // Through serde's visitor protocol, and through the direct `Value` builder (as
+            // the `json` codec reads).
+            let limits = Limits::default();
+            let tree = MetaTree::default();
+            let reader =
+                || Deserializer::<Plain>::new(Reader::new(text.as_bytes()), &tree, &limits);
+            let read = Value::deserialize(&mut reader()).unwrap_err();
+            let built = reader().value().unwrap_err();
+            // The reader also names the path; a skipped value's path is its field's.
+            let seen = |e: &Error| (e.classify(), e.message().to_owned(), e.offset());
+            assert_eq!(seen(&skipped), seen(&read), "{text}");
+            assert_eq!(seen(&skipped), seen(&built), "{text}");
+        }
+    }
+}
