@@ -1,24 +1,30 @@
 /**
- * MessagePack extension types of polycodec's `msgpack` codec, for `@msgpack/msgpack` 3.x.
+ * MessagePack extension types of polycodec's `msgpack` codec (the standard profile), for
+ * `@msgpack/msgpack` 3.x. (A msgpackr client needs none of this: it talks to the `msgpackr`
+ * profile, `polycodec.msgpackr`, with no extension code.)
  *
- * The mapping is the one documented in polycodec's `codecs/msgpack/README.md`:
+ * The mapping is the one documented in polycodec's `codecs/msgpack/README.md`. Bigints are
+ * MessagePack integers (int 64 `d3` within [-2^63, 2^63), uint 64 `cf` up to 2^64), so the
+ * encoder and decoder run with `useBigInt64`; a Number past 32 bits is a float 64.
  *
- * | ext | JS value                              | payload                                          |
- * |----:|---------------------------------------|--------------------------------------------------|
- * |   0 | `undefined`                           | empty                                            |
- * |   1 | `bigint`                              | decimal digits in ASCII (`-12`)                  |
- * |   2 | `Set`                                 | one MessagePack array of the members             |
- * |   3 | `Map`                                 | one MessagePack map, keys of any type, in order  |
- * |   4 | `RegExp`                              | `[source, flags]`                                |
- * |   5 | `Error`                               | map `{name, message, cause?, ...own props}`      |
- * |   6 | `URL`                                 | the href in UTF-8                                |
- * |   7 | `{__polycodecAnnotation, value}`      | `[JSON text of the annotation, value]`           |
- * |   8 | typed arrays other than `Uint8Array`  | `[constructor name, bin of little-endian items]` |
- * |   9 | invalid `Date`                        | empty                                            |
- * |  -1 | valid `Date`                          | the standard timestamp                           |
+ * |  ext | JS value                              | payload                                          |
+ * |-----:|---------------------------------------|--------------------------------------------------|
+ * |    0 | `undefined`                           | `d4 00 00` (any payload reads as `undefined`)    |
+ * | 0x42 | `bigint` beyond 64 bits               | big-endian two's complement, whole 64-bit words  |
+ * | 0x74 | typed arrays other than `Uint8Array`  | msgpackr's: element code, little-endian items    |
+ * | 0x50 | `Set`                                 | one MessagePack array of the members             |
+ * | 0x51 | `Map`                                 | one MessagePack map, keys of any type, in order  |
+ * | 0x52 | `RegExp`                              | `[source, flags]`                                |
+ * | 0x53 | `Error`                               | map `{name, message, cause?, ...own props}`      |
+ * | 0x54 | `URL`                                 | the href in UTF-8                                |
+ * | 0x55 | `{__polycodecAnnotation, value}`      | `[JSON text of the annotation, value]`           |
+ * | 0x56 | invalid `Date`                        | empty                                            |
+ * |   -1 | valid `Date`                          | the standard timestamp                           |
  *
- * Payloads that hold MessagePack are complete documents encoded with this same codec, so the
- * mapping applies at any depth.
+ * 0x50–0x56 is polycodec's private block (a server can move it: `MsgPack::with_private_ext_base`;
+ * {@link EXT} here must follow). Payloads that hold MessagePack are complete documents encoded
+ * with this same codec, so the mapping applies at any depth. Any other extension decodes to an
+ * `ExtData` and is written back unchanged.
  *
  * Use the {@link encode} and {@link decode} helpers of this module. Passing {@link extensionCodec}
  * to `@msgpack/msgpack`'s own `encode` also works, except that `undefined` inside plain objects and
@@ -40,15 +46,15 @@ import {
 /** Extension type numbers used by polycodec. */
 export const EXT = Object.freeze({
   UNDEFINED: 0,
-  BIGINT: 1,
-  SET: 2,
-  MAP: 3,
-  REGEXP: 4,
-  ERROR: 5,
-  URL: 6,
-  ANNOTATED: 7,
-  TYPED_ARRAY: 8,
-  INVALID_DATE: 9,
+  BIGINT: 0x42,
+  TYPED_ARRAY: 0x74,
+  SET: 0x50,
+  MAP: 0x51,
+  REGEXP: 0x52,
+  ERROR: 0x53,
+  URL: 0x54,
+  ANNOTATED: 0x55,
+  INVALID_DATE: 0x56,
   TIMESTAMP: -1,
 });
 
@@ -59,20 +65,15 @@ export const EXT = Object.freeze({
 export const ANNOTATION_KEY = "__polycodecAnnotation";
 
 const EMPTY = new Uint8Array(0);
-const UNDEFINED_EXT = new ExtData(EXT.UNDEFINED, EMPTY);
+const UNDEFINED_EXT = new ExtData(EXT.UNDEFINED, Uint8Array.of(0));
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Typed array constructors written as ext 8, by name. `Uint8Array` (and Buffer) stay bin. */
-const TYPED_ARRAYS = Object.fromEntries(
-  [
-    "Int8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
-    "Float16Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
-  ]
-    .filter((name) => typeof globalThis[name] === "function")
-    // the DataView accessor suffix: getInt16, setFloat32, ...
-    .map((name) => [name, name === "Uint8ClampedArray" ? "Uint8" : name.slice(0, -"Array".length)]),
-);
+/** msgpackr's typed-array codes (ext 0x74): the index in this list. `Uint8Array` stays bin. */
+const TYPED_ARRAY_CODES = [
+  "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
+  "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
+];
 
 const STANDARD_ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
 
@@ -82,10 +83,52 @@ const isPlainObject = (v) =>
 
 const isAnnotated = (v) => isPlainObject(v) && Object.hasOwn(v, ANNOTATION_KEY);
 
-const typedArrayName = (v) =>
-  ArrayBuffer.isView(v) && !(v instanceof Uint8Array) && Object.hasOwn(TYPED_ARRAYS, v[Symbol.toStringTag])
-    ? v[Symbol.toStringTag]
-    : undefined;
+const typedArrayCode = (v) =>
+  ArrayBuffer.isView(v) && !(v instanceof Uint8Array) ? TYPED_ARRAY_CODES.indexOf(v[Symbol.toStringTag]) : -1;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_END = 2n ** 63n;
+const UINT64_END = 2n ** 64n;
+
+/** A bigint beyond 64 bits as msgpackr's ext 0x42: big-endian two's complement, whole words. */
+function bigintWords(v) {
+  const words = [];
+  const fill = v < 0n ? -1n : 0n;
+  let rest = v;
+  for (;;) {
+    words.push(BigInt.asUintN(64, rest));
+    if (rest >> 63n === fill) break;
+    rest >>= 64n;
+  }
+  const out = new Uint8Array(words.length * 8);
+  const view = new DataView(out.buffer);
+  words.reverse().forEach((w, i) => view.setBigUint64(i * 8, w));
+  return out;
+}
+
+/** `@msgpack/msgpack` with `useBigInt64` writes every non-negative bigint as uint 64 and
+ * silently truncates one beyond 64 bits: this writes int 64 within int 64 (as msgpackr and
+ * polycodec do) and ext 0x42 beyond. */
+class PolycodecEncoder extends Encoder {
+  constructor(options) {
+    super(options);
+    this.options = options;
+  }
+  clone() {
+    return new PolycodecEncoder(this.options);
+  }
+  encodeBigInt64(v) {
+    if (v >= INT64_MIN && v < INT64_END) {
+      this.writeU8(0xd3);
+      this.writeBigInt64(v);
+    } else if (v >= 0n && v < UINT64_END) {
+      this.writeU8(0xcf);
+      this.writeBigUint64(v);
+    } else {
+      this.encodeExtension(new ExtData(EXT.BIGINT, bigintWords(v)));
+    }
+  }
+}
 
 /** True for objects that one of this module's extensions writes (and so are not walked as maps). */
 const isExtensionObject = (v) =>
@@ -185,13 +228,15 @@ function encodeAnnotated(v) {
   return encodePayload(v, [text, v.value]);
 }
 
-function encodeTypedArray(array, name) {
+/** msgpackr's layout: the code, then the elements in little-endian order. */
+function encodeTypedArray(array, code) {
   const size = array.BYTES_PER_ELEMENT;
-  const bytes = new Uint8Array(array.length * size);
-  const view = new DataView(bytes.buffer);
-  const set = view[`set${TYPED_ARRAYS[name]}`];
-  for (let i = 0; i < array.length; i++) set.call(view, i * size, array[i], true);
-  return encode([name, bytes]);
+  const out = new Uint8Array(1 + array.length * size);
+  out[0] = code;
+  const view = new DataView(out.buffer, 1);
+  const accessor = `set${TYPED_ARRAY_CODES[code] === "Uint8ClampedArray" ? "Uint8" : TYPED_ARRAY_CODES[code].slice(0, -5)}`;
+  for (let i = 0; i < array.length; i++) view[accessor](i * size, array[i], true);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,18 +272,23 @@ function decodeError(bytes) {
 }
 
 function decodeTypedArray(bytes) {
-  const payload = decode(bytes);
-  const [name, data] = Array.isArray(payload) && payload.length === 2 ? payload : [];
-  if (!Object.hasOwn(TYPED_ARRAYS, name) || !(data instanceof Uint8Array)) {
-    fail(EXT.TYPED_ARRAY, "payload must be [typed array constructor name, bin]");
-  }
+  if (bytes.length === 0) fail(EXT.TYPED_ARRAY, "no element type code");
+  const code = bytes[0];
+  const data = bytes.slice(1);
+  if (code === 16) return data.buffer;
+  if (code === 17) return new DataView(data.buffer);
+  const name = TYPED_ARRAY_CODES[code];
+  if (name === undefined) fail(EXT.TYPED_ARRAY, `unknown element type code ${code}`);
   const Ctor = globalThis[name];
   if (data.length % Ctor.BYTES_PER_ELEMENT !== 0) fail(EXT.TYPED_ARRAY, `${data.length} bytes is not a whole number of ${name} items`);
-  const array = new Ctor(data.length / Ctor.BYTES_PER_ELEMENT);
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const get = view[`get${TYPED_ARRAYS[name]}`];
-  for (let i = 0; i < array.length; i++) array[i] = get.call(view, i * Ctor.BYTES_PER_ELEMENT, true);
-  return array;
+  return new Ctor(data.buffer);
+}
+
+function decodeBigintWords(bytes) {
+  if (bytes.length === 0) fail(EXT.BIGINT, "empty payload");
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return BigInt.asIntN(bytes.length * 8, v);
 }
 
 function decodePair(ext, bytes, what) {
@@ -264,12 +314,9 @@ export const extensionCodec = new ExtensionCodec();
 
 const extensions = [
   // `undefined` never reaches an encoder (see the module comment): it arrives as an ExtData.
-  [EXT.UNDEFINED, () => null, requireEmpty(EXT.UNDEFINED, () => undefined)],
-  [EXT.BIGINT, (v) => (typeof v === "bigint" ? utf8.encode(v.toString()) : null), (bytes) => {
-    const text = strictUtf8.decode(bytes);
-    if (!/^(0|-?[1-9][0-9]*)$/.test(text)) fail(EXT.BIGINT, `not a canonical decimal integer: ${JSON.stringify(text)}`);
-    return BigInt(text);
-  }],
+  [EXT.UNDEFINED, () => null, () => undefined],
+  // Bigints reach the encoder's `encodeBigInt64`, never an extension.
+  [EXT.BIGINT, () => null, decodeBigintWords],
   [EXT.SET, (v) => (v instanceof Set ? encodePayload(v, [...v]) : null), (bytes) => {
     const members = decode(bytes);
     if (!Array.isArray(members)) fail(EXT.SET, "payload must be one MessagePack array");
@@ -288,18 +335,19 @@ const extensions = [
     return { [ANNOTATION_KEY]: JSON.parse(text), value };
   }],
   [EXT.TYPED_ARRAY, (v) => {
-    const name = typedArrayName(v);
-    return name === undefined ? null : encodeTypedArray(v, name);
+    const code = typedArrayCode(v);
+    return code < 0 ? null : encodeTypedArray(v, code);
   }, decodeTypedArray],
   [EXT.INVALID_DATE, (v) => (v instanceof Date && Number.isNaN(v.getTime()) ? EMPTY : null),
     requireEmpty(EXT.INVALID_DATE, () => new Date(NaN))],
   [EXT.TIMESTAMP, (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? encodeTimestampExtension(v) : null),
-    decodeTimestampExtension],
+    // msgpackr writes an invalid Date as a 1-byte timestamp (`d4 ff ff`).
+    (bytes, type, context) => ([4, 8, 12].includes(bytes.length) ? decodeTimestampExtension(bytes, type, context) : new Date(NaN))],
 ];
 for (const [type, encode, decode] of extensions) extensionCodec.register({ type, encode, decode });
 
-const encoder = new Encoder({ extensionCodec });
-const decoder = new Decoder({ extensionCodec });
+const encoder = new PolycodecEncoder({ extensionCodec, useBigInt64: true });
+const decoder = new Decoder({ extensionCodec, useBigInt64: true });
 
 /**
  * Encodes a value to MessagePack with polycodec's extension types, keeping `undefined` as ext 0.

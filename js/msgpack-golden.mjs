@@ -4,6 +4,7 @@
 // -0 is left out: @msgpack/msgpack writes it as the integer 0 (see codecs/msgpack/README.md).
 import { createRequire } from "node:module";
 import superjson, { SuperJSON } from "superjson";
+import { ExtData } from "@msgpack/msgpack";
 import { ANNOTATION_KEY, encode } from "./msgpack-extensions.mjs";
 
 const { version } = createRequire(import.meta.url)("@msgpack/msgpack/package.json");
@@ -74,8 +75,14 @@ const cases = [
   ["date-invalid", () => new Date(NaN), { lossy: "superjson writes an invalid Date as null" }],
   ["undefined", () => undefined],
   ["undefined-nested", () => ({ a: undefined, b: [undefined, 1] })],
-  ["bigint-ext-header-forms", () => [0n, 12n, 123n, 1234n, 12345678n, 1234567890123456n, 12345678901234567n]],
+  ["bigint-int64", () => [0n, 5n, -5n, 12345678n, 2n ** 53n + 1n, -(2n ** 63n), 2n ** 63n - 1n]],
+  ["bigint-uint64", () => [2n ** 63n, 2n ** 64n - 1n]],
+  ["bigint-beyond-64-bits", () => [2n ** 64n, -(2n ** 63n) - 1n, 2n ** 127n, -(2n ** 100n)]],
   ["bigint-40-digits", () => -1234567890123456789012345678901234567890n],
+  ["numbers-past-32-bits-are-floats", () => [2 ** 32, -(2 ** 31) - 1, Date.UTC(2024, 0, 1), 2 ** 53 - 1]],
+  ["application-extensions-kept", () => [1, 2, 3, 4, 5, 6, 7, 100, 127, -2, -128].map((t, i) =>
+    new ExtData(t, Uint8Array.from({ length: [0, 1, 2, 3, 4, 8, 16, 17, 255, 256, 5][i] }, (_, j) => j & 0xff))),
+    { lossy: "superjson has no form for an opaque extension (polycodec reads it as Value::Ext)" }],
   ["set", () => new Set([1, "a", null, 2n])],
   ["set-objects", () => new Set([{ a: 1 }, [1, 2], new Set()])],
   ["set-ext16", () => new Set(Array.from({ length: 300 }, (_, i) => i))],

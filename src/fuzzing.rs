@@ -147,9 +147,52 @@ pub fn value_round_trip(input: &[u8]) {
         let back = codec
             .decode_value(&bytes)
             .unwrap_or_else(|e| panic!("{} cannot read its own output: {e}", codec.name()));
-        if codec.name() != "json" {
-            assert!(back == v, "{}: {v:?} came back as {back:?}", codec.name());
+        match codec.name() {
+            "json" => {}
+            // What msgpackr has no form for is dropped or turned into its own form (see
+            // `codecs/msgpack/README.md`).
+            "msgpackr" => {
+                let want = msgpackr_form(&v);
+                assert!(back == want, "msgpackr: {want:?} came back as {back:?}");
+            }
+            name => assert!(back == v, "{name}: {v:?} came back as {back:?}"),
         }
+    }
+}
+
+/// `v` as the msgpackr profile carries it: an Error without its stack and extra props, a
+/// URL as its href, an annotated value as its payload. (No cycles: nodes are expanded.)
+pub fn msgpackr_form(v: &Value) -> Value {
+    let all = |xs: &[Value]| xs.iter().map(msgpackr_form).collect::<Vec<_>>();
+    match v {
+        Value::Array(a) => Value::Array(all(a)),
+        Value::Set(s) => Value::Set(all(s)),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), msgpackr_form(x)))
+                .collect(),
+        ),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, x)| (msgpackr_form(k), msgpackr_form(x)))
+                .collect(),
+        ),
+        Value::Error(e) => {
+            let mut e2 = crate::JsError::new(e.name.clone(), e.message.clone());
+            e2.cause = e
+                .cause
+                .as_ref()
+                .filter(|c| !c.is_undefined())
+                .map(msgpackr_form);
+            Value::Error(Box::new(e2))
+        }
+        Value::Url(u) => Value::String(u.clone()),
+        Value::Annotated(a) => msgpackr_form(&a.value),
+        Value::Ref(r) => match r.resolve() {
+            Some(x) => msgpackr_form(&x),
+            None => Value::Null,
+        },
+        other => other.clone(),
     }
 }
 

@@ -106,6 +106,8 @@ enum Wire {
     },
     Url(String),
     Annotated(String, String, Box<Nested>),
+    /// An opaque MessagePack extension (last, so that every older variant keeps its index).
+    Ext(i8, #[serde(with = "serde_bytes_compat")] Vec<u8>),
 }
 
 impl Wire {
@@ -286,6 +288,7 @@ impl ToWire {
                 a.id.clone(),
                 Box::new(Nested(self.wire(&a.value)?)),
             ),
+            Value::Ext { ty, data } => Wire::Ext(*ty, data.to_vec()),
             Value::Ref(r) => {
                 if self.ancestors.contains(&r.addr()) || r.is_back_reference() {
                     return Err(Error::unsupported(
@@ -388,6 +391,10 @@ fn from_wire_inner(w: Wire, max_len: usize) -> Result<Value> {
             id,
             value: from_wire(v.take(), max_len)?,
         })),
+        Wire::Ext(ty, data) => Value::Ext {
+            ty,
+            data: data.into(),
+        },
     })
 }
 

@@ -19,7 +19,7 @@ pub(crate) mod utf8;
 #[cfg(feature = "bincode")]
 pub use self::bincode::Bincode;
 pub use self::json::Json;
-pub use self::msgpack::MsgPack;
+pub use self::msgpack::{Int64As, MsgPack, Profile};
 pub use self::superjson::SuperJson;
 
 use crate::value::Value;
@@ -170,13 +170,15 @@ impl Registry {
         Registry::default()
     }
 
-    /// `json`, `superjson`, `msgpack`, and `bincode` when that feature is on, in that order.
+    /// `json`, `superjson`, `msgpack`, `msgpackr`, and `bincode` when that feature is on, in
+    /// that order.
     pub fn with_builtins() -> Registry {
         let mut r = Registry::new();
         let builtins: Vec<Arc<dyn Codec>> = vec![
             Arc::new(Json::new()),
             Arc::new(SuperJson::new()),
             Arc::new(MsgPack::new()),
+            Arc::new(MsgPack::msgpackr()),
             #[cfg(feature = "bincode")]
             Arc::new(Bincode::new()),
         ];

@@ -487,6 +487,13 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
                 ))
             }
             Value::Url(u) => visitor.visit_map(MagicMap::new(magic::URL, Payload::Str(u.clone()))),
+            Value::Ext { ty, data } => visitor.visit_map(MagicMap::new(
+                magic::EXT,
+                Payload::Owned(Value::Array(vec![
+                    Value::Number(f64::from(*ty)),
+                    Value::Bytes(data.to_vec()),
+                ])),
+            )),
             Value::Annotated(a) => visitor.visit_map(MagicMap::new(
                 magic::ANNOTATED,
                 Payload::Owned(Value::Array(vec![

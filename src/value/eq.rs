@@ -78,6 +78,7 @@ impl EqCtx {
             (Annotated(x), Annotated(y)) => {
                 x.kind == y.kind && x.id == y.id && self.eq(&x.value, &y.value)
             }
+            (Ext { ty: t1, data: d1 }, Ext { ty: t2, data: d2 }) => t1 == t2 && d1 == d2,
             _ => false,
         }
     }

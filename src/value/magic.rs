@@ -56,6 +56,8 @@ pub const SHARED: &str = "$polycodec::Shared";
 /// Serializing only: the payload is an `Option` whose `None` means `undefined` (see
 /// [`crate::js::undefined`]); other serializers see the `Option` itself.
 pub const OPTIONAL: &str = "$polycodec::Optional";
+/// An opaque MessagePack extension, payload `(type, bytes)`.
+pub const EXT: &str = "$polycodec::Ext";
 
 /// Which JS kind a magic name stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,7 @@ pub enum Magic {
     Ref,
     Shared,
     Optional,
+    Ext,
 }
 
 impl Magic {
@@ -97,6 +100,7 @@ impl Magic {
             REF => Magic::Ref,
             SHARED => Magic::Shared,
             OPTIONAL => Magic::Optional,
+            EXT => Magic::Ext,
             _ => return None,
         })
     }
@@ -117,6 +121,7 @@ impl Magic {
             Magic::Ref => REF,
             Magic::Shared => SHARED,
             Magic::Optional => OPTIONAL,
+            Magic::Ext => EXT,
         }
     }
 }

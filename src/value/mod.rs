@@ -2,8 +2,8 @@
 //!
 //! [`Value`] covers the JSON kinds plus what superjson, MessagePack and structured clone
 //! carry: `undefined`, bigint, bytes and typed arrays, `Map` (any key type), `Set`, `Date`
-//! (including invalid dates), `RegExp`, `Error`, `URL`, opaque superjson annotations, and
-//! shared references (object identity).
+//! (including invalid dates), `RegExp`, `Error`, `URL`, opaque superjson annotations, opaque
+//! MessagePack extensions, and shared references (object identity).
 //!
 //! # Equality
 //!
@@ -36,6 +36,39 @@ pub use number::MAX_BIGINT_TEXT;
 pub use object::Object;
 pub use ser::to_value;
 pub use shared::{Ref, Resolved};
+
+/// The superjson custom annotation id of an opaque MessagePack extension
+/// ([`Value::Ext`]): `["custom", "msgpack.ext"]` on `{"type": t, "data": [bytes]}`.
+pub const EXT_ANNOTATION: &str = "msgpack.ext";
+
+/// The [`Value::Ext`] an opaque superjson annotation stands for, if it is one
+/// (`["custom", "msgpack.ext"]` on `{"type": t, "data": [bytes]}` with `t` in −128..=127).
+pub(crate) fn ext_from_annotation(kind: &str, id: &str, value: &Value) -> Option<Value> {
+    if kind != "custom" || id != EXT_ANNOTATION {
+        return None;
+    }
+    let o = value.as_object()?;
+    if o.len() != 2 {
+        return None;
+    }
+    let ty = o.get("type")?.as_f64()?;
+    if ty.fract() != 0.0 || !(-128.0..=127.0).contains(&ty) {
+        return None;
+    }
+    let data = o
+        .get("data")?
+        .as_array()?
+        .iter()
+        .map(|b| match b.as_f64() {
+            Some(n) if n.fract() == 0.0 && (0.0..=255.0).contains(&n) => Some(n as u8),
+            _ => None,
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    Some(Value::Ext {
+        ty: ty as i8,
+        data: data.into(),
+    })
+}
 
 /// A JavaScript value.
 ///
@@ -83,6 +116,17 @@ pub enum Value {
     /// A node shared between several places of the value, or a back-reference that closes a
     /// cycle (superjson `referentialEqualities`).
     Ref(Ref),
+    /// A MessagePack extension polycodec does not own (an application type in 0..127, a
+    /// reserved type in −128..−2, or a payload of its own types that does not validate):
+    /// kept opaque, type and payload, and written back byte for byte. Its form in the other
+    /// codecs is in `codecs/README.md` (superjson: a `["custom", "msgpack.ext"]` annotation
+    /// that reads back as this kind).
+    Ext {
+        /// The extension type.
+        ty: i8,
+        /// The payload, as it was on the wire (boxed: a `Value` stays 32 bytes).
+        data: Box<[u8]>,
+    },
 }
 
 impl Value {
@@ -108,6 +152,7 @@ impl Value {
             Value::Url(_) => "URL",
             Value::Annotated(_) => "annotated value",
             Value::Ref(_) => "reference",
+            Value::Ext { .. } => "MessagePack extension",
         }
     }
 
@@ -214,6 +259,7 @@ impl std::fmt::Debug for Value {
             Value::Url(u) => write!(f, "Url({u:?})"),
             Value::Annotated(a) => write!(f, "{a:?}"),
             Value::Ref(r) => write!(f, "{r:?}"),
+            Value::Ext { ty, data } => write!(f, "Ext({ty}, {data:02x?})"),
         }
     }
 }

@@ -61,6 +61,9 @@ impl Serialize for Value {
             Value::Annotated(a) => {
                 s.serialize_newtype_struct(magic::ANNOTATED, &(&a.kind, &a.id, &a.value))
             }
+            Value::Ext { ty, data } => {
+                s.serialize_newtype_struct(magic::EXT, &(*ty, ExtBytes(data)))
+            }
             Value::Ref(r) => {
                 if r.is_back_reference() {
                     return Err(ser::Error::custom(
@@ -403,8 +406,28 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
             }
             _ => return Err(bad("typed array")),
         },
+        (Magic::Ext, Value::Array(a)) => match a.as_slice() {
+            [Value::Number(ty), Value::Bytes(data)]
+                if ty.fract() == 0.0 && (-128.0..=127.0).contains(ty) =>
+            {
+                Value::Ext {
+                    ty: *ty as i8,
+                    data: data.as_slice().into(),
+                }
+            }
+            _ => return Err(bad("MessagePack extension")),
+        },
         _ => return Err(bad(m.name())),
     })
+}
+
+/// An extension's payload, serialized as bytes.
+pub(crate) struct ExtBytes<'a>(pub(crate) &'a [u8]);
+
+impl Serialize for ExtBytes<'_> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
 }
 
 pub(crate) struct SeqBuilder(Vec<Value>);

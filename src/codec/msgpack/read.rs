@@ -1,18 +1,21 @@
 //! MessagePack reading: a serde `Deserializer` over bytes with byte offsets in errors,
-//! limits checked before anything is allocated, and polycodec's extension types.
+//! limits checked before anything is allocated, the extension types of polycodec and
+//! msgpackr (`ext.rs`), and msgpackr's records, prefix tags and references (`msgpackr.rs`).
 
-use super::ext;
+use super::records::Records;
+use super::refs::Targets;
+use super::{ext, Opts};
 use crate::value::de::ValueDeserializer;
-use crate::value::number::check_bigint_text;
-use crate::value::same_value_zero::dedupe_members;
-use crate::value::{
-    Annotated, BigInt, Coercion, Date, JsError, RegExp, TypedArray, TypedArrayKind, Value,
-};
+use crate::value::{Date, Value};
 use crate::{Error, Limits, Result};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
 
 mod build;
+mod ext_value;
+mod msgpackr;
+
+use ext_value::timestamp_millis;
 
 /// The MessagePack deserializer.
 pub(crate) struct Deserializer<'a> {
@@ -22,6 +25,13 @@ pub(crate) struct Deserializer<'a> {
     depth_left: usize,
     max_depth: usize,
     max_len: usize,
+    opts: Opts,
+    /// msgpackr records defined so far in this message.
+    records: Records,
+    /// msgpackr reference targets met so far (the `Value` path).
+    targets: Targets,
+    /// The typed path met a form only the `Value` path reads (msgpackr references).
+    retry: bool,
 }
 
 /// What a marker byte says comes next.
@@ -32,6 +42,10 @@ enum Head<'a> {
     I64(i64),
     F32(f32),
     F64(f64),
+    /// An int 64 (`d3`): a bigint to msgpackr.
+    Int64(i64),
+    /// A uint 64 (`cf`): a bigint to msgpackr.
+    Uint64(u64),
     Str(&'a [u8]),
     Bin(&'a [u8]),
     Array(usize),
@@ -40,7 +54,7 @@ enum Head<'a> {
 }
 
 impl<'a> Deserializer<'a> {
-    pub(crate) fn new(b: &'a [u8], limits: &Limits) -> Self {
+    pub(crate) fn new(b: &'a [u8], limits: &Limits, opts: Opts) -> Self {
         Deserializer {
             b,
             pos: 0,
@@ -48,7 +62,32 @@ impl<'a> Deserializer<'a> {
             depth_left: limits.depth(),
             max_depth: limits.depth(),
             max_len: limits.collection_len(),
+            opts,
+            records: Records::default(),
+            targets: Targets::default(),
+            retry: false,
         }
+    }
+
+    /// Whether the typed read failed on a form only the `Value` path reads.
+    pub(crate) fn needs_value_path(&self) -> bool {
+        self.retry
+    }
+
+    /// After the document: every byte must have been read.
+    pub(crate) fn end(&self) -> Result<()> {
+        if self.pos != self.b.len() {
+            let mut msg = "trailing bytes after the document".to_owned();
+            if let Some(at) = self.records.first_bare_at {
+                msg.push_str(&format!(
+                    " (the byte at {at} would be a msgpackr record id, but no record of that id is \
+                     defined in this message: msgpackr's `sequential` mode and shared `structures` \
+                     need state from earlier messages, which is not kept)"
+                ));
+            }
+            return Err(Error::syntax(msg, self.pos));
+        }
+        Ok(())
     }
 
     /// A reader over `b`, a part of the input that starts at offset `at` (an extension's
@@ -62,6 +101,10 @@ impl<'a> Deserializer<'a> {
             depth_left: self.depth_left,
             max_depth: self.max_depth,
             max_len: self.max_len,
+            opts: self.opts,
+            records: Records::default(),
+            targets: Targets::default(),
+            retry: false,
         }
     }
 
@@ -150,11 +193,11 @@ impl<'a> Deserializer<'a> {
             0xcc => Head::U64(u64::from(self.u8()?)),
             0xcd => Head::U64(u64::from(u16::from_be_bytes(self.be()?))),
             0xce => Head::U64(u64::from(u32::from_be_bytes(self.be()?))),
-            0xcf => Head::U64(u64::from_be_bytes(self.be()?)),
+            0xcf => Head::Uint64(u64::from_be_bytes(self.be()?)),
             0xd0 => Head::I64(i64::from(self.u8()? as i8)),
             0xd1 => Head::I64(i64::from(i16::from_be_bytes(self.be()?))),
             0xd2 => Head::I64(i64::from(i32::from_be_bytes(self.be()?))),
-            0xd3 => Head::I64(i64::from_be_bytes(self.be()?)),
+            0xd3 => Head::Int64(i64::from_be_bytes(self.be()?)),
             0xd4..=0xd8 => {
                 let ty = self.u8()? as i8;
                 Head::Ext(ty, self.take(1 << (m - 0xd4))?)
@@ -172,8 +215,51 @@ impl<'a> Deserializer<'a> {
                 Head::Map(self.count(n, 2)?)
             }
             0xe0..=0xff => Head::I64(i64::from(m as i8)),
-            0xc1 => return Err(Error::syntax("invalid MessagePack marker 0xc1", at)),
+            0xc1 => {
+                return Err(Error::syntax(
+                    "invalid MessagePack marker 0xc1 (msgpackr writes it for a bundled-string \
+                     reference, `bundleStrings`, which needs msgpackr's own string bundle)",
+                    at,
+                ))
+            }
         })
+    }
+
+    /// If the next value is a stand-alone extension or a msgpackr prefix tag, read it as a
+    /// Value. `None` for a record definition (not read); a reference makes the typed read
+    /// start again through a `Value`.
+    #[inline]
+    fn take_ext(&mut self) -> Result<Option<Value>> {
+        if !self.is_ext() {
+            return Ok(None);
+        }
+        let at = self.offset();
+        match self.peek_ext_type() {
+            Some(ext::RECORD) if matches!(self.peek_marker(), Some(0xd4 | 0xd5)) => {
+                return Ok(None)
+            }
+            Some(
+                ext::SET_TAG | ext::ERROR_TAG | ext::REGEXP_TAG | ext::REF_ID | ext::REF_POINTER,
+            ) => {
+                if let Some(form) = self.form()? {
+                    return match form {
+                        msgpackr::Form::Tag(ty) => self.tagged(ty, at).map(Some),
+                        _ => {
+                            self.retry = true;
+                            Err(Error::data(
+                                "msgpackr references are read through a Value (internal: the caller retries)",
+                            )
+                            .at_offset(at))
+                        }
+                    };
+                }
+            }
+            _ => {}
+        }
+        match self.head()? {
+            Head::Ext(ty, p) => self.ext_value(ty, p, at).map(Some),
+            _ => Ok(None),
+        }
     }
 
     #[inline]
@@ -278,207 +364,50 @@ impl<'a> Deserializer<'a> {
         debug_assert!(std::ptr::eq(&self.b[start..self.pos], payload));
         self.sub(payload, self.base + start)
     }
-
-    /// Decode a nested document (an extension payload just read) into a Value. Its first
-    /// byte must start the container the extension holds (`array` or a map): the container
-    /// is a level of nesting, so extensions inside extensions cannot recurse past the depth
-    /// limit (an extension whose payload is another extension was read to the end, without
-    /// a level, before its type was checked, and 10,000 of them in 60 KB overflowed the
-    /// stack).
-    fn nested_value(
-        &self,
-        payload: &'a [u8],
-        array: bool,
-        bad: impl Fn() -> Error,
-    ) -> Result<Value> {
-        let container = match payload.first() {
-            Some(0x90..=0x9f | 0xdc | 0xdd) => array,
-            Some(0x80..=0x8f | 0xde | 0xdf) => !array,
-            _ => false,
-        };
-        if !container {
-            return Err(bad());
-        }
-        let mut d = self.payload_reader(payload);
-        let v = d.build()?;
-        d.payload_done()?;
-        Ok(v)
-    }
-
-    /// Turn an extension into the Value it stands for, as `js/msgpack-extensions.mjs`
-    /// decodes it: what that module refuses is an error here too.
-    fn ext_value(&self, ty: i8, p: &'a [u8], at: usize) -> Result<Value> {
-        let bad =
-            |what: &str| Error::data(format!("invalid {what} extension payload")).at_offset(at);
-        // Where the payload starts (the header is 2 to 6 bytes before it).
-        let p_at = self.offset() - p.len();
-        let empty = |what: &str, v: Value| {
-            if p.is_empty() {
-                Ok(v)
-            } else {
-                Err(Error::data(format!("{what} extension payload must be empty")).at_offset(at))
-            }
-        };
-        Ok(match ty {
-            ext::TIMESTAMP => Value::Date(Date::from_millis(
-                timestamp_millis(p).ok_or_else(|| bad("timestamp"))?,
-            )),
-            ext::INVALID_DATE => empty("invalid Date", Value::Date(Date::invalid()))?,
-            ext::UNDEFINED => empty("undefined", Value::Undefined)?,
-            ext::BIGINT => Value::BigInt(self.bigint(p, p_at, at)?),
-            ext::URL => Value::url(self.str_of(p, p_at)?).map_err(|e| e.at_offset(at))?,
-            // Members that repeat collapse as in JS's `new Set`; a Map's keys already did
-            // (the builder makes a map with non-string keys through `new Map`'s rule, and an
-            // object keeps one entry per key).
-            ext::SET => match self.nested_value(p, true, || bad("Set"))? {
-                Value::Array(a) => Value::Set(dedupe_members(a)),
-                _ => return Err(bad("Set")),
-            },
-            ext::MAP => match self.nested_value(p, false, || bad("Map"))? {
-                Value::Map(m) => Value::Map(m),
-                Value::Object(o) => {
-                    Value::Map(o.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
-                }
-                _ => return Err(bad("Map")),
-            },
-            ext::REGEXP => match self.nested_value(p, true, || bad("RegExp"))? {
-                Value::Array(a) => match a.as_slice() {
-                    [Value::String(s), Value::String(f)] => {
-                        Value::RegExp(Box::new(RegExp::new(s, f).map_err(|e| e.at_offset(at))?))
-                    }
-                    _ => return Err(bad("RegExp")),
-                },
-                _ => return Err(bad("RegExp")),
-            },
-            ext::ERROR => match self.nested_value(p, false, || bad("Error"))? {
-                Value::Object(o) => Value::Error(Box::new(
-                    JsError::from_object(o, Coercion::Strict).ok_or_else(|| {
-                        Error::data(
-                            "Error extension payload must be a map with string name and message",
-                        )
-                        .at_offset(at)
-                    })?,
-                )),
-                _ => return Err(bad("Error")),
-            },
-            ext::ANNOTATED => match self.nested_value(p, true, || bad("annotated"))? {
-                Value::Array(mut a) if a.len() == 2 => {
-                    let value = a.pop().unwrap_or_default();
-                    let Some(Value::String(text)) = a.pop() else {
-                        return Err(bad("annotated"));
-                    };
-                    let ann: Vec<String> =
-                        serde_json::from_str(&text).map_err(|_| bad("annotated"))?;
-                    let [kind, id] = <[String; 2]>::try_from(ann).map_err(|_| bad("annotated"))?;
-                    Value::Annotated(Box::new(Annotated { kind, id, value }))
-                }
-                _ => return Err(bad("annotated")),
-            },
-            ext::TYPED_ARRAY => match self.nested_value(p, true, || bad("typed array"))? {
-                Value::Array(a) => match a.as_slice() {
-                    [Value::String(name), Value::Bytes(bytes)] => {
-                        let kind =
-                            TypedArrayKind::from_name(name).ok_or_else(|| bad("typed array"))?;
-                        let n = bytes.len() / kind.element_size();
-                        if n > self.max_len {
-                            return Err(Error::limit(format!(
-                                "typed array of {n} elements is over the collection limit of {}",
-                                self.max_len
-                            ))
-                            .at_offset(at));
-                        }
-                        Value::TypedArray(Box::new(
-                            TypedArray::from_le_bytes(kind, bytes)
-                                .ok_or_else(|| bad("typed array"))?,
-                        ))
-                    }
-                    _ => return Err(bad("typed array")),
-                },
-                _ => return Err(bad("typed array")),
-            },
-            other => {
-                return Err(
-                    Error::data(format!("unknown MessagePack extension type {other}"))
-                        .at_offset(at),
-                )
-            }
-        })
-    }
-
-    /// A bigint extension's payload (at `p_at`; the extension at `at`): a canonical decimal
-    /// integer (`0`, or an optional `-` and digits without a leading zero), as the JS module
-    /// requires, of at most [`MAX_BIGINT_TEXT`](crate::value::MAX_BIGINT_TEXT) characters (reading decimal text takes time
-    /// quadratic in its length: a megabyte of digits took 3 s).
-    fn bigint(&self, p: &'a [u8], p_at: usize, at: usize) -> Result<BigInt> {
-        let s = self.str_of(p, p_at)?;
-        let digits = s.strip_prefix('-').unwrap_or(s);
-        let canonical = digits == "0" && s.len() == 1
-            || digits.bytes().all(|c| c.is_ascii_digit())
-                && !digits.starts_with('0')
-                && !digits.is_empty();
-        if !canonical {
-            return Err(Error::data(format!(
-                "bigint extension payload is not a canonical decimal integer: {s:?}"
-            ))
-            .at_offset(at));
-        }
-        check_bigint_text(s).map_err(|e| e.at_offset(at))?;
-        s.parse::<BigInt>()
-            .map_err(|_| Error::data("invalid bigint extension payload").at_offset(at))
-    }
-
-    /// If the next value is an extension, read it as a Value.
-    #[inline]
-    fn take_ext(&mut self) -> Result<Option<Value>> {
-        if !self.is_ext() {
-            return Ok(None);
-        }
-        let at = self.offset();
-        match self.head()? {
-            Head::Ext(ty, p) => self.ext_value(ty, p, at).map(Some),
-            _ => Ok(None),
-        }
-    }
 }
 
-/// The milliseconds a timestamp extension's payload (4, 8 or 12 bytes) stands for, before
-/// JS's time clip; `None` for any other length. The 4- and 8-byte forms give whole,
-/// non-negative milliseconds (what `fixext_timestamp` hands over as they are); the 12-byte
-/// form may give a fraction, which the Date truncates as JS's does.
-#[inline]
-fn timestamp_millis(p: &[u8]) -> Option<f64> {
-    Some(match *p {
-        [a, b, c, d] => f64::from(u32::from_be_bytes([a, b, c, d])) * 1000.0,
-        [a, b, c, d, e, f, g, h] => {
-            let v = u64::from_be_bytes([a, b, c, d, e, f, g, h]);
-            let (nsec, sec) = (v >> 34, v & ((1 << 34) - 1));
-            sec as f64 * 1000.0 + (nsec / 1_000_000) as f64
-        }
-        [a, b, c, d, ref sec @ ..] if sec.len() == 8 => {
-            let nsec = u32::from_be_bytes([a, b, c, d]);
-            let sec = i64::from_be_bytes(sec.try_into().ok()?);
-            // As JS computes it (`sec * 1e3 + nsec / 1e6`); the Date truncates toward zero.
-            sec as f64 * 1000.0 + f64::from(nsec) / 1e6
-        }
-        _ => return None,
-    })
-}
-
-fn with_value<T>(v: Value, f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>) -> Result<T> {
+pub(super) fn with_value<T>(
+    v: Value,
+    f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>,
+) -> Result<T> {
     let budget = Cell::new(Limits::default().ref_expansion());
     f(ValueDeserializer::new(&v, &budget))
 }
 
 macro_rules! via_any {
-    ($($method:ident)*) => {$(
+    ($int:literal: $($method:ident)*) => {$(
         #[inline(always)]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
             // The commonest numbers and short arrays skip the general dispatch (same
             // visits as `any`).
             match self.peek_marker() {
-                Some(m @ 0x00..=0x7f) => {
+                Some(m @ 0x00..=0x3f) => {
                     self.pos += 1;
                     return visitor.visit_u64(u64::from(m));
+                }
+                Some(m @ 0x40..=0x7f) if self.records.get(m).is_none() => {
+                    let at = self.offset();
+                    self.records.bare(m, at);
+                    self.pos += 1;
+                    return visitor.visit_u64(u64::from(m));
+                }
+                Some(0xcb) if $int => {
+                    // An integral float 64 (msgpackr writes Numbers past 32 bits so) reads
+                    // into an integer field.
+                    let f = f64::from_be_bytes(
+                        self.b.get(self.pos + 1..self.pos + 9)
+                            .and_then(|s| s.try_into().ok())
+                            .ok_or_else(|| self.eof())?,
+                    );
+                    self.pos += 9;
+                    if f.fract() == 0.0 && f.abs() <= crate::value::number::MAX_SAFE_INTEGER {
+                        return if f < 0.0 {
+                            visitor.visit_i64(f as i64)
+                        } else {
+                            visitor.visit_u64(f as u64)
+                        };
+                    }
+                    return visitor.visit_f64(f);
                 }
                 Some(m @ 0xe0..=0xff) => {
                     self.pos += 1;
@@ -556,25 +485,20 @@ impl<'de> Deserializer<'de> {
             return visitor.visit_newtype_struct(self);
         };
         // Typed fast paths: a Date or Set field reads straight from the bytes.
+        let private = |off: i8| Some(self.opts.private.wrapping_add(off));
+        let (set, map) = (private(ext::SET), private(ext::MAP));
         match (magic, self.peek_ext_type()) {
-            (Magic::Date, Some(ty @ (ext::TIMESTAMP | ext::INVALID_DATE))) => {
+            (Magic::Date, Some(ext::TIMESTAMP)) => {
                 let at = self.offset();
                 let Head::Ext(_, p) = self.head()? else {
                     return Err(Error::data("expected a timestamp").at_offset(at));
                 };
-                if ty == ext::INVALID_DATE {
-                    if !p.is_empty() {
-                        return Err(Error::data("invalid Date extension payload must be empty")
-                            .at_offset(at));
-                    }
-                    return visitor.visit_f64(f64::NAN);
-                }
                 match timestamp_millis(p) {
                     Some(ms) => visitor.visit_f64(Date::from_millis(ms).time_value()),
-                    None => Err(Error::data("invalid timestamp extension payload").at_offset(at)),
+                    None => visitor.visit_f64(f64::NAN),
                 }
             }
-            (Magic::Set, Some(ext::SET)) => {
+            (Magic::Set, ty) if ty == set => {
                 let at = self.offset();
                 let Head::Ext(_, payload) = self.head()? else {
                     return Err(Error::data("expected a Set").at_offset(at));
@@ -588,7 +512,7 @@ impl<'de> Deserializer<'de> {
                 sub.payload_done()?;
                 Ok(v)
             }
-            (Magic::Map, Some(ext::MAP)) => {
+            (Magic::Map, ty) if ty == map => {
                 // The payload is a map (what polycodec and the JS extension write): its
                 // entries go to the visitor as a sequence of [key, value] pairs, straight
                 // from the bytes. Any other payload takes the general path.
@@ -622,11 +546,14 @@ impl<'de> Deserializer<'de> {
 
     fn any<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let at = self.offset();
+        if let Some(form) = self.form()? {
+            return self.typed_form(form, at, visitor);
+        }
         match self.head()? {
             Head::Nil => visitor.visit_unit(),
             Head::Bool(b) => visitor.visit_bool(b),
-            Head::U64(n) => visitor.visit_u64(n),
-            Head::I64(n) => visitor.visit_i64(n),
+            Head::U64(n) | Head::Uint64(n) => visitor.visit_u64(n),
+            Head::I64(n) | Head::Int64(n) => visitor.visit_i64(n),
             Head::F32(n) => visitor.visit_f64(f64::from(n)),
             Head::F64(n) => visitor.visit_f64(n),
             Head::Str(s) => visitor.visit_borrowed_str(self.str_of(s, self.offset() - s.len())?),
@@ -705,7 +632,9 @@ impl<'de> Deserializer<'de> {
                 Head::I64(v) if v.unsigned_abs() <= MAX_SAFE => num(v as f64),
                 // A bigint (past 2^53, or an extension) or an extension value (undefined
                 // has several encodings): only the general path compares them by value.
-                Head::U64(_) | Head::I64(_) | Head::Ext(..) => return None,
+                Head::U64(_) | Head::I64(_) | Head::Int64(_) | Head::Uint64(_) | Head::Ext(..) => {
+                    return None
+                }
                 Head::F32(f) if f == 0.0 && f.is_sign_negative() => return None,
                 Head::F64(f) if f == 0.0 && f.is_sign_negative() => return None,
                 Head::F32(f) => num(f64::from(f)),
@@ -744,6 +673,20 @@ impl<'de> Deserializer<'de> {
         let mut left = 1usize;
         while left > 0 {
             left -= 1;
+            match self.form()? {
+                Some(msgpackr::Form::Record(keys)) => {
+                    left += keys.len();
+                    continue;
+                }
+                Some(msgpackr::Form::Tag(_) | msgpackr::Form::Target(_)) => {
+                    // The marker, then the value it applies to.
+                    let n = if self.b[self.pos] == 0xd4 { 3 } else { 6 };
+                    self.pos += n;
+                    left += 1;
+                    continue;
+                }
+                _ => {}
+            }
             match self.head()? {
                 Head::Array(n) => left += n,
                 Head::Map(n) => left += 2 * n,
@@ -758,12 +701,34 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // An int 64 / uint 64 is a bigint to a JS-shaped reader (typed integer fields ask
+        // for their type and read it as an integer).
+        match self.peek_marker() {
+            Some(0xcf | 0xd3) if self.opts.int64 == super::Int64As::BigInt => {
+                let v = self.build()?;
+                return with_value(v, |d| de::Deserializer::deserialize_any(d, visitor));
+            }
+            // In the msgpackr profile most plain maps are JS Maps (see `map_is_js_map`).
+            Some(0x80..=0x8f | 0xde | 0xdf) if self.opts.profile == super::Profile::Msgpackr => {
+                let (at, save) = (self.offset(), self.pos);
+                if let Head::Map(n) = self.head()? {
+                    if self.map_is_js_map(at, n) {
+                        self.pos = save;
+                        let v = self.build()?;
+                        return with_value(v, |d| de::Deserializer::deserialize_any(d, visitor));
+                    }
+                }
+                self.pos = save;
+            }
+            _ => {}
+        }
         self.any(visitor)
     }
 
-    via_any!(deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+    via_any!(true: deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
         deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
-        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
+        deserialize_u128);
+    via_any!(false: deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
         deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map);
 
     #[inline(always)]
@@ -801,7 +766,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             _ if self.is_ext() => match self.take_ext()? {
                 Some(Value::Undefined) => visitor.visit_none(),
                 Some(v) => with_value(v, |d| de::Deserializer::deserialize_option(d, visitor)),
-                None => visitor.visit_none(),
+                None => visitor.visit_some(self),
             },
             _ => visitor.visit_some(self),
         }
@@ -851,12 +816,21 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        // A fixmap (a struct of up to 15 fields) skips the general dispatch.
-        if let Some(m @ 0x80..=0x8f) = self.peek_marker() {
-            let at = self.offset();
-            self.pos += 1;
-            let n = self.count(usize::from(m & 0x0f), 2)?;
-            return self.map(n, at, visitor);
+        // A fixmap (a struct of up to 15 fields) or a record skips the general dispatch.
+        match self.peek_marker() {
+            Some(m @ 0x80..=0x8f) => {
+                let at = self.offset();
+                self.pos += 1;
+                let n = self.count(usize::from(m & 0x0f), 2)?;
+                return self.map(n, at, visitor);
+            }
+            Some(0x40..=0x7f | 0xd4) => {
+                let at = self.offset();
+                if let Some(keys) = self.record_keys()? {
+                    return self.typed_form(msgpackr::Form::Record(keys), at, visitor);
+                }
+            }
+            _ => {}
         }
         self.general(visitor, |d, v| {
             de::Deserializer::deserialize_struct(d, name, fields, v)
@@ -882,6 +856,12 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                 self.pos += 1;
                 visitor.visit_enum(Enum { de: self })
             }
+            Some(0x40..=0x7f | 0xd4 | 0xd5) => match self.record_enum(visitor)? {
+                Some(v) => Ok(v),
+                None => Err(
+                    Error::data("expected an enum (a string or a map with one key)").at_offset(at),
+                ),
+            },
             _ => {
                 Err(Error::data("expected an enum (a string or a map with one key)").at_offset(at))
             }
@@ -1022,8 +1002,8 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
     }
 }
 
-struct Enum<'x, 'a> {
-    de: &'x mut Deserializer<'a>,
+pub(super) struct Enum<'x, 'a> {
+    pub(super) de: &'x mut Deserializer<'a>,
 }
 
 impl<'de, 'x> de::EnumAccess<'de> for Enum<'x, 'de> {
@@ -1056,11 +1036,9 @@ impl<'de> de::VariantAccess<'de> for Enum<'_, 'de> {
 }
 
 /// Decode a whole document as a Value, refusing trailing bytes.
-pub(crate) fn value(bytes: &[u8], limits: &Limits) -> Result<Value> {
-    let mut d = Deserializer::new(bytes, limits);
+pub(crate) fn value(bytes: &[u8], limits: &Limits, opts: Opts) -> Result<Value> {
+    let mut d = Deserializer::new(bytes, limits, opts);
     let v = d.build()?;
-    if d.pos != bytes.len() {
-        return Err(Error::syntax("trailing bytes after the document", d.pos));
-    }
+    d.end()?;
     Ok(v)
 }

@@ -1,5 +1,6 @@
 //! `T: Serialize` straight into MessagePack: structs as maps with field names (what a JS
-//! peer reads), polycodec's JS kinds as their extension types.
+//! peer reads; records in the msgpackr profile), polycodec's JS kinds as their extension
+//! types.
 
 use super::write::{header_bytes, Writer};
 use crate::value::magic::Magic;
@@ -18,6 +19,8 @@ pub(crate) struct Compound<'w> {
     map: bool,
     /// A map written from a sequence of pairs: each element is a key and a value.
     pairs: bool,
+    /// msgpackr profile: this struct or map is written as a record once its keys are known.
+    rec: Option<super::typed_records::Pending>,
 }
 
 impl<'w> Compound<'w> {
@@ -41,6 +44,22 @@ impl<'w> Compound<'w> {
             count: 0,
             map,
             pairs: false,
+            rec: None,
+        })
+    }
+
+    /// A struct (`map` false) or a map with string keys, as a msgpackr record.
+    #[inline]
+    fn record(w: &'w mut Writer, map: bool) -> Result<Self> {
+        w.enter()?;
+        let rec = Some(w.start_record(map));
+        Ok(Compound {
+            w,
+            patch: None,
+            count: 0,
+            map: true,
+            pairs: false,
+            rec,
         })
     }
 
@@ -53,6 +72,11 @@ impl<'w> Compound<'w> {
 
     #[inline]
     fn finish(self) -> Result<()> {
+        if let Some(rec) = self.rec {
+            self.w.end_record(rec);
+            self.w.leave();
+            return Ok(());
+        }
         if let Some(at) = self.patch {
             self.w
                 .out
@@ -103,7 +127,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         Ok(())
     }
     fn serialize_i128(self, v: i128) -> Result<()> {
-        self.ext(super::ext::BIGINT, v.to_string().as_bytes());
+        self.bigint_i128(v);
         Ok(())
     }
     #[inline]
@@ -127,7 +151,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         Ok(())
     }
     fn serialize_u128(self, v: u128) -> Result<()> {
-        self.ext(super::ext::BIGINT, v.to_string().as_bytes());
+        self.bigint_u128(v);
         Ok(())
     }
     /// As JS has it: the f32 widened to a double (JS never writes float 32).
@@ -154,7 +178,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<()> {
-        self.bin(v);
+        self.bytes(v);
         Ok(())
     }
     fn serialize_none(self) -> Result<()> {
@@ -188,7 +212,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         match m {
             Magic::Optional => {
                 if crate::value::capture::is_none(v) {
-                    self.ext(super::ext::UNDEFINED, &[]);
+                    self.undefined();
                     Ok(())
                 } else {
                     v.serialize(self)
@@ -201,7 +225,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
                 res
             }
             Magic::Undefined => {
-                self.ext(super::ext::UNDEFINED, &[]);
+                self.undefined();
                 Ok(())
             }
             Magic::Date => {
@@ -216,20 +240,42 @@ impl<'w> ser::Serializer for &'w mut Writer {
             }
             Magic::BigInt => match to_value(v)? {
                 Value::String(s) => {
-                    self.ext(super::ext::BIGINT, s.as_bytes());
+                    let b = s
+                        .parse::<crate::value::BigInt>()
+                        .map_err(|_| Error::data(format!("invalid bigint payload {s:?}")))?;
+                    self.bigint(&b);
+                    Ok(())
+                }
+                Value::BigInt(b) => {
+                    self.bigint(&b);
                     Ok(())
                 }
                 other => Err(Error::data(format!("invalid bigint payload {other:?}"))),
             },
             Magic::Url => match to_value(v)? {
                 Value::String(s) => {
-                    self.ext(super::ext::URL, s.as_bytes());
+                    if self.msgpackr {
+                        self.str(&s);
+                    } else {
+                        self.ext(self.private(super::ext::URL), s.as_bytes());
+                    }
                     Ok(())
                 }
                 other => Err(Error::data(format!("invalid URL payload {other:?}"))),
             },
-            Magic::Set => self.ext_with(super::ext::SET, |w| v.serialize(w)),
-            Magic::Map => self.ext_with(super::ext::MAP, |w| {
+            Magic::Set if self.msgpackr => {
+                self.tag(super::ext::SET_TAG);
+                v.serialize(self)
+            }
+            Magic::Set => self.ext_with(self.private(super::ext::SET), |w| v.serialize(w)),
+            Magic::Map if self.msgpackr => {
+                // A Map is a plain map to msgpackr: the pairs written as one.
+                self.pairs_as_map = true;
+                let res = v.serialize(&mut *self);
+                self.pairs_as_map = false;
+                res
+            }
+            Magic::Map => self.ext_with(self.private(super::ext::MAP), |w| {
                 // The payload is a sequence of [key, value] pairs: written as one map.
                 w.pairs_as_map = true;
                 let res = v.serialize(&mut *w);
@@ -249,8 +295,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         variant: &'static str,
         v: &T,
     ) -> Result<()> {
-        self.map_header(1);
-        self.str(variant);
+        self.single_key(variant);
         v.serialize(self)
     }
     #[inline]
@@ -273,6 +318,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
                 count: 0,
                 map: false,
                 pairs: false,
+                rec: None,
             });
         }
         Compound::new(self, Some(len), false)
@@ -287,16 +333,21 @@ impl<'w> ser::Serializer for &'w mut Writer {
         variant: &'static str,
         len: usize,
     ) -> Result<Compound<'w>> {
-        self.map_header(1);
-        self.str(variant);
+        self.single_key(variant);
         Compound::new(self, Some(len), false)
     }
     #[inline]
     fn serialize_map(self, len: Option<usize>) -> Result<Compound<'w>> {
+        if self.msgpackr {
+            return Compound::record(self, true);
+        }
         Compound::new(self, len, true)
     }
     #[inline]
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'w>> {
+        if self.msgpackr {
+            return Compound::record(self, false);
+        }
         Compound::new(self, Some(len), true)
     }
     fn serialize_struct_variant(
@@ -306,8 +357,10 @@ impl<'w> ser::Serializer for &'w mut Writer {
         variant: &'static str,
         len: usize,
     ) -> Result<Compound<'w>> {
-        self.map_header(1);
-        self.str(variant);
+        self.single_key(variant);
+        if self.msgpackr {
+            return Compound::record(self, false);
+        }
         Compound::new(self, Some(len), true)
     }
 }
@@ -380,10 +433,16 @@ impl ser::SerializeMap for Compound<'_> {
     #[inline]
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<()> {
         self.count += 1;
+        if self.rec.is_some() {
+            self.w.record_key_at();
+        }
         self.item(k)
     }
     #[inline]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
+        if self.rec.is_some() {
+            self.w.record_value_at();
+        }
         self.item(v)
     }
     #[inline]
@@ -397,7 +456,11 @@ impl ser::SerializeStruct for Compound<'_> {
     type Error = Error;
     #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
-        self.w.str(key);
+        if self.rec.is_some() {
+            self.w.record_field(key);
+        } else {
+            self.w.str(key);
+        }
         self.item(v)
     }
     #[inline]
@@ -411,7 +474,11 @@ impl ser::SerializeStructVariant for Compound<'_> {
     type Error = Error;
     #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
-        self.w.str(key);
+        if self.rec.is_some() {
+            self.w.record_field(key);
+        } else {
+            self.w.str(key);
+        }
         self.item(v)
     }
     #[inline]

@@ -1,10 +1,17 @@
 //! MessagePack writing: the smallest header forms, chosen exactly as `@msgpack/msgpack`
-//! chooses them, so the same value gives the same bytes in Rust and in JS.
+//! and msgpackr choose them, so the same value gives the same bytes in Rust and in JS. The
+//! `Value` walker is in `value.rs`, the typed serializer in `typed.rs`.
 
-use super::ext;
-use crate::value::number::is_safe_integer;
-use crate::value::{Date, Value};
+use super::records::Shapes;
+use super::refs::RefIds;
+use super::{ext, Opts, Profile};
+use crate::value::number::MAX_SAFE_INTEGER;
+use crate::value::{BigInt, Date};
 use crate::{Error, Limits, Result};
+
+/// The most bytes a bigint extension (0x42) may hold: every bigint of 10,000 decimal
+/// digits ([`MAX_BIGINT_TEXT`](crate::value::MAX_BIGINT_TEXT)) fits, in whole 64-bit words.
+pub(crate) const MAX_BIGINT_BYTES: usize = 4160;
 
 /// The MessagePack writer state shared by the `Value` walker and the typed serializer.
 pub(crate) struct Writer {
@@ -13,15 +20,24 @@ pub(crate) struct Writer {
     max_depth: usize,
     pub(crate) in_ref: u32,
     expansion_left: usize,
-    ancestors: Vec<usize>,
+    pub(crate) ancestors: Vec<usize>,
     /// The next sequence is a list of `[key, value]` pairs to write as a map (a JS Map).
     pub(crate) pairs_as_map: bool,
     /// The next 2-tuple is one such pair: no header of its own.
     pub(crate) bare_pair: bool,
+    pub(crate) opts: Opts,
+    /// The msgpackr profile: objects as records, ints 64–127 as uint 8.
+    pub(crate) msgpackr: bool,
+    /// Record shapes defined in this message (msgpackr profile).
+    pub(crate) shapes: Shapes,
+    /// Reference ids for shared nodes (msgpackr profile).
+    pub(crate) refs: RefIds,
+    /// The typed path's records being written (msgpackr profile).
+    pub(crate) rec: super::typed_records::RecStack,
 }
 
 impl Writer {
-    pub(crate) fn new(limits: &Limits, capacity: usize) -> Writer {
+    pub(crate) fn new(limits: &Limits, opts: Opts, capacity: usize) -> Writer {
         Writer {
             out: Vec::with_capacity(capacity),
             depth_left: limits.depth(),
@@ -31,7 +47,23 @@ impl Writer {
             ancestors: Vec::new(),
             pairs_as_map: false,
             bare_pair: false,
+            opts,
+            msgpackr: opts.profile == Profile::Msgpackr,
+            shapes: Shapes::default(),
+            refs: RefIds::default(),
+            rec: Default::default(),
         }
+    }
+
+    /// The message: the reference ids put in front of their targets.
+    pub(crate) fn finish(self) -> Vec<u8> {
+        self.refs.insert_ids(self.out)
+    }
+
+    /// A number of polycodec's private block.
+    #[inline]
+    pub(crate) fn private(&self, offset: i8) -> i8 {
+        self.opts.private.wrapping_add(offset)
     }
 
     #[inline]
@@ -82,7 +114,8 @@ impl Writer {
 
     #[inline]
     pub(crate) fn uint(&mut self, n: u64) {
-        if n < 0x80 {
+        // 0x40–0x7f are record ids in msgpackr's format: uint 8 there.
+        if n < 0x40 || n < 0x80 && !self.msgpackr {
             self.out.push(n as u8);
         } else if n < 0x100 {
             self.out.extend_from_slice(&[0xcc, n as u8]);
@@ -124,24 +157,81 @@ impl Writer {
         self.out.extend_from_slice(&n.to_be_bytes());
     }
 
-    /// A JS number: an integer form when it is a safe integer (and not -0), else float 64.
+    /// A JS number: the smallest int form when it is integral within int 32 / uint 32 (not
+    /// -0), float 64 otherwise, as msgpackr and `@msgpack/msgpack` with `useBigInt64` write
+    /// it (an int 64 on the wire is a bigint to them).
     #[inline]
     pub(crate) fn number(&mut self, n: f64) {
-        if is_safe_integer(n) && !(n == 0.0 && n.is_sign_negative()) {
+        if (-2_147_483_648.0..4_294_967_296.0).contains(&n)
+            && n.fract() == 0.0
+            && !(n == 0.0 && n.is_sign_negative())
+        {
             self.int(n as i64);
         } else {
             self.f64(n);
         }
     }
 
-    /// An integer of any width: a MessagePack int within ±(2^53−1), a bigint beyond, so a
-    /// JS reader never rounds it.
+    /// A Rust integer of any width, as its JS value is written: a number within ±(2^53−1)
+    /// (see [`Writer::number`]), a bigint beyond (so a JS reader never rounds it).
+    #[inline]
     pub(crate) fn wide_int(&mut self, n: i128) {
-        if (n.unsigned_abs() as f64) <= crate::value::number::MAX_SAFE_INTEGER {
+        if (-2_147_483_648..4_294_967_296).contains(&n) {
             self.int(n as i64);
+        } else if (n.unsigned_abs() as f64) <= MAX_SAFE_INTEGER {
+            self.f64(n as f64);
         } else {
-            self.ext(ext::BIGINT, n.to_string().as_bytes());
+            self.bigint_i128(n);
         }
+    }
+
+    /// A bigint that fits in 128 bits.
+    pub(crate) fn bigint_i128(&mut self, n: i128) {
+        if let Ok(v) = i64::try_from(n) {
+            self.out.push(0xd3);
+            self.out.extend_from_slice(&v.to_be_bytes());
+        } else if let Ok(v) = u64::try_from(n) {
+            self.out.push(0xcf);
+            self.out.extend_from_slice(&v.to_be_bytes());
+        } else {
+            self.bigint(&BigInt::from(n));
+        }
+    }
+
+    /// A bigint above 2^64: a u128.
+    pub(crate) fn bigint_u128(&mut self, n: u128) {
+        match i128::try_from(n) {
+            Ok(i) => self.bigint_i128(i),
+            Err(_) => self.bigint(&BigInt::from(n)),
+        }
+    }
+
+    /// A bigint: int 64 within [−2^63, 2^63), uint 64 within [2^63, 2^64), else msgpackr's
+    /// extension 0x42 (big-endian two's complement in the fewest whole 64-bit words; above
+    /// 65,536 bits in the fewest bytes, as msgpackr does).
+    pub(crate) fn bigint(&mut self, b: &BigInt) {
+        use num_traits::ToPrimitive;
+        if let Some(v) = b.to_i64() {
+            self.out.push(0xd3);
+            self.out.extend_from_slice(&v.to_be_bytes());
+            return;
+        }
+        if let Some(v) = b.to_u64() {
+            self.out.push(0xcf);
+            self.out.extend_from_slice(&v.to_be_bytes());
+            return;
+        }
+        let mut bytes = b.to_signed_bytes_be();
+        if b.bits() < 65_536 {
+            let fill = if b.sign() == num_bigint::Sign::Minus {
+                0xff
+            } else {
+                0
+            };
+            let pad = (8 - bytes.len() % 8) % 8;
+            bytes.splice(0..0, std::iter::repeat_n(fill, pad));
+        }
+        self.ext(ext::BIGINT, &bytes);
     }
 
     #[inline]
@@ -159,6 +249,33 @@ impl Writer {
             self.out.extend_from_slice(&(n as u32).to_be_bytes());
         }
         self.out.extend_from_slice(s.as_bytes());
+    }
+
+    /// A `Uint8Array`: bin; in the msgpackr profile its typed-array extension (code 1), as
+    /// `new Packr({ structuredClone: true })` writes it.
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        if self.msgpackr {
+            self.typed_array(1, b);
+        } else {
+            self.bin(b);
+        }
+    }
+
+    /// msgpackr's typed-array extension 0x74: the element type code, then the bytes. Always
+    /// in an ext 8/16/32 header, never a fixext (as msgpackr writes it).
+    pub(crate) fn typed_array(&mut self, code: u8, le: &[u8]) {
+        let n = le.len() + 1;
+        if n < 0x100 {
+            self.out.extend_from_slice(&[0xc7, n as u8]);
+        } else if n < 0x1_0000 {
+            self.out.push(0xc8);
+            self.out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            self.out.push(0xc9);
+            self.out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        self.out.extend_from_slice(&[ext::TYPED_ARRAY as u8, code]);
+        self.out.extend_from_slice(le);
     }
 
     pub(crate) fn bin(&mut self, b: &[u8]) {
@@ -186,7 +303,7 @@ impl Writer {
     }
 
     /// The header of an extension of type `ty` with an `n`-byte payload, and its length.
-    fn ext_header(ty: i8, n: usize) -> ([u8; 6], usize) {
+    pub(crate) fn ext_header(ty: i8, n: usize) -> ([u8; 6], usize) {
         let t = ty as u8;
         let mut h = [0u8; 6];
         let len = match n {
@@ -245,188 +362,40 @@ impl Writer {
         Ok(())
     }
 
-    /// A Date: the standard timestamp extension (type -1), or ext 9 when invalid.
+    /// `undefined`: `d4 00 00`, as msgpackr and notepack write it.
+    #[inline]
+    pub(crate) fn undefined(&mut self) {
+        self.out.extend_from_slice(&[0xd4, 0x00, 0x00]);
+    }
+
+    /// A Date: the standard timestamp extension (type -1). Standard profile: the smallest
+    /// of timestamp 32/64/96 (timestamp 64 while the seconds fit in 34 bits), an invalid
+    /// Date in the private block. msgpackr profile: as msgpackr 2.1.3 (timestamp 64 only
+    /// for 0 < seconds < 2^32, `d4 ff ff` for an invalid Date).
     pub(crate) fn date(&mut self, d: Date) {
         let Some(ms) = d.millis() else {
-            self.ext(ext::INVALID_DATE, &[]);
+            if self.msgpackr {
+                self.out.extend_from_slice(&[0xd4, 0xff, 0xff]);
+            } else {
+                self.ext(self.private(ext::INVALID_DATE), &[]);
+            }
             return;
         };
         let ms = ms as i64;
         let sec = ms.div_euclid(1000);
         let nsec = (ms.rem_euclid(1000) * 1_000_000) as u32;
-        if (0..1 << 34).contains(&sec) {
-            if nsec == 0 && sec < 1 << 32 {
-                self.ext(ext::TIMESTAMP, &(sec as u32).to_be_bytes());
-            } else {
-                let v = (u64::from(nsec) << 34) | sec as u64;
-                self.ext(ext::TIMESTAMP, &v.to_be_bytes());
-            }
+        let ts64_below = if self.msgpackr { 1 << 32 } else { 1 << 34 };
+        if nsec == 0 && (0..1 << 32).contains(&sec) {
+            self.ext(ext::TIMESTAMP, &(sec as u32).to_be_bytes());
+        } else if (0..ts64_below).contains(&sec) {
+            let v = (u64::from(nsec) << 34) | sec as u64;
+            self.ext(ext::TIMESTAMP, &v.to_be_bytes());
         } else {
             let mut p = [0u8; 12];
             p[..4].copy_from_slice(&nsec.to_be_bytes());
             p[4..].copy_from_slice(&sec.to_be_bytes());
             self.ext(ext::TIMESTAMP, &p);
         }
-    }
-
-    /// Write a [`Value`].
-    pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
-        crate::stack::grow_every(self.depth_left, || self.value_inner(v))
-    }
-
-    fn value_inner(&mut self, v: &Value) -> Result<()> {
-        self.charge()?;
-        match v {
-            Value::Undefined => self.ext(ext::UNDEFINED, &[]),
-            Value::Null => self.nil(),
-            Value::Bool(b) => self.bool(*b),
-            Value::Number(n) => self.number(*n),
-            Value::BigInt(b) => self.ext(ext::BIGINT, b.to_string().as_bytes()),
-            Value::String(s) => self.str(s),
-            Value::Bytes(b) => self.bin(b),
-            // The payload array is a level of nesting to the reader, so it is one here too
-            // (what is written can be read back at the same limit).
-            Value::TypedArray(t) => {
-                self.enter()?;
-                self.ext_with(ext::TYPED_ARRAY, |w| {
-                    w.array_header(2);
-                    w.str(t.kind.name());
-                    w.bin(&t.to_le_bytes());
-                    Ok(())
-                })?;
-                self.leave();
-            }
-            Value::Array(a) => {
-                self.enter()?;
-                self.array_header(a.len());
-                for x in a {
-                    self.value(x)?;
-                }
-                self.leave();
-            }
-            Value::Object(o) => {
-                self.enter()?;
-                self.map_header(o.len());
-                if o.is_js_ordered() {
-                    for (k, x) in o {
-                        self.str(k);
-                        self.value(x)?;
-                    }
-                } else {
-                    for (k, x) in o.js_order() {
-                        self.str(k);
-                        self.value(x)?;
-                    }
-                }
-                self.leave();
-            }
-            Value::Map(m) => {
-                self.enter()?;
-                self.ext_with(ext::MAP, |w| {
-                    w.map_header(m.len());
-                    for (k, x) in m {
-                        w.value(k)?;
-                        w.value(x)?;
-                    }
-                    Ok(())
-                })?;
-                self.leave();
-            }
-            Value::Set(s) => {
-                self.enter()?;
-                self.ext_with(ext::SET, |w| {
-                    w.array_header(s.len());
-                    for x in s {
-                        w.value(x)?;
-                    }
-                    Ok(())
-                })?;
-                self.leave();
-            }
-            Value::Date(d) => self.date(*d),
-            Value::RegExp(r) => {
-                self.enter()?;
-                self.ext_with(ext::REGEXP, |w| {
-                    w.array_header(2);
-                    w.str(r.source());
-                    w.str(r.flags());
-                    Ok(())
-                })?;
-                self.leave();
-            }
-            Value::Error(e) => {
-                self.enter()?;
-                self.ext_with(ext::ERROR, |w| {
-                    let n = 2
-                        + usize::from(e.cause.is_some())
-                        + usize::from(e.stack.is_some())
-                        + e.props.len();
-                    w.map_header(n);
-                    // JS property order: integer-like prop keys come before `name`.
-                    let (props, ints) = e.props.js_order_parts();
-                    for (k, x) in &props[..ints] {
-                        w.str(k);
-                        w.value(x)?;
-                    }
-                    w.str("name");
-                    w.str(&e.name);
-                    w.str("message");
-                    w.str(&e.message);
-                    if let Some(c) = &e.cause {
-                        w.str("cause");
-                        w.value(c)?;
-                    }
-                    if let Some(s) = &e.stack {
-                        w.str("stack");
-                        w.str(s);
-                    }
-                    for (k, x) in &props[ints..] {
-                        w.str(k);
-                        w.value(x)?;
-                    }
-                    Ok(())
-                })?;
-                self.leave();
-            }
-            Value::Url(u) => self.ext(ext::URL, u.as_bytes()),
-            Value::Annotated(a) => {
-                self.enter()?;
-                self.ext_with(ext::ANNOTATED, |w| {
-                    w.array_header(2);
-                    let mut ann = Vec::new();
-                    crate::codec::json_str::write_str(&mut ann, &a.kind);
-                    let mut text = String::from("[");
-                    text.push_str(std::str::from_utf8(&ann).unwrap_or("\"\""));
-                    ann.clear();
-                    crate::codec::json_str::write_str(&mut ann, &a.id);
-                    text.push(',');
-                    text.push_str(std::str::from_utf8(&ann).unwrap_or("\"\""));
-                    text.push(']');
-                    w.str(&text);
-                    w.value(&a.value)
-                })?;
-                self.leave();
-            }
-            Value::Ref(r) => {
-                let addr = r.addr();
-                if self.ancestors.contains(&addr) {
-                    return Err(Error::unsupported(
-                        "a cyclic value cannot be written as MessagePack",
-                    ));
-                }
-                let Some(inner) = r.resolve() else {
-                    self.nil();
-                    return Ok(());
-                };
-                self.ancestors.push(addr);
-                self.in_ref += 1;
-                let res = self.value(&inner);
-                self.in_ref -= 1;
-                self.ancestors.pop();
-                res?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -163,11 +163,14 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> 
             *kind,
             typed_elements(&raw, budget)?,
         ))),
-        Ann::Opaque(o) => Value::Annotated(Box::new(Annotated {
-            kind: o.kind.clone(),
-            id: o.id.clone(),
-            value: raw,
-        })),
+        Ann::Opaque(o) => match crate::value::ext_from_annotation(&o.kind, &o.id, &raw) {
+            Some(ext) => ext,
+            None => Value::Annotated(Box::new(Annotated {
+                kind: o.kind.clone(),
+                id: o.id.clone(),
+                value: raw,
+            })),
+        },
     })
 }
 

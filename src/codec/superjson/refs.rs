@@ -456,11 +456,14 @@ impl Builder {
             } => {
                 let (kind, aid, inner) = (kind.clone(), aid.clone(), *inner);
                 let value = self.node(inner)?;
-                Value::Annotated(Box::new(Annotated {
-                    kind,
-                    id: aid,
-                    value,
-                }))
+                match crate::value::ext_from_annotation(&kind, &aid, &value) {
+                    Some(ext) => ext,
+                    None => Value::Annotated(Box::new(Annotated {
+                        kind,
+                        id: aid,
+                        value,
+                    })),
+                }
             }
         };
         self.depth -= 1;

@@ -859,6 +859,26 @@ impl Encoder {
                 self.leave();
             }
             Value::Ref(r) => self.shared(r)?,
+            // `{"type":t,"data":[bytes]}`; superjson marks it `["custom","msgpack.ext"]`, which
+            // its reader turns back into this kind.
+            Value::Ext { ty, data } => {
+                self.annotate(AnnOut::Composite(
+                    "custom".into(),
+                    crate::value::EXT_ANNOTATION.into(),
+                ));
+                self.out.extend_from_slice(b"{\"type\":");
+                self.out
+                    .extend_from_slice(itoa::Buffer::new().format(*ty).as_bytes());
+                self.out.extend_from_slice(b",\"data\":[");
+                for (i, b) in data.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.out
+                        .extend_from_slice(itoa::Buffer::new().format(*b).as_bytes());
+                }
+                self.out.extend_from_slice(b"]}");
+            }
         }
         Ok(())
     }

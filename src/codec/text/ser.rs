@@ -342,7 +342,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
                 }
                 other => self.built(from_magic(m, other)?),
             },
-            Magic::Error | Magic::Annotated | Magic::TypedArray => {
+            Magic::Error | Magic::Annotated | Magic::TypedArray | Magic::Ext => {
                 self.built(from_magic(m, to_value(v)?)?)
             }
         }

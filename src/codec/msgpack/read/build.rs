@@ -5,7 +5,9 @@
 //! extensions inside extensions copied everything below it again: 400 Sets nested around an
 //! array of a million nils took 15.6 s. Here every value is built once.
 
+use super::msgpackr::Form;
 use super::{Deserializer, Head};
+use crate::codec::msgpack::Int64As;
 use crate::value::de::{int_value, MAX_ROOM};
 use crate::value::same_value_zero::dedupe_entries;
 use crate::value::{Object, Value};
@@ -19,8 +21,18 @@ impl Deserializer<'_> {
     /// JS kinds they stand for. Same depth accounting, errors and paths.
     pub(in crate::codec::msgpack) fn build(&mut self) -> Result<Value> {
         let at = self.offset();
+        if let Some(form) = self.form()? {
+            return match form {
+                Form::Record(keys) => self.nested(at, |d| d.build_record(&keys)),
+                Form::Tag(ty) => self.tagged(ty, at),
+                Form::Target(id) => self.target(id, at),
+                Form::Pointer(id) => self.pointer(id, at),
+            };
+        }
         Ok(match self.head()? {
             Head::Nil => Value::Null,
+            Head::Int64(n) => self.wide(n.into()),
+            Head::Uint64(n) => self.wide(n.into()),
             Head::Bool(b) => Value::Bool(b),
             Head::U64(n) => int_value(n.into()),
             Head::I64(n) => int_value(n.into()),
@@ -29,9 +41,30 @@ impl Deserializer<'_> {
             Head::Str(s) => Value::String(self.str_of(s, self.offset() - s.len())?.to_owned()),
             Head::Bin(b) => Value::Bytes(b.to_vec()),
             Head::Array(n) => self.nested(at, |d| d.build_array(n))?,
+            Head::Map(n) if self.map_is_js_map(at, n) => {
+                self.nested(at, |d| d.build_entries(Object::new(), n))?
+            }
             Head::Map(n) => self.nested(at, |d| d.build_map(n))?,
             Head::Ext(ty, p) => self.ext_value(ty, p, at)?,
         })
+    }
+
+    /// Whether a plain map (header at `at`, `n` entries) is a JS Map: in the msgpackr
+    /// profile, where objects come as records, every map but a map 16 of fewer than 16
+    /// entries (msgpackr writes an object so when records are off, and a Map in the smallest
+    /// form), as msgpackr's `new Packr()` reads them; in the standard profile only a map
+    /// with a key that is not a string.
+    pub(in crate::codec::msgpack) fn map_is_js_map(&self, at: usize, n: usize) -> bool {
+        self.opts.profile == crate::codec::msgpack::Profile::Msgpackr
+            && !(self.b.get(at - self.base) == Some(&0xde) && n < 16)
+    }
+
+    /// An int 64 / uint 64 from the wire, as the options say.
+    fn wide(&self, n: i128) -> Value {
+        match self.opts.int64 {
+            Int64As::BigInt => Value::BigInt(n.into()),
+            Int64As::Auto => int_value(n),
+        }
     }
 
     fn build_array(&mut self, n: usize) -> Result<Value> {

@@ -1,0 +1,119 @@
+//! msgpackr's structured-clone references: `d6 69 <u32 id>` in front of a value that is met
+//! again later, `d6 70 <u32 id>` at each later place (and at the place that closes a cycle).
+//!
+//! Writing (msgpackr profile), a shared node's first place is noted; a second place gives it
+//! the next id (1, 2, ... in the order second places are met, as msgpackr numbers them) and
+//! writes a pointer; at the end each id is put in front of its node's first place. Reading,
+//! a target becomes a shared [`Ref`], a pointer the same node (a back-reference inside it).
+
+use super::write::Writer;
+use crate::value::{Ref, Value};
+use crate::Result;
+use std::collections::HashMap;
+
+/// A node met by the writer: where its first place starts, and its id once it has one.
+struct Seen {
+    at: usize,
+    id: Option<u32>,
+}
+
+/// The writer's reference bookkeeping for one message.
+#[derive(Default)]
+pub(crate) struct RefIds {
+    seen: HashMap<usize, Seen>,
+    inserts: Vec<(usize, u32)>,
+}
+
+impl RefIds {
+    /// `out` with `d6 69 <id>` put in front of each referenced node's first place.
+    pub(crate) fn insert_ids(mut self, out: Vec<u8>) -> Vec<u8> {
+        if self.inserts.is_empty() {
+            return out;
+        }
+        self.inserts.sort_unstable();
+        let mut v = Vec::with_capacity(out.len() + 6 * self.inserts.len());
+        let mut from = 0;
+        for (at, id) in self.inserts {
+            v.extend_from_slice(&out[from..at]);
+            v.extend_from_slice(&[0xd6, 0x69]);
+            v.extend_from_slice(&id.to_be_bytes());
+            from = at;
+        }
+        v.extend_from_slice(&out[from..]);
+        v
+    }
+}
+
+impl Writer {
+    /// A shared node in the msgpackr profile: in full at its first place, a pointer at the
+    /// others. Primitives have no identity in JS: written as they are.
+    pub(crate) fn shared_ref(&mut self, r: &Ref) -> Result<()> {
+        let addr = r.addr();
+        let next = self.refs.inserts.len() as u32 + 1;
+        if let Some(seen) = self.refs.seen.get_mut(&addr) {
+            let id = match seen.id {
+                Some(id) => id,
+                None => {
+                    seen.id = Some(next);
+                    self.refs.inserts.push((seen.at, next));
+                    next
+                }
+            };
+            self.out.extend_from_slice(&[0xd6, 0x70]);
+            self.out.extend_from_slice(&id.to_be_bytes());
+            return Ok(());
+        }
+        let Some(inner) = r.resolve() else {
+            self.nil();
+            return Ok(());
+        };
+        if inner.is_primitive() {
+            return self.value(&inner);
+        }
+        self.refs.seen.insert(
+            addr,
+            Seen {
+                at: self.out.len(),
+                id: None,
+            },
+        );
+        self.value(&inner)
+    }
+}
+
+/// The reference targets a reader has met in this message.
+#[derive(Default)]
+pub(crate) struct Targets {
+    nodes: HashMap<u32, (Ref, bool)>,
+}
+
+impl Targets {
+    /// Start target `id`: its node, still being read. `None` when the id is taken.
+    pub(crate) fn open(&mut self, id: u32) -> Option<Ref> {
+        if self.nodes.contains_key(&id) {
+            return None;
+        }
+        let node = Ref::pending();
+        self.nodes.insert(id, (node.clone(), true));
+        Some(node)
+    }
+
+    /// Target `id` is read: its node holds `v`.
+    pub(crate) fn close(&mut self, id: u32, node: &Ref, v: Value) {
+        node.fill(v);
+        if let Some(e) = self.nodes.get_mut(&id) {
+            e.1 = false;
+        }
+    }
+
+    /// What a pointer to `id` reads as: the node, or a back-reference to it while it is
+    /// still being read (a cycle). `None` for an id not met yet.
+    pub(crate) fn pointer(&self, id: u32) -> Option<Value> {
+        let (node, open) = self.nodes.get(&id)?;
+        Some(Value::Ref(if *open {
+            node.downgrade()
+        } else {
+            node.clone()
+        }))
+    }
+}
