@@ -24,7 +24,7 @@ usage:
   polycodec help, polycodec <command> --help
       This text.
 
-codecs: json, superjson, msgpack, bincode (when built with the `bincode` feature)";
+codecs: json, superjson, msgpack, msgpackr, bincode (when built with the `bincode` feature)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -137,62 +137,87 @@ fn transcode(args: &[String]) -> Result<(), String> {
 }
 
 /// The kinds in `v` that the codec `to` cannot hold as themselves (plain JSON has no Date;
-/// no codec but superjson keeps shared references).
+/// only superjson and msgpackr keep shared references; msgpackr has no URL, annotation, or
+/// Error stack and props). Each shared node is walked once.
 fn changed_kinds(v: &Value, to: &str) -> Vec<&'static str> {
-    fn walk(v: &Value, json: bool, out: &mut Vec<&'static str>) {
-        let mut note = |k: &'static str| {
-            if !out.contains(&k) {
-                out.push(k);
+    struct Walk<'o> {
+        json: bool,
+        msgpackr: bool,
+        seen: std::collections::HashSet<usize>,
+        out: &'o mut Vec<&'static str>,
+    }
+    impl Walk<'_> {
+        fn note(&mut self, k: &'static str) {
+            if !self.out.contains(&k) {
+                self.out.push(k);
             }
-        };
-        match v {
-            Value::Ref(_) => note("shared references (each place gets a copy)"),
-            Value::Number(n) if json && (!n.is_finite() || (*n == 0.0 && n.is_sign_negative())) => {
-                note("NaN, Infinity or -0")
-            }
-            Value::Undefined
-            | Value::BigInt(_)
-            | Value::Bytes(_)
-            | Value::TypedArray(_)
-            | Value::Map(_)
-            | Value::Set(_)
-            | Value::Date(_)
-            | Value::RegExp(_)
-            | Value::Error(_)
-            | Value::Url(_)
-            | Value::Annotated(_)
-                if json =>
-            {
-                note(v.kind_name())
-            }
-            _ => {}
         }
-        match v {
-            Value::Array(a) | Value::Set(a) => a.iter().for_each(|x| walk(x, json, out)),
-            Value::Object(o) => o.iter().for_each(|(_, x)| walk(x, json, out)),
-            Value::Map(m) => m.iter().for_each(|(k, x)| {
-                walk(k, json, out);
-                walk(x, json, out);
-            }),
-            Value::Error(e) => {
-                e.props.iter().for_each(|(_, x)| walk(x, json, out));
-                if let Some(c) = &e.cause {
-                    walk(c, json, out);
+        fn walk(&mut self, v: &Value) {
+            let json = self.json;
+            match v {
+                Value::Ref(_) if !self.msgpackr => {
+                    self.note("shared references (each place gets a copy)")
                 }
-            }
-            Value::Annotated(a) => walk(&a.value, json, out),
-            // A back-reference closes a cycle already walked.
-            Value::Ref(r) if !r.is_back_reference() => {
-                if let Some(inner) = r.resolve() {
-                    walk(&inner, json, out);
+                Value::Number(n)
+                    if json && (!n.is_finite() || (*n == 0.0 && n.is_sign_negative())) =>
+                {
+                    self.note("NaN, Infinity or -0")
                 }
+                Value::Undefined
+                | Value::BigInt(_)
+                | Value::Bytes(_)
+                | Value::TypedArray(_)
+                | Value::Map(_)
+                | Value::Set(_)
+                | Value::Date(_)
+                | Value::RegExp(_)
+                | Value::Error(_)
+                | Value::Url(_)
+                | Value::Annotated(_)
+                | Value::Ext { .. }
+                    if json =>
+                {
+                    self.note(v.kind_name())
+                }
+                Value::Url(_) | Value::Annotated(_) if self.msgpackr => self.note(v.kind_name()),
+                Value::Error(e) if self.msgpackr && (e.stack.is_some() || !e.props.is_empty()) => {
+                    self.note("Error stack and extra properties")
+                }
+                _ => {}
             }
-            _ => {}
+            match v {
+                Value::Array(a) | Value::Set(a) => a.iter().for_each(|x| self.walk(x)),
+                Value::Object(o) => o.iter().for_each(|(_, x)| self.walk(x)),
+                Value::Map(m) => m.iter().for_each(|(k, x)| {
+                    self.walk(k);
+                    self.walk(x);
+                }),
+                Value::Error(e) => {
+                    e.props.iter().for_each(|(_, x)| self.walk(x));
+                    if let Some(c) = &e.cause {
+                        self.walk(c);
+                    }
+                }
+                Value::Annotated(a) => self.walk(&a.value),
+                // A back-reference closes a cycle already walked; a node is walked once.
+                Value::Ref(r) if !r.is_back_reference() && self.seen.insert(r.addr()) => {
+                    if let Some(inner) = r.resolve() {
+                        self.walk(&inner);
+                    }
+                }
+                _ => {}
+            }
         }
     }
     let mut out = Vec::new();
     if to != "superjson" {
-        walk(v, to == "json", &mut out);
+        Walk {
+            json: to == "json",
+            msgpackr: to == "msgpackr",
+            seen: Default::default(),
+            out: &mut out,
+        }
+        .walk(v);
     }
     out
 }

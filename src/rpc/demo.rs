@@ -197,7 +197,7 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
         .build()?;
     let (hub_join, h_close, h_join) = (hub.clone(), h3, history.clone());
     super::RpcServer::builder(api)
-        .codecs(["superjson", "json", "msgpack"])
+        .codecs(["superjson", "json", "msgpack", "msgpackr"])
         .hub(hub)
         .authenticate(move |req| {
             if let Some(secret) = &token {

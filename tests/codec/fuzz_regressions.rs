@@ -13,6 +13,7 @@ fn targets() -> Vec<(&'static str, Check)> {
         ("decode_superjson", fuzzing::superjson as Check),
         ("decode_json", fuzzing::json),
         ("decode_msgpack", fuzzing::msgpack),
+        ("decode_msgpackr", fuzzing::msgpackr),
         #[cfg(feature = "bincode")]
         ("decode_bincode", fuzzing::bincode),
         ("superjson_meta", fuzzing::superjson_meta),
@@ -80,6 +81,16 @@ fn conformance_data_passes_the_fuzz_checks() {
             .step_by(2)
             .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
             .collect();
+        fuzzing::msgpack(&bytes);
+        n += 1;
+    }
+    for c in read("msgpackr/vectors.json").as_array().unwrap() {
+        let h = c.get("hex").unwrap().as_str().unwrap();
+        let bytes: Vec<u8> = (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect();
+        fuzzing::msgpackr(&bytes);
         fuzzing::msgpack(&bytes);
         n += 1;
     }

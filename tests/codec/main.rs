@@ -11,6 +11,7 @@ mod fuzz_regressions;
 mod js_semantics;
 mod msgpack_extensions;
 mod msgpack_golden;
+mod msgpackr_reader;
 mod msgpackr_vectors;
 mod roundtrip_props;
 mod superjson_conformance;

@@ -62,7 +62,7 @@ async fn assert_still_answers(client: &Client) {
 }
 
 fn codecs() -> Vec<&'static str> {
-    let mut v = vec!["json", "superjson", "msgpack"];
+    let mut v = vec!["json", "superjson", "msgpack", "msgpackr"];
     if cfg!(feature = "bincode") {
         v.push("bincode");
     }

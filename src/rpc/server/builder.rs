@@ -67,7 +67,7 @@ impl RpcServerBuilder {
 
     /// The codecs this route allows, by name, in order of preference. A client that offers
     /// several gets the first of these it offered. Default: every codec in the registry
-    /// (`json`, `superjson`, `msgpack`, and `bincode` with that feature).
+    /// (`json`, `superjson`, `msgpack`, `msgpackr`, and `bincode` with that feature).
     pub fn codecs<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
