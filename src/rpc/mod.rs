@@ -32,6 +32,8 @@ mod conn;
 #[cfg(feature = "server")]
 pub mod demo;
 mod error;
+#[cfg(feature = "server")]
+mod front_door;
 mod hub;
 mod inbound;
 mod legacy_framing;
@@ -49,6 +51,8 @@ pub use client::{Client, ClientBuilder};
 pub use conn::callbacks::{CallArg, LocalCallback};
 pub use conn::{ConnInfo, Identity};
 pub use error::{codes, CodecError, Error, Limit, RpcError};
+#[cfg(feature = "server")]
+pub use front_door::{serve, FrontDoor, ParseProxyError, Serve, TrustedProxy};
 pub use hub::{Delivery, Hub, HubBackend, LocalBackend, Member, Target};
 pub use inbound::OnMessage;
 pub use peer::{Callback, Peer};
