@@ -16,11 +16,11 @@ fn polycodec(args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run polycodec");
-    // A command that fails on its arguments exits without reading its input: a broken
-    // pipe here is its answer, not a failure of the test.
-    let written = child.stdin.take().unwrap().write_all(stdin);
-    if let Err(e) = written {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    // The command may stop reading early (an input over `--max-bytes` is refused after one
+    // byte past the bound), and then the rest of the write meets a closed pipe.
+    match child.stdin.take().unwrap().write_all(stdin) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.unwrap(),
     }
     let out = child.wait_with_output().unwrap();
     (
