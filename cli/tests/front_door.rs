@@ -8,7 +8,6 @@
 //! (default 1,000; the README's figures come from a run with 3,000).
 
 #[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use futures_util::StreamExt;
