@@ -59,6 +59,7 @@ const REFUSAL_TIME: Duration = Duration::from_secs(2);
 /// ```no_run
 /// use axum::{routing::get, Router};
 /// use polycodec::rpc::{demo, serve, FrontDoor, RpcServer};
+/// # async fn stop_signal() {}
 /// # async fn run() -> std::io::Result<()> {
 /// let door = FrontDoor::new().max_connections(20_000).max_connections_per_ip(100);
 /// let rpc = RpcServer::builder(demo::api()).front_door(door.clone()).build().unwrap();
@@ -67,7 +68,7 @@ const REFUSAL_TIME: Duration = Duration::from_secs(2);
 /// let drain = rpc.clone();
 /// serve(listener, app, door)
 ///     .with_graceful_shutdown(async move {
-///         let _ = tokio::signal::ctrl_c().await;
+///         stop_signal().await; // SIGTERM, Ctrl-C (tokio::signal)
 ///         // The listener stops accepting; the endpoint answers the calls in flight, then
 ///         // closes its sockets with 1001.
 ///         tokio::spawn(async move { drain.drain(std::time::Duration::from_secs(10)).await });
