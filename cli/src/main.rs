@@ -35,7 +35,7 @@ usage:
                                    (default 2097152)
       --grace SECS                 on SIGTERM or Ctrl-C: stop accepting, answer the calls
                                    in flight for up to this long, then close WebSockets
-                                   with 1001 (default 10)
+                                   with 1001 (default 10); a second signal exits at once
       A timeout of 0 turns it off. SECS may have a fraction (0.5).
   polycodec transcode --from <codec> --to <codec> [--in FILE] [--out FILE] [--max-bytes N]
       Read one document (stdin or FILE), write it in another codec (stdout or FILE).
@@ -287,7 +287,12 @@ fn serve(args: &[String]) -> Result<(), String> {
         polycodec::rpc::serve(listener, app.router, door)
             .with_graceful_shutdown(async move {
                 stop_signal().await;
-                tracing::info!("stop signal: draining for up to {grace:?}");
+                tracing::info!("stop signal: draining for up to {grace:?} (a second one exits now)");
+                tokio::spawn(async {
+                    stop_signal().await;
+                    eprintln!("polycodec: second stop signal: exiting without draining");
+                    std::process::exit(1);
+                });
                 // The listener stops accepting and waits for the connections; the endpoints
                 // answer their calls in flight, then close their sockets with 1001.
                 tokio::spawn(drain(grace));
@@ -370,11 +375,12 @@ fn front_door(flags: &[(&str, &str)]) -> Result<polycodec::rpc::FrontDoor, Strin
     Ok(door.grace(door_grace(flags)?))
 }
 
-/// `--grace`: how long a drain waits for calls in flight (default 10 s).
+/// `--grace`: how long a drain waits for calls in flight (default 10 s; 0: not at all).
 fn door_grace(flags: &[(&str, &str)]) -> Result<std::time::Duration, String> {
-    Ok(seconds(flags, "grace")?
-        .flatten()
-        .unwrap_or(std::time::Duration::from_secs(10)))
+    Ok(match seconds(flags, "grace")? {
+        Some(grace) => grace.unwrap_or_default(),
+        None => std::time::Duration::from_secs(10),
+    })
 }
 
 /// A flag in seconds: `Some(None)` for 0 (off), `None` when the flag is absent.

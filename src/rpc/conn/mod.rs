@@ -152,7 +152,8 @@ impl Connection {
         })
     }
 
-    /// How many of the peer's calls are being answered.
+    /// How many of the peer's calls are being answered (a server's drain waits for them).
+    #[cfg(feature = "server")]
     pub(crate) fn calls_in_flight(&self) -> usize {
         let permits = self
             .config
