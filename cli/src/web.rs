@@ -1,5 +1,6 @@
 //! The demo server's routes: the chat page and its scripts, superjson served from
-//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, and a CORS-enabled `/health`.
+//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, a CORS-enabled `/health`, and
+//! `/healthz` (200 `ok`, or 503 `degraded` with the reason, from the chat hub's backend).
 //!
 //! CORS headers are added to the plain HTTP routes only, never to the WebSocket upgrades
 //! (browsers do not send CORS preflights for WebSocket; a CORS layer in front of an upgrade
@@ -10,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use polycodec::rpc::{demo, Api, RpcServer};
+use polycodec::rpc::{demo, Api, Hub, RpcServer};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,10 +30,15 @@ struct Files {
     node_modules: PathBuf,
 }
 
-/// Build the demo app.
-pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result<App, String> {
+/// Build the demo app; the chat rooms live on `chat_hub` (one node, or a cluster).
+pub fn app(
+    web: PathBuf,
+    node_modules: PathBuf,
+    token: Option<String>,
+    chat_hub: Hub,
+) -> Result<App, String> {
     let rpc = rpc_server(token.clone())?;
-    let chat = demo::chat_server(token).map_err(|e| e.to_string())?;
+    let chat = demo::chat_server_with(chat_hub, token).map_err(|e| e.to_string())?;
     let (r, c) = (rpc.clone(), chat.clone());
     let shutdown: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
         r.shutdown();
@@ -40,6 +46,20 @@ pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result
     });
     let files = Files { web, node_modules };
     let hub = chat.hub().clone();
+    let health_hub = hub.clone();
+    let healthz = move || {
+        let h = health_hub.health();
+        let status = if h.ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        std::future::ready((
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            h.to_json(),
+        ))
+    };
     let http = Router::new()
         .route("/", get(index))
         .route("/chat.mjs", get(chat_script))
@@ -54,6 +74,7 @@ pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result
                 }
             }),
         )
+        .route("/healthz", get(healthz))
         .with_state(files)
         .layer(axum::middleware::map_response(cors));
     let sockets = Router::new()

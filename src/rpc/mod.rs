@@ -49,7 +49,11 @@ pub use client::{Client, ClientBuilder};
 pub use conn::callbacks::{CallArg, LocalCallback};
 pub use conn::{ConnInfo, Identity};
 pub use error::{codes, CodecError, Error, Limit, RpcError};
-pub use hub::{Delivery, Hub, HubBackend, LocalBackend, Member, Target};
+#[cfg(feature = "redis")]
+pub use hub::cluster;
+pub use hub::{
+    Delivery, Health, Hub, HubBackend, LocalBackend, Member, Position, Recovery, Target, WeakHub,
+};
 pub use inbound::OnMessage;
 pub use peer::{Callback, Peer};
 pub use protocol::kkrpc::{classify, LegacyErrors, Protocol};
