@@ -1,7 +1,7 @@
 //! The backend's task: one Redis session at a time (a multiplexed command connection and a
 //! subscriber connection), reopened with backoff forever when anything fails.
 
-use super::envelope::{self, Ctl, Envelope, Kind, Message, Origin};
+use super::envelope::{self, Ctl, Envelope, Kind, Message, Seen};
 use super::outbox::Cmd;
 use super::presence::Conn;
 use super::{lock, seen_at, Shared};
@@ -52,8 +52,8 @@ struct Seq {
 
 struct Driver {
     sh: Arc<Shared>,
-    /// Per origin incarnation, the highest push sequence delivered (replays are dropped).
-    seen: HashMap<Origin, u64>,
+    /// Replays of pushes already delivered are dropped.
+    seen: Seen,
     seqs: HashMap<String, Seq>,
     /// (room, conn) → offset replayed to it: live pushes up to there are not sent again.
     marks: HashMap<(String, u64), u64>,
@@ -71,7 +71,7 @@ fn err(what: &str) -> impl Fn(redis::RedisError) -> String + '_ {
 pub(crate) async fn run(sh: Arc<Shared>, mut events: mpsc::UnboundedReceiver<Event>) {
     let mut d = Driver {
         sh: sh.clone(),
-        seen: HashMap::new(),
+        seen: Seen::default(),
         seqs: HashMap::new(),
         marks: HashMap::new(),
         run_id: None,
@@ -486,11 +486,9 @@ impl Driver {
         if env.origin == self.sh.origin {
             return; // delivered here when sent
         }
-        let seen = self.seen.entry(env.origin.clone()).or_insert(0);
-        if env.seq <= *seen {
+        if !self.seen.fresh(&env.origin, env.seq) {
             return; // a replay of what was delivered
         }
-        *seen = env.seq;
         let Some(hub) = self.hub() else { return };
         let target = match &env.kind {
             Kind::Room(room) => Target::Room { room, except: None },
@@ -527,7 +525,7 @@ impl Driver {
             } => lock(&self.sh.replicas).delta(&origin.node, origin.inc, *from, *to, ops, now),
             Ctl::Leave { origin } => {
                 lock(&self.sh.replicas).leave(&origin.node, origin.inc);
-                self.seen.remove(origin);
+                self.seen.forget(origin);
                 return Ok(());
             }
         };

@@ -297,6 +297,33 @@ pub(crate) fn decode(bytes: &[u8], limits: Limits) -> Result<Message, String> {
     }
 }
 
+/// Per origin incarnation, the highest push sequence delivered: what the outbox sends
+/// again after a failed session (Redis may have taken part of it) is delivered once.
+#[derive(Default)]
+pub(crate) struct Seen(std::collections::HashMap<Origin, u64>);
+
+impl Seen {
+    /// True the first time `seq` (or a later one) of `origin` is seen.
+    pub fn fresh(&mut self, origin: &Origin, seq: u64) -> bool {
+        match self.0.get_mut(origin) {
+            Some(last) if seq <= *last => false,
+            Some(last) => {
+                *last = seq;
+                true
+            }
+            None => {
+                self.0.insert(origin.clone(), seq);
+                true
+            }
+        }
+    }
+
+    /// `origin` left: forget it.
+    pub fn forget(&mut self, origin: &Origin) {
+        self.0.remove(origin);
+    }
+}
+
 /// A recoverable room's message: `o<epoch>:<offset>:<push>`.
 pub(crate) fn split_ordered(bytes: &[u8]) -> Option<(&str, u64, &[u8])> {
     let rest = bytes.strip_prefix(b"o")?;

@@ -22,6 +22,8 @@ mod driver;
 mod envelope;
 mod outbox;
 mod presence;
+#[cfg(test)]
+mod tests;
 
 use super::backend::{Delivery, Health, HubBackend, Member, Position, Recovery, Target};
 use super::local::WeakHub;

@@ -352,4 +352,18 @@ impl Replicas {
             }
         }
     }
+
+    /// Every connection known on other nodes, by node (the tests' view).
+    #[cfg(test)]
+    pub fn view(&self) -> BTreeMap<String, BTreeMap<u64, Conn>> {
+        self.nodes
+            .iter()
+            .map(|(n, r)| {
+                (
+                    n.clone(),
+                    r.conns.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                )
+            })
+            .collect()
+    }
 }
