@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// Run `node js/<script>` with `stdin`, return its stdout parsed as JSON.
-fn node(script: &str, stdin: &[u8]) -> Value {
+pub(crate) fn node(script: &str, stdin: &[u8]) -> Value {
     let root = &crate::common::repo_root();
     assert!(
         root.join("node_modules/superjson").exists(),
@@ -41,7 +41,7 @@ fn node(script: &str, stdin: &[u8]) -> Value {
         .expect("node printed JSON")
 }
 
-fn json_array_of_strings(items: &[String]) -> Vec<u8> {
+pub(crate) fn json_array_of_strings(items: &[String]) -> Vec<u8> {
     let v = Value::Array(items.iter().map(|s| Value::String(s.clone())).collect());
     Json::new().encode_value(&v).unwrap()
 }
@@ -610,7 +610,7 @@ pub fn msgpack_bytes_read_and_rewrite_like_js_msgpack_with_the_extensions() {
 
 /// A random JS-shaped value of the kinds JS superjson 2.2.6 reads and writes back alike
 /// (no shared nodes, no invalid Dates: their 2.2.6 form is documented as different).
-fn random_value(next: &mut impl FnMut() -> u64, depth: usize) -> Value {
+pub(crate) fn random_value(next: &mut impl FnMut() -> u64, depth: usize) -> Value {
     const STRINGS: &[&str] = &[
         "",
         "a",

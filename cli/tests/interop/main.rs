@@ -24,6 +24,7 @@ mod browser;
 mod cluster;
 mod js_interop;
 mod kkrpc_interop;
+mod msgpackr_interop;
 
 use libtest_mimic::{Arguments, Trial};
 use std::process::{Command, ExitCode};
@@ -39,6 +40,7 @@ fn missing() -> Vec<String> {
     for package in [
         "superjson",
         "@msgpack/msgpack",
+        "msgpackr",
         "kkrpc",
         "ws",
         "playwright-core",
@@ -119,6 +121,18 @@ fn main() -> ExitCode {
         sync(
             "js_interop::superjson_graphs_with_shared_nodes_and_cycles_round_trip_byte_for_byte",
             js_interop::superjson_graphs_with_shared_nodes_and_cycles_round_trip_byte_for_byte,
+        ),
+        sync(
+            "msgpackr_interop::msgpackr_reads_the_msgpackr_profile_and_writes_the_same_bytes_back",
+            msgpackr_interop::msgpackr_reads_the_msgpackr_profile_and_writes_the_same_bytes_back,
+        ),
+        sync(
+            "msgpackr_interop::msgpackr_output_in_every_configuration_reads_as_msgpackr_reads_it",
+            msgpackr_interop::msgpackr_output_in_every_configuration_reads_as_msgpackr_reads_it,
+        ),
+        sync(
+            "msgpackr_interop::msgpack_msgpack_without_extensions_reads_every_standard_profile_message",
+            msgpackr_interop::msgpack_msgpack_without_extensions_reads_every_standard_profile_message,
         ),
         on_tokio(
             "kkrpc_interop::kkrpc_0_2_2_client_in_json_mode_passes_every_check",

@@ -67,7 +67,7 @@ impl Writer {
             self.nil();
             return Ok(());
         };
-        if inner.is_primitive() {
+        if js_primitive(&inner) {
             return self.value(&inner);
         }
         self.refs.seen.insert(
@@ -78,6 +78,20 @@ impl Writer {
             },
         );
         self.value(&inner)
+    }
+}
+
+/// Whether `v` is a primitive once msgpackr reads it (a URL is its href, an annotated value
+/// its payload): JS gives it no identity, so msgpackr never writes a reference to it.
+fn js_primitive(v: &Value) -> bool {
+    match v {
+        Value::Url(_) => true,
+        Value::Annotated(a) => js_primitive(&a.value),
+        // One level: a node whose value is itself a reference has identity.
+        Value::Ref(r) => r
+            .resolve()
+            .is_some_and(|x| !matches!(*x, Value::Ref(_)) && js_primitive(&x)),
+        v => v.is_primitive(),
     }
 }
 
