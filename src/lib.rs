@@ -6,7 +6,8 @@
 //!   `Error`, `URL`, typed arrays, shared references, with nothing lost.
 //! * Codecs behind one object-safe trait, [`codec::Codec`]: plain [`codec::Json`],
 //!   [`codec::SuperJson`] (byte-for-byte compatible with superjson 2.x),
-//!   [`codec::MsgPack`], and `codec::Bincode` (feature `bincode`). Any `T: Serialize`
+//!   [`codec::MsgPack`] (codec `msgpack`, and codec `msgpackr`: what msgpackr clients read
+//!   with no glue), and `codec::Bincode` (feature `bincode`). Any `T: Serialize`
 //!   goes straight through any of them; [`js`] marks fields that are JS Dates, Maps, Sets,
 //!   bigints or `undefined`.
 //! * One [`Limits`] config for everything decoded from strangers.
@@ -24,7 +25,7 @@
 //! | `client` | yes | `rpc::Client`: the tokio-tungstenite client | tokio-tungstenite |
 //! | `bincode` | no | `codec::Bincode` (bincode 2.0.1; unmaintained upstream) | bincode |
 //!
-//! A codec-only user writes `polycodec = { version = "0.1", default-features = false }`.
+//! A codec-only user writes `polycodec = { version = "0.2", default-features = false }`.
 //! The `polycodec` command (`transcode`, `serve`) is the `polycodec-cli` package, so its
 //! own dependencies (a log subscriber, signal handling) never reach a library user.
 //!

@@ -5,8 +5,9 @@
 //!
 //! Two bounds are fixed, whatever the limits: a bigint written with more than
 //! [`MAX_BIGINT_TEXT`](crate::value::MAX_BIGINT_TEXT) (10,000) characters is a
-//! [`Limit`](crate::Category::Limit) error in every reader (decimal text takes quadratic time
-//! to read), and a superjson document may make no more elements that none of its bytes stand
+//! [`Limit`](crate::Category::Limit) error in every text reader (decimal text takes quadratic
+//! time to read; MessagePack's bigint extension 0x42 holds at most 4,160 bytes, every such
+//! bigint), and a superjson document may make no more elements that none of its bytes stand
 //! for (array holes left by references, typed arrays made from a length) than it has bytes.
 
 /// Limits on decoded input and on per-connection resources.
