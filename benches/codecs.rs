@@ -19,8 +19,10 @@ fn sizes() {
         ("blob", row(&common::blob())),
     ];
     println!("\nencoded sizes (bytes)");
-    println!("| payload | superjson | json | msgpack | bincode | serde_json | rmp-serde |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| payload | superjson | json | msgpack | msgpackr | bincode | serde_json | rmp-serde |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, r) in rows {
         let cells: Vec<String> = r.iter().map(|n| n.to_string()).collect();
         println!("| {name} | {} |", cells.join(" | "));
@@ -33,6 +35,7 @@ fn row<T: Serialize>(v: &T) -> Vec<usize> {
         SuperJson::new().to_vec(v).unwrap().len(),
         Json::new().to_vec(v).unwrap().len(),
         MsgPack::new().to_vec(v).unwrap().len(),
+        MsgPack::msgpackr().to_vec(v).unwrap().len(),
         bincode_len(v),
         serde_json::to_vec(v).unwrap().len(),
         rmp_serde::to_vec_named(v).unwrap().len(),
@@ -117,6 +120,21 @@ fn group<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
         mp_bytes.clone(),
         mp.encode_value(black_box(&value)).unwrap(),
         |b: &Vec<u8>| mp.decode_value(b).unwrap()
+    );
+    let mpr = MsgPack::msgpackr();
+    let mpr_bytes = mpr.to_vec(v).unwrap();
+    assert_eq!(&mpr.from_slice::<T>(&mpr_bytes).unwrap(), v);
+    pair!(
+        "msgpackr-typed",
+        mpr_bytes.clone(),
+        mpr.to_vec(black_box(v)).unwrap(),
+        |b: &Vec<u8>| mpr.from_slice::<T>(b).unwrap()
+    );
+    pair!(
+        "msgpackr-value",
+        mpr_bytes.clone(),
+        mpr.encode_value(black_box(&value)).unwrap(),
+        |b: &Vec<u8>| mpr.decode_value(b).unwrap()
     );
     pair!(
         "rmp-serde (baseline)",

@@ -81,6 +81,12 @@ struct Row {
     value_dec: Vec<f64>,
     serde_json_enc: Vec<f64>,
     serde_json_dec: Vec<f64>,
+    /// The `msgpackr` MessagePack profile, typed and through a `Value`.
+    mpr_bytes: usize,
+    mpr_enc: Vec<f64>,
+    mpr_dec: Vec<f64>,
+    mpr_value_enc: Vec<f64>,
+    mpr_value_dec: Vec<f64>,
 }
 
 /// One round of every Rust-side measurement of payload `v`, appended to `row`.
@@ -109,6 +115,21 @@ fn measure<T: Serialize + DeserializeOwned>(row: &mut Row, v: &T, ms: u64) {
     }));
     row.value_dec.push(ops(ms, || {
         drop(black_box(sj.decode_value(black_box(&bytes)).unwrap()))
+    }));
+    let mpr = polycodec::codec::MsgPack::msgpackr();
+    let packed = mpr.to_vec(v).unwrap();
+    row.mpr_bytes = packed.len();
+    row.mpr_enc.push(ops(ms, || {
+        drop(black_box(mpr.to_vec(black_box(v)).unwrap()))
+    }));
+    row.mpr_dec.push(ops(ms, || {
+        drop(black_box(mpr.from_slice::<T>(black_box(&packed)).unwrap()))
+    }));
+    row.mpr_value_enc.push(ops(ms, || {
+        drop(black_box(mpr.encode_value(black_box(&value)).unwrap()))
+    }));
+    row.mpr_value_dec.push(ops(ms, || {
+        drop(black_box(mpr.decode_value(black_box(&packed)).unwrap()))
     }));
 }
 
@@ -446,6 +467,42 @@ fn main() {
     }
     let _ = writeln!(
         md,
+        "\n## MessagePack: polycodec's `msgpackr` profile vs msgpackr {} under node\n",
+        version("node", &["-p", "require('msgpackr/package.json').version"])
+    );
+    let _ = writeln!(
+        md,
+        "msgpackr is `new Packr()` (records on) packing and unpacking the same value (superjson.parse of the \
+         payload); polycodec writes and reads its `msgpackr` profile (records, what msgpackr reads with no \
+         glue), typed (`MsgPack::msgpackr().to_vec` / `from_slice`) and through a `Value`.\n"
+    );
+    let _ = writeln!(md, "| payload (polycodec bytes) | msgpackr pack | polycodec encode typed / Value | ratio typed | ratio Value | msgpackr unpack | polycodec decode typed / Value | ratio typed | ratio Value |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let (jp, ju) = (js(r.name, "msgpackrPack"), js(r.name, "msgpackrUnpack"));
+        let enc = Spread::of(&ratios(&r.mpr_enc, &jp));
+        let dec = Spread::of(&ratios(&r.mpr_dec, &ju));
+        let _ = writeln!(
+            md,
+            "| {} ({}) | {} | {:.0} / {:.0} | **{}×** | {}× | {} | {:.0} / {:.0} | **{}×** | {}× |",
+            r.name,
+            r.mpr_bytes,
+            rate(median(&jp)),
+            median(&r.mpr_enc),
+            median(&r.mpr_value_enc),
+            enc.show(1),
+            Spread::of(&ratios(&r.mpr_value_enc, &jp)).show(1),
+            rate(median(&ju)),
+            median(&r.mpr_dec),
+            median(&r.mpr_value_dec),
+            dec.show(1),
+            Spread::of(&ratios(&r.mpr_value_dec, &ju)).show(1),
+        );
+        chart.push((format!("{} msgpackr encode", r.name), enc.median));
+        chart.push((format!("{} msgpackr decode", r.name), dec.median));
+    }
+    let _ = writeln!(
+        md,
         "\nJS `JSON.stringify`/`parse` on the same data (plain JSON, no types kept), for scale:\n"
     );
     let _ = writeln!(md, "| payload | JSON.stringify | JSON.parse |");
@@ -544,6 +601,16 @@ fn main() {
             &format!("{}: superjson decode ≥ 10× JS parse", r.name),
             Spread::of(&ratios(&r.typed_dec, &js(r.name, "sjParse"))),
             10.0,
+        );
+        at_least(
+            &format!("{}: msgpackr-profile encode ≥ 3× msgpackr pack", r.name),
+            Spread::of(&ratios(&r.mpr_enc, &js(r.name, "msgpackrPack"))),
+            3.0,
+        );
+        at_least(
+            &format!("{}: msgpackr-profile decode ≥ 3× msgpackr unpack", r.name),
+            Spread::of(&ratios(&r.mpr_dec, &js(r.name, "msgpackrUnpack"))),
+            3.0,
         );
     }
     let mut at_most = |what: &str, got: Spread, bound: f64| row(what, got, Some(got.max <= bound));

@@ -1,13 +1,15 @@
-// JS anchors for the codec comparison: times superjson.stringify/parse and
-// JSON.stringify/parse on the same payloads the Rust side uses.
+// JS anchors for the codec comparison: times superjson.stringify/parse,
+// JSON.stringify/parse and msgpackr's `new Packr()` pack/unpack (records on) on the same
+// payloads the Rust side uses.
 // Usage: node benches/compare/js-codecs.mjs <payloads.json> <ms per measurement>
 // payloads.json maps a payload name to its superjson text (written by polycodec).
 // Each line read from stdin runs one round; each round prints one JSON line:
-// {name: {sjStringify, sjParse, jsonStringify, jsonParse}} in ops/s. The Rust side runs its
+// {name: {sjStringify, sjParse, jsonStringify, jsonParse, msgpackrPack, msgpackrUnpack}} in ops/s. The Rust side runs its
 // own rounds in between, so that both sides of every ratio share the machine's slow spells.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import superjson from "superjson";
+import { Packr } from "msgpackr";
 
 const [file, msArg = "1000"] = process.argv.slice(2);
 const ms = Number(msArg);
@@ -29,6 +31,9 @@ function time(fn) {
 const cases = Object.entries(payloads).map(([name, text]) => {
   const value = superjson.parse(text);
   const json = JSON.stringify(value);
+  const packr = new Packr();
+  // A copy: pack() returns a view of the Packr's own buffer, which the next pack reuses.
+  const packed = Uint8Array.from(packr.pack(value));
   return {
     name,
     ops: {
@@ -36,6 +41,8 @@ const cases = Object.entries(payloads).map(([name, text]) => {
       sjParse: () => superjson.parse(text),
       jsonStringify: () => JSON.stringify(value),
       jsonParse: () => JSON.parse(json),
+      msgpackrPack: () => packr.pack(value),
+      msgpackrUnpack: () => packr.unpack(packed),
     },
   };
 });

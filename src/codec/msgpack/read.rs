@@ -502,6 +502,14 @@ impl<'de> Deserializer<'de> {
                     None => visitor.visit_f64(f64::NAN),
                 }
             }
+            // msgpackr's Set tag `d4 73 00` and its array: the array straight to the visitor.
+            (Magic::Set, Some(ext::SET_TAG))
+                if self.b.get(self.pos..self.pos + 3) == Some(&[0xd4, ext::SET_TAG as u8, 0])
+                    && matches!(self.b.get(self.pos + 3), Some(0x90..=0x9f | 0xdc | 0xdd)) =>
+            {
+                self.pos += 3;
+                de::Deserializer::deserialize_seq(self, visitor)
+            }
             (Magic::Set, ty) if ty == set => {
                 let at = self.offset();
                 let Head::Ext(_, payload) = self.head()? else {

@@ -28,6 +28,8 @@ pub(crate) fn hash_keys<'k>(keys: impl Iterator<Item = &'k str>) -> u64 {
 /// One defined shape.
 struct Slot {
     hash: u64,
+    /// Counts the shapes this id has stood for in the message.
+    generation: u32,
     keys: Vec<Box<str>>,
     /// Where its definition starts in the output (to keep an id whose definition lies
     /// inside an object being finished from being given again to that object).
@@ -74,6 +76,22 @@ impl Shapes {
             .map(|i| FIRST_ID + i as u8)
     }
 
+    /// How many times `id` was given a new shape, if it has one.
+    #[inline]
+    pub(crate) fn generation(&self, id: u8) -> Option<u32> {
+        self.slots
+            .get(usize::from(id.wrapping_sub(FIRST_ID)))
+            .map(|s| s.generation)
+    }
+
+    /// Whether `id`'s definition starts before `at` (a reader there knows it).
+    #[inline]
+    pub(crate) fn defined_before(&self, id: u8, at: usize) -> bool {
+        self.slots
+            .get(usize::from(id.wrapping_sub(FIRST_ID)))
+            .is_some_and(|s| s.def_at < at)
+    }
+
     /// Record that `id` now stands for these keys, defined at `at`.
     pub(crate) fn define<'k>(
         &mut self,
@@ -85,6 +103,7 @@ impl Shapes {
         let i = usize::from(id - FIRST_ID);
         let slot = Slot {
             hash,
+            generation: self.slots.get(i).map_or(0, |s| s.generation + 1),
             keys: keys.map(Box::from).collect(),
             def_at: at,
         };

@@ -21,6 +21,27 @@ pub(crate) struct RecStack {
     keys: Vec<&'static str>,
     /// Struct: where each value starts. Map: where each key starts, then its value.
     offs: Vec<usize>,
+    /// Struct shapes met lately, by the addresses of their field names (`&'static str`s of
+    /// the `Serialize` impl): the id they got and that id's generation, so that a struct
+    /// met again skips hashing and comparing its keys. Most recent first.
+    recent: Vec<Recent>,
+}
+
+/// A struct shape met lately (see [`RecStack::recent`]).
+struct Recent {
+    keys: Vec<(usize, usize)>,
+    id: u8,
+    generation: u32,
+}
+
+/// How many struct shapes [`RecStack::recent`] keeps.
+const RECENT: usize = 8;
+
+fn same_names(a: &[(usize, usize)], b: &[&'static str]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(&(p, n), k)| p == k.as_ptr() as usize && n == k.len())
 }
 
 impl Writer {
@@ -83,10 +104,40 @@ impl Writer {
         if p.map {
             self.end_map_record(&p);
         } else {
-            let keys: Vec<&'static str> = self.rec.keys[p.keys_base..].to_vec();
-            let offs: Vec<usize> = self.rec.offs[p.offs_base..].to_vec();
-            let ranges = value_ranges(&offs, self.out.len());
-            self.place_record(p.start, p.start + 1, &keys, &ranges);
+            let keys = &self.rec.keys[p.keys_base..];
+            // The same field names as a struct met lately, whose id still means them and
+            // was defined before this struct began: just the id.
+            let hit = self.rec.recent.iter().position(|r| {
+                same_names(&r.keys, keys)
+                    && self.shapes.generation(r.id) == Some(r.generation)
+                    && self.shapes.defined_before(r.id, p.start)
+            });
+            if let Some(i) = hit {
+                self.out[p.start] = self.rec.recent[i].id;
+                if i > 0 {
+                    let r = self.rec.recent.remove(i);
+                    self.rec.recent.insert(0, r);
+                }
+            } else {
+                let keys: Vec<&'static str> = keys.to_vec();
+                let offs: Vec<usize> = self.rec.offs[p.offs_base..].to_vec();
+                let ranges = value_ranges(&offs, self.out.len());
+                let id = self.place_record(p.start, p.start + 1, &keys, &ranges);
+                if let Some((id, generation)) =
+                    id.and_then(|id| Some((id, self.shapes.generation(id)?)))
+                {
+                    self.rec.recent.truncate(RECENT - 1);
+                    let keys = keys.iter().map(|k| (k.as_ptr() as usize, k.len()));
+                    self.rec.recent.insert(
+                        0,
+                        Recent {
+                            keys: keys.collect(),
+                            id,
+                            generation,
+                        },
+                    );
+                }
+            }
         }
         self.rec.keys.truncate(p.keys_base);
         self.rec.offs.truncate(p.offs_base);
@@ -135,14 +186,15 @@ impl Writer {
     }
 
     /// Put the id or definition of the record with these `keys` in place of
-    /// `out[start..hole]`, its values at `ranges` (each value `out[range]`).
+    /// `out[start..hole]`, its values at `ranges` (each value `out[range]`). The id, or
+    /// `None` when the object became a plain map.
     fn place_record(
         &mut self,
         start: usize,
         hole: usize,
         keys: &[&str],
         ranges: &[std::ops::Range<usize>],
-    ) {
+    ) -> Option<u8> {
         let mut head = Vec::new();
         let mut plain = None;
         self.record_header(start, keys, &mut head, || {
@@ -150,12 +202,14 @@ impl Writer {
             Vec::new()
         });
         if plain.is_none() {
+            // The id alone, or `d4 72 <id>` and the keys.
+            let id = if head.len() == 1 { head[0] } else { head[2] };
             if head.len() == 1 {
-                self.out[start] = head[0];
+                self.out[start] = id;
             } else {
                 self.out.splice(start..hole, head);
             }
-            return;
+            return Some(id);
         }
         // No id is free: a plain map with the keys put back in front of the values.
         let mut region = header_bytes(keys.len(), true);
@@ -167,6 +221,7 @@ impl Writer {
         }
         self.out.truncate(start);
         self.out.extend_from_slice(&region);
+        None
     }
 
     /// Into `head`: the id of the shape of `keys` (one byte) or its definition; or, when no
