@@ -468,7 +468,13 @@ fn main() {
     let _ = writeln!(
         md,
         "\n## MessagePack: polycodec's `msgpackr` profile vs msgpackr {} under node\n",
-        version("node", &["-p", "require('msgpackr/package.json').version"])
+        version(
+            "node",
+            &[
+                "-p",
+                "JSON.parse(require('fs').readFileSync('node_modules/msgpackr/package.json')).version"
+            ]
+        )
     );
     let _ = writeln!(
         md,
