@@ -98,7 +98,14 @@ fn js_primitive(v: &Value) -> bool {
 /// The reference targets a reader has met in this message.
 #[derive(Default)]
 pub(crate) struct Targets {
-    nodes: HashMap<u32, (Ref, bool)>,
+    nodes: HashMap<u32, Target>,
+}
+
+/// A reference target: its node (still being read while `open`), or a primitive, which has
+/// no identity in JS (a pointer to it is the value again).
+enum Target {
+    Node { node: Ref, open: bool },
+    Primitive(Value),
 }
 
 impl Targets {
@@ -108,26 +115,41 @@ impl Targets {
             return None;
         }
         let node = Ref::pending();
-        self.nodes.insert(id, (node.clone(), true));
+        self.nodes.insert(
+            id,
+            Target::Node {
+                node: node.clone(),
+                open: true,
+            },
+        );
         Some(node)
     }
 
-    /// Target `id` is read: its node holds `v`.
-    pub(crate) fn close(&mut self, id: u32, node: &Ref, v: Value) {
-        node.fill(v);
-        if let Some(e) = self.nodes.get_mut(&id) {
-            e.1 = false;
+    /// Target `id` is read as `v`: what its place holds (the shared node, or a primitive
+    /// as it is).
+    pub(crate) fn close(&mut self, id: u32, node: Ref, v: Value) -> Value {
+        if v.is_primitive() {
+            self.nodes.insert(id, Target::Primitive(v.clone()));
+            return v;
         }
+        node.fill(v);
+        self.nodes.insert(
+            id,
+            Target::Node {
+                node: node.clone(),
+                open: false,
+            },
+        );
+        Value::Ref(node)
     }
 
     /// What a pointer to `id` reads as: the node, or a back-reference to it while it is
     /// still being read (a cycle). `None` for an id not met yet.
     pub(crate) fn pointer(&self, id: u32) -> Option<Value> {
-        let (node, open) = self.nodes.get(&id)?;
-        Some(Value::Ref(if *open {
-            node.downgrade()
-        } else {
-            node.clone()
-        }))
+        Some(match self.nodes.get(&id)? {
+            Target::Node { node, open: true } => Value::Ref(node.downgrade()),
+            Target::Node { node, open: false } => Value::Ref(node.clone()),
+            Target::Primitive(v) => v.clone(),
+        })
     }
 }

@@ -163,7 +163,7 @@ impl Writer {
                 }
                 self.leave();
             }
-            Value::Ext { ty, data } => self.ext(*ty, data),
+            Value::Ext { ty, data } => self.opaque_ext(*ty, data),
             Value::Ref(r) => {
                 if self.msgpackr {
                     return self.shared_ref(r);
@@ -187,6 +187,25 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// An opaque extension, in the smallest header, except where that header would make it
+    /// one of msgpackr's forms the reader does not keep opaque (`d6 69`/`d6 70` references,
+    /// `d4 72`/`d5 72` records, `d4 73 00`-style tags): those take an ext 8 header, which
+    /// reads back as the same opaque extension.
+    fn opaque_ext(&mut self, ty: i8, data: &[u8]) {
+        let form = match (ty, data.len()) {
+            (ext::REF_ID | ext::REF_POINTER, 4) | (ext::RECORD, 1 | 2) => true,
+            (ext::SET_TAG | ext::ERROR_TAG | ext::REGEXP_TAG, 1) => data == [0],
+            _ => false,
+        };
+        if form {
+            self.out
+                .extend_from_slice(&[0xc7, data.len() as u8, ty as u8]);
+            self.out.extend_from_slice(data);
+        } else {
+            self.ext(ty, data);
+        }
     }
 
     /// A msgpackr prefix tag: `d4 <ty> 00`, the value it applies to follows.

@@ -217,8 +217,7 @@ impl<'a> Deserializer<'a> {
             );
         };
         let v = self.build()?;
-        self.targets.close(id, &node, v);
-        Ok(Value::Ref(node))
+        Ok(self.targets.close(id, node, v))
     }
 
     /// A pointer `d6 70 <id>` at `at`: the node of target `id`.
