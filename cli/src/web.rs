@@ -1,5 +1,6 @@
 //! The demo server's routes: the chat page and its scripts, superjson served from
-//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, and a CORS-enabled `/health`.
+//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, the tRPC contract router on `/trpc`
+//! (HTTP and WebSocket), and a CORS-enabled `/health`.
 //!
 //! CORS headers are added to the plain HTTP routes only, never to the WebSocket upgrades
 //! (browsers do not send CORS preflights for WebSocket; a CORS layer in front of an upgrade
@@ -10,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use polycodec::rpc::{demo, Api, RpcServer};
+use polycodec::rpc::{demo, demo_trpc, Api, RpcServer};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,11 +33,13 @@ struct Files {
 /// Build the demo app.
 pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result<App, String> {
     let rpc = rpc_server(token.clone())?;
+    let trpc = trpc_server(token.clone())?;
     let chat = demo::chat_server(token).map_err(|e| e.to_string())?;
-    let (r, c) = (rpc.clone(), chat.clone());
+    let (r, c, t) = (rpc.clone(), chat.clone(), trpc.clone());
     let shutdown: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
         r.shutdown();
         c.shutdown();
+        t.shutdown();
     });
     let files = Files { web, node_modules };
     let hub = chat.hub().clone();
@@ -60,9 +63,19 @@ pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result
         .route("/rpc", get(rpc.handler()))
         .route("/chat/{room}", get(chat.handler()));
     Ok(App {
-        router: http.merge(sockets),
+        router: http.merge(sockets).merge(trpc.trpc_routes("/trpc")),
         shutdown,
     })
+}
+
+/// `/trpc`: the tRPC contract router (superjson), over HTTP and WebSocket; the WebSocket
+/// serves kkrpc peers the demo API too.
+fn trpc_server(token: Option<String>) -> Result<RpcServer, String> {
+    let mut b = RpcServer::builder(demo::api()).trpc(demo_trpc::contract_router());
+    if let Some(secret) = token {
+        b = b.authenticate(move |req| demo::check_token(req, &secret).map(|()| None));
+    }
+    b.build().map_err(|e| e.to_string())
 }
 
 fn rpc_server(token: Option<String>) -> Result<RpcServer, String> {

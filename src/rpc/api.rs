@@ -14,7 +14,44 @@ use std::sync::{Arc, RwLock};
 /// A boxed future, as methods return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-type MethodFn = Arc<dyn Fn(Call) -> BoxFuture<Result<Value, RpcError>> + Send + Sync>;
+/// A handler as the RPC layer keeps it: what it is called with in, a result or an error out.
+pub(crate) type Handler<In, Out> =
+    Arc<dyn Fn(In) -> BoxFuture<Result<Out, RpcError>> + Send + Sync>;
+
+type MethodFn = Handler<Call, Value>;
+
+/// The typed-handler machinery that [`ApiBuilder::typed`] methods and tRPC procedures
+/// share: `read` takes the typed arguments out of what the handler is called with (serde
+/// in; its error is the reply, saying what did not fit), `f` runs with them, and `write`
+/// turns its result into what goes back (serde out). An error from `f` is the reply as is.
+pub(crate) fn typed_handler<In, A, R, Out, F, Fut>(
+    read: impl Fn(In) -> Result<A, RpcError> + Send + Sync + 'static,
+    f: F,
+    write: fn(R) -> Result<Out, RpcError>,
+) -> Handler<In, Out>
+where
+    In: 'static,
+    A: 'static,
+    R: 'static,
+    Out: Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, RpcError>> + Send + 'static,
+{
+    Arc::new(move |input: In| -> BoxFuture<Result<Out, RpcError>> {
+        match read(input) {
+            Ok(args) => {
+                let run = f(args);
+                Box::pin(async move { write(run.await?) })
+            }
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
+    })
+}
+
+/// The typed result of a handler as a [`Value`].
+pub(crate) fn output<R: Serialize>(out: R) -> Result<Value, RpcError> {
+    to_value(&out).map_err(RpcError::from)
+}
 
 /// A shared, writable property value (kkrpc `get`/`set`).
 pub type Property = Arc<RwLock<Value>>;
@@ -202,15 +239,8 @@ impl ApiBuilder {
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, RpcError>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        self.method(path, move |call: Call| {
-            let f = f.clone();
-            async move {
-                let args: A = call.args()?;
-                let out = f(args).await?;
-                to_value(&out).map_err(RpcError::from)
-            }
-        })
+        let m = typed_handler(|call: Call| call.args::<A>(), f, output::<R>);
+        self.insert(path, Some(m), None)
     }
 
     /// A readable and writable value (kkrpc `get`/`set`).

@@ -31,6 +31,8 @@ mod client;
 mod conn;
 #[cfg(feature = "server")]
 pub mod demo;
+#[cfg(feature = "server")]
+pub mod demo_trpc;
 mod error;
 mod hub;
 mod inbound;
@@ -42,6 +44,8 @@ mod rate_limit;
 #[cfg(feature = "server")]
 mod server;
 mod transport;
+#[cfg(feature = "server")]
+pub mod trpc;
 
 pub use api::{Api, ApiBuilder, BoxFuture, Call, Property};
 #[cfg(feature = "client")]

@@ -33,6 +33,7 @@ pub struct RpcServerBuilder {
     rate: Option<RateLimit>,
     hub: Option<Hub>,
     buffers: (usize, usize),
+    trpc: Option<crate::rpc::trpc::Router>,
 }
 
 impl RpcServer {
@@ -62,6 +63,7 @@ impl RpcServerBuilder {
             rate: None,
             hub: None,
             buffers: (8 * 1024, 8 * 1024),
+            trpc: None,
         }
     }
 
@@ -180,6 +182,15 @@ impl RpcServerBuilder {
         self
     }
 
+    /// Serve tRPC clients too, with `router`: a peer whose first frame is tRPC's (or that
+    /// offers the `trpc` subprotocol, or opens `?connectionParams=1`) speaks tRPC's
+    /// WebSocket protocol on this same path, others kkrpc; and
+    /// [`RpcServer::trpc_routes`] mounts tRPC's HTTP side. Default: none (kkrpc only).
+    pub fn trpc(mut self, router: crate::rpc::trpc::Router) -> Self {
+        self.trpc = Some(router);
+        self
+    }
+
     /// The endpoint. Fails when a named codec is not registered.
     pub fn build(self) -> crate::Result<RpcServer> {
         if let Some(e) = self.register_error {
@@ -233,6 +244,7 @@ impl RpcServerBuilder {
             heartbeat: self.heartbeat,
             hub: self.hub.unwrap_or_default(),
             buffers: self.buffers,
+            trpc: self.trpc,
         })))
     }
 }

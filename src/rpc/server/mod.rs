@@ -15,7 +15,9 @@ use super::hub::Hub;
 use super::inbound::{finish, OnMessage, Session};
 use super::peer::Peer;
 use super::protocol::kkrpc::{Detection, Kkrpc, LegacyErrors, Protocol};
+use super::protocol::Active;
 use super::transport;
+use super::trpc::ws::Trpc;
 use crate::codec::Codec;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
@@ -79,6 +81,17 @@ struct Inner {
     heartbeat: Option<Heartbeat>,
     hub: Hub,
     buffers: (usize, usize),
+    trpc: Option<crate::rpc::trpc::Router>,
+}
+
+/// Which protocol a new connection speaks, as far as the upgrade tells.
+pub(crate) enum Speaks {
+    /// kkrpc (a codec was negotiated, or the route has no tRPC router).
+    Kkrpc,
+    /// tRPC (the `trpc` subprotocol, or `?connectionParams=1`).
+    Trpc { params: bool },
+    /// Told by the first frame.
+    Either,
 }
 
 impl RpcServer {
@@ -89,9 +102,25 @@ impl RpcServer {
 
     /// Graceful shutdown: every connection is closed with 1001 ("going away"); calls the
     /// server made to clients fail at once with [`Error::Closed`](super::Error::Closed),
-    /// and clients see their pending calls fail the same way.
+    /// and clients see their pending calls fail the same way. tRPC clients get the
+    /// `reconnect` notice first (they then reconnect, and resubscribe where they left off).
     pub fn shutdown(&self) {
+        for p in self.0.hub.peers() {
+            if p.0.proto.trpc().is_some() {
+                let _ = p.push("reconnect", Vec::new());
+            }
+        }
         self.0.hub.close_all(1001, "server shutting down");
+    }
+
+    /// The tRPC router of this endpoint, if it has one.
+    pub fn trpc_router(&self) -> Option<&crate::rpc::trpc::Router> {
+        self.0.trpc.as_ref()
+    }
+
+    /// The auth hook, as tRPC's HTTP side runs it.
+    pub(crate) fn authenticate_hook(&self) -> Option<&Authenticate> {
+        self.0.authenticate.as_ref()
     }
 
     /// An axum handler: `Router::new().route("/rpc", get(server.handler()))`.
@@ -115,17 +144,40 @@ impl RpcServer {
         self.0.allowed.iter().map(|c| c.name().to_owned()).collect()
     }
 
-    async fn serve_socket(self, socket: WebSocket, codec: Option<Arc<dyn Codec>>, info: ConnInfo) {
+    async fn serve_socket(
+        self,
+        socket: WebSocket,
+        codec: Option<Arc<dyn Codec>>,
+        info: ConnInfo,
+        speaks: Speaks,
+        headers: HeaderMap,
+    ) {
         let inner = &self.0;
         let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let generation = codec.as_ref().map(|_| Protocol::Compact);
-        let proto = Kkrpc::new(
+        let kkrpc = Kkrpc::new(
             codec,
             inner.detect.clone(),
             generation,
             inner.config.limits,
             inner.legacy_errors,
         );
+        let trpc = |params| {
+            let router = inner.trpc.clone()?;
+            let identity = info.identity.clone();
+            Some(Trpc::new(router, headers.clone(), identity, params))
+        };
+        let proto = match speaks {
+            Speaks::Kkrpc => Active::Kkrpc(kkrpc),
+            Speaks::Trpc { params } => match trpc(params) {
+                Some(t) => Active::Trpc(t),
+                None => Active::Kkrpc(kkrpc),
+            },
+            Speaks::Either => match trpc(false) {
+                Some(t) => Active::either(kkrpc, t),
+                None => Active::Kkrpc(kkrpc),
+            },
+        };
         let (conn, out) = Connection::new(id, proto, inner.config.clone(), info);
         tracing::debug!(conn = id, path = %conn.info.path, "connected");
         inner.hub.add(Peer(conn.clone()));
