@@ -90,7 +90,7 @@ impl Error {
     /// Prepend one path segment (the error happened inside `seg`). Used while unwinding out
     /// of nested containers, so the path grows from the inside out.
     pub(crate) fn in_segment(mut self, seg: &str) -> Self {
-        let esc = crate::codec::superjson::path::escape_segment(seg);
+        let esc = crate::path::escape_segment(seg);
         self.0.path = Some(match self.0.path.take() {
             None => esc.into_owned(),
             Some(rest) => format!("{esc}.{rest}"),

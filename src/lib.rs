@@ -51,8 +51,10 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;
+mod path;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+mod stack;
 pub mod value;
 
 pub use error::{Category, Error, Result};

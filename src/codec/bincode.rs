@@ -143,7 +143,7 @@ impl Drop for Nested {
     fn drop(&mut self) {
         if self.0.is_container() {
             let inner = std::mem::replace(&mut self.0, Wire::Null);
-            crate::codec::superjson::de::grow(move || drop(inner));
+            crate::stack::grow(move || drop(inner));
         }
     }
 }
@@ -154,7 +154,7 @@ impl Drop for Nested {
 impl Serialize for Nested {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         if self.0.is_container() {
-            crate::codec::superjson::de::grow(|| self.0.serialize(s))
+            crate::stack::grow(|| self.0.serialize(s))
         } else {
             self.0.serialize(s)
         }
@@ -188,7 +188,7 @@ impl<'de> Deserialize<'de> for Nested {
             OWN_ERROR.with(|c| c.set(Some(e)));
             return Err(serde::de::Error::custom(message));
         }
-        crate::codec::superjson::de::grow_every(depth, || Wire::deserialize(d)).map(Nested)
+        crate::stack::grow_every(depth, || Wire::deserialize(d)).map(Nested)
     }
 }
 
@@ -244,7 +244,7 @@ impl ToWire {
             return Err(Error::limit("nesting deeper than the depth limit"));
         }
         self.depth_left -= 1;
-        let w = crate::codec::superjson::de::grow(|| self.wire_inner(v));
+        let w = crate::stack::grow(|| self.wire_inner(v));
         self.depth_left += 1;
         w
     }
@@ -310,7 +310,7 @@ impl ToWire {
 /// (or members, or entries) are a `Limit` error.
 fn from_wire(w: Wire, max_len: usize) -> Result<Value> {
     if w.is_container() {
-        crate::codec::superjson::de::grow(|| from_wire_inner(w, max_len))
+        crate::stack::grow(|| from_wire_inner(w, max_len))
     } else {
         from_wire_inner(w, max_len)
     }

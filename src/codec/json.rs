@@ -1,9 +1,10 @@
-//! The plain JSON codec.
+//! The plain JSON codec: the JS-text engine of `codec::text` in [`Mode::Plain`], reading
+//! with an empty annotation trie.
 
-use super::superjson::de::Deserializer;
-use super::superjson::meta::MetaTree;
-use super::superjson::ser::{Encoder, Mode};
+use super::text::de::{Deserializer, Plain};
+use super::text::encoder::{Encoder, Mode};
 use super::text::read::Reader;
+use super::text::tree::MetaTree;
 use super::{Codec, FrameKind};
 use crate::value::Value;
 use crate::{Error, Limits, Result};
@@ -62,7 +63,7 @@ impl Json {
     /// Decode any `T: DeserializeOwned`.
     pub fn from_slice<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
         self.limits.check_message(bytes.len())?;
-        let mut de = Deserializer::new(Reader::new(bytes), &NO_META, &self.limits);
+        let mut de = Deserializer::<Plain>::new(Reader::new(bytes), &NO_META, &self.limits);
         let v = T::deserialize(&mut de)?;
         de.r.end()?;
         Ok(v)
@@ -91,7 +92,7 @@ impl Codec for Json {
     }
     fn decode_value(&self, bytes: &[u8]) -> Result<Value> {
         self.limits.check_message(bytes.len())?;
-        let mut de = Deserializer::new(Reader::new(bytes), &NO_META, &self.limits);
+        let mut de = Deserializer::<Plain>::new(Reader::new(bytes), &NO_META, &self.limits);
         let v = de.value()?;
         de.r.end()?;
         Ok(v)
@@ -105,7 +106,7 @@ impl Codec for Json {
         visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<()>,
     ) -> Result<()> {
         self.limits.check_message(bytes.len())?;
-        let mut de = Deserializer::new(Reader::new(bytes), &NO_META, &self.limits);
+        let mut de = Deserializer::<Plain>::new(Reader::new(bytes), &NO_META, &self.limits);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
         de.r.end()
     }

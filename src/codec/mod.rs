@@ -9,6 +9,7 @@
 #[cfg(feature = "bincode")]
 pub mod bincode;
 mod json;
+pub(crate) mod json_str;
 pub mod msgpack;
 pub(crate) mod reuse;
 pub mod superjson;

@@ -64,7 +64,9 @@ impl LegacyFraming {
             }
             None => {
                 self.tail.push_str(rest);
-                self.frame.clear();
+                // Not `clear()`: an idle peer must not keep its last frame's capacity (up
+                // to the message limit per connection).
+                self.frame = String::new();
                 self.pos = 0;
                 None
             }

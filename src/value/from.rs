@@ -1,4 +1,4 @@
-//! `From` conversions from ordinary Rust types into [`Value`].
+//! `From` conversions from ordinary Rust types into [`Value`], and `new URL(..)` as a `Value`.
 
 use super::number::MAX_SAFE_INTEGER;
 use super::{BigInt, Date, JsError, Object, Ref, RegExp, TypedArray, Value};
@@ -117,6 +117,17 @@ impl From<Ref> for Value {
 impl From<url::Url> for Value {
     fn from(u: url::Url) -> Value {
         Value::Url(u.into())
+    }
+}
+
+impl Value {
+    /// `new URL(s)` as a [`Value::Url`]: its normalized `href`, or JS's `Invalid URL: s` (a
+    /// `Data` error) where `new URL` throws. How the superjson and MessagePack readers make
+    /// a URL.
+    pub(crate) fn url(s: &str) -> crate::Result<Value> {
+        url::Url::parse(s)
+            .map(|u| Value::Url(u.into()))
+            .map_err(|_| crate::Error::data(format!("Invalid URL: {s}")))
     }
 }
 

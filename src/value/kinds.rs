@@ -162,6 +162,78 @@ impl JsError {
         self.props.insert(key, value);
         self
     }
+
+    /// An Error from its object form `{name, message, stack?, cause?, ...props}`, as every
+    /// reader builds one: a missing (or `undefined`) `name` is `"Error"`, a `name` or
+    /// `message` that is no string is read as `coercion` says, a `stack` that is no string
+    /// is dropped (JS sets it, non-enumerable, and never writes it back), `cause` is kept
+    /// only when the key is present (superjson HEAD, #354), and every other key is kept as a
+    /// prop (polycodec drops nothing). `None` only under [`Coercion::Strict`].
+    pub(crate) fn from_object(mut o: Object, coercion: Coercion) -> Option<JsError> {
+        if coercion == Coercion::Strict
+            && !(matches!(o.get("name"), Some(Value::String(_)))
+                && matches!(o.get("message"), Some(Value::String(_))))
+        {
+            return None;
+        }
+        let name = match o.remove("name") {
+            None | Some(Value::Undefined) => "Error".to_owned(),
+            v => coercion.text(v),
+        };
+        Some(JsError {
+            name,
+            message: coercion.text(o.remove("message")),
+            stack: match o.remove("stack") {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            },
+            cause: o.remove("cause"),
+            props: o,
+        })
+    }
+}
+
+/// How [`JsError::from_object`] reads a `name` or `message` that is not a string. Each
+/// reader follows its own counterpart, so the policies differ on purpose; a string is
+/// itself, and a missing or `undefined` value is empty, under all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coercion {
+    /// superjson's reader (JS `String(v)`, as `new Error(message)` does): `null` is
+    /// `"null"`, a number or boolean is its JS text, anything else is `"[object Object]"`.
+    /// That last is JS's text for a plain object only (JS writes an array as `1,2` and a
+    /// bigint as its digits); kept as it was, since superjson never writes either there.
+    JsString,
+    /// A `Serialize` impl's Error payload, read by `to_value`: `null` is empty, anything
+    /// else is its Rust `Debug` text. Not a JS rule: the payload comes from Rust code, not
+    /// from a peer.
+    Debug,
+    /// The MessagePack extension, as `js/msgpack-extensions.mjs` reads it: no Error at all
+    /// unless both `name` and `message` are strings (the JS module refuses anything else).
+    Strict,
+}
+
+impl Coercion {
+    /// `v` (a `name` or `message`) as text under this policy.
+    fn text(self, v: Option<Value>) -> String {
+        match v {
+            Some(Value::String(s)) => s,
+            None | Some(Value::Undefined) => String::new(),
+            Some(other) => match self {
+                Coercion::JsString => match other {
+                    Value::Null => "null".into(),
+                    Value::Number(n) => super::number::format(n),
+                    Value::Bool(b) => b.to_string(),
+                    _ => "[object Object]".into(),
+                },
+                Coercion::Debug => match other {
+                    Value::Null => String::new(),
+                    other => format!("{other:?}"),
+                },
+                // `from_object` let only strings through.
+                Coercion::Strict => String::new(),
+            },
+        }
+    }
 }
 
 impl fmt::Debug for JsError {
@@ -393,6 +465,49 @@ impl fmt::Debug for Annotated {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each reader's policy, pinned: what the three copies it replaced did.
+    #[test]
+    fn from_object_reads_name_and_message_by_policy() {
+        let read = |name: Option<Value>, message: Value, c: Coercion| {
+            let mut o = Object::new();
+            if let Some(n) = name {
+                o.insert("name", n);
+            }
+            o.insert("message", message);
+            o.insert("stack", Value::from(1));
+            o.insert("code", Value::from(7));
+            JsError::from_object(o, c).map(|e| {
+                assert_eq!(e.stack, None);
+                assert_eq!(e.cause, None);
+                assert_eq!(e.props.get("code"), Some(&Value::from(7)));
+                (e.name, e.message)
+            })
+        };
+        let pair = |n: &str, m: &str| Some((n.to_owned(), m.to_owned()));
+        let num = Value::from(1.5);
+        use Coercion::*;
+        assert_eq!(
+            read(Some(Value::Null), num.clone(), JsString),
+            pair("null", "1.5")
+        );
+        assert_eq!(
+            read(None, Value::Bool(true), JsString),
+            pair("Error", "true")
+        );
+        assert_eq!(
+            read(Some(Value::Undefined), Value::Array(vec![]), JsString),
+            pair("Error", "[object Object]")
+        );
+        assert_eq!(
+            read(Some(Value::Null), num.clone(), Debug),
+            pair("", &format!("{num:?}"))
+        );
+        assert_eq!(read(None, Value::Undefined, Debug), pair("Error", ""));
+        assert_eq!(read(Some("E".into()), "m".into(), Strict), pair("E", "m"));
+        assert_eq!(read(Some("E".into()), num, Strict), None);
+        assert_eq!(read(None, "m".into(), Strict), None);
+    }
 
     #[test]
     fn regexp_normalizes_like_js() {

@@ -29,6 +29,7 @@ mod shared;
 
 pub use date::Date;
 pub use de::{from_value, from_value_ref};
+pub(crate) use kinds::Coercion;
 pub use kinds::{Annotated, JsError, RegExp, TypedArray, TypedArrayKind};
 pub use num_bigint::BigInt;
 pub use number::MAX_BIGINT_TEXT;

@@ -3,8 +3,10 @@
 use super::magic::{self, Magic};
 use super::number::is_safe_integer;
 use super::{
-    Annotated, BigInt, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind, Value,
+    Annotated, BigInt, Coercion, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind,
+    Value,
 };
+use crate::stack::{grow_within, VALUE_SER_RED_ZONE};
 use crate::{Error, Result};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 
@@ -29,11 +31,11 @@ impl Serialize for Value {
             }
             // Containers on a grown stack where needed: any serializer (bincode's, serde_json's)
             // recurses once per level, and a deep `Value` overflowed the thread's stack.
-            Value::Array(a) => grow(|| a.serialize(s)),
+            Value::Array(a) => grow_within(VALUE_SER_RED_ZONE, || a.serialize(s)),
             // In JS property order (integer-like keys first), as every codec's `Value` path
             // writes it and JSON.stringify does: a `Value` inside a typed struct wrote its
             // keys in insertion order.
-            Value::Object(o) => grow(|| {
+            Value::Object(o) => grow_within(VALUE_SER_RED_ZONE, || {
                 let mut m = s.serialize_map(Some(o.len()))?;
                 if o.is_js_ordered() {
                     for (k, v) in o {
@@ -46,8 +48,12 @@ impl Serialize for Value {
                 }
                 m.end()
             }),
-            Value::Map(entries) => grow(|| s.serialize_newtype_struct(magic::MAP, &Pairs(entries))),
-            Value::Set(items) => grow(|| s.serialize_newtype_struct(magic::SET, items)),
+            Value::Map(entries) => grow_within(VALUE_SER_RED_ZONE, || {
+                s.serialize_newtype_struct(magic::MAP, &Pairs(entries))
+            }),
+            Value::Set(items) => grow_within(VALUE_SER_RED_ZONE, || {
+                s.serialize_newtype_struct(magic::SET, items)
+            }),
             Value::Date(d) => s.serialize_newtype_struct(magic::DATE, &DatePayload(*d)),
             Value::RegExp(r) => s.serialize_newtype_struct(magic::REGEXP, &RegExpPayload(r)),
             Value::Error(e) => s.serialize_newtype_struct(magic::ERROR, &ErrorPayload(e)),
@@ -74,14 +80,6 @@ impl Serialize for Value {
             }
         }
     }
-}
-
-/// `f` on a grown stack when less than 32 KiB is left: `Value`'s containers, which any
-/// serializer recurses into once per level. (A smaller red zone than the decoders' 128 KiB:
-/// a serializer's frame per level is small, and a thread with a 128 KiB stack would
-/// otherwise switch stacks at every container.)
-fn grow<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(32 * 1024, 1024 * 1024, f)
 }
 
 /// Map entries as a sequence of `[key, value]` pairs.
@@ -381,7 +379,10 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
             _ => unreachable!(),
         },
         (Magic::Error, Value::Object(_)) => match payload {
-            Value::Object(o) => Value::Error(Box::new(error_from_object(o))),
+            Value::Object(o) => Value::Error(Box::new(
+                // Never `None` but under `Coercion::Strict`.
+                JsError::from_object(o, Coercion::Debug).unwrap_or_default(),
+            )),
             _ => unreachable!(),
         },
         (Magic::Annotated, Value::Array(a)) => match a.as_slice() {
@@ -404,29 +405,6 @@ pub(crate) fn from_magic(m: Magic, payload: Value) -> Result<Value> {
         },
         _ => return Err(bad(m.name())),
     })
-}
-
-/// An Error from its object form `{name, message, stack?, cause?, ...props}`.
-pub(crate) fn error_from_object(mut o: Object) -> JsError {
-    let text = |v: Option<Value>| match v {
-        Some(Value::String(s)) => s,
-        Some(Value::Undefined) | Some(Value::Null) | None => String::new(),
-        Some(other) => format!("{other:?}"),
-    };
-    let name = match o.remove("name") {
-        None | Some(Value::Undefined) => "Error".to_owned(),
-        v => text(v),
-    };
-    JsError {
-        name,
-        message: text(o.remove("message")),
-        stack: match o.remove("stack") {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        },
-        cause: o.remove("cause"),
-        props: o,
-    }
 }
 
 pub(crate) struct SeqBuilder(Vec<Value>);

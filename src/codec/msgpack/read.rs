@@ -6,7 +6,7 @@ use crate::value::de::ValueDeserializer;
 use crate::value::number::check_bigint_text;
 use crate::value::same_value_zero::dedupe_members;
 use crate::value::{
-    Annotated, BigInt, Date, JsError, Object, RegExp, TypedArray, TypedArrayKind, Value,
+    Annotated, BigInt, Coercion, Date, JsError, RegExp, TypedArray, TypedArrayKind, Value,
 };
 use crate::{Error, Limits, Result};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
@@ -326,10 +326,7 @@ impl<'a> Deserializer<'a> {
             ext::INVALID_DATE => empty("invalid Date", Value::Date(Date::invalid()))?,
             ext::UNDEFINED => empty("undefined", Value::Undefined)?,
             ext::BIGINT => Value::BigInt(self.bigint(p, p_at, at)?),
-            ext::URL => Value::Url(
-                crate::codec::superjson::annotate::normalize_url(self.str_of(p, p_at)?)
-                    .map_err(|e| e.at_offset(at))?,
-            ),
+            ext::URL => Value::url(self.str_of(p, p_at)?).map_err(|e| e.at_offset(at))?,
             // Members that repeat collapse as in JS's `new Set`; a Map's keys already did
             // (the builder makes a map with non-string keys through `new Map`'s rule, and an
             // object keeps one entry per key).
@@ -354,12 +351,14 @@ impl<'a> Deserializer<'a> {
                 _ => return Err(bad("RegExp")),
             },
             ext::ERROR => match self.nested_value(p, false, || bad("Error"))? {
-                Value::Object(o) => Value::Error(Box::new(error_from(o).ok_or_else(|| {
-                    Error::data(
-                        "Error extension payload must be a map with string name and message",
-                    )
-                    .at_offset(at)
-                })?)),
+                Value::Object(o) => Value::Error(Box::new(
+                    JsError::from_object(o, Coercion::Strict).ok_or_else(|| {
+                        Error::data(
+                            "Error extension payload must be a map with string name and message",
+                        )
+                        .at_offset(at)
+                    })?,
+                )),
                 _ => return Err(bad("Error")),
             },
             ext::ANNOTATED => match self.nested_value(p, true, || bad("annotated"))? {
@@ -462,32 +461,6 @@ fn timestamp_millis(p: &[u8]) -> Option<f64> {
             sec as f64 * 1000.0 + f64::from(nsec) / 1e6
         }
         _ => return None,
-    })
-}
-
-/// An Error from its extension payload: `None` unless `name` and `message` are strings
-/// (the JS module refuses anything else).
-fn error_from(mut o: Object) -> Option<JsError> {
-    if !matches!(o.get("name"), Some(Value::String(_)))
-        || !matches!(o.get("message"), Some(Value::String(_)))
-    {
-        return None;
-    }
-    let text = |v: Option<Value>| match v {
-        Some(Value::String(s)) => s,
-        _ => String::new(),
-    };
-    Some(JsError {
-        name: text(o.remove("name")),
-        message: text(o.remove("message")),
-        // A stack that is no string is dropped (JS sets it, non-enumerable, and never
-        // writes it back).
-        stack: match o.remove("stack") {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        },
-        cause: o.remove("cause"),
-        props: o,
     })
 }
 
@@ -697,7 +670,7 @@ impl<'de> Deserializer<'de> {
     #[inline]
     fn nested<R>(&mut self, at: usize, read: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
         self.enter(at)?;
-        let v = crate::codec::superjson::de::grow_every(self.depth_left, || read(&mut *self))?;
+        let v = crate::stack::grow_every(self.depth_left, || read(&mut *self))?;
         self.depth_left += 1;
         Ok(v)
     }

@@ -48,7 +48,7 @@ impl<'w> Compound<'w> {
     fn item<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<()> {
         self.w.charge()?;
         let depth = self.w.depth_left();
-        crate::codec::superjson::de::grow_every(depth, || v.serialize(&mut *self.w))
+        crate::stack::grow_every(depth, || v.serialize(&mut *self.w))
     }
 
     #[inline]

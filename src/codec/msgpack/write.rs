@@ -271,7 +271,7 @@ impl Writer {
 
     /// Write a [`Value`].
     pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
-        crate::codec::superjson::de::grow_every(self.depth_left, || self.value_inner(v))
+        crate::stack::grow_every(self.depth_left, || self.value_inner(v))
     }
 
     fn value_inner(&mut self, v: &Value) -> Result<()> {
@@ -394,11 +394,11 @@ impl Writer {
                 self.ext_with(ext::ANNOTATED, |w| {
                     w.array_header(2);
                     let mut ann = Vec::new();
-                    crate::codec::text::write::write_str(&mut ann, &a.kind);
+                    crate::codec::json_str::write_str(&mut ann, &a.kind);
                     let mut text = String::from("[");
                     text.push_str(std::str::from_utf8(&ann).unwrap_or("\"\""));
                     ann.clear();
-                    crate::codec::text::write::write_str(&mut ann, &a.id);
+                    crate::codec::json_str::write_str(&mut ann, &a.id);
                     text.push(',');
                     text.push_str(std::str::from_utf8(&ann).unwrap_or("\"\""));
                     text.push(']');

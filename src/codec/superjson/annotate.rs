@@ -1,10 +1,11 @@
 //! What each annotation does to the JSON value it sits on (superjson's `untransform`), with
 //! JS's leniencies where a user would want them and typed errors where JS throws.
 
-use super::meta::Ann;
+use crate::codec::text::de::Revive;
+use crate::codec::text::tree::Ann;
 use crate::value::number::{number_to_bigint, string_to_bigint, string_to_number};
 use crate::value::same_value_zero::{dedupe_entries, dedupe_members};
-use crate::value::{Annotated, Date, JsError, Object, RegExp, TypedArray, Value};
+use crate::value::{Annotated, Coercion, Date, JsError, RegExp, TypedArray, Value};
 use crate::{Error, Result};
 
 /// JS `ToNumber` for the values that can sit in a typed array's JSON. An array converts
@@ -98,7 +99,7 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> 
             }
         },
         Ann::Url => match &raw {
-            Value::String(s) => Value::Url(normalize_url(s)?),
+            Value::String(s) => Value::url(s)?,
             other => {
                 return Err(Error::data(format!(
                     "a URL annotation needs a string, found {}",
@@ -135,7 +136,10 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> 
             other => return Err(not_iterable(&other)),
         })),
         Ann::Error => match raw {
-            Value::Object(o) => Value::Error(Box::new(error_from_json(o))),
+            Value::Object(o) => Value::Error(Box::new(
+                // Never `None` but under `Coercion::Strict`.
+                JsError::from_object(o, Coercion::JsString).unwrap_or_default(),
+            )),
             other => {
                 return Err(Error::data(format!(
                     "an Error annotation needs an object, found {}",
@@ -167,6 +171,16 @@ pub(crate) fn apply(ann: &Ann, raw: Value, budget: &mut usize, dedupe: bool) -> 
     })
 }
 
+/// superjson's `untransform`, as the text reader applies it: [`apply`].
+pub(crate) enum Untransform {}
+
+impl Revive for Untransform {
+    #[inline]
+    fn revive(ann: &Ann, raw: Value, unbacked: &mut usize, dedupe: bool) -> Result<Value> {
+        apply(ann, raw, unbacked, dedupe)
+    }
+}
+
 fn not_iterable(v: &Value) -> Error {
     Error::data(format!("{} is not iterable", short(v)))
 }
@@ -178,40 +192,5 @@ fn short(v: &Value) -> String {
         Value::Null => "null".into(),
         Value::String(s) => s.clone(),
         _ => "object".into(),
-    }
-}
-
-/// `new URL(s).href`.
-pub(crate) fn normalize_url(s: &str) -> Result<String> {
-    url::Url::parse(s)
-        .map(String::from)
-        .map_err(|_| Error::data(format!("Invalid URL: {s}")))
-}
-
-/// An Error from its superjson JSON `{name, message, cause?, ...props}`. `cause` is kept
-/// only when the key is present (superjson HEAD, #354); every other key is kept as a prop
-/// (superjson copies only its allowed props; polycodec drops nothing).
-pub(crate) fn error_from_json(mut o: Object) -> JsError {
-    let text = |v: Option<Value>| match v {
-        Some(Value::String(s)) => s,
-        None | Some(Value::Undefined) => String::new(),
-        Some(Value::Null) => "null".into(),
-        Some(Value::Number(n)) => crate::value::number::format(n),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(_) => "[object Object]".into(),
-    };
-    let name = match o.remove("name") {
-        None | Some(Value::Undefined) => "Error".to_owned(),
-        v => text(v),
-    };
-    JsError {
-        name,
-        message: text(o.remove("message")),
-        stack: match o.remove("stack") {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        },
-        cause: o.remove("cause"),
-        props: o,
     }
 }

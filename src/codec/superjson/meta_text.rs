@@ -5,9 +5,10 @@
 //! the general way (through a `Value`), which builds the same tree or reports the precise
 //! error. This saves building and dropping a `Value` for every annotation.
 
-use super::meta::{Ann, Meta, MetaTree, ROOT};
+use super::meta::Meta;
 use super::path;
 use crate::codec::text::read::{Reader, Str};
+use crate::codec::text::tree::{Ann, MetaTree, ROOT};
 use std::borrow::Cow;
 
 /// Read `meta` from `r` (at its first byte) when it has the common shape. The shape nests

@@ -1,23 +1,29 @@
 //! The superjson codec: JSON text with a `meta` section that keeps JS types, byte-for-byte
 //! compatible with superjson 2.x (see `codecs/README.md` for the mapping and the
 //! differences).
+//!
+//! Here: the envelope (`{"json":…,"meta":…}`, split and read below). `meta` and `meta_text`
+//! read `meta` into the annotation trie, `annotate` is what each annotation does to its
+//! value, `refs` applies `referentialEqualities`, `path` reads path strings. The JSON text
+//! underneath, both ways, is the engine in `codec::text`.
 
 pub(crate) mod annotate;
-pub(crate) mod de;
 pub(crate) mod meta;
 pub(crate) mod meta_text;
 pub(crate) mod path;
 mod refs;
-pub(crate) mod ser;
-mod typed;
 
+use crate::codec::text::encoder::{Encoder, Mode};
 use crate::codec::text::read::{describe, Reader};
-use crate::codec::{Codec, FrameKind};
+use crate::codec::text::tree::MetaTree;
+use crate::codec::{text, Codec, FrameKind};
 use crate::value::Value;
 use crate::{Limits, Result};
-use ser::{Encoder, Mode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+/// The text reader, applying superjson's annotations.
+type Deserializer<'a, 'm> = text::de::Deserializer<'a, 'm, annotate::Untransform>;
 
 /// The superjson codec.
 ///
@@ -117,7 +123,7 @@ impl SuperJson {
             pos: start,
             base: 0,
         };
-        let mut de = de::Deserializer::new(r, &meta.tree, &self.limits);
+        let mut de = Deserializer::new(r, &meta.tree, &self.limits);
         let v = T::deserialize(&mut de)?;
         de.r.end()?;
         de.check_all_applied()?;
@@ -141,7 +147,7 @@ impl SuperJson {
             pos: start,
             base: 0,
         };
-        let mut de = de::Deserializer::new(r, &meta.tree, &self.limits);
+        let mut de = Deserializer::new(r, &meta.tree, &self.limits);
         visit(&mut <dyn erased_serde::Deserializer>::erase(&mut de))?;
         de.r.end()?;
         de.check_all_applied()
@@ -176,7 +182,7 @@ impl SuperJson {
             pos: start,
             base: 0,
         };
-        let mut de = de::Deserializer::new(r, &meta.tree, &self.limits);
+        let mut de = Deserializer::new(r, &meta.tree, &self.limits);
         de.dedupe = meta.refs.is_none();
         let v = de.value()?;
         de.r.end()?;
@@ -246,8 +252,8 @@ impl Envelope {
                 });
             }
         }
-        let empty = meta::MetaTree::default();
-        let mut d = de::Deserializer::new(
+        let empty = MetaTree::default();
+        let mut d = Deserializer::new(
             Reader {
                 bytes: body,
                 pos: p + META.len(),
@@ -304,8 +310,8 @@ impl Envelope {
                         env.meta = MetaSource::Read(m);
                         continue;
                     }
-                    let empty = meta::MetaTree::default();
-                    let mut d = de::Deserializer::new(
+                    let empty = MetaTree::default();
+                    let mut d = Deserializer::new(
                         Reader {
                             bytes,
                             pos: r.pos,
@@ -390,4 +396,61 @@ fn last_position(hay: &[u8], needle: &[u8; 8]) -> Option<usize> {
         w.copy_from_slice(&hay[i..i + 8]);
         u64::from_le_bytes(w) == want
     })
+}
+
+#[cfg(test)]
+mod encoder_tests {
+    use crate::codec::SuperJson;
+    use crate::value::{Date, Object, Value};
+
+    fn object(entries: Vec<(&str, Value)>) -> Value {
+        let mut o = Object::new();
+        for (k, v) in entries {
+            o.insert(k.to_owned(), v);
+        }
+        Value::Object(o)
+    }
+
+    /// The scratch memory an encoder leaves for the next call on its thread is empty, even
+    /// when the call failed half-way with annotations recorded and a path pushed.
+    #[test]
+    fn a_failed_encode_leaves_nothing_for_the_next_one() {
+        let sj = SuperJson::new();
+        let bad = object(vec![
+            ("a", Value::Date(Date::from_millis(0.0))),
+            ("b", object(vec![("__proto__", Value::Null)])),
+        ]);
+        assert!(sj.encode_value(&bad).is_err());
+        let good = object(vec![("x", Value::Date(Date::from_millis(0.0)))]);
+        let text = sj.encode_value_to_string(&good).unwrap();
+        assert_eq!(
+            text,
+            r#"{"json":{"x":"1970-01-01T00:00:00.000Z"},"meta":{"values":{"x":["Date"]},"v":1}}"#
+        );
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use crate::codec::SuperJson;
+    use crate::value::{Object, Value};
+    use std::collections::BTreeMap;
+
+    /// A forbidden key is refused with the path of the key itself, from a typed map and
+    /// from a `Value` alike; the keys before it in the same object do not leak into it.
+    #[test]
+    fn a_forbidden_key_error_names_its_path() {
+        let sj = SuperJson::new();
+        let inner = BTreeMap::from([("__proto__", 1), ("a", 2)]);
+        let typed = BTreeMap::from([("x", BTreeMap::new()), ("y", inner)]);
+        let err = sj.to_vec(&typed).unwrap_err();
+        assert_eq!(err.path(), Some("y.__proto__"), "{err}");
+        let mut o = Object::new();
+        o.insert("__proto__", Value::from(1));
+        let mut outer = Object::new();
+        outer.insert("x", Value::Object(Object::new()));
+        outer.insert("y", Value::Object(o));
+        let err = sj.encode_value(&Value::Object(outer)).unwrap_err();
+        assert_eq!(err.path(), Some("y.__proto__"), "{err}");
+    }
 }

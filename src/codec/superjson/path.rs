@@ -1,28 +1,9 @@
-//! superjson path strings: escaping on write (`v:1`), and both reading rules (`v:1` and
-//! legacy), plus the prototype-pollution guard on segment names.
+//! superjson path strings: both reading rules (`v:1` and legacy), plus the
+//! prototype-pollution guard on segment names. Escaping on write is [`crate::path`]'s, shared
+//! with [`Error::path`](crate::Error::path).
 
 use crate::{Error, Result};
 use std::borrow::Cow;
-
-/// Escape one segment the `v:1` way: `\` becomes `\\`, then `.` becomes `\.`.
-pub(crate) fn escape_segment(seg: &str) -> Cow<'_, str> {
-    if !seg.bytes().any(|b| b == b'.' || b == b'\\') {
-        return Cow::Borrowed(seg);
-    }
-    let mut out = String::with_capacity(seg.len() + 2);
-    for c in seg.chars() {
-        if c == '.' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    Cow::Owned(out)
-}
-
-/// Append `seg` escaped to `out`.
-pub(crate) fn push_escaped(out: &mut String, seg: &str) {
-    out.push_str(&escape_segment(seg));
-}
 
 /// Split a path string into segments. `legacy` selects the rules for payloads without
 /// `v` (only `\.` is an escape); otherwise `v:1` rules apply and any other backslash is an
@@ -96,11 +77,5 @@ mod tests {
         assert_eq!(e.to_string(), "prototype is not allowed as a property");
         let e = parse("__proto__.x", true).unwrap_err();
         assert_eq!(e.to_string(), "__proto__ is not allowed as a property");
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(escape_segment("a.b\\c"), "a\\.b\\\\c");
-        assert_eq!(escape_segment("plain"), "plain");
     }
 }

@@ -54,7 +54,7 @@ impl Arena {
     }
 
     fn add_value(&mut self, v: Value) -> Id {
-        super::de::grow(|| self.add_value_inner(v))
+        crate::stack::grow(|| self.add_value_inner(v))
     }
 
     fn add_value_inner(&mut self, v: Value) -> Id {
@@ -380,7 +380,7 @@ impl Builder {
     }
 
     fn content(&mut self, id: Id) -> Result<Value> {
-        super::de::grow(|| self.content_inner(id))
+        crate::stack::grow(|| self.content_inner(id))
     }
 
     fn content_inner(&mut self, id: Id) -> Result<Value> {

@@ -124,9 +124,14 @@ impl Outbox {
         self.tx.try_send(frame)
     }
 
-    /// Queue a frame, waiting for room, whatever the connection's state (a close frame).
+    /// Queue a frame, waiting for room, whatever the connection's state (a close frame),
+    /// until the connection is killed: a peer that stopped reading must not hold the reader
+    /// forever (the kill then closes it).
     pub(crate) async fn queue(&self, frame: Frame) {
-        let _ = self.tx.send(frame).await;
+        tokio::select! {
+            _ = self.tx.send(frame) => {}
+            _ = self.killed() => {}
+        }
     }
 
     /// Close the connection from outside: the writer sends `code` and `reason` and stops,

@@ -14,7 +14,7 @@ mod legacy;
 use super::{Inbound, Msg, WireProtocol};
 use crate::codec::{Codec, FrameKind, Json, SuperJson};
 use crate::rpc::conn::outbox::Outbox;
-use crate::rpc::error::{codes, Error, RpcError};
+use crate::rpc::error::{codes, CodecError, Error, RpcError};
 use crate::rpc::legacy_framing::{LegacyFraming, Pushed};
 use crate::rpc::protocol::{Arg, Op};
 use crate::rpc::transport::Frame;
@@ -458,7 +458,12 @@ impl WireProtocol for Kkrpc {
             FrameKind::Binary => Frame::Binary(bytes),
             FrameKind::Text => {
                 let mut text = String::from_utf8(bytes).map_err(|_| {
-                    Error::encode(crate::Error::data("a text codec wrote invalid UTF-8"))
+                    let message = "a text codec wrote invalid UTF-8";
+                    Error::Codec(CodecError::new(
+                        crate::Error::data(message),
+                        "EncodeError",
+                        message.to_owned(),
+                    ))
                 })?;
                 if enc.generation == Protocol::Legacy {
                     text.push('\n');

@@ -6,9 +6,9 @@
 //! and the identities seen (for `referentialEqualities`). In [`Mode::Plain`] it writes the
 //! plain-JSON mapping instead and keeps no meta.
 
-use super::path::push_escaped;
+use crate::codec::json_str::write_str;
 use crate::codec::reuse;
-use crate::codec::text::write::write_str;
+use crate::path::push_escaped;
 use crate::value::number::{write_finite, write_int, MAX_SAFE_INTEGER};
 use crate::value::{Ref, Value};
 use crate::{Error, Limits, Result};
@@ -667,7 +667,7 @@ impl Encoder {
 
     /// Write `v` at the current position.
     pub(crate) fn value(&mut self, v: &Value) -> Result<()> {
-        super::de::grow_every(self.depth_left, || self.value_inner(v))
+        crate::stack::grow_every(self.depth_left, || self.value_inner(v))
     }
 
     /// Levels of nesting still allowed.
@@ -1120,61 +1120,4 @@ fn write_record(out: &mut Vec<u8>, keys: &str, entries: &[Entry]) {
         }
     }
     out.push(b'}');
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::codec::SuperJson;
-    use crate::value::{Date, Object, Value};
-
-    fn object(entries: Vec<(&str, Value)>) -> Value {
-        let mut o = Object::new();
-        for (k, v) in entries {
-            o.insert(k.to_owned(), v);
-        }
-        Value::Object(o)
-    }
-
-    /// The scratch memory an encoder leaves for the next call on its thread is empty, even
-    /// when the call failed half-way with annotations recorded and a path pushed.
-    #[test]
-    fn a_failed_encode_leaves_nothing_for_the_next_one() {
-        let sj = SuperJson::new();
-        let bad = object(vec![
-            ("a", Value::Date(Date::from_millis(0.0))),
-            ("b", object(vec![("__proto__", Value::Null)])),
-        ]);
-        assert!(sj.encode_value(&bad).is_err());
-        let good = object(vec![("x", Value::Date(Date::from_millis(0.0)))]);
-        let text = sj.encode_value_to_string(&good).unwrap();
-        assert_eq!(
-            text,
-            r#"{"json":{"x":"1970-01-01T00:00:00.000Z"},"meta":{"values":{"x":["Date"]},"v":1}}"#
-        );
-    }
-}
-
-#[cfg(test)]
-mod key_tests {
-    use crate::codec::SuperJson;
-    use crate::value::{Object, Value};
-    use std::collections::BTreeMap;
-
-    /// A forbidden key is refused with the path of the key itself, from a typed map and
-    /// from a `Value` alike; the keys before it in the same object do not leak into it.
-    #[test]
-    fn a_forbidden_key_error_names_its_path() {
-        let sj = SuperJson::new();
-        let inner = BTreeMap::from([("__proto__", 1), ("a", 2)]);
-        let typed = BTreeMap::from([("x", BTreeMap::new()), ("y", inner)]);
-        let err = sj.to_vec(&typed).unwrap_err();
-        assert_eq!(err.path(), Some("y.__proto__"), "{err}");
-        let mut o = Object::new();
-        o.insert("__proto__", Value::from(1));
-        let mut outer = Object::new();
-        outer.insert("x", Value::Object(Object::new()));
-        outer.insert("y", Value::Object(o));
-        let err = sj.encode_value(&Value::Object(outer)).unwrap_err();
-        assert_eq!(err.path(), Some("y.__proto__"), "{err}");
-    }
 }

@@ -1,7 +1,7 @@
 //! `T: Serialize` straight into superjson or plain JSON text (no intermediate `Value`).
 
-use super::ser::{AnnOut, Encoder, Mode};
-use crate::codec::text::write::write_str;
+use super::encoder::{AnnOut, Encoder, Mode};
+use crate::codec::json_str::write_str;
 use crate::value::magic::Magic;
 use crate::value::number::write_int;
 use crate::value::ser::from_magic;
@@ -71,7 +71,7 @@ impl<'e> Compound<'e> {
         self.enc.charge()?;
         self.count += 1;
         let depth = self.enc.depth_left();
-        super::de::grow_every(depth, || v.serialize(&mut *self.enc))
+        crate::stack::grow_every(depth, || v.serialize(&mut *self.enc))
     }
 
     fn object_key(
@@ -100,7 +100,7 @@ impl<'e> Compound<'e> {
         self.enc.charge()?;
         self.enc.wrote_undefined = false;
         let depth = self.enc.depth_left();
-        super::de::grow_every(depth, || v.serialize(&mut *self.enc))?;
+        crate::stack::grow_every(depth, || v.serialize(&mut *self.enc))?;
         if self.enc.mode == Mode::Plain && self.enc.wrote_undefined {
             // JSON.stringify leaves out keys whose value is undefined.
             self.enc.out.truncate(self.entry_start);

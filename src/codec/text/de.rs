@@ -1,21 +1,45 @@
-//! A serde `Deserializer` over JSON text that applies superjson annotations while it reads.
+//! A serde `Deserializer` over JSON text that applies annotations (superjson's) while it
+//! reads.
 //!
 //! With an empty annotation trie it is a plain JSON deserializer (the `json` codec uses it
-//! so). At each value it looks up the trie node for the value's path; only annotated values
-//! are built as an intermediate [`Value`], everything else goes straight to the visitor.
+//! so, as `Deserializer<Plain>`). At each value it looks up the trie node for the value's
+//! path; only annotated values are built as an intermediate [`Value`], everything else goes
+//! straight to the visitor. What an annotation makes of its value is the [`Revive`] the
+//! codec that reads annotations gives (a type parameter: resolved at compile time).
 
-use super::annotate;
-use super::meta::{spare, MetaTree, NodeId, NONE};
-use crate::codec::text::read::{depth_error, describe, Num, Reader, Str};
+use super::read::{depth_error, describe, Num, Reader, Str};
+use super::tree::{spare, Ann, MetaTree, NodeId, NONE, ROOT};
+use crate::stack::grow_every;
 use crate::value::de::KeyDeserializer;
 use crate::value::number::MAX_SAFE_INTEGER;
 use crate::value::{Date, Value};
 use crate::{Error, Result};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
+use std::marker::PhantomData;
 
-/// The JSON deserializer.
-pub(crate) struct Deserializer<'a, 'm> {
+/// What an annotation does to the value it sits on (superjson's `untransform`): given by the
+/// codec whose annotations the [`Deserializer`] applies.
+pub(crate) trait Revive {
+    /// Turn the JSON value `raw` (children already revived) into what `ann` says it is.
+    /// `unbacked` is how many elements no byte of the document stands for may still be
+    /// made (see [`Deserializer::unbacked`]); Set members and Map keys that repeat collapse
+    /// unless `dedupe` is false (see [`Deserializer::dedupe`]).
+    fn revive(ann: &Ann, raw: Value, unbacked: &mut usize, dedupe: bool) -> Result<Value>;
+}
+
+/// Plain JSON: no annotations (its trie is empty), so nothing is ever revived.
+pub(crate) enum Plain {}
+
+impl Revive for Plain {
+    #[inline]
+    fn revive(_: &Ann, raw: Value, _: &mut usize, _: bool) -> Result<Value> {
+        Ok(raw)
+    }
+}
+
+/// The JSON deserializer; `R` revives annotated values.
+pub(crate) struct Deserializer<'a, 'm, R> {
     pub(crate) r: Reader<'a>,
     scratch: Vec<u8>,
     depth_left: usize,
@@ -36,15 +60,17 @@ pub(crate) struct Deserializer<'a, 'm> {
     /// reads.
     items: Vec<Value>,
     keys: Vec<String>,
-    /// How many elements that no byte of the input stands for may still be made (see
-    /// [`annotate::unbacked_error`]): as many as the input has bytes.
+    /// How many elements that no byte of the input stands for may still be made (the zeros
+    /// of a typed array made from a length, the holes where a reference extends an array):
+    /// as many as the input has bytes.
     pub(crate) unbacked: usize,
     /// False when `referentialEqualities` follow: Set members and Map keys collapse only
-    /// after they are applied (see [`annotate::apply`]).
+    /// after they are applied (see [`Revive::revive`]).
     pub(crate) dedupe: bool,
+    revive: PhantomData<R>,
 }
 
-impl Drop for Deserializer<'_, '_> {
+impl<R> Drop for Deserializer<'_, '_, R> {
     fn drop(&mut self) {
         use crate::codec::reuse::keep_cleared;
         keep_cleared(
@@ -65,7 +91,7 @@ thread_local! {
     static KEYS: Cell<Vec<String>> = const { Cell::new(Vec::new()) };
 }
 
-impl<'a, 'm> Deserializer<'a, 'm> {
+impl<'a, 'm, R: Revive> Deserializer<'a, 'm, R> {
     pub(crate) fn new(r: Reader<'a>, tree: &'m MetaTree, limits: &crate::Limits) -> Self {
         let annotated = !tree.is_empty();
         let unbacked = r.bytes.len();
@@ -77,7 +103,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             max_depth: u32::try_from(max_depth).unwrap_or(u32::MAX),
             max_len: u32::try_from(limits.collection_len()).unwrap_or(u32::MAX),
             tree,
-            node: if annotated { super::meta::ROOT } else { NONE },
+            node: if annotated { ROOT } else { NONE },
             applied: if annotated {
                 let mut flags = spare::take(&spare::FLAGS);
                 flags.resize(tree.node_count(), false);
@@ -89,6 +115,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             dedupe: true,
             items: Vec::new(),
             keys: Vec::new(),
+            revive: PhantomData,
         }
     }
 
@@ -288,14 +315,11 @@ impl<'a, 'm> Deserializer<'a, 'm> {
         self.applied[node as usize] = true;
         let offset = self.r.offset();
         // Fast path for the most common annotation: a Date from an ISO string.
-        if *ann == super::meta::Ann::Date
-            && !self.tree.has_children(node)
-            && self.r.peek() == Some(b'"')
-        {
+        if *ann == Ann::Date && !self.tree.has_children(node) && self.r.peek() == Some(b'"') {
             let s = self.r.string(&mut self.scratch)?;
             return Ok(Some(Value::Date(Date::parse(s.as_str()))));
         }
-        let raw = if *ann == super::meta::Ann::Undefined && !self.tree.has_children(node) {
+        let raw = if *ann == Ann::Undefined && !self.tree.has_children(node) {
             self.r.skip_value(self.depth_left)?;
             Value::Null
         } else {
@@ -306,7 +330,7 @@ impl<'a, 'm> Deserializer<'a, 'm> {
             // `push_plain` pushed exactly one value.
             self.items.pop().unwrap_or(Value::Undefined)
         };
-        annotate::apply(ann, raw, &mut self.unbacked, self.dedupe)
+        R::revive(ann, raw, &mut self.unbacked, self.dedupe)
             .map(Some)
             .map_err(|e| e.at_offset(offset))
     }
@@ -453,25 +477,6 @@ impl<'a, 'm> Deserializer<'a, 'm> {
     }
 }
 
-/// Run `f` with enough stack for more levels of nesting: deep (but within the depth limit)
-/// input must not overflow small thread stacks. Checking costs a thread-local read, so the
-/// hot paths call [`grow_every`] instead.
-#[inline]
-pub(crate) fn grow<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(128 * 1024, 1024 * 1024, f)
-}
-
-/// [`grow`] at every 16th level of nesting only (`depth_left` is the countdown of levels):
-/// the 128 KiB red zone covers the levels in between.
-#[inline]
-pub(crate) fn grow_every<R>(depth_left: usize, f: impl FnOnce() -> R) -> R {
-    if depth_left % 16 == 0 {
-        grow(f)
-    } else {
-        f()
-    }
-}
-
 fn visit_number<'de, V: Visitor<'de>>(n: Num<'_>, visitor: V) -> Result<V::Value> {
     if n.is_int() {
         if let Some(i) = n.small_int().or_else(|| n.text().parse::<i64>().ok()) {
@@ -575,7 +580,7 @@ macro_rules! via_any {
     )*};
 }
 
-impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
+impl<'de, 'm, R: Revive> de::Deserializer<'de> for &mut Deserializer<'de, 'm, R> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -636,7 +641,6 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        use super::meta::Ann;
         use crate::value::magic::Magic;
         let Some(magic) = Magic::from_name(name) else {
             return visitor.visit_newtype_struct(self);
@@ -751,13 +755,13 @@ impl<'de, 'm> de::Deserializer<'de> for &mut Deserializer<'de, 'm> {
     }
 }
 
-struct Seq<'x, 'a, 'm> {
-    de: &'x mut Deserializer<'a, 'm>,
+struct Seq<'x, 'a, 'm, R> {
+    de: &'x mut Deserializer<'a, 'm, R>,
     parent: NodeId,
     index: usize,
 }
 
-impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
+impl<'de, 'm, R: Revive> SeqAccess<'de> for Seq<'_, 'de, 'm, R> {
     type Error = Error;
 
     #[inline]
@@ -774,8 +778,8 @@ impl<'de, 'm> SeqAccess<'de> for Seq<'_, 'de, 'm> {
     }
 }
 
-struct Map<'x, 'a, 'm> {
-    de: &'x mut Deserializer<'a, 'm>,
+struct Map<'x, 'a, 'm, R> {
+    de: &'x mut Deserializer<'a, 'm, R>,
     parent: NodeId,
     first: bool,
     /// The current key, for the trie lookup and for error paths (copied only when it had
@@ -798,7 +802,7 @@ impl KeyRef<'_> {
     }
 }
 
-impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
+impl<'de, 'm, R: Revive> MapAccess<'de> for Map<'_, 'de, 'm, R> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
@@ -827,12 +831,12 @@ impl<'de, 'm> MapAccess<'de> for Map<'_, 'de, 'm> {
     }
 }
 
-struct Enum<'x, 'a, 'm> {
-    de: &'x mut Deserializer<'a, 'm>,
+struct Enum<'x, 'a, 'm, R> {
+    de: &'x mut Deserializer<'a, 'm, R>,
     variant: String,
 }
 
-impl<'de, 'x, 'm> de::EnumAccess<'de> for Enum<'x, 'de, 'm> {
+impl<'de, 'x, 'm, R: Revive> de::EnumAccess<'de> for Enum<'x, 'de, 'm, R> {
     type Error = Error;
     type Variant = Self;
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
@@ -843,7 +847,7 @@ impl<'de, 'x, 'm> de::EnumAccess<'de> for Enum<'x, 'de, 'm> {
     }
 }
 
-impl<'de> de::VariantAccess<'de> for Enum<'_, 'de, '_> {
+impl<'de, R: Revive> de::VariantAccess<'de> for Enum<'_, 'de, '_, R> {
     type Error = Error;
     fn unit_variant(self) -> Result<()> {
         de::Deserialize::deserialize(&mut *self.de)
@@ -860,5 +864,54 @@ impl<'de> de::VariantAccess<'de> for Enum<'_, 'de, '_> {
         visitor: V,
     ) -> Result<V::Value> {
         de::Deserializer::deserialize_map(&mut *self.de, visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+    use serde::Deserialize;
+
+    /// A value that is skipped (an unknown field) fails with the error, and at the
+    /// offset, that reading it fails with.
+    #[test]
+    fn skipping_reports_what_reading_reports() {
+        let bad = [
+            "[1,]",
+            "[1 2]",
+            "[,1]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":}",
+            "{1:2}",
+            "[tru]",
+            "[\"a]",
+            "[01]",
+            "[-]",
+            "[1.]",
+            "[1e]",
+            "{\"a\":[}",
+            "[\"\\x\"]",
+            "[\"\\ud800\"]",
+            "[",
+            "{\"a\":1",
+        ];
+        for text in bad {
+            let mut r = Reader::new(text.as_bytes());
+            let skipped = r.skip_value(10).unwrap_err();
+            // Through serde's visitor protocol, and through the direct `Value` builder (as
+            // the `json` codec reads).
+            let limits = Limits::default();
+            let tree = MetaTree::default();
+            let reader =
+                || Deserializer::<Plain>::new(Reader::new(text.as_bytes()), &tree, &limits);
+            let read = Value::deserialize(&mut reader()).unwrap_err();
+            let built = reader().value().unwrap_err();
+            // The reader also names the path; a skipped value's path is its field's.
+            let seen = |e: &Error| (e.classify(), e.message().to_owned(), e.offset());
+            assert_eq!(seen(&skipped), seen(&read), "{text}");
+            assert_eq!(seen(&skipped), seen(&built), "{text}");
+        }
     }
 }

@@ -1,4 +1,7 @@
-//! Writing JSON text byte-for-byte as JavaScript's `JSON.stringify` does.
+//! JSON string literals, byte for byte as JavaScript's `JSON.stringify` writes them, and the
+//! scan for a literal's plain run that the JSON reader shares with the writer (the bytes
+//! one escapes are the bytes the other stops at). Shared by the text codecs and by
+//! MessagePack, whose annotation payload is a bit of JSON text.
 
 /// For each byte: 0 = copy as is, otherwise the escape to write (`b'u'` for `\u00xx`).
 static ESCAPE: [u8; 256] = {

@@ -1,0 +1,36 @@
+//! Dotted paths, as [`Error::path`](crate::Error::path) and superjson write them: a segment's
+//! `\` becomes `\\`, then `.` becomes `\.` (superjson's `v:1` escaping); segments are joined
+//! with `.`. Reading paths back (and superjson's legacy rules) is superjson's own business.
+
+use std::borrow::Cow;
+
+/// Escape one segment the `v:1` way: `\` becomes `\\`, then `.` becomes `\.`.
+pub(crate) fn escape_segment(seg: &str) -> Cow<'_, str> {
+    if !seg.bytes().any(|b| b == b'.' || b == b'\\') {
+        return Cow::Borrowed(seg);
+    }
+    let mut out = String::with_capacity(seg.len() + 2);
+    for c in seg.chars() {
+        if c == '.' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// Append `seg` escaped to `out`.
+pub(crate) fn push_escaped(out: &mut String, seg: &str) {
+    out.push_str(&escape_segment(seg));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_segment("a.b\\c"), "a\\.b\\\\c");
+        assert_eq!(escape_segment("plain"), "plain");
+    }
+}
