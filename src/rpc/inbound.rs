@@ -92,10 +92,8 @@ impl Session {
             Inbound::Send(frame) => {
                 let _ = self.conn.outbox.send(frame).await;
             }
-            Inbound::Close(code, reason) => {
-                self.conn.outbox.mark_closed();
-                self.conn.outbox.queue(Frame::Close(code, reason)).await;
-            }
+            // After what is queued (an error reply about why).
+            Inbound::Close(code, reason) => self.conn.outbox.close_after_queued(code, &reason),
         }
     }
 

@@ -7,7 +7,7 @@ use super::{Inbound, Msg, WireProtocol};
 use crate::rpc::conn::outbox::Outbox;
 use crate::rpc::error::Error;
 use crate::rpc::transport::Frame;
-use crate::rpc::trpc::ws::{self as trpc, looks_like_trpc, Trpc};
+use crate::rpc::trpc::ws::{self as trpc, looks_like_kkrpc, Trpc};
 use crate::Value;
 use std::sync::OnceLock;
 
@@ -18,8 +18,8 @@ pub(crate) enum Active {
     /// tRPC's WebSocket protocol.
     Trpc(Trpc),
     /// Either, decided by the first frame (a route with a tRPC router whose peer named
-    /// neither at the upgrade). Until then it is kkrpc (pushes are held as for any kkrpc
-    /// peer that has not spoken).
+    /// neither at the upgrade): kkrpc when it is a kkrpc message, else tRPC. Until then it
+    /// is kkrpc (pushes are held as for any kkrpc peer that has not spoken).
     Either(Box<Either>),
 }
 
@@ -145,7 +145,7 @@ impl WireProtocol for Active {
 
     fn feed(&self, r: &mut Reader, frame: Frame) -> Option<Inbound<Encoding>> {
         if let Active::Either(e) = self {
-            e.is_trpc.get_or_init(|| looks_like_trpc(&frame));
+            e.is_trpc.get_or_init(|| !looks_like_kkrpc(&frame));
         }
         match self.now() {
             Now::Kkrpc(k) => k.feed(&mut r.kkrpc, frame).map(|i| i.map(Encoding::Kkrpc)),

@@ -118,22 +118,48 @@ pub(crate) async fn subscribe(
         conn.streams.finish(&key);
         return;
     };
-    let start = t.router().subscribe(&path, input, ctx);
+    let mut start = t.router().subscribe(&path, input, ctx);
+    // An input checked without waiting (most are) is answered here, in order with the
+    // replies to the frames that follow; one that waits is checked in the task.
+    let events = match (&mut start).now_or_never() {
+        None => None,
+        Some(Err(e)) => {
+            conn.streams.finish(&key);
+            send(conn, Msg::Response { id, result: Err(e) }, &enc).await;
+            return;
+        }
+        Some(Ok(events)) => {
+            let started = Msg::Stream {
+                id: id.clone(),
+                event: StreamEvent::Started,
+            };
+            if !send(conn, started, &enc).await {
+                conn.streams.finish(&key);
+                return;
+            }
+            Some(events)
+        }
+    };
     let conn = conn.clone();
     tokio::spawn(async move {
-        let run = AssertUnwindSafe(run(&conn, id.clone(), start, &mut stop, &enc));
-        if run.catch_unwind().await.is_err() {
+        let running = async {
+            let events = match events {
+                Some(events) => events,
+                None => match started(&conn, id.clone(), start, &mut stop, &enc).await {
+                    Some(events) => events,
+                    None => return,
+                },
+            };
+            run(&conn, id.clone(), events, &mut stop, &enc).await
+        };
+        if AssertUnwindSafe(running).catch_unwind().await.is_err() {
             tracing::error!(conn = conn.id, "a subscription panicked");
             let e = RpcError::new(codes::HANDLER_PANICKED, "the subscription panicked");
-            send(
-                &conn,
-                Msg::Response {
-                    id: id.clone(),
-                    result: Err(e),
-                },
-                &enc,
-            )
-            .await;
+            let error = Msg::Response {
+                id: id.clone(),
+                result: Err(e),
+            };
+            send(&conn, error, &enc).await;
             let stopped = Msg::Stream {
                 id,
                 event: StreamEvent::Stopped,
@@ -144,34 +170,46 @@ pub(crate) async fn subscribe(
     });
 }
 
-async fn run(
+/// Wait for a subscription's start: its stream once `started` is written, or `None` when
+/// it failed (its error written) or was stopped first.
+async fn started(
     conn: &Connection,
     id: Value,
     start: crate::rpc::BoxFuture<Result<EventStream, RpcError>>,
     stop: &mut tokio::sync::oneshot::Receiver<()>,
     enc: &Encoding,
-) {
-    let started = tokio::select! {
+) -> Option<EventStream> {
+    let result = tokio::select! {
         s = start => s,
         _ = &mut *stop => {
             send(conn, Msg::Stream { id, event: StreamEvent::Stopped }, enc).await;
-            return;
+            return None;
         }
     };
-    let mut events = match started {
-        Ok(s) => s,
+    match result {
+        Ok(events) => {
+            let started = Msg::Stream {
+                id,
+                event: StreamEvent::Started,
+            };
+            send(conn, started, enc).await.then_some(events)
+        }
         Err(e) => {
             send(conn, Msg::Response { id, result: Err(e) }, enc).await;
-            return;
+            None
         }
-    };
-    let started = Msg::Stream {
-        id: id.clone(),
-        event: StreamEvent::Started,
-    };
-    if !send(conn, started, enc).await {
-        return;
     }
+}
+
+/// Write a started subscription's values until it ends, fails, or is stopped; then
+/// `stopped`.
+async fn run(
+    conn: &Connection,
+    id: Value,
+    mut events: EventStream,
+    stop: &mut tokio::sync::oneshot::Receiver<()>,
+    enc: &Encoding,
+) {
     loop {
         let next = tokio::select! {
             biased;
@@ -184,15 +222,11 @@ async fn run(
                 event: StreamEvent::Data(ev.data, ev.id),
             },
             Some(Err(e)) => {
-                send(
-                    conn,
-                    Msg::Response {
-                        id: id.clone(),
-                        result: Err(e),
-                    },
-                    enc,
-                )
-                .await;
+                let error = Msg::Response {
+                    id: id.clone(),
+                    result: Err(e),
+                };
+                send(conn, error, enc).await;
                 break;
             }
             None => break,

@@ -422,24 +422,34 @@ pub(crate) fn reconnect_frame(method: &str) -> Option<Frame> {
     (method == "reconnect").then(|| Frame::Text(r#"{"id":null,"method":"reconnect"}"#.into()))
 }
 
-/// Whether a first frame is tRPC's (rather than kkrpc's): `PING`/`PONG`, an array, or an
-/// object with a tRPC `method` and neither kkrpc's `t` nor `type`.
-pub(crate) fn looks_like_trpc(frame: &Frame) -> bool {
-    let Frame::Text(text) = frame else {
+/// Whether a first frame is kkrpc's rather than tRPC's: a document (the first line of a
+/// legacy frame; text, or JSON text in a binary frame, as kkrpc's node peers send) with
+/// kkrpc's `t` or `type`, in plain JSON or inside superjson's `json`, or `__DESTROY__`.
+/// Anything else (a tRPC message, `PING`, an array, what reads as no message at all) is
+/// tRPC's, which answers it in its own envelope.
+pub(crate) fn looks_like_kkrpc(frame: &Frame) -> bool {
+    let bytes = match frame {
+        Frame::Text(t) => t.as_bytes(),
+        Frame::Binary(b) => b.as_slice(),
+        _ => return false,
+    };
+    let Some(line) = bytes
+        .split(|b| *b == b'\n')
+        .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+    else {
         return false;
     };
-    let t = text.trim_start();
-    if text == "PING" || text == "PONG" || t.starts_with('[') {
+    if line.trim_ascii() == b"__DESTROY__" {
         return true;
     }
-    let Ok(m) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t) else {
+    type Doc = serde_json::Map<String, serde_json::Value>;
+    let Ok(doc) = serde_json::from_slice::<Doc>(line) else {
         return false;
     };
-    let method = m.get("method").and_then(|v| v.as_str()).unwrap_or("");
-    !m.contains_key("t")
-        && !m.contains_key("type")
-        && matches!(
-            method,
-            "query" | "mutation" | "subscription" | "subscription.stop" | "connectionParams"
-        )
+    let kkrpc = |o: &Doc| o.contains_key("t") || o.contains_key("type");
+    kkrpc(&doc)
+        || doc
+            .get("json")
+            .and_then(|j| j.as_object())
+            .is_some_and(kkrpc)
 }
