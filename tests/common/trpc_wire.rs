@@ -48,11 +48,36 @@ pub async fn http(
     }
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
+    let read = async {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            if n == 0 || {
+                raw.extend_from_slice(&buf[..n]);
+                ended_event_stream(&raw)
+            } {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
         .await
-        .expect("the reply within 10 s")
-        .unwrap();
+        .expect("the reply within 10 s");
     parse(&raw)
+}
+
+/// An event stream whose last event (`return` or `serialized-error`) came: a server may
+/// keep the connection a while after it (node does).
+fn ended_event_stream(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    if !text.contains("text/event-stream") {
+        return false;
+    }
+    text.contains("event: return\ndata: \n\n")
+        || text
+            .split("event: serialized-error\n")
+            .nth(1)
+            .is_some_and(|rest| rest.contains("\n\n"))
 }
 
 fn parse(raw: &[u8]) -> HttpReply {
@@ -103,8 +128,9 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         if n == 0 {
             return out;
         }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
-        b = &b[eol + 2 + n + 2..];
+        let end = (eol + 2 + n).min(b.len());
+        out.extend_from_slice(&b[eol + 2..end]);
+        b = &b[(end + 2).min(b.len())..];
     }
 }
 

@@ -13,9 +13,13 @@ mod common;
 #[path = "../../../tests/common/serve.rs"]
 mod serve;
 
+#[path = "../../../tests/common/trpc_wire.rs"]
+mod trpc_wire;
+
 mod browser;
 mod js_interop;
 mod kkrpc_interop;
+mod trpc_interop;
 
 use libtest_mimic::{Arguments, Trial};
 use std::process::{Command, ExitCode};
@@ -34,6 +38,9 @@ fn missing() -> Vec<String> {
         "kkrpc",
         "ws",
         "playwright-core",
+        "@trpc/client",
+        "@trpc/server",
+        "eventsource",
     ] {
         if !root
             .join("node_modules")
@@ -116,6 +123,18 @@ fn main() -> ExitCode {
         on_tokio(
             "kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check",
             kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check,
+        ),
+        on_tokio(
+            "trpc_interop::real_trpc_client_passes_every_check_through_every_link",
+            trpc_interop::real_trpc_client_passes_every_check_through_every_link,
+        ),
+        on_tokio(
+            "trpc_interop::the_same_requests_get_the_same_bytes_as_the_reference_server",
+            trpc_interop::the_same_requests_get_the_same_bytes_as_the_reference_server,
+        ),
+        on_tokio(
+            "trpc_interop::a_trpc_client_and_a_kkrpc_client_share_one_websocket_path",
+            trpc_interop::a_trpc_client_and_a_kkrpc_client_share_one_websocket_path,
         ),
         sync(
             "browser::two_browser_pages_chat_in_one_room_and_a_screenshot_is_written",

@@ -405,8 +405,14 @@ async fn respond(r: Request1) -> Response {
             }
             Some(_) => input,
         };
-        if let (Some(Kind::Subscription), Ok(input), false) = (kind, &checked, r.batch) {
-            return subscription(&r, path.clone(), input.clone(), ctx);
+        // A subscription (not batched) answers in server-sent events, even to an error
+        // (as tRPC: the EventSource client could not read a JSON error).
+        if let (Some(Kind::Subscription), false) = (kind, r.batch) {
+            let mut res = subscription(&r, path.clone(), checked, ctx);
+            if let Some(m) = allow.and_then(|m| HeaderValue::from_str(m.as_str()).ok()) {
+                res.headers_mut().insert(header::ALLOW, m);
+            }
+            return res;
         }
         let call = match (kind, checked) {
             (Some(k), Ok(input)) => r.router.call(k, path, input, ctx.clone()),
@@ -491,11 +497,19 @@ where
 }
 
 /// A subscription over server-sent events (the client's last event id merged into the
-/// input by [`Router::subscribe`]).
-fn subscription(r: &Request1, path: String, input: Value, mut ctx: Context) -> Response {
+/// input by [`Router::subscribe`]); `input` is its error when the call is refused.
+fn subscription(
+    r: &Request1,
+    path: String,
+    input: Result<Value, RpcError>,
+    mut ctx: Context,
+) -> Response {
     let last = r.last_event_id.clone();
     ctx.last_event_id = last.clone();
-    let start = r.router.subscribe(&path, input, ctx);
+    let start = match input {
+        Ok(input) => r.router.subscribe(&path, input, ctx),
+        Err(e) => Box::pin(std::future::ready(Err(e))),
+    };
     let body = sse::body(r.t, r.router.limits(), r.router.dev(), path, last, start);
     let mut res = streamed(body.map(Ok::<_, Infallible>), "text/event-stream");
     let h = res.headers_mut();
