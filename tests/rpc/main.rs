@@ -13,6 +13,7 @@ mod faults;
 mod hostile;
 mod kkrpc_replay;
 mod realtime;
+mod trpc;
 mod trpc_replay;
 
 #[path = "../common/trpc_wire.rs"]

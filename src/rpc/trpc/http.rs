@@ -46,7 +46,7 @@ impl RpcServer {
     /// tRPC router, every HTTP call is NOT_FOUND.
     pub fn trpc_routes(&self, base: &str) -> axum::Router {
         let base = base.trim_end_matches('/').to_owned();
-        let (root, rest) = (self.clone(), self.clone());
+        let (root, empty, rest) = (self.clone(), self.clone(), self.clone());
         let len = base.len() + 1;
         axum::Router::new()
             .route(
@@ -54,6 +54,13 @@ impl RpcServer {
                 axum::routing::any(move |req: Request| {
                     let me = root.clone();
                     async move { me.trpc_root(req).await }
+                }),
+            )
+            .route(
+                &format!("{base}/"),
+                axum::routing::any(move |req: Request| {
+                    let me = empty.clone();
+                    async move { handle(&me, String::new(), req).await }
                 }),
             )
             .route(

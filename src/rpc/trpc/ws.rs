@@ -82,6 +82,11 @@ fn text_of(raw: Option<&RawValue>) -> Option<String> {
     raw.and_then(|r| serde_json::from_str::<String>(r.get()).ok())
 }
 
+/// Whether a JSON text is an object (by its first character; it is parsed after).
+fn is_object(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
 /// The parse error of a whole frame: `id: null`, PARSE_ERROR.
 fn parse_error(message: impl Into<String>) -> Inbound<Encoding> {
     let msg = Msg::Response {
@@ -188,6 +193,10 @@ impl Trpc {
         let first = text.bytes().find(|b| !b.is_ascii_whitespace());
         if first == Some(b'[') {
             let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            let max = self.router.http_limits().max_batch;
+            if items.len() > max {
+                return Err(format!("Batch call exceeds maximum size ({max})"));
+            }
             return items.iter().map(|raw| self.parse_one(raw.get())).collect();
         }
         Ok(vec![self.parse_one(text)?])
@@ -195,6 +204,13 @@ impl Trpc {
 
     /// One message, checked as `@trpc/server` checks it (its messages where it has them).
     fn parse_one(&self, text: &str) -> Result<(Msg, Encoding), String> {
+        // serde would read an array as a struct's fields in order: objects only.
+        if !is_object(text) {
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => "Invalid message: not an object".into(),
+                Err(e) => e.to_string(),
+            });
+        }
         let m: RawMsg<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let id = match m.id {
             Some(raw) => match Json::new().decode_value(raw.get().as_bytes()) {
@@ -232,6 +248,7 @@ impl Trpc {
         };
         let params: RawParams<'_> = m
             .params
+            .filter(|p| is_object(p.get()))
             .and_then(|p| serde_json::from_str(p.get()).ok())
             .ok_or("params must be an object")?;
         let path = text_of(params.path).ok_or("path must be a string")?;
