@@ -118,6 +118,8 @@ fn keep_room(
 
 /// The chat demo behind `/chat/<room>?username=NAME`: `send(text)`, `history()`,
 /// `members()`; the server pushes `message(msg)` to the room, joins and leaves included.
+/// tRPC clients (`wsLink` on the same URL) get the same as the mutation `send`, the queries
+/// `history` and `members`, and the subscription `messages`, fed from the room's broadcasts.
 /// With `token`, upgrades are checked by [`check_token`] (401 without it, 403 for a cookie
 /// sent from another origin).
 pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
@@ -195,8 +197,52 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
             }
         })
         .build()?;
+    let trpc = {
+        use super::trpc::{Context, Router};
+        use futures_util::StreamExt;
+        let room = |ctx: &Context| ctx.peer().map_or_else(|| "lobby".to_owned(), room_of);
+        let user = |ctx: &Context| ctx.identity().map_or("anonymous", |i| &i.user).to_owned();
+        let (h_send, h_hist, hub_send, hub_members, hub_listen) = (
+            history.clone(),
+            history.clone(),
+            hub.clone(),
+            hub.clone(),
+            hub.clone(),
+        );
+        Router::builder()
+            .mutation("send", move |text: String, ctx: Context| {
+                let msg = message(&room(&ctx), &user(&ctx), &text, false);
+                record(&h_send, &room(&ctx), &msg);
+                hub_send.broadcast(&room(&ctx), "message", vec![msg.clone()], None);
+                async move { Ok(msg) }
+            })
+            .query("history", move |(): (), ctx: Context| {
+                let h = h_hist.lock().unwrap_or_else(|p| p.into_inner());
+                let q = h.get(&room(&ctx)).map(|q| q.iter().cloned().collect());
+                let out = Value::Array(q.unwrap_or_default());
+                async move { Ok(out) }
+            })
+            .query("members", move |(): (), ctx: Context| {
+                let members = hub_members.members(&room(&ctx));
+                let names: Vec<String> = members
+                    .iter()
+                    .map(|p| p.user().unwrap_or("anonymous").to_owned())
+                    .collect();
+                async move { Ok(names) }
+            })
+            // The room's `message` broadcasts, joins and leaves included.
+            .subscription("messages", move |(): (), ctx: Context| {
+                let stream = hub_listen.listen(&room(&ctx)).filter_map(|b| {
+                    let msg = (b.method == "message").then(|| b.args.into_iter().next());
+                    std::future::ready(msg.flatten().map(Ok::<_, RpcError>))
+                });
+                async move { Ok(stream) }
+            })
+            .build()?
+    };
     let (hub_join, h_close, h_join) = (hub.clone(), h3, history.clone());
     super::RpcServer::builder(api)
+        .trpc(trpc)
         .codecs(["superjson", "json", "msgpack"])
         .hub(hub)
         .authenticate(move |req| {

@@ -53,7 +53,7 @@ pub use client::{Client, ClientBuilder};
 pub use conn::callbacks::{CallArg, LocalCallback};
 pub use conn::{ConnInfo, Identity};
 pub use error::{codes, CodecError, Error, Limit, RpcError};
-pub use hub::{Delivery, Hub, HubBackend, LocalBackend, Member, Target};
+pub use hub::{Broadcast, Delivery, Hub, HubBackend, LocalBackend, Member, Target};
 pub use inbound::OnMessage;
 pub use peer::{Callback, Peer};
 pub use protocol::kkrpc::{classify, LegacyErrors, Protocol};

@@ -489,3 +489,70 @@ async fn a_kkrpc_client_and_a_trpc_peer_share_one_path() {
     let reply = raw.next().await.unwrap().unwrap();
     assert_eq!(reply.to_text().unwrap(), r#"{"t":"r","id":"1","v":5}"#);
 }
+
+#[tokio::test]
+async fn a_rooms_broadcasts_feed_a_trpc_subscription_in_the_chat_demo() {
+    let chat = demo::chat_server(None).unwrap();
+    let addr = crate::serve::serve_at("/chat/{room}", chat).await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/chat/lobby?username=ann"))
+            .await
+            .unwrap();
+    let sub = r#"{"id":1,"method":"subscription","params":{"input":{"json":null,"meta":{"values":["undefined"],"v":1}},"path":"messages"}}"#;
+    ws.send(Message::Text(sub.into())).await.unwrap();
+    // Before its first frame a peer of a route that serves both may get kkrpc's pushes
+    // (a kkrpc listener that never speaks needs them): JSON, which a tRPC client ignores.
+    let mut first = next(&mut ws).await;
+    while !first.starts_with(r#"{"id":1,"#) {
+        assert!(Json::new()
+            .decode_value(first.trim_end().as_bytes())
+            .is_ok());
+        first = next(&mut ws).await;
+    }
+    assert_eq!(first, r#"{"id":1,"result":{"type":"started"}}"#);
+    // A kkrpc peer joins the room and talks; the tRPC subscriber sees both, as Dates.
+    let bob = Client::builder(format!("ws://{addr}/chat/lobby?username=bob"))
+        .codecs(["superjson"])
+        .connect()
+        .await
+        .unwrap();
+    let joined = next(&mut ws).await;
+    assert!(joined.contains(r#""text":"bob joined""#), "{joined}");
+    assert!(joined.contains(r#""at":["Date"]"#), "{joined}");
+    let _: polycodec::Value = bob.call("send", ("hi from kkrpc",)).await.unwrap();
+    let said = next(&mut ws).await;
+    assert!(
+        said.contains(r#""user":"bob","text":"hi from kkrpc""#),
+        "{said}"
+    );
+    // And the tRPC peer sends through its own mutation.
+    let send = r#"{"id":2,"method":"mutation","params":{"input":{"json":"hello"},"path":"send"}}"#;
+    ws.send(Message::Text(send.into())).await.unwrap();
+    let mut frames = vec![next(&mut ws).await, next(&mut ws).await];
+    frames.sort();
+    assert!(
+        frames[0].starts_with(r#"{"id":1,"result":{"type":"data""#),
+        "{frames:?}"
+    );
+    assert!(
+        frames[1].starts_with(r#"{"id":2,"result":{"type":"data""#),
+        "{frames:?}"
+    );
+    assert!(frames
+        .iter()
+        .all(|f| f.contains(r#""user":"ann","text":"hello""#)));
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame's text, within 5 s.
+async fn next(ws: &mut Ws) -> String {
+    let m = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
+    m.expect("a frame")
+        .unwrap()
+        .unwrap()
+        .to_text()
+        .unwrap()
+        .to_owned()
+}

@@ -6,4 +6,4 @@ mod backend;
 mod local;
 
 pub use backend::{Delivery, HubBackend, Member, Target};
-pub use local::{Hub, LocalBackend};
+pub use local::{Broadcast, Hub, LocalBackend};

@@ -19,7 +19,9 @@ pub(crate) enum Active {
     Trpc(Trpc),
     /// Either, decided by the first frame (a route with a tRPC router whose peer named
     /// neither at the upgrade): kkrpc when it is a kkrpc message, else tRPC. Until then it
-    /// is kkrpc (pushes are held as for any kkrpc peer that has not spoken).
+    /// is kkrpc: pushes go out in kkrpc's legacy form, as to any kkrpc peer that has not
+    /// spoken (a kkrpc 0.x listener that never speaks needs them); a tRPC client ignores
+    /// them (JSON that answers none of its ids).
     Either(Box<Either>),
 }
 
