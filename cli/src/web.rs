@@ -1,6 +1,7 @@
 //! The demo server's routes: the chat page and its scripts, superjson served from
 //! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, the tRPC contract router on `/trpc`
-//! (HTTP and WebSocket), and a CORS-enabled `/health`.
+//! (HTTP and WebSocket), a CORS-enabled `/health`, and `/healthz` (200 `ok`, or 503
+//! `degraded` with the reason, from the chat hub's backend).
 //!
 //! CORS headers are added to the plain HTTP routes only, never to the WebSocket upgrades
 //! (browsers do not send CORS preflights for WebSocket; a CORS layer in front of an upgrade
@@ -11,17 +12,24 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use polycodec::rpc::{demo, demo_trpc, Api, RpcServer};
+use polycodec::rpc::{demo, demo_trpc, Api, FrontDoor, Hub, RpcServer};
+use std::future::Future;
 use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The packages the page may load from `node_modules`: superjson and its dependencies.
 const VENDORED: &[&str] = &["superjson", "copy-anything", "is-what"];
 
+/// What a drain does: refuse new upgrades and calls, answer the calls in flight within the
+/// grace period, then close every WebSocket with 1001.
+pub type Drain = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// The router and what graceful shutdown must do.
 pub struct App {
     pub router: Router,
-    pub shutdown: Arc<dyn Fn() + Send + Sync>,
+    pub drain: Drain,
 }
 
 #[derive(Clone)]
@@ -30,19 +38,43 @@ struct Files {
     node_modules: PathBuf,
 }
 
-/// Build the demo app.
-pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result<App, String> {
-    let rpc = rpc_server(token.clone())?;
-    let trpc = trpc_server(token.clone())?;
-    let chat = demo::chat_server(token).map_err(|e| e.to_string())?;
+/// Build the demo app; every endpoint reads `door` (their caps, per-client limits and
+/// handshake timeout); the chat rooms live on `chat_hub` (one node, or a cluster).
+pub fn app(
+    web: PathBuf,
+    node_modules: PathBuf,
+    token: Option<String>,
+    door: FrontDoor,
+    chat_hub: Hub,
+) -> Result<App, String> {
+    let rpc = rpc_server(token.clone(), door.clone())?;
+    let trpc = trpc_server(token.clone(), door.clone())?;
+    let chat = demo::chat_server_builder(chat_hub, token)
+        .and_then(|b| b.front_door(door).build())
+        .map_err(|e| e.to_string())?;
     let (r, c, t) = (rpc.clone(), chat.clone(), trpc.clone());
-    let shutdown: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-        r.shutdown();
-        c.shutdown();
-        t.shutdown();
+    let drain: Drain = Arc::new(move |grace| {
+        let (r, c, t) = (r.clone(), c.clone(), t.clone());
+        Box::pin(async move {
+            tokio::join!(r.drain(grace), c.drain(grace), t.drain(grace));
+        })
     });
     let files = Files { web, node_modules };
     let hub = chat.hub().clone();
+    let health_hub = hub.clone();
+    let healthz = move || {
+        let h = health_hub.health();
+        let status = if h.ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        std::future::ready((
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            h.to_json(),
+        ))
+    };
     let http = Router::new()
         .route("/", get(index))
         .route("/chat.mjs", get(chat_script))
@@ -57,6 +89,7 @@ pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result
                 }
             }),
         )
+        .route("/healthz", get(healthz))
         .with_state(files)
         .layer(axum::middleware::map_response(cors));
     let sockets = Router::new()
@@ -64,23 +97,26 @@ pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result
         .route("/chat/{room}", get(chat.handler()));
     Ok(App {
         router: http.merge(sockets).merge(trpc.trpc_routes("/trpc")),
-        shutdown,
+        drain,
     })
 }
 
 /// `/trpc`: the tRPC contract router (superjson), over HTTP and WebSocket; the WebSocket
 /// serves kkrpc peers the demo API too.
-fn trpc_server(token: Option<String>) -> Result<RpcServer, String> {
-    let mut b = RpcServer::builder(demo::api()).trpc(demo_trpc::contract_router());
+fn trpc_server(token: Option<String>, door: FrontDoor) -> Result<RpcServer, String> {
+    let router = demo_trpc::contract_router();
+    let mut b = RpcServer::builder(demo::api())
+        .trpc(router)
+        .front_door(door);
     if let Some(secret) = token {
         b = b.authenticate(move |req| demo::check_token(req, &secret).map(|()| None));
     }
     b.build().map_err(|e| e.to_string())
 }
 
-fn rpc_server(token: Option<String>) -> Result<RpcServer, String> {
+fn rpc_server(token: Option<String>, door: FrontDoor) -> Result<RpcServer, String> {
     let api: Api = demo::api();
-    let mut b = RpcServer::builder(api);
+    let mut b = RpcServer::builder(api).front_door(door);
     if let Some(secret) = token {
         b = b.authenticate(move |req| demo::check_token(req, &secret).map(|()| None));
     }

@@ -34,6 +34,8 @@ pub mod demo;
 #[cfg(feature = "server")]
 pub mod demo_trpc;
 mod error;
+#[cfg(feature = "server")]
+mod front_door;
 mod hub;
 mod inbound;
 mod legacy_framing;
@@ -53,7 +55,14 @@ pub use client::{Client, ClientBuilder};
 pub use conn::callbacks::{CallArg, LocalCallback};
 pub use conn::{ConnInfo, Identity};
 pub use error::{codes, CodecError, Error, Limit, RpcError};
-pub use hub::{Broadcast, Delivery, Hub, HubBackend, LocalBackend, Member, Target};
+#[cfg(feature = "server")]
+pub use front_door::{serve, FrontDoor, ParseProxyError, Serve, TrustedProxy};
+#[cfg(feature = "redis")]
+pub use hub::cluster;
+pub use hub::{
+    Broadcast, Delivery, Health, Hub, HubBackend, LocalBackend, Member, Position, Recovery, Target,
+    WeakHub,
+};
 pub use inbound::OnMessage;
 pub use peer::{Callback, Peer};
 pub use protocol::kkrpc::{classify, LegacyErrors, Protocol};

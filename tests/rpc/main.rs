@@ -8,8 +8,15 @@ mod common;
 #[path = "../common/serve.rs"]
 mod serve;
 
+#[cfg(feature = "redis")]
+#[path = "../common/redis.rs"]
+mod redis;
+
 mod calls;
+#[cfg(feature = "redis")]
+mod cluster;
 mod faults;
+mod front_door;
 mod hostile;
 mod kkrpc_replay;
 mod realtime;

@@ -1,10 +1,11 @@
 //! [`RpcServerBuilder`]: an endpoint's codecs, limits, hooks and timeouts.
 
 use super::auth::{AuthError, AuthRequest, Authenticate};
-use super::{Heartbeat, Inner, RpcServer};
+use super::{Heartbeat, Inner, OnDrain, RpcServer};
 use crate::codec::{Codec, Registry};
 use crate::rpc::api::Api;
 use crate::rpc::conn::{ConnConfig, Identity};
+use crate::rpc::front_door::{FrontDoor, Gate};
 use crate::rpc::hub::Hub;
 use crate::rpc::inbound::OnMessage;
 use crate::rpc::protocol::kkrpc::{Detection, LegacyErrors};
@@ -32,8 +33,12 @@ pub struct RpcServerBuilder {
     heartbeat: Option<Heartbeat>,
     rate: Option<RateLimit>,
     hub: Option<Hub>,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::rpc::cluster::RedisConfig>,
     buffers: (usize, usize),
     trpc: Option<crate::rpc::trpc::Router>,
+    front_door: FrontDoor,
+    on_drain: Option<OnDrain>,
 }
 
 impl RpcServer {
@@ -62,8 +67,12 @@ impl RpcServerBuilder {
             heartbeat: None,
             rate: None,
             hub: None,
+            #[cfg(feature = "redis")]
+            redis: None,
             buffers: (8 * 1024, 8 * 1024),
             trpc: None,
+            front_door: FrontDoor::default(),
+            on_drain: None,
         }
     }
 
@@ -191,11 +200,67 @@ impl RpcServerBuilder {
         self
     }
 
-    /// The endpoint. Fails when a named codec is not registered.
+    /// The front door of this endpoint: what it reads of [`FrontDoor`] is the cap on its
+    /// WebSockets (503 with `Retry-After` before upgrading), the per-client caps (429; off by
+    /// default), the trusted proxies whose `X-Forwarded-For` names the client, the WebSocket
+    /// handshake timeout and the `Retry-After`; each setter of [`FrontDoor`] states its
+    /// default. Per-client limits need the peer's address: [`serve`](crate::rpc::serve)
+    /// gives it, as does axum's `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// Default: [`FrontDoor::default()`] (the cap derived from the open-file limit, a 10 s
+    /// handshake timeout, no per-client caps).
+    pub fn front_door(mut self, door: FrontDoor) -> Self {
+        self.front_door = door;
+        self
+    }
+
+    /// A hook called with each connection when a [drain](RpcServer::drain) begins, before
+    /// the calls in flight are waited for: where a protocol can ask its clients to reconnect
+    /// elsewhere (tRPC's `reconnect` notification, once tRPC is spoken here), or an
+    /// application can tell its users (a push). Default: none.
+    pub fn on_drain(mut self, f: impl Fn(Peer) + Send + Sync + 'static) -> Self {
+        self.on_drain = Some(Arc::new(f));
+        self
+    }
+
+    /// Span nodes: this endpoint's hub goes through the Redis at `url` (feature `redis`;
+    /// see [`RedisBackend`](crate::rpc::cluster::RedisBackend)), so rooms, per-user sends,
+    /// presence and history are the same on every node that names it. `build` must then
+    /// run within a tokio runtime. Default: one node.
+    #[cfg(feature = "redis")]
+    pub fn redis(self, url: impl Into<String>) -> Self {
+        self.redis_config(crate::rpc::cluster::RedisConfig::new(url))
+    }
+
+    /// [`RpcServerBuilder::redis`] with every setting of
+    /// [`RedisConfig`](crate::rpc::cluster::RedisConfig).
+    #[cfg(feature = "redis")]
+    pub fn redis_config(mut self, config: crate::rpc::cluster::RedisConfig) -> Self {
+        self.redis = Some(config);
+        self
+    }
+
+    /// The endpoint. Fails when a named codec is not registered, or (feature `redis`) when
+    /// both a hub and a Redis URL are given, the URL does not read, or no tokio runtime
+    /// runs.
     pub fn build(self) -> crate::Result<RpcServer> {
         if let Some(e) = self.register_error {
             return Err(e);
         }
+        #[cfg(feature = "redis")]
+        let hub = match (self.redis, self.hub) {
+            (Some(_), Some(_)) => {
+                return Err(crate::Error::data(
+                    "give either a hub or a Redis URL: a shared hub brings its own backend",
+                ))
+            }
+            (Some(cfg), None) => Some(Hub::with_backend(
+                crate::rpc::cluster::RedisBackend::start(cfg)
+                    .map_err(|e| crate::Error::data(e.to_string()))?,
+            )),
+            (None, hub) => hub,
+        };
+        #[cfg(not(feature = "redis"))]
+        let hub = self.hub;
         let lookup = |name: &str| {
             self.registry
                 .get(name)
@@ -235,6 +300,7 @@ impl RpcServerBuilder {
                 limits: self.limits,
                 call_timeout: self.call_timeout,
                 rate: self.rate,
+                draining: Some(Arc::default()),
             },
             legacy_errors: self.legacy_errors,
             on_message: self.on_message,
@@ -242,9 +308,11 @@ impl RpcServerBuilder {
             on_close: self.on_close,
             authenticate: self.authenticate,
             heartbeat: self.heartbeat,
-            hub: self.hub.unwrap_or_default(),
+            hub: hub.unwrap_or_default(),
             buffers: self.buffers,
             trpc: self.trpc,
+            gate: Gate::new(self.front_door),
+            on_drain: self.on_drain,
         })))
     }
 }

@@ -85,8 +85,13 @@ impl RpcServer {
             return handle(self, String::new(), req).await;
         }
         let (mut parts, _) = req.into_parts();
+        // The peer's address, for the front door's per-client limits.
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0);
         match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-            Ok(ws) => self.upgrade(ws, &parts.headers, &parts.uri),
+            Ok(ws) => self.upgrade_from(peer, ws, &parts.headers, &parts.uri),
             Err(rejection) => rejection.into_response(),
         }
     }
