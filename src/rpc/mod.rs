@@ -31,6 +31,8 @@ mod client;
 mod conn;
 #[cfg(feature = "server")]
 pub mod demo;
+#[cfg(feature = "server")]
+pub mod demo_types;
 mod error;
 mod hub;
 mod inbound;

@@ -115,6 +115,11 @@ impl RpcServer {
         self.0.allowed.iter().map(|c| c.name().to_owned()).collect()
     }
 
+    /// The API this endpoint serves (its TypeScript types: [`Api::types`]).
+    pub fn api(&self) -> &Api {
+        &self.0.api
+    }
+
     async fn serve_socket(self, socket: WebSocket, codec: Option<Arc<dyn Codec>>, info: ConnInfo) {
         let inner = &self.0;
         let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
