@@ -1,5 +1,6 @@
 //! The live interop suites: polycodec against the real JS libraries under node (superjson,
-//! `@msgpack/msgpack`, the kkrpc 0.2.2 client) and the demo page in Debian's Chromium.
+//! `@msgpack/msgpack`, the kkrpc 0.2.2 client), the generated TypeScript types under the
+//! real `tsc`, and the demo page in Debian's Chromium.
 //!
 //! They need `node`, the npm packages pinned in `package-lock.json` and Chromium, which
 //! `scripts/test` installs when they are missing. Without them this binary stops at once with
@@ -16,6 +17,7 @@ mod serve;
 mod browser;
 mod js_interop;
 mod kkrpc_interop;
+mod ts_types;
 
 use libtest_mimic::{Arguments, Trial};
 use std::process::{Command, ExitCode};
@@ -34,6 +36,8 @@ fn missing() -> Vec<String> {
         "kkrpc",
         "ws",
         "playwright-core",
+        "typescript",
+        "@trpc/client",
     ] {
         if !root
             .join("node_modules")
@@ -116,6 +120,18 @@ fn main() -> ExitCode {
         on_tokio(
             "kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check",
             kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check,
+        ),
+        sync(
+            "ts_types::clients_of_the_generated_types_compile_under_tsc_strict_and_wrong_calls_do_not",
+            ts_types::clients_of_the_generated_types_compile_under_tsc_strict_and_wrong_calls_do_not,
+        ),
+        sync(
+            "ts_types::the_chat_page_type_checks_against_the_generated_chat_api",
+            ts_types::the_chat_page_type_checks_against_the_generated_chat_api,
+        ),
+        sync(
+            "ts_types::a_client_outside_the_repository_compiles_against_polycodec_types_output",
+            ts_types::a_client_outside_the_repository_compiles_against_polycodec_types_output,
         ),
         sync(
             "browser::two_browser_pages_chat_in_one_room_and_a_screenshot_is_written",
