@@ -39,6 +39,8 @@
 //! # }
 //! ```
 
+#[cfg(all(test, feature = "types"))]
+mod derive_tests;
 mod impls;
 mod kkrpc;
 mod module;
