@@ -53,8 +53,12 @@ fn a_struct_is_written_as_serde_writes_it_per_codec() {
     assert_eq!(
         Post::js_type().render(Wire::SUPERJSON, Dir::In),
         "{ postId: number; createdAt: Date; tags: Set<string>; votes: Map<string, number>; \
-         views: bigint; edited?: boolean | undefined; title?: string | null; n: bigint }"
+         views: bigint; edited?: boolean | undefined; title?: string | null; n: number | bigint }"
     );
+    // Plain JSON reads a wide integer from a number only (a string is refused).
+    assert!(Post::js_type()
+        .render(Wire::JSON, Dir::In)
+        .ends_with("n: number }"));
     // The names are the ones serde writes.
     let post = Post {
         post_id: 1,

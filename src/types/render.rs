@@ -87,6 +87,7 @@ impl<'w> Renderer<'w> {
             Ty::Null => "null".into(),
             Ty::Bool => "boolean".into(),
             Ty::Number => "number".into(),
+            Ty::Int64 | Ty::Int128 if self.dir == Dir::In => w.wide_int_in.into(),
             Ty::Int64 => w.int64.into(),
             Ty::Int128 => w.int128.into(),
             Ty::BigInt => w.bigint.into(),

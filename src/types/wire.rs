@@ -13,6 +13,7 @@
 //! | bigint | `bigint` | `string` (decimal) | `bigint` (ext 1) |
 //! | `u64`/`i64` | `number \| bigint` (a bigint past ±(2^53−1)) | `number \| string` | `number \| bigint` |
 //! | `u128`/`i128` | `bigint` | `string` | `bigint` |
+//! | `u64`…`i128` sent by the client | `number \| bigint` | `number` (a string is refused) | `number \| bigint` |
 //! | bytes | `Uint8Array` | `number[]` | `Uint8Array` (bin) |
 //! | typed array | its constructor | `number[]` | its constructor (ext 8) |
 //! | RegExp, URL | `RegExp`, `URL` | `string` | `RegExp`, `URL` (ext 4, 6) |
@@ -60,6 +61,8 @@ pub struct Wire {
     pub int64: &'static str,
     /// A 128-bit integer.
     pub int128: &'static str,
+    /// A 64- or 128-bit integer the client sends (what the Rust side reads as one).
+    pub wide_int_in: &'static str,
     /// A `Uint8Array`.
     pub bytes: &'static str,
     /// Another typed array (`{C}`: its constructor).
@@ -91,6 +94,7 @@ impl Wire {
         bigint: "bigint",
         int64: "number | bigint",
         int128: "bigint",
+        wide_int_in: "number | bigint",
         bytes: "Uint8Array",
         typed_array: "{C}",
         regexp: "RegExp",
@@ -110,6 +114,7 @@ impl Wire {
         bigint: "string",
         int64: "number | string",
         int128: "string",
+        wide_int_in: "number",
         bytes: "number[]",
         typed_array: "number[]",
         regexp: "string",
@@ -129,6 +134,7 @@ impl Wire {
         bigint: "bigint",
         int64: "number | bigint",
         int128: "bigint",
+        wide_int_in: "number | bigint",
         bytes: "Uint8Array",
         typed_array: "{C}",
         regexp: "RegExp",
