@@ -10,12 +10,34 @@ mod web;
 
 const USAGE: &str = "\
 usage:
-  polycodec serve [--addr 127.0.0.1:3000] [--token SECRET] [--web DIR]
+  polycodec serve [--addr 127.0.0.1:3000] [--token SECRET] [--web DIR] [front-door flags]
       Serve the demo: the chat page on http://ADDR/, the demo RPC API on ws://ADDR/rpc
       (every codec; kkrpc peers detected) and chat rooms on ws://ADDR/chat/<room>.
       --token: upgrades need ?token=SECRET, `Authorization: Bearer SECRET`, or a
       same-origin `token` cookie. --web: the page's directory (default ./web); its
       scripts come from the node_modules directory next to it (`npm ci` makes it).
+      Front door (what is refused gets an HTTP status while one can still be sent):
+      --max-connections N          connections at once, WebSockets included; beyond it
+                                   503 with Retry-After, those open untouched (default:
+                                   the open-file limit less an eighth, at most 16384;
+                                   the log says which)
+      --max-connections-per-ip N   per client address (IPv6: per /64); 429 beyond it
+                                   (default: off)
+      --upgrades-per-ip-per-sec R  WebSocket upgrades per second per client; 429 beyond
+                                   it (default: off)
+      --trusted-proxy IP[/BITS]    believe X-Forwarded-For from this proxy or network
+                                   (repeatable; default: none, the header is ignored)
+      --header-timeout SECS        request line and headers, else 408 (default 10)
+      --handshake-timeout SECS     WebSocket upgrade to the first frame from the peer,
+                                   pinged at half time, else close 1001 (default 10)
+      --idle-timeout SECS          idle kept-alive HTTP connection (default 60)
+      --max-header-bytes N         request line and headers, else 431 (default 16384)
+      --max-body-bytes N           request body on every HTTP route, else 413
+                                   (default 2097152)
+      --grace SECS                 on SIGTERM or Ctrl-C: stop accepting, answer the calls
+                                   in flight for up to this long, then close WebSockets
+                                   with 1001 (default 10); a second signal exits at once
+      A timeout of 0 turns it off. SECS may have a fraction (0.5).
   polycodec transcode --from <codec> --to <codec> [--in FILE] [--out FILE] [--max-bytes N]
       Read one document (stdin or FILE), write it in another codec (stdout or FILE).
       Kinds the target cannot hold (a Date in plain JSON) are written in its documented
@@ -23,7 +45,7 @@ usage:
   polycodec types [--out FILE]
       Write the demo server's TypeScript types (stdout or FILE): RpcApi (the /rpc API
       through superjson; RpcApiJson, RpcApiMsgpack), ChatApi, ChatClientApi, AppRouter
-      (/trpc), as each codec delivers them. web/api.d.ts is this file, committed.
+      (/trpc), as each codec delivers them. web/api.ts is this file, committed.
   polycodec codecs
       List the codecs.
   polycodec help, polycodec <command> --help
@@ -217,7 +239,7 @@ fn types(args: &[String]) -> Result<(), String> {
 }
 
 fn serve(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["addr", "token", "web"])?;
+    let flags = flags(args, &SERVE_FLAGS)?;
     let get = |n: &str| {
         flags
             .iter()
@@ -230,6 +252,8 @@ fn serve(args: &[String]) -> Result<(), String> {
     if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
         return Err("--token needs a non-empty secret (an empty one would let anyone in)".into());
     }
+    let door = front_door(&flags)?;
+    let grace = door_grace(&flags)?;
     let web: std::path::PathBuf = get("web").unwrap_or_else(|| "web".into()).into();
     if !web.join("index.html").is_file() {
         return Err(format!(
@@ -256,9 +280,10 @@ fn serve(args: &[String]) -> Result<(), String> {
                 .unwrap_or_else(|_| "polycodec=info".into()),
         )
         .init();
+    let fd_note = raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let app = web::app(web, node_modules, token.clone())?;
+        let app = web::app(web, node_modules, token.clone(), door.clone())?;
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -273,15 +298,148 @@ fn serve(args: &[String]) -> Result<(), String> {
             );
         }
         let _ = out.flush();
-        let shutdown = app.shutdown.clone();
-        axum::serve(listener, app.router)
+        // Logged after the line above, which scripts read first.
+        if let Some(note) = fd_note {
+            tracing::info!("{note}");
+        }
+        let drain = app.drain.clone();
+        polycodec::rpc::serve(listener, app.router, door)
             .with_graceful_shutdown(async move {
                 stop_signal().await;
-                shutdown();
+                tracing::info!("stop signal: draining for up to {grace:?} (a second one exits now)");
+                tokio::spawn(async {
+                    stop_signal().await;
+                    eprintln!("polycodec: second stop signal: exiting without draining");
+                    std::process::exit(1);
+                });
+                // The listener stops accepting and waits for the connections; the endpoints
+                // answer their calls in flight, then close their sockets with 1001.
+                tokio::spawn(drain(grace));
             })
             .await
             .map_err(|e| e.to_string())
     })
+}
+
+/// The flags `serve` takes.
+const SERVE_FLAGS: [&str; 13] = [
+    "addr",
+    "token",
+    "web",
+    "max-connections",
+    "max-connections-per-ip",
+    "upgrades-per-ip-per-sec",
+    "trusted-proxy",
+    "header-timeout",
+    "handshake-timeout",
+    "idle-timeout",
+    "max-header-bytes",
+    "max-body-bytes",
+    "grace",
+];
+
+/// The front door the flags describe (see USAGE).
+fn front_door(flags: &[(&str, &str)]) -> Result<polycodec::rpc::FrontDoor, String> {
+    use polycodec::rpc::{FrontDoor, TrustedProxy};
+    let last = |n: &str| flags.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| *v);
+    let count = |n: &str| -> Result<Option<usize>, String> {
+        last(n)
+            .map(|v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|&x| x > 0)
+                    .ok_or_else(|| format!("--{n} needs a whole number above 0, not {v:?}"))
+            })
+            .transpose()
+    };
+    let mut door = FrontDoor::new();
+    if let Some(n) = count("max-connections")? {
+        door = door.max_connections(n);
+    }
+    if let Some(n) = count("max-connections-per-ip")? {
+        door = door.max_connections_per_ip(n);
+    }
+    if let Some(v) = last("upgrades-per-ip-per-sec") {
+        let rate = v
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| format!("--upgrades-per-ip-per-sec needs a rate above 0, not {v:?}"))?;
+        door = door.upgrades_per_ip_per_second(rate);
+    }
+    let proxies = flags
+        .iter()
+        .filter(|(k, _)| *k == "trusted-proxy")
+        .map(|(_, v)| {
+            v.parse::<TrustedProxy>()
+                .map_err(|e| format!("--trusted-proxy: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    door = door.trusted_proxies(proxies);
+    if let Some(t) = seconds(flags, "header-timeout")? {
+        door = door.header_timeout(t);
+    }
+    if let Some(t) = seconds(flags, "handshake-timeout")? {
+        door = door.handshake_timeout(t);
+    }
+    if let Some(t) = seconds(flags, "idle-timeout")? {
+        door = door.idle_timeout(t);
+    }
+    if let Some(n) = count("max-header-bytes")? {
+        door = door.max_header_bytes(n);
+    }
+    if let Some(n) = count("max-body-bytes")? {
+        door = door.max_body_bytes(n);
+    }
+    Ok(door.grace(door_grace(flags)?))
+}
+
+/// `--grace`: how long a drain waits for calls in flight (default 10 s; 0: not at all).
+fn door_grace(flags: &[(&str, &str)]) -> Result<std::time::Duration, String> {
+    Ok(match seconds(flags, "grace")? {
+        Some(grace) => grace.unwrap_or_default(),
+        None => std::time::Duration::from_secs(10),
+    })
+}
+
+/// A flag in seconds: `Some(None)` for 0 (off), `None` when the flag is absent.
+fn seconds(
+    flags: &[(&str, &str)],
+    name: &str,
+) -> Result<Option<Option<std::time::Duration>>, String> {
+    let Some(v) = flags
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| *v)
+    else {
+        return Ok(None);
+    };
+    let secs = v
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("--{name} needs a number of seconds, not {v:?}"))?;
+    Ok(Some((!secs.is_zero()).then_some(secs)))
+}
+
+/// Raise this process's soft open-file limit toward its hard limit (at most 65,536), as Go
+/// programs do at start: the default connection cap is derived from it. Returns what to log.
+fn raise_open_file_limit() -> Option<String> {
+    #[cfg(unix)]
+    {
+        let (soft, hard) = rlimit::Resource::NOFILE.get().ok()?;
+        let want = hard.min(65_536).max(soft);
+        if want > soft && rlimit::Resource::NOFILE.set(want, hard).is_ok() {
+            Some(format!(
+                "open-file limit raised from {soft} to {want} (hard limit {hard})"
+            ))
+        } else {
+            Some(format!("open-file limit: {soft} (hard limit {hard})"))
+        }
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Ctrl-C, or SIGTERM (what service managers send).

@@ -10,17 +10,24 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use polycodec::rpc::{demo, Api, RpcServer};
+use polycodec::rpc::{demo, Api, FrontDoor, RpcServer};
+use std::future::Future;
 use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The packages the page may load from `node_modules`: superjson and its dependencies.
 const VENDORED: &[&str] = &["superjson", "copy-anything", "is-what"];
 
+/// What a drain does: refuse new upgrades and calls, answer the calls in flight within the
+/// grace period, then close every WebSocket with 1001.
+pub type Drain = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// The router and what graceful shutdown must do.
 pub struct App {
     pub router: Router,
-    pub shutdown: Arc<dyn Fn() + Send + Sync>,
+    pub drain: Drain,
 }
 
 #[derive(Clone)]
@@ -29,14 +36,24 @@ struct Files {
     node_modules: PathBuf,
 }
 
-/// Build the demo app.
-pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result<App, String> {
-    let rpc = rpc_server(token.clone())?;
-    let chat = demo::chat_server(token).map_err(|e| e.to_string())?;
+/// Build the demo app; both endpoints read `door` (their caps, per-client limits and
+/// handshake timeout).
+pub fn app(
+    web: PathBuf,
+    node_modules: PathBuf,
+    token: Option<String>,
+    door: FrontDoor,
+) -> Result<App, String> {
+    let rpc = rpc_server(token.clone(), door.clone())?;
+    let chat = demo::chat_server_builder(token)
+        .and_then(|b| b.front_door(door).build())
+        .map_err(|e| e.to_string())?;
     let (r, c) = (rpc.clone(), chat.clone());
-    let shutdown: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-        r.shutdown();
-        c.shutdown();
+    let drain: Drain = Arc::new(move |grace| {
+        let (r, c) = (r.clone(), c.clone());
+        Box::pin(async move {
+            tokio::join!(r.drain(grace), c.drain(grace));
+        })
     });
     let files = Files { web, node_modules };
     let hub = chat.hub().clone();
@@ -61,13 +78,13 @@ pub fn app(web: PathBuf, node_modules: PathBuf, token: Option<String>) -> Result
         .route("/chat/{room}", get(chat.handler()));
     Ok(App {
         router: http.merge(sockets),
-        shutdown,
+        drain,
     })
 }
 
-fn rpc_server(token: Option<String>) -> Result<RpcServer, String> {
+fn rpc_server(token: Option<String>, door: FrontDoor) -> Result<RpcServer, String> {
     let api: Api = demo::api();
-    let mut b = RpcServer::builder(api);
+    let mut b = RpcServer::builder(api).front_door(door);
     if let Some(secret) = token {
         b = b.authenticate(move |req| demo::check_token(req, &secret).map(|()| None));
     }

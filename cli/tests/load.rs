@@ -126,9 +126,16 @@ async fn server_memory_per_idle_connection_is_measured() {
     let _: f64 = warm.call("add", (1, 1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = rss_kib(pid);
-    let mut idle = Vec::with_capacity(n);
+    // Idle, but alive: each socket is read (as a listening peer's is), so it answers the
+    // server's pings (the handshake timeout pings a silent peer, and closes one that does
+    // not answer).
+    let mut idle = tokio::task::JoinSet::new();
     for _ in 0..n {
-        idle.push(tokio_tungstenite::connect_async(&url).await.unwrap().0);
+        let mut ws = tokio_tungstenite::connect_async(&url).await.unwrap().0;
+        idle.spawn(async move {
+            use futures_util::StreamExt;
+            while let Some(Ok(_)) = ws.next().await {}
+        });
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib(pid);

@@ -255,6 +255,7 @@ impl ClientBuilder {
             limits: self.limits,
             call_timeout: self.call_timeout,
             rate: None,
+            draining: None,
         };
         let info = ConnInfo {
             path: self.url.clone(),

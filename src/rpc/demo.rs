@@ -146,6 +146,11 @@ fn keep_room(
 /// With `token`, upgrades are checked by [`check_token`] (401 without it, 403 for a cookie
 /// sent from another origin).
 pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
+    chat_server_builder(token)?.build()
+}
+
+/// The builder of [`chat_server`], for options of one's own (its front door, say).
+pub fn chat_server_builder(token: Option<String>) -> crate::Result<super::RpcServerBuilder> {
     use super::{Hub, Identity, Peer};
     use crate::Object;
     use std::collections::{HashMap, VecDeque};
@@ -224,7 +229,7 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
         .describe("members", super::demo_types::chat_members())
         .build()?;
     let (hub_join, h_close, h_join) = (hub.clone(), h3, history.clone());
-    super::RpcServer::builder(api)
+    Ok(super::RpcServer::builder(api)
         .codecs(["superjson", "json", "msgpack"])
         .hub(hub)
         .authenticate(move |req| {
@@ -254,8 +259,7 @@ pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
             }
         })
         .heartbeat(Duration::from_secs(20), Duration::from_secs(60))
-        .rate_limit(50.0, 100, 20)
-        .build()
+        .rate_limit(50.0, 100, 20))
 }
 
 #[cfg(test)]

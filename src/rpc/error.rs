@@ -47,6 +47,9 @@ pub mod codes {
     pub const TOO_LARGE: &str = "MessageTooLargeError";
     /// The handler panicked (the connection stays open).
     pub const HANDLER_PANICKED: &str = "HandlerPanickedError";
+    /// A call that came while the server drains (it answers the calls it had, then closes
+    /// with 1001): make it again once reconnected.
+    pub const SHUTTING_DOWN: &str = "ServerShuttingDownError";
 }
 
 impl RpcError {

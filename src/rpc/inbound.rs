@@ -158,6 +158,12 @@ impl Session {
         value: Value,
         enc: Encoding,
     ) {
+        if self.conn.draining() {
+            let message = "the server is shutting down; call again once reconnected".to_owned();
+            return self
+                .reply_err(id, &enc, codes::SHUTTING_DOWN, message)
+                .await;
+        }
         match self.conn.take_token() {
             Verdict::Allowed => {}
             Verdict::Refused => {

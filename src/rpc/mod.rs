@@ -34,6 +34,8 @@ pub mod demo;
 #[cfg(feature = "server")]
 pub mod demo_types;
 mod error;
+#[cfg(feature = "server")]
+mod front_door;
 mod hub;
 mod inbound;
 mod legacy_framing;
@@ -51,6 +53,8 @@ pub use client::{Client, ClientBuilder};
 pub use conn::callbacks::{CallArg, LocalCallback};
 pub use conn::{ConnInfo, Identity};
 pub use error::{codes, CodecError, Error, Limit, RpcError};
+#[cfg(feature = "server")]
+pub use front_door::{serve, FrontDoor, ParseProxyError, Serve, TrustedProxy};
 pub use hub::{Delivery, Hub, HubBackend, LocalBackend, Member, Target};
 pub use inbound::OnMessage;
 pub use peer::{Callback, Peer};

@@ -10,6 +10,7 @@ mod serve;
 
 mod calls;
 mod faults;
+mod front_door;
 mod hostile;
 mod kkrpc_replay;
 mod realtime;

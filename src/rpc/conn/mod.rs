@@ -16,7 +16,7 @@ use super::protocol::{self, Encoding, Msg, WireProtocol};
 use super::rate_limit::{Bucket, RateLimit, Verdict};
 use super::transport::Frame;
 use crate::{Limits, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
@@ -48,6 +48,8 @@ pub(crate) struct ConnConfig {
     pub(crate) limits: Limits,
     pub(crate) call_timeout: Duration,
     pub(crate) rate: Option<RateLimit>,
+    /// Set when the server drains: requests are refused from then on (`None`: never).
+    pub(crate) draining: Option<Arc<AtomicBool>>,
 }
 
 /// One connection.
@@ -148,6 +150,25 @@ impl Connection {
             conn: Arc::downgrade(self),
             enc: enc.clone(),
         })
+    }
+
+    /// How many of the peer's calls are being answered (a server's drain waits for them).
+    #[cfg(feature = "server")]
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        let permits = self
+            .config
+            .limits
+            .pending_calls()
+            .clamp(1, Semaphore::MAX_PERMITS);
+        permits.saturating_sub(self.inflight.available_permits())
+    }
+
+    /// True once the server drains (requests are refused).
+    pub(crate) fn draining(&self) -> bool {
+        self.config
+            .draining
+            .as_ref()
+            .is_some_and(|d| d.load(Ordering::Acquire))
     }
 
     /// Mark closed and fail every pending call at once.

@@ -1,10 +1,11 @@
 //! [`RpcServerBuilder`]: an endpoint's codecs, limits, hooks and timeouts.
 
 use super::auth::{AuthError, AuthRequest, Authenticate};
-use super::{Heartbeat, Inner, RpcServer};
+use super::{Heartbeat, Inner, OnDrain, RpcServer};
 use crate::codec::{Codec, Registry};
 use crate::rpc::api::Api;
 use crate::rpc::conn::{ConnConfig, Identity};
+use crate::rpc::front_door::{FrontDoor, Gate};
 use crate::rpc::hub::Hub;
 use crate::rpc::inbound::OnMessage;
 use crate::rpc::protocol::kkrpc::{Detection, LegacyErrors};
@@ -33,6 +34,8 @@ pub struct RpcServerBuilder {
     rate: Option<RateLimit>,
     hub: Option<Hub>,
     buffers: (usize, usize),
+    front_door: FrontDoor,
+    on_drain: Option<OnDrain>,
 }
 
 impl RpcServer {
@@ -62,6 +65,8 @@ impl RpcServerBuilder {
             rate: None,
             hub: None,
             buffers: (8 * 1024, 8 * 1024),
+            front_door: FrontDoor::default(),
+            on_drain: None,
         }
     }
 
@@ -180,6 +185,28 @@ impl RpcServerBuilder {
         self
     }
 
+    /// The front door of this endpoint: what it reads of [`FrontDoor`] is the cap on its
+    /// WebSockets (503 with `Retry-After` before upgrading), the per-client caps (429; off by
+    /// default), the trusted proxies whose `X-Forwarded-For` names the client, the WebSocket
+    /// handshake timeout and the `Retry-After`; each setter of [`FrontDoor`] states its
+    /// default. Per-client limits need the peer's address: [`serve`](crate::rpc::serve)
+    /// gives it, as does axum's `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// Default: [`FrontDoor::default()`] (the cap derived from the open-file limit, a 10 s
+    /// handshake timeout, no per-client caps).
+    pub fn front_door(mut self, door: FrontDoor) -> Self {
+        self.front_door = door;
+        self
+    }
+
+    /// A hook called with each connection when a [drain](RpcServer::drain) begins, before
+    /// the calls in flight are waited for: where a protocol can ask its clients to reconnect
+    /// elsewhere (tRPC's `reconnect` notification, once tRPC is spoken here), or an
+    /// application can tell its users (a push). Default: none.
+    pub fn on_drain(mut self, f: impl Fn(Peer) + Send + Sync + 'static) -> Self {
+        self.on_drain = Some(Arc::new(f));
+        self
+    }
+
     /// The endpoint. Fails when a named codec is not registered.
     pub fn build(self) -> crate::Result<RpcServer> {
         if let Some(e) = self.register_error {
@@ -224,6 +251,7 @@ impl RpcServerBuilder {
                 limits: self.limits,
                 call_timeout: self.call_timeout,
                 rate: self.rate,
+                draining: Some(Arc::default()),
             },
             legacy_errors: self.legacy_errors,
             on_message: self.on_message,
@@ -233,6 +261,8 @@ impl RpcServerBuilder {
             heartbeat: self.heartbeat,
             hub: self.hub.unwrap_or_default(),
             buffers: self.buffers,
+            gate: Gate::new(self.front_door),
+            on_drain: self.on_drain,
         })))
     }
 }

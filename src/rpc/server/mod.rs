@@ -11,6 +11,7 @@ pub use builder::RpcServerBuilder;
 
 use super::api::Api;
 use super::conn::{heartbeat, ConnConfig, ConnInfo, Connection};
+use super::front_door::{handshake_watch, Admission, Gate};
 use super::hub::Hub;
 use super::inbound::{finish, OnMessage, Session};
 use super::peer::Peer;
@@ -18,12 +19,14 @@ use super::protocol::kkrpc::{Detection, Kkrpc, LegacyErrors, Protocol};
 use super::transport;
 use crate::codec::Codec;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Extension};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use futures_util::StreamExt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +37,9 @@ pub type OnConnect = Arc<dyn Fn(Peer) + Send + Sync>;
 
 /// A hook that sees each closed connection, before it leaves its rooms.
 pub type OnClose = Arc<dyn Fn(Peer, &Hub) + Send + Sync>;
+
+/// A hook that sees each connection when a drain begins.
+pub type OnDrain = Arc<dyn Fn(Peer) + Send + Sync>;
 
 /// Server pings: every `interval` a ping goes out; a peer that sends nothing (no pong, no
 /// message) for `timeout` after a ping is closed with 1001 (noticed at the next ping's
@@ -79,6 +85,9 @@ struct Inner {
     heartbeat: Option<Heartbeat>,
     hub: Hub,
     buffers: (usize, usize),
+    /// Which upgrades may happen (the front door's caps), and the handshake timeout.
+    gate: Gate,
+    on_drain: Option<OnDrain>,
 }
 
 impl RpcServer {
@@ -87,26 +96,76 @@ impl RpcServer {
         &self.0.hub
     }
 
-    /// Graceful shutdown: every connection is closed with 1001 ("going away"); calls the
+    /// Immediate shutdown: every connection is closed with 1001 ("going away"); calls the
     /// server made to clients fail at once with [`Error::Closed`](super::Error::Closed),
-    /// and clients see their pending calls fail the same way.
+    /// and clients see their pending calls fail the same way. New upgrades are still
+    /// taken; [`RpcServer::drain`] is the graceful way.
     pub fn shutdown(&self) {
         self.0.hub.close_all(1001, "server shutting down");
     }
 
-    /// An axum handler: `Router::new().route("/rpc", get(server.handler()))`.
+    /// Graceful shutdown: refuse new upgrades (503 with `Retry-After`) and new calls (a
+    /// `ServerShuttingDownError` reply, [`codes::SHUTTING_DOWN`](super::codes::SHUTTING_DOWN)),
+    /// call the [`on_drain`](RpcServerBuilder::on_drain) hook with each connection, wait
+    /// until the calls in flight are answered or `grace` has passed, then close every
+    /// connection with 1001 ("going away") after the replies already queued. What it waits
+    /// for and closes are the hub's connections (all the endpoints', when endpoints share a
+    /// hub, as [`RpcServer::shutdown`] does).
+    pub async fn drain(&self, grace: Duration) {
+        let inner = &self.0;
+        inner.gate.close();
+        if let Some(flag) = &inner.config.draining {
+            flag.store(true, Ordering::Release);
+        }
+        if let Some(hook) = &inner.on_drain {
+            for peer in inner.hub.peers() {
+                hook(peer);
+            }
+        }
+        let until = tokio::time::Instant::now() + grace;
+        loop {
+            let busy: usize = inner
+                .hub
+                .peers()
+                .iter()
+                .map(|p| p.0.calls_in_flight())
+                .sum();
+            if busy == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= until {
+                tracing::info!(
+                    calls = busy,
+                    "grace period over; closing with calls in flight"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        inner.hub.close_all(1001, "server shutting down");
+    }
+
+    /// An axum handler: `Router::new().route("/rpc", get(server.handler()))`. It reads the
+    /// peer's address from `ConnectInfo<SocketAddr>` when the app is served with one
+    /// ([`serve`](super::serve) always gives it) for the per-client limits.
     #[allow(clippy::type_complexity)]
     pub fn handler(
         &self,
-    ) -> impl Fn(WebSocketUpgrade, HeaderMap, Uri) -> Pin<Box<dyn Future<Output = Response> + Send>>
+    ) -> impl Fn(
+        WebSocketUpgrade,
+        HeaderMap,
+        Uri,
+        Option<Extension<ConnectInfo<SocketAddr>>>,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send>>
            + Clone
            + Send
            + Sync
            + 'static {
         let me = self.clone();
-        move |ws, headers, uri| {
+        move |ws, headers, uri, peer: Option<Extension<ConnectInfo<SocketAddr>>>| {
             let me = me.clone();
-            Box::pin(async move { me.upgrade(ws, &headers, &uri) })
+            let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+            Box::pin(async move { me.upgrade_from(peer, ws, &headers, &uri) })
         }
     }
 
@@ -120,7 +179,13 @@ impl RpcServer {
         &self.0.api
     }
 
-    async fn serve_socket(self, socket: WebSocket, codec: Option<Arc<dyn Codec>>, info: ConnInfo) {
+    async fn serve_socket(
+        self,
+        socket: WebSocket,
+        codec: Option<Arc<dyn Codec>>,
+        info: ConnInfo,
+        admission: Admission,
+    ) {
         let inner = &self.0;
         let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let generation = codec.as_ref().map(|_| Protocol::Compact);
@@ -142,8 +207,14 @@ impl RpcServer {
         let heartbeat = inner
             .heartbeat
             .map(|hb| heartbeat::spawn(conn.clone(), hb.interval, hb.timeout));
+        let heard = Arc::new(AtomicBool::new(false));
+        let handshake = inner
+            .gate
+            .handshake_timeout()
+            .map(|t| tokio::spawn(watch_handshake(conn.clone(), heard.clone(), t)));
         let killer = conn.clone();
         let inbound = stream.map(move |m| {
+            heard.store(true, Ordering::Relaxed);
             transport::axum::read(m).unwrap_or_else(|e| {
                 tracing::debug!(conn = id, error = %e.text, "socket error");
                 if e.too_big {
@@ -162,7 +233,36 @@ impl RpcServer {
         if let Some(hb) = heartbeat {
             hb.abort();
         }
+        if let Some(hs) = handshake {
+            hs.abort();
+        }
         finish(conn, writer, inbound).await;
+        drop(admission);
         tracing::debug!(conn = id, "disconnected");
     }
+}
+
+/// The WebSocket handshake timeout of `conn` (see [`FrontDoor::handshake_timeout`]): a ping
+/// at half time to a peer not `heard` from, and a close (1001) at `timeout` if it still
+/// said nothing.
+///
+/// [`FrontDoor::handshake_timeout`]: super::FrontDoor::handshake_timeout
+async fn watch_handshake(conn: Arc<Connection>, heard: Arc<AtomicBool>, timeout: Duration) {
+    let ping = conn.clone();
+    handshake_watch(
+        timeout,
+        || heard.load(Ordering::Relaxed),
+        move || {
+            let _ = ping.outbox.try_queue(transport::Frame::Ping(Vec::new()));
+        },
+        move || {
+            tracing::debug!(
+                conn = conn.id,
+                "closing: no frame within the handshake timeout"
+            );
+            conn.outbox.kill(1001, "handshake timeout");
+            conn.shutdown();
+        },
+    )
+    .await;
 }

@@ -9,6 +9,7 @@ use crate::rpc::negotiation::{codec_param, offered_tokens};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The codec chosen for a connection: `Ok(None)` detects it from what the peer sends;
@@ -23,9 +24,29 @@ impl RpcServer {
     /// (before upgrading) when the client offered subprotocols and none is an allowed
     /// codec's (the handshake's response must name one of them), when `?codec=` names one
     /// that is not allowed, or when it offered none and the route allows neither plain JSON
-    /// nor superjson (nor has a default codec).
+    /// nor superjson (nor has a default codec). The front door's caps apply first (see
+    /// [`RpcServer::upgrade_from`]; here the peer's address is unknown, so per-client limits
+    /// do not apply).
     pub fn upgrade(&self, ws: WebSocketUpgrade, headers: &HeaderMap, uri: &Uri) -> Response {
+        self.upgrade_from(None, ws, headers, uri)
+    }
+
+    /// [`RpcServer::upgrade`] for a request from `peer` (the socket's address): first the
+    /// front door (503 with `Retry-After` while draining or past the endpoint's cap, 429 past
+    /// a per-client limit, the client read from `X-Forwarded-For` behind a trusted proxy),
+    /// then auth, then negotiation.
+    pub fn upgrade_from(
+        &self,
+        peer: Option<SocketAddr>,
+        ws: WebSocketUpgrade,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Response {
         let inner = &self.0;
+        let admission = match inner.gate.admit(peer.map(|p| p.ip()), headers) {
+            Ok(a) => a,
+            Err(refused) => return refused.into_response(),
+        };
         let identity = match &inner.authenticate {
             Some(auth) => match auth(&AuthRequest { headers, uri }) {
                 Ok(id) => id,
@@ -65,8 +86,10 @@ impl RpcServer {
             }
         }
         let me = self.clone();
-        ws.on_upgrade(move |socket| async move { me.serve_socket(socket, chosen, info).await })
-            .into_response()
+        ws.on_upgrade(move |socket| async move {
+            me.serve_socket(socket, chosen, info, admission).await
+        })
+        .into_response()
     }
 
     /// The codec for the subprotocols `offered` and the `?codec=` `query` (see
