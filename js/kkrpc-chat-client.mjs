@@ -1,8 +1,9 @@
 // Chat conformance check for `polycodec serve` with the real kkrpc 0.2.2 client
 // (the LEGACY protocol: no WebSocket subprotocol, newline-framed superjson messages).
 //
-// Usage: node js/kkrpc-chat-client.mjs <ws-base-url> <room>
+// Usage: node js/kkrpc-chat-client.mjs <ws-base-url> <room> [<ws-base-url for k2>]
 //   e.g. node js/kkrpc-chat-client.mjs ws://127.0.0.1:9000 lobby
+//   (with a second URL, k2 connects to another node of the same cluster)
 //
 // Two clients, "k1" and "k2", connect to <ws-base-url>/chat/<room>?username=k1|k2
 // using kkrpc's WebSocketClientIO + RPCChannel with superjson serialization, and
@@ -29,12 +30,13 @@ console.log = (...args) => console.error(...args);
 const CHECK_TIMEOUT_MS = Number(process.env.KKRPC_CHECK_TIMEOUT_MS ?? 5000);
 const RUN_TIMEOUT_MS = 30_000;
 
-const [baseArg, room] = process.argv.slice(2);
+const [baseArg, room, base2Arg] = process.argv.slice(2);
 if (!baseArg || !room) {
   console.error("usage: node js/kkrpc-chat-client.mjs <ws-base-url e.g. ws://127.0.0.1:PORT> <room>");
   process.exit(2);
 }
 const base = baseArg.replace(/\/+$/, "");
+const base2 = (base2Arg ?? baseArg).replace(/\/+$/, "");
 const TEXT = "hi from kkrpc";
 
 const passed = [];
@@ -71,8 +73,8 @@ globalThis.WebSocket = class RecordingWebSocket extends WebSocket {
   }
 };
 
-function makeClient(username) {
-  const url = `${base}/chat/${encodeURIComponent(room)}?username=${encodeURIComponent(username)}`;
+function makeClient(username, at = base) {
+  const url = `${at}/chat/${encodeURIComponent(room)}?username=${encodeURIComponent(username)}`;
   const inbox = []; // every msg the server pushed through message()
   const waiters = new Set();
   const client = {
@@ -169,7 +171,7 @@ let k2 = null;
 await check("k1 connects", () => k1.opened, { essential: true });
 
 await check("k2 connects", async () => {
-  k2 = makeClient("k2");
+  k2 = makeClient("k2", base2);
   await k2.opened;
 }, { essential: true });
 

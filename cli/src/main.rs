@@ -2,6 +2,8 @@
 //! its TypeScript `types`.
 
 use polycodec::codec::Registry;
+use polycodec::rpc::cluster::{RedisBackend, RedisConfig};
+use polycodec::rpc::{demo, Hub, LocalBackend};
 use polycodec::{Limits, Value};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ mod web;
 const USAGE: &str = "\
 usage:
   polycodec serve [--addr 127.0.0.1:3000] [--token SECRET] [--web DIR] [front-door flags]
+                  [--redis redis://HOST:PORT [--node-id ID] [--down-after-ms 6000]]
       Serve the demo: the chat page on http://ADDR/, the demo RPC API on ws://ADDR/rpc
       (every codec; kkrpc peers detected) and chat rooms on ws://ADDR/chat/<room>.
       --token: upgrades need ?token=SECRET, `Authorization: Bearer SECRET`, or a
@@ -38,6 +41,11 @@ usage:
                                    in flight for up to this long, then close WebSockets
                                    with 1001 (default 10); a second signal exits at once
       A timeout of 0 turns it off. SECS may have a fraction (0.5).
+      --redis: chat rooms, members and history span every node on that Redis (also
+      unix:///path/redis.sock); rooms are recoverable (?since=EPOCH:OFFSET); GET /healthz
+      says ok or degraded. --node-id: this node's id (default random; a node restarted
+      with its id replaces its old members at once). --down-after-ms: a node silent that
+      long is dropped everywhere (heartbeat every quarter of it).
   polycodec transcode --from <codec> --to <codec> [--in FILE] [--out FILE] [--max-bytes N]
       Read one document (stdin or FILE), write it in another codec (stdout or FILE).
       Kinds the target cannot hold (a Date in plain JSON) are written in its documented
@@ -280,10 +288,18 @@ fn serve(args: &[String]) -> Result<(), String> {
                 .unwrap_or_else(|_| "polycodec=info".into()),
         )
         .init();
+    let cluster = match get("redis") {
+        Some(url) => Some(cluster_config(&url, get("node-id"), get("down-after-ms"))?),
+        None => None,
+    };
     let fd_note = raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let app = web::app(web, node_modules, token.clone(), door.clone())?;
+        let hub = match cluster {
+            Some(cfg) => cluster_hub(cfg).await?,
+            None => Hub::with_backend(LocalBackend::new(demo::MAX_ROOMS)),
+        };
+        let app = web::app(web, node_modules, token.clone(), door.clone(), hub.clone())?;
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -291,6 +307,9 @@ fn serve(args: &[String]) -> Result<(), String> {
         // A closed stdout must not take the server down: write, and ignore failures.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>");
+        if !hub.node().is_empty() {
+            let _ = writeln!(out, "cluster node {} on Redis", hub.node());
+        }
         if token.is_some() {
             let _ = writeln!(
                 out,
@@ -303,7 +322,7 @@ fn serve(args: &[String]) -> Result<(), String> {
             tracing::info!("{note}");
         }
         let drain = app.drain.clone();
-        polycodec::rpc::serve(listener, app.router, door)
+        let served = polycodec::rpc::serve(listener, app.router, door)
             .with_graceful_shutdown(async move {
                 stop_signal().await;
                 tracing::info!("stop signal: draining for up to {grace:?} (a second one exits now)");
@@ -317,15 +336,21 @@ fn serve(args: &[String]) -> Result<(), String> {
                 tokio::spawn(drain(grace));
             })
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        // Other nodes drop this one's members now rather than after its heartbeat stops.
+        hub.leave_cluster().await;
+        served
     })
 }
 
 /// The flags `serve` takes.
-const SERVE_FLAGS: [&str; 13] = [
+const SERVE_FLAGS: [&str; 16] = [
     "addr",
     "token",
     "web",
+    "redis",
+    "node-id",
+    "down-after-ms",
     "max-connections",
     "max-connections-per-ip",
     "upgrades-per-ip-per-sec",
@@ -440,6 +465,42 @@ fn raise_open_file_limit() -> Option<String> {
     }
     #[cfg(not(unix))]
     None
+}
+
+/// `--redis URL`, `--node-id`, `--down-after-ms`: the chat hub's cluster settings (every
+/// chat room recoverable).
+fn cluster_config(
+    url: &str,
+    node: Option<String>,
+    down_after: Option<String>,
+) -> Result<RedisConfig, String> {
+    let mut cfg = RedisConfig::new(url).recoverable("*");
+    if let Some(id) = node {
+        cfg = cfg.node_id(id);
+    }
+    if let Some(ms) = down_after {
+        let ms: u64 = ms.parse().ok().filter(|ms| *ms >= 40).ok_or_else(|| {
+            format!("--down-after-ms needs milliseconds (40 or more), not {ms:?}")
+        })?;
+        let down = std::time::Duration::from_millis(ms);
+        cfg = cfg.heartbeat(down / 4, down);
+    }
+    Ok(cfg)
+}
+
+/// A hub on Redis, once connected: a node that cannot reach Redis at start says so and
+/// stops, rather than serving alone without saying it.
+async fn cluster_hub(cfg: RedisConfig) -> Result<Hub, String> {
+    let hub = Hub::with_backend(RedisBackend::start(cfg).map_err(|e| e.to_string())?);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !hub.health().ok {
+        if tokio::time::Instant::now() >= deadline {
+            let why = hub.health().reason.unwrap_or_default();
+            return Err(format!("cannot reach Redis: {why}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(hub)
 }
 
 /// Ctrl-C, or SIGTERM (what service managers send).

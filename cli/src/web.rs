@@ -1,5 +1,6 @@
 //! The demo server's routes: the chat page and its scripts, superjson served from
-//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, and a CORS-enabled `/health`.
+//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, a CORS-enabled `/health`, and
+//! `/healthz` (200 `ok`, or 503 `degraded` with the reason, from the chat hub's backend).
 //!
 //! CORS headers are added to the plain HTTP routes only, never to the WebSocket upgrades
 //! (browsers do not send CORS preflights for WebSocket; a CORS layer in front of an upgrade
@@ -10,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use polycodec::rpc::{demo, Api, FrontDoor, RpcServer};
+use polycodec::rpc::{demo, Api, FrontDoor, Hub, RpcServer};
 use std::future::Future;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
@@ -37,15 +38,16 @@ struct Files {
 }
 
 /// Build the demo app; both endpoints read `door` (their caps, per-client limits and
-/// handshake timeout).
+/// handshake timeout); the chat rooms live on `chat_hub` (one node, or a cluster).
 pub fn app(
     web: PathBuf,
     node_modules: PathBuf,
     token: Option<String>,
     door: FrontDoor,
+    chat_hub: Hub,
 ) -> Result<App, String> {
     let rpc = rpc_server(token.clone(), door.clone())?;
-    let chat = demo::chat_server_builder(token)
+    let chat = demo::chat_server_builder(chat_hub, token)
         .and_then(|b| b.front_door(door).build())
         .map_err(|e| e.to_string())?;
     let (r, c) = (rpc.clone(), chat.clone());
@@ -57,6 +59,20 @@ pub fn app(
     });
     let files = Files { web, node_modules };
     let hub = chat.hub().clone();
+    let health_hub = hub.clone();
+    let healthz = move || {
+        let h = health_hub.health();
+        let status = if h.ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        std::future::ready((
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            h.to_json(),
+        ))
+    };
     let http = Router::new()
         .route("/", get(index))
         .route("/chat.mjs", get(chat_script))
@@ -71,6 +87,7 @@ pub fn app(
                 }
             }),
         )
+        .route("/healthz", get(healthz))
         .with_state(files)
         .layer(axum::middleware::map_response(cors));
     let sockets = Router::new()

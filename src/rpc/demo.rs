@@ -114,51 +114,39 @@ pub fn api() -> Api {
 /// How many messages each chat room keeps for `history()`.
 pub const HISTORY: usize = 50;
 
-/// How many rooms keep a history: past that, a new room's first message drops the history
-/// of the room whose last message is the oldest (every room name anyone opened was kept).
+/// How many rooms keep a history on one node: past that, a new room's first message drops
+/// the history of the room whose last message is the oldest (see [`LocalBackend`]).
+///
+/// [`LocalBackend`]: super::LocalBackend
 pub const MAX_ROOMS: usize = 1024;
-
-/// Make room for `room` in `histories` (rooms in the order of their last message, oldest
-/// first), keeping at most `max` rooms.
-fn keep_room(
-    histories: &mut std::collections::HashMap<String, std::collections::VecDeque<Value>>,
-    room: &str,
-    max: usize,
-) {
-    if histories.contains_key(room) || histories.len() < max {
-        return;
-    }
-    let last = |q: &std::collections::VecDeque<Value>| match q.back().and_then(|m| m.get("at")) {
-        Some(Value::Date(d)) => d.time_value(),
-        _ => f64::NEG_INFINITY,
-    };
-    let oldest = histories
-        .iter()
-        .min_by(|a, b| last(a.1).total_cmp(&last(b.1)))
-        .map(|(k, _)| k.clone());
-    if let Some(k) = oldest {
-        histories.remove(&k);
-    }
-}
 
 /// The chat demo behind `/chat/<room>?username=NAME`: `send(text)`, `history()`,
 /// `members()`; the server pushes `message(msg)` to the room, joins and leaves included.
 /// With `token`, upgrades are checked by [`check_token`] (401 without it, 403 for a cookie
-/// sent from another origin).
+/// sent from another origin). One node: history in process ([`chat_server_with`] takes a
+/// hub that spans nodes).
 pub fn chat_server(token: Option<String>) -> crate::Result<super::RpcServer> {
-    chat_server_builder(token)?.build()
+    chat_server_with(
+        super::Hub::with_backend(super::LocalBackend::new(MAX_ROOMS)),
+        token,
+    )
 }
 
-/// The builder of [`chat_server`], for options of one's own (its front door, say).
-pub fn chat_server_builder(token: Option<String>) -> crate::Result<super::RpcServerBuilder> {
-    use super::{Hub, Identity, Peer};
-    use crate::Object;
-    use std::collections::{HashMap, VecDeque};
-    use std::sync::{Arc, Mutex};
+/// [`chat_server`] on `hub`: with a cluster backend, rooms, `members()` and `history()`
+/// span every node. A client that passes `?since=EPOCH:OFFSET` (the position of the last
+/// push it got in a recoverable room: the trailing `{"__pc": …}` argument) gets what it
+/// missed first, then `recovery({recovered, replayed, reason?})`.
+pub fn chat_server_with(hub: super::Hub, token: Option<String>) -> crate::Result<super::RpcServer> {
+    chat_server_builder(hub, token)?.build()
+}
 
-    type Rooms = Arc<Mutex<HashMap<String, VecDeque<Value>>>>;
-    let hub = Hub::new();
-    let history: Rooms = Arc::default();
+/// The builder of [`chat_server_with`], for options of one's own (its front door, say).
+pub fn chat_server_builder(
+    hub: super::Hub,
+    token: Option<String>,
+) -> crate::Result<super::RpcServerBuilder> {
+    use super::{Call, Identity, Peer, Position};
+    use crate::Object;
 
     fn room_of(peer: &Peer) -> String {
         let raw = peer.info().path.rsplit('/').next().unwrap_or("lobby");
@@ -176,51 +164,44 @@ pub fn chat_server_builder(token: Option<String>) -> crate::Result<super::RpcSer
         m.insert("system", Value::Bool(system));
         Value::Object(m)
     }
-    fn record(history: &Rooms, room: &str, msg: &Value) {
-        let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
-        keep_room(&mut h, room, MAX_ROOMS);
-        let q = h.entry(room.to_owned()).or_default();
-        q.push_back(msg.clone());
-        while q.len() > HISTORY {
-            q.pop_front();
+    fn spawn(f: super::BoxFuture<()>) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(f);
         }
     }
 
-    let (h1, h2, h3) = (history.clone(), history.clone(), history.clone());
-    let (hub1, hub2) = (hub.clone(), hub.clone());
+    let (hub1, hub2, hub3) = (hub.clone(), hub.clone(), hub.clone());
     let api = Api::builder()
         .method("send", move |call: Call| {
-            let (history, hub) = (h1.clone(), hub1.clone());
+            let hub = hub1.clone();
             async move {
                 let text: String = call.arg(0)?;
                 let room = room_of(call.peer());
                 let user = call.peer().user().unwrap_or("anonymous").to_owned();
                 let msg = message(&room, &user, &text, false);
-                record(&history, &room, &msg);
+                // Queued before the broadcast; stored (on every node) when `send` returns.
+                let stored = hub.append_history(&room, msg.clone(), HISTORY);
                 hub.broadcast(&room, "message", vec![msg.clone()], None);
+                stored.await;
                 Ok(msg)
             }
         })
         .method("history", move |call: Call| {
-            let history = h2.clone();
-            async move {
-                let room = room_of(call.peer());
-                let h = history.lock().unwrap_or_else(|p| p.into_inner());
-                Ok(Value::Array(
-                    h.get(&room)
-                        .map(|q| q.iter().cloned().collect())
-                        .unwrap_or_default(),
-                ))
-            }
-        })
-        .method("members", move |call: Call| {
             let hub = hub2.clone();
             async move {
                 let room = room_of(call.peer());
+                Ok(Value::Array(hub.history(&room, HISTORY).await))
+            }
+        })
+        .method("members", move |call: Call| {
+            let hub = hub3.clone();
+            async move {
+                let room = room_of(call.peer());
                 Ok(hub
-                    .members(&room)
+                    .room_presence(&room)
+                    .await
                     .iter()
-                    .map(|p| Value::from(p.user().unwrap_or("anonymous")))
+                    .map(|m| Value::from(m.user.as_deref().unwrap_or("anonymous")))
                     .collect())
             }
         })
@@ -228,7 +209,7 @@ pub fn chat_server_builder(token: Option<String>) -> crate::Result<super::RpcSer
         .describe("history", super::demo_types::chat_history())
         .describe("members", super::demo_types::chat_members())
         .build()?;
-    let (hub_join, h_close, h_join) = (hub.clone(), h3, history.clone());
+    let hub_join = hub.clone();
     Ok(super::RpcServer::builder(api)
         .codecs(["superjson", "json", "msgpack"])
         .hub(hub)
@@ -244,46 +225,38 @@ pub fn chat_server_builder(token: Option<String>) -> crate::Result<super::RpcSer
         })
         .on_connect(move |peer| {
             let room = room_of(&peer);
-            hub_join.join(peer.id(), &room);
             let user = peer.user().unwrap_or("anonymous").to_owned();
             let msg = message(&room, &user, &format!("{user} joined"), true);
-            record(&h_join, &room, &msg);
-            hub_join.broadcast(&room, "message", vec![msg], None);
+            let since = peer.info().query.iter().find(|(k, _)| k == "since");
+            let since = since.and_then(|(_, v)| Position::parse(v));
+            let hub = hub_join.clone();
+            let Some(since) = since else {
+                hub.join(peer.id(), &room);
+                spawn(hub.append_history(&room, msg.clone(), HISTORY));
+                hub.broadcast(&room, "message", vec![msg], None);
+                return;
+            };
+            spawn(Box::pin(async move {
+                let r = hub.join_from(peer.id(), &room, since).await;
+                let mut o = Object::new();
+                o.insert("recovered", Value::Bool(r.recovered));
+                o.insert("replayed", Value::from(r.replayed));
+                if let Some(reason) = r.reason {
+                    o.insert("reason", Value::from(reason));
+                }
+                let _ = peer.push("recovery", vec![Value::Object(o)]);
+                hub.append_history(&room, msg.clone(), HISTORY).await;
+                hub.broadcast(&room, "message", vec![msg], None);
+            }));
         })
         .on_close(move |peer, hub| {
             let user = peer.user().unwrap_or("anonymous").to_owned();
             for room in hub.rooms_of(peer.id()) {
                 let msg = message(&room, &user, &format!("{user} left"), true);
-                record(&h_close, &room, &msg);
+                spawn(hub.append_history(&room, msg.clone(), HISTORY));
                 hub.broadcast(&room, "message", vec![msg], Some(peer.id()));
             }
         })
         .heartbeat(Duration::from_secs(20), Duration::from_secs(60))
         .rate_limit(50.0, 100, 20))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::{HashMap, VecDeque};
-
-    fn at(ms: f64) -> Value {
-        let mut m = crate::Object::new();
-        m.insert("at", Value::Date(Date::from_millis(ms)));
-        Value::Object(m)
-    }
-
-    #[test]
-    fn rooms_past_the_cap_drop_the_history_idle_the_longest() {
-        let mut h: HashMap<String, VecDeque<Value>> = HashMap::new();
-        for (room, ms) in [("a", 3.0), ("b", 1.0), ("c", 2.0)] {
-            h.insert(room.into(), VecDeque::from([at(ms)]));
-        }
-        keep_room(&mut h, "a", 3);
-        assert_eq!(h.len(), 3, "a known room takes no place");
-        keep_room(&mut h, "d", 3);
-        let mut left: Vec<_> = h.keys().cloned().collect();
-        left.sort();
-        assert_eq!(left, ["a", "c"], "b's last message was the oldest");
-    }
 }

@@ -55,7 +55,11 @@ pub use conn::{ConnInfo, Identity};
 pub use error::{codes, CodecError, Error, Limit, RpcError};
 #[cfg(feature = "server")]
 pub use front_door::{serve, FrontDoor, ParseProxyError, Serve, TrustedProxy};
-pub use hub::{Delivery, Hub, HubBackend, LocalBackend, Member, Target};
+#[cfg(feature = "redis")]
+pub use hub::cluster;
+pub use hub::{
+    Delivery, Health, Hub, HubBackend, LocalBackend, Member, Position, Recovery, Target, WeakHub,
+};
 pub use inbound::OnMessage;
 pub use peer::{Callback, Peer};
 pub use protocol::kkrpc::{classify, LegacyErrors, Protocol};

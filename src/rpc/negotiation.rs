@@ -29,6 +29,11 @@ mod tests {
     fn codec_param_and_tokens() {
         assert_eq!(codec_param("a=1&codec=msgpack"), Some("msgpack"));
         assert_eq!(codec_param("codec"), None);
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn offered_subprotocol_tokens() {
         let tokens = offered_tokens(["polycodec.msgpack, x", " "].into_iter());
         assert_eq!(tokens, ["polycodec.msgpack", "x"]);
     }

@@ -8,7 +8,13 @@ mod common;
 #[path = "../common/serve.rs"]
 mod serve;
 
+#[cfg(feature = "redis")]
+#[path = "../common/redis.rs"]
+mod redis;
+
 mod calls;
+#[cfg(feature = "redis")]
+mod cluster;
 mod faults;
 mod front_door;
 mod hostile;

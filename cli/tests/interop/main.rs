@@ -1,6 +1,7 @@
 //! The live interop suites: polycodec against the real JS libraries under node (superjson,
-//! `@msgpack/msgpack`, the kkrpc 0.2.2 client), the generated TypeScript types under the
-//! real `tsc`, and the demo page in Debian's Chromium.
+//! `@msgpack/msgpack`, the kkrpc 0.2.2 client, also over a cluster of `polycodec serve
+//! --redis` nodes), the generated TypeScript types under the real `tsc`, and the demo page
+//! in Debian's Chromium.
 //!
 //! They need `node`, the npm packages pinned in `package-lock.json` and Chromium, which
 //! `scripts/test` installs when they are missing. Without them this binary stops at once with
@@ -14,7 +15,14 @@ mod common;
 #[path = "../../../tests/common/serve.rs"]
 mod serve;
 
+#[path = "../../../tests/common/redis.rs"]
+mod redis;
+
+#[path = "../../../tests/common/fleet.rs"]
+mod fleet;
+
 mod browser;
+mod cluster;
 mod js_interop;
 mod kkrpc_interop;
 mod ts_types;
@@ -47,6 +55,9 @@ fn missing() -> Vec<String> {
         {
             missing.push(format!("the npm package {package} (node_modules/)"));
         }
+    }
+    if let Err(e) = redis::binary() {
+        missing.push(e);
     }
     let chromium = std::env::var_os("CHROMIUM_PATH").unwrap_or_else(|| "/usr/bin/chromium".into());
     if !std::path::Path::new(&chromium).exists() {
@@ -149,14 +160,18 @@ fn main() -> ExitCode {
             "browser::cors_headers_are_on_http_routes_and_never_on_the_upgrade",
             browser::cors_headers_are_on_http_routes_and_never_on_the_upgrade,
         ),
+        sync(
+            "cluster::kkrpc_0_2_2_clients_on_two_nodes_chat_as_on_one",
+            cluster::kkrpc_0_2_2_clients_on_two_nodes_chat_as_on_one,
+        ),
     ];
     if !args.list {
         let missing = missing();
         if !missing.is_empty() {
             eprintln!(
                 "\nThe interop tests need what is not here: {}.\n\
-                 Run `scripts/test`: it installs the pinned npm packages (`npm ci`) and Debian's \
-                 Chromium, then runs every test.\n",
+                 Run `scripts/test`: it installs the pinned npm packages (`npm ci`), Debian's \
+                 Chromium and redis-server, then runs every test.\n",
                 missing.join(", ")
             );
             return ExitCode::FAILURE;

@@ -1,14 +1,14 @@
 //! The hub's own, in-process part: this node's connections and rooms and the fan-out to
 //! them; and [`LocalBackend`], the single-node backend.
 
-use super::backend::{Delivery, HubBackend, Member, Target};
+use super::backend::{Delivery, Health, HubBackend, Member, Position, Recovery, Target};
 use crate::rpc::error::Error;
 use crate::rpc::peer::Peer;
 use crate::rpc::transport::Frame;
 use crate::rpc::BoxFuture;
 use crate::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// The registry of live connections and rooms. Cheap to clone; every clone is the same hub.
 ///
@@ -24,6 +24,23 @@ pub struct Hub {
 impl Default for Hub {
     fn default() -> Hub {
         Hub::with_backend(LocalBackend::default())
+    }
+}
+
+/// A [`Hub`] that does not keep it alive (what a backend holds, see [`HubBackend::attach`]).
+#[derive(Clone)]
+pub struct WeakHub {
+    state: Weak<RwLock<State>>,
+    backend: Weak<dyn HubBackend>,
+}
+
+impl WeakHub {
+    /// The hub, while any clone of it lives.
+    pub fn upgrade(&self) -> Option<Hub> {
+        Some(Hub {
+            state: self.state.upgrade()?,
+            backend: self.backend.upgrade()?,
+        })
     }
 }
 
@@ -43,10 +60,35 @@ impl Hub {
     /// An empty hub over `backend` (a cluster backend makes rooms, users and presence
     /// span nodes).
     pub fn with_backend(backend: impl HubBackend) -> Hub {
-        Hub {
+        let hub = Hub {
             state: Arc::default(),
             backend: Arc::new(backend),
+        };
+        hub.backend.attach(hub.downgrade());
+        hub
+    }
+
+    /// A handle that does not keep the hub alive.
+    pub fn downgrade(&self) -> WeakHub {
+        WeakHub {
+            state: Arc::downgrade(&self.state),
+            backend: Arc::downgrade(&self.backend),
         }
+    }
+
+    /// This node's id in [`Member::node`] (`""` on one node).
+    pub fn node(&self) -> &str {
+        self.backend.node()
+    }
+
+    /// How what spans nodes is doing ([`HubBackend::health`]): always ok on one node.
+    pub fn health(&self) -> Health {
+        self.backend.health()
+    }
+
+    /// Leave the cluster (graceful shutdown; see [`HubBackend::shutdown`]).
+    pub fn leave_cluster(&self) -> BoxFuture<()> {
+        self.backend.shutdown()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -214,14 +256,26 @@ impl Hub {
         self.send(Target::All, method, args)
     }
 
-    /// Deliver here, then publish once.
+    /// Deliver here, then publish once; or, for a sequenced room (see
+    /// [`HubBackend::sequenced`]), hand it to the backend whole. Returns how many
+    /// connections of this node it is for.
     fn send(&self, target: Target<'_>, method: &str, args: Vec<Value>) -> usize {
-        let sent = self.deliver_local(target, method, &args);
         let delivery = Delivery {
             target,
             method,
             args: &args,
         };
+        if self.backend.sequenced(&delivery) {
+            return match target {
+                Target::Room { room, except } => self
+                    .read()
+                    .rooms
+                    .get(room)
+                    .map_or(0, |m| m.iter().filter(|i| Some(**i) != except).count()),
+                _ => 0,
+            };
+        }
+        let sent = self.deliver_local(target, method, &args);
         self.backend.publish(&delivery);
         sent
     }
@@ -229,7 +283,18 @@ impl Hub {
     /// Deliver a push to this node's recipients only: what a cluster backend calls with
     /// what another node published. Returns how many it was queued for.
     pub fn deliver_local(&self, target: Target<'_>, method: &str, args: &[Value]) -> usize {
-        let peers: Vec<Peer> = match target {
+        self.deliver_where(target, method, args, &|_| true)
+    }
+
+    /// [`Hub::deliver_local`] to the recipients that `keep` accepts.
+    pub(crate) fn deliver_where(
+        &self,
+        target: Target<'_>,
+        method: &str,
+        args: &[Value],
+        keep: &dyn Fn(&Peer) -> bool,
+    ) -> usize {
+        let mut peers: Vec<Peer> = match target {
             Target::Room { room, except } => self
                 .members(room)
                 .into_iter()
@@ -244,7 +309,28 @@ impl Hub {
                 .collect(),
             Target::All => self.peers(),
         };
+        peers.retain(|p| keep(p));
         fanout(&peers, method, args)
+    }
+
+    /// Put connection `id` in `room` after replaying to it what the room's recoverable
+    /// history holds after `since` (its last position, from a trailing `{"__pc": …}`
+    /// argument of the pushes it got), on whichever node it had it from. Nothing is lost or
+    /// repeated between the replay and the live pushes; when that cannot be promised (the
+    /// gap is older than the history kept, the epoch changed, the room is not recoverable,
+    /// the backend is unreachable) it joins all the same and [`Recovery::recovered`] is
+    /// false, with the reason.
+    pub fn join_from(&self, id: u64, room: &str, since: Position) -> BoxFuture<Recovery> {
+        let Some(peer) = self.get(id) else {
+            return Box::pin(std::future::ready(Recovery::failed("not connected")));
+        };
+        if !self.backend.recoverable(room) {
+            self.join(id, room);
+            return Box::pin(std::future::ready(Recovery::failed(
+                "the room keeps no recoverable history",
+            )));
+        }
+        self.backend.resume(&self.member(&peer), room, since)
     }
 
     /// The members of `room` on every node, as identities.

@@ -3,7 +3,9 @@
 //! message is encoded once per codec in use on a node, not once per recipient.
 
 mod backend;
+#[cfg(feature = "redis")]
+pub mod cluster;
 mod local;
 
-pub use backend::{Delivery, HubBackend, Member, Target};
-pub use local::{Hub, LocalBackend};
+pub use backend::{Delivery, Health, HubBackend, Member, Position, Recovery, Target};
+pub use local::{Hub, LocalBackend, WeakHub};

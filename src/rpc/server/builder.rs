@@ -33,6 +33,8 @@ pub struct RpcServerBuilder {
     heartbeat: Option<Heartbeat>,
     rate: Option<RateLimit>,
     hub: Option<Hub>,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::rpc::cluster::RedisConfig>,
     buffers: (usize, usize),
     front_door: FrontDoor,
     on_drain: Option<OnDrain>,
@@ -64,6 +66,8 @@ impl RpcServerBuilder {
             heartbeat: None,
             rate: None,
             hub: None,
+            #[cfg(feature = "redis")]
+            redis: None,
             buffers: (8 * 1024, 8 * 1024),
             front_door: FrontDoor::default(),
             on_drain: None,
@@ -207,11 +211,45 @@ impl RpcServerBuilder {
         self
     }
 
-    /// The endpoint. Fails when a named codec is not registered.
+    /// Span nodes: this endpoint's hub goes through the Redis at `url` (feature `redis`;
+    /// see [`RedisBackend`](crate::rpc::cluster::RedisBackend)), so rooms, per-user sends,
+    /// presence and history are the same on every node that names it. `build` must then
+    /// run within a tokio runtime. Default: one node.
+    #[cfg(feature = "redis")]
+    pub fn redis(self, url: impl Into<String>) -> Self {
+        self.redis_config(crate::rpc::cluster::RedisConfig::new(url))
+    }
+
+    /// [`RpcServerBuilder::redis`] with every setting of
+    /// [`RedisConfig`](crate::rpc::cluster::RedisConfig).
+    #[cfg(feature = "redis")]
+    pub fn redis_config(mut self, config: crate::rpc::cluster::RedisConfig) -> Self {
+        self.redis = Some(config);
+        self
+    }
+
+    /// The endpoint. Fails when a named codec is not registered, or (feature `redis`) when
+    /// both a hub and a Redis URL are given, the URL does not read, or no tokio runtime
+    /// runs.
     pub fn build(self) -> crate::Result<RpcServer> {
         if let Some(e) = self.register_error {
             return Err(e);
         }
+        #[cfg(feature = "redis")]
+        let hub = match (self.redis, self.hub) {
+            (Some(_), Some(_)) => {
+                return Err(crate::Error::data(
+                    "give either a hub or a Redis URL: a shared hub brings its own backend",
+                ))
+            }
+            (Some(cfg), None) => Some(Hub::with_backend(
+                crate::rpc::cluster::RedisBackend::start(cfg)
+                    .map_err(|e| crate::Error::data(e.to_string()))?,
+            )),
+            (None, hub) => hub,
+        };
+        #[cfg(not(feature = "redis"))]
+        let hub = self.hub;
         let lookup = |name: &str| {
             self.registry
                 .get(name)
@@ -259,7 +297,7 @@ impl RpcServerBuilder {
             on_close: self.on_close,
             authenticate: self.authenticate,
             heartbeat: self.heartbeat,
-            hub: self.hub.unwrap_or_default(),
+            hub: hub.unwrap_or_default(),
             buffers: self.buffers,
             gate: Gate::new(self.front_door),
             on_drain: self.on_drain,

@@ -1,0 +1,215 @@
+//! Three hubs in this process on one real `redis-server` (its own temporary unix socket):
+//! the fast path (rooms that are not recoverable) for room broadcasts with an excluded
+//! peer, sends to a user and to all, each exactly once and in each sender's order; presence
+//! everywhere; a recoverable room whose gap is older than its stream says so.
+
+use polycodec::rpc::cluster::{RedisBackend, RedisConfig};
+use polycodec::rpc::{Api, Call, Client, Hub, Identity, Position, RpcServer};
+use polycodec::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::redis::RedisServer;
+
+type Log = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn node(
+    redis: &RedisServer,
+    id: &str,
+    cfg: impl Fn(RedisConfig) -> RedisConfig,
+) -> (Hub, String) {
+    let base = RedisConfig::new(redis.url())
+        .node_id(id)
+        .heartbeat(Duration::from_millis(250), Duration::from_secs(1));
+    let hub = Hub::with_backend(RedisBackend::start(cfg(base)).unwrap());
+    for _ in 0..250 {
+        if hub.health().ok {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(hub.health().ok, "{:?}", hub.health());
+    let server = RpcServer::builder(Api::builder().build().unwrap())
+        .hub(hub.clone())
+        .authenticate(|req| {
+            Ok(req.query("user").map(|user| Identity {
+                user,
+                data: Value::Null,
+            }))
+        })
+        .build()
+        .unwrap();
+    let addr = crate::serve::serve_at("/ws", server).await;
+    (hub, format!("ws://{addr}/ws"))
+}
+
+/// A client of `user` that logs `(method, first argument)` of every push.
+async fn client(url: &str, user: &str, codec: &str) -> (Client, Log) {
+    let log: Log = Arc::default();
+    let mut api = Api::builder();
+    for m in ["m", "u", "a"] {
+        let log = log.clone();
+        api = api.method(m, move |call: Call| {
+            log.lock()
+                .unwrap()
+                .push((m.to_owned(), call.value(0).clone()));
+            async { Ok(Value::Undefined) }
+        });
+    }
+    let c = Client::builder(format!("{url}?user={user}"))
+        .codecs([codec])
+        .expose(api.build().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    (c, log)
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn count(log: &Log, method: &str) -> usize {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _)| m == method)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_room_user_and_all_sends_reach_every_node_once_in_order() {
+    let redis = RedisServer::start();
+    let mut hubs = Vec::new();
+    for i in 1..=3 {
+        hubs.push(node(&redis, &format!("n{i}"), |c| c).await);
+    }
+    let codecs = ["msgpack", "json", "superjson"];
+    let mut clients = Vec::new();
+    for (i, (hub, url)) in hubs.iter().enumerate() {
+        for user in ["ann", ["bob", "cy", "dee"][i]] {
+            let (c, log) = client(url, user, codecs[clients.len() % 3]).await;
+            let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+            assert!(hub.join(id, "fast"));
+            clients.push((c, log, i, user, id));
+        }
+    }
+    for (hub, _) in &hubs {
+        for _ in 0..250 {
+            if hub.room_presence("fast").await.len() == 6 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            hub.room_presence("fast").await.len(),
+            6,
+            "presence everywhere"
+        );
+        let users = hub.users_everywhere().await;
+        let want: BTreeMap<String, usize> = [("ann", 3), ("bob", 1), ("cy", 1), ("dee", 1)]
+            .map(|(u, n)| (u.to_owned(), n))
+            .into();
+        assert_eq!(users, want);
+        assert_eq!(hub.users().len(), 2, "users() is this node's");
+    }
+    // A room broadcast from n1 without ann's connection there; 200 in a row, in order.
+    let ann1 = clients[0].4;
+    for n in 0..200 {
+        hubs[0]
+            .0
+            .broadcast("fast", "m", vec![Value::from(n)], Some(ann1));
+    }
+    hubs[1]
+        .0
+        .send_to_user("ann", "u", vec![Value::from("to ann")]);
+    hubs[2].0.send_all("a", vec![Value::from("to all")]);
+    eventually("every push arrived", || {
+        clients.iter().enumerate().all(|(i, (_, log, ..))| {
+            count(log, "m") == if i == 0 { 0 } else { 200 } && count(log, "a") == 1
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, (_, log, node, user, _)) in clients.iter().enumerate() {
+        let got: Vec<f64> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| m == "m")
+            .filter_map(|(_, v)| v.as_f64())
+            .collect();
+        let want: Vec<f64> = if i == 0 {
+            vec![]
+        } else {
+            (0..200).map(f64::from).collect()
+        };
+        assert_eq!(
+            got,
+            want,
+            "client {i} on n{}: once each, in order",
+            node + 1
+        );
+        assert_eq!(count(log, "u"), usize::from(*user == "ann"), "client {i}");
+        assert_eq!(count(log, "a"), 1, "client {i}");
+    }
+    for (hub, _) in &hubs {
+        let h = hub.health();
+        assert!(h.ok, "{h:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_older_than_the_stream_is_told_plainly() {
+    let redis = RedisServer::start();
+    let small = |c: RedisConfig| c.recoverable("old:*").stream(5, Duration::from_secs(60));
+    let (hub, url) = node(&redis, "n1", small).await;
+    let (_c, log) = client(&url, "ann", "json").await;
+    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    hub.join(id, "old:room");
+    for n in 0..3 {
+        hub.broadcast("old:room", "m", vec![Value::from(n)], None);
+    }
+    eventually("three", || count(&log, "m") == 3).await;
+    assert_eq!(hub.room_presence("old:room").await.len(), 1);
+    drop(_c);
+    let epoch = epoch_of(&redis);
+    for n in 3..20 {
+        hub.broadcast("old:room", "m", vec![Value::from(n)], None);
+    }
+    let (_d, _) = client(&url, "bob", "json").await;
+    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let r = hub
+        .join_from(
+            id,
+            "old:room",
+            Position {
+                epoch: epoch.clone(),
+                offset: 3,
+            },
+        )
+        .await;
+    assert!(!r.recovered, "{r:?}");
+    assert!(r.reason.as_deref().unwrap_or("").contains("older"), "{r:?}");
+    assert_eq!(hub.rooms_of(id), ["old:room"], "it joined all the same");
+    let (_e, log) = client(&url, "cy", "json").await;
+    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let r = hub
+        .join_from(id, "old:room", Position { epoch, offset: 17 })
+        .await;
+    assert!(r.recovered && r.replayed == 3, "{r:?}");
+    eventually("the last three replayed", || count(&log, "m") == 3).await;
+}
+
+/// The epoch of `old:room`, read from Redis.
+fn epoch_of(redis: &RedisServer) -> String {
+    let reply = redis.text(&["HGET", "polycodec:m:{old:room}", "e"]);
+    reply.lines().nth(1).unwrap_or("").to_owned()
+}
