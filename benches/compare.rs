@@ -599,6 +599,10 @@ fn main() {
     }
     let _ = writeln!(md, "\nMessagePack against raw rmp-serde and every codec's encoded sizes come from `cargo bench --bench codecs`.");
     let _ = writeln!(md, "{}", include_str!("compare/limits.md"));
+    // The fan-out section comes from its own bench (it needs a redis-server), kept as written.
+    if let Ok(fanout) = std::fs::read_to_string(root.join("docs/benchmarks-fanout.md")) {
+        let _ = writeln!(md, "\n{fanout}");
+    }
 
     std::fs::create_dir_all(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/benchmarks.md"), &md).unwrap();

@@ -1,4 +1,5 @@
-//! The `polycodec` command: `transcode` between codecs, and `serve` the demo server.
+//! The `polycodec` command: `transcode` between codecs, `serve` the demo server, and write
+//! its TypeScript `types`.
 
 use polycodec::codec::Registry;
 use polycodec::rpc::cluster::{RedisBackend, RedisConfig};
@@ -49,6 +50,10 @@ usage:
       Read one document (stdin or FILE), write it in another codec (stdout or FILE).
       Kinds the target cannot hold (a Date in plain JSON) are written in its documented
       form, with a warning on stderr. --max-bytes: the largest input (default 16 MiB).
+  polycodec types [--out FILE]
+      Write the demo server's TypeScript types (stdout or FILE): RpcApi (the /rpc API
+      through superjson; RpcApiJson, RpcApiMsgpack), ChatApi, ChatClientApi, AppRouter
+      (/trpc), as each codec delivers them. web/api.ts is this file, committed.
   polycodec codecs
       List the codecs.
   polycodec help, polycodec <command> --help
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("transcode") => transcode(&args[1..]),
         Some("serve") => serve(&args[1..]),
+        Some("types") => types(&args[1..]),
         Some("codecs") => {
             for c in Registry::with_builtins().iter() {
                 println!("{}\t{}\t{:?}", c.name(), c.subprotocol(), c.frame_kind());
@@ -225,6 +231,19 @@ fn changed_kinds(v: &Value, to: &str) -> Vec<&'static str> {
         walk(v, to == "json", &mut out);
     }
     out
+}
+
+fn types(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["out"])?;
+    let text = polycodec::rpc::demo_types::typescript().map_err(|e| e.to_string())?;
+    match flags.iter().rev().find(|(k, _)| *k == "out") {
+        Some((_, path)) => {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
+        }
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write stdout: {e}")),
+    }
 }
 
 fn serve(args: &[String]) -> Result<(), String> {

@@ -3,6 +3,7 @@
 use super::api::{Api, Call};
 use super::error::RpcError;
 use super::{AuthError, AuthRequest};
+use crate::types::{MethodSig, Ty};
 use crate::{Date, Value};
 use std::time::Duration;
 
@@ -50,18 +51,28 @@ pub fn api() -> Api {
             "echo",
             |mut call: Call| async move { Ok(call.take_value(0)) },
         )
+        .describe(
+            "echo",
+            MethodSig::new()
+                .param("value", Ty::Unknown)
+                .returns(Ty::Unknown),
+        )
         .typed("greet", |(name,): (String,)| async move {
             Ok::<_, RpcError>(format!("Hello, {name}!"))
         })
+        .param_names("greet", &["name"])
         .typed("add", |(a, b): (f64, f64)| async move {
             Ok::<_, RpcError>(a + b)
         })
+        .param_names("add", &["a", "b"])
         .typed("math.multiply", |(a, b): (f64, f64)| async move {
             Ok::<_, RpcError>(a * b)
         })
+        .param_names("math.multiply", &["a", "b"])
         .typed("fail", |(message,): (String,)| async move {
             Err::<(), _>(RpcError::new("DemoError", message))
         })
+        .param_names("fail", &["message"])
         .method("withCallback", |call: Call| async move {
             let n: u32 = call.arg(0)?;
             let cb = call.callback(1)?;
@@ -70,6 +81,13 @@ pub fn api() -> Api {
             }
             Ok(Value::from("done"))
         })
+        .describe(
+            "withCallback",
+            MethodSig::new()
+                .param("n", Ty::of::<u32>())
+                .param("cb", Ty::callback([Ty::of::<u32>()]))
+                .returns(Ty::of::<String>()),
+        )
         .typed(
             "now",
             |(): ()| async move { Ok::<_, RpcError>(Date::now()) },
@@ -82,6 +100,13 @@ pub fn api() -> Api {
             let reply = peer.call_args(&method, vec![arg.into()], Duration::from_secs(10));
             Ok(reply.await?)
         })
+        .describe(
+            "callClient",
+            MethodSig::new()
+                .param("method", Ty::of::<String>())
+                .param("arg", Ty::Unknown)
+                .returns(Ty::Unknown),
+        )
         .build()
         .expect("the demo API registers each path once")
 }
@@ -182,6 +207,9 @@ pub fn chat_server_builder(
                     .collect())
             }
         })
+        .describe("send", super::demo_types::chat_send())
+        .describe("history", super::demo_types::chat_history())
+        .describe("members", super::demo_types::chat_members())
         .build()?;
     let trpc = {
         use super::trpc::{Context, Router};

@@ -208,6 +208,11 @@ impl RpcServer {
         self.0.allowed.iter().map(|c| c.name().to_owned()).collect()
     }
 
+    /// The API this endpoint serves (its TypeScript types: [`Api::types`]).
+    pub fn api(&self) -> &Api {
+        &self.0.api
+    }
+
     async fn serve_socket(
         self,
         socket: WebSocket,
