@@ -1,7 +1,7 @@
 //! `httpSubscriptionLink`'s server-sent events: `connected`, one `data:` event per value
 //! (with an `id:` line for a tracked one), and `return` at the end, or `serialized-error`.
 //! Every stream ends with one of those two: one that just ended would make `EventSource`
-//! reconnect and run the subscription again.
+//! reconnect and run the subscription again. A quiet stream gets a `ping` event every 15 s.
 
 use super::errors::shape;
 use super::router::{Event, EventStream};
@@ -96,8 +96,16 @@ pub(crate) fn body(
     })
 }
 
+/// A `ping` event after this long without one: the client ignores it, and a client that
+/// went away is noticed at the write (rather than at a value that may never come).
+const PING_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+const PING: &str = "event: ping\ndata: \n\n\n";
+
 async fn next(mut events: EventStream, mut w: Writer) -> Option<(Bytes, (State, Writer))> {
-    match events.next().await {
+    let Ok(next) = tokio::time::timeout(PING_AFTER, events.next()).await else {
+        return Some((Bytes::from(PING), (State::Run(events), w)));
+    };
+    match next {
         Some(Ok(ev)) => Some((w.data(ev), (State::Run(events), w))),
         Some(Err(e)) => Some((w.error(&e), (State::Done, w))),
         None => Some((Bytes::from(RETURN), (State::Done, w))),
