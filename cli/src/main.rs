@@ -15,7 +15,8 @@ usage:
   polycodec serve [--addr 127.0.0.1:3000] [--token SECRET] [--web DIR] [front-door flags]
                   [--redis redis://HOST:PORT [--node-id ID] [--down-after-ms 6000]]
       Serve the demo: the chat page on http://ADDR/, the demo RPC API on ws://ADDR/rpc
-      (every codec; kkrpc peers detected) and chat rooms on ws://ADDR/chat/<room>.
+      (every codec; kkrpc peers detected), chat rooms on ws://ADDR/chat/<room>, and the
+      tRPC contract router on http://ADDR/trpc and ws://ADDR/trpc (transformer superjson).
       --token: upgrades need ?token=SECRET, `Authorization: Bearer SECRET`, or a
       same-origin `token` cookie. --web: the page's directory (default ./web); its
       scripts come from the node_modules directory next to it (`npm ci` makes it).
@@ -306,7 +307,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         // A closed stdout must not take the server down: write, and ignore failures.
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>");
+        let _ = writeln!(out, "polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>, http://{local}/trpc and ws://{local}/trpc (tRPC)");
         if !hub.node().is_empty() {
             let _ = writeln!(out, "cluster node {} on Redis", hub.node());
         }
