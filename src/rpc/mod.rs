@@ -33,6 +33,7 @@ mod conn;
 pub mod demo;
 #[cfg(feature = "server")]
 pub mod demo_trpc;
+#[cfg(feature = "server")]
 pub mod demo_types;
 mod error;
 #[cfg(feature = "server")]

@@ -66,6 +66,20 @@ async fn client(url: &str, user: &str, codec: &str) -> (Client, Log) {
     (c, log)
 }
 
+/// The id of `user`'s newest connection on `hub`, once the server has registered it (a
+/// client's `connect` returns when the handshake is done, a moment before that).
+async fn peer_of(hub: &Hub, user: &str) -> u64 {
+    let newest = || {
+        hub.peers()
+            .iter()
+            .filter(|p| p.user() == Some(user))
+            .map(|p| p.id())
+            .max()
+    };
+    eventually(&format!("{user} registered"), || newest().is_some()).await;
+    newest().unwrap()
+}
+
 async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..250 {
         if f() {
@@ -96,7 +110,7 @@ async fn fast_room_user_and_all_sends_reach_every_node_once_in_order() {
     for (i, (hub, url)) in hubs.iter().enumerate() {
         for user in ["ann", ["bob", "cy", "dee"][i]] {
             let (c, log) = client(url, user, codecs[clients.len() % 3]).await;
-            let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+            let id = peer_of(hub, user).await;
             assert!(hub.join(id, "fast"));
             clients.push((c, log, i, user, id));
         }
@@ -172,7 +186,7 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
     let small = |c: RedisConfig| c.recoverable("old:*").stream(5, Duration::from_secs(60));
     let (hub, url) = node(&redis, "n1", small).await;
     let (_c, log) = client(&url, "ann", "json").await;
-    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let id = peer_of(&hub, "ann").await;
     hub.join(id, "old:room");
     for n in 0..3 {
         hub.broadcast("old:room", "m", vec![Value::from(n)], None);
@@ -185,7 +199,7 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
         hub.broadcast("old:room", "m", vec![Value::from(n)], None);
     }
     let (_d, _) = client(&url, "bob", "json").await;
-    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let id = peer_of(&hub, "bob").await;
     let r = hub
         .join_from(
             id,
@@ -200,7 +214,7 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
     assert!(r.reason.as_deref().unwrap_or("").contains("older"), "{r:?}");
     assert_eq!(hub.rooms_of(id), ["old:room"], "it joined all the same");
     let (_e, log) = client(&url, "cy", "json").await;
-    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let id = peer_of(&hub, "cy").await;
     let r = hub
         .join_from(id, "old:room", Position { epoch, offset: 17 })
         .await;
