@@ -284,6 +284,8 @@ fn serve(args: &[String]) -> Result<(), String> {
         );
     }
     tracing_subscriber::fmt()
+        // Logs on stderr: stdout carries the address line that scripts read.
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "polycodec=info".into()),
