@@ -138,7 +138,7 @@ export interface ChatClientApiMsgpack {
  */
 export type AppRouter = TrpcRouter<true, {
   counter: {
-    inc: TrpcProcedure<"mutation", { by?: number } | null | undefined, number>;
+    inc: TrpcProcedure<"mutation", { by?: number | null } | null | undefined, number>;
   };
   crash: TrpcProcedure<"query", undefined, never>;
   echo: TrpcProcedure<"query", unknown, unknown>;
@@ -149,8 +149,8 @@ export type AppRouter = TrpcRouter<true, {
     add: TrpcProcedure<"query", { a: number; b: number }, number>;
   };
   sample: TrpcProcedure<"query", undefined, { date: Date; big: bigint; map: Map<string, number | Set<bigint>>; set: Set<string | Date>; undef: undefined; nested: { list: Array<Date | number | undefined>; re: RegExp } }>;
-  ticks: TrpcProcedure<"subscription", { n: number; delayMs?: number }, AsyncIterable<number>>;
-  tracked: TrpcProcedure<"subscription", { n: number; delayMs?: number; lastEventId?: string }, AsyncIterable<{ id: string; data: { i: number; at: Date; big: bigint } }>>;
+  ticks: TrpcProcedure<"subscription", { n: number; delayMs?: number | null }, AsyncIterable<number>>;
+  tracked: TrpcProcedure<"subscription", { n: number; delayMs?: number | null; lastEventId?: string | null }, AsyncIterable<{ id: string; data: { i: number; at: Date; big: bigint } }>>;
   typeOf: TrpcProcedure<"query", unknown, "undefined" | "null" | "boolean" | "number" | "string" | "bigint" | "array" | "Date" | "Map" | "Set" | "RegExp" | "URL" | "Error" | "object">;
   whoami: TrpcProcedure<"query", undefined, Record<string, string> | null>;
 }>;

@@ -18,31 +18,67 @@
 
 use super::error::RpcError;
 use super::trpc::{tracked, Code, Router};
+use crate::types::{Field, JsType, Ty};
 use crate::value::BigInt;
 use crate::{Date, Object, RegExp, Value};
 use futures_util::stream::{self, Stream, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Deserialize)]
+/// `math.add`'s input.
+#[derive(Deserialize, JsType)]
 struct Add {
     a: f64,
     b: f64,
 }
 
-#[derive(Deserialize)]
+/// `counter.inc`'s input (the whole input may be left out too).
+#[derive(Deserialize, JsType)]
 struct Inc {
     by: Option<f64>,
 }
 
-#[derive(Deserialize)]
+/// `ticks`' input.
+#[derive(Deserialize, JsType)]
 #[serde(rename_all = "camelCase")]
 struct Ticks {
     n: f64,
     delay_ms: Option<f64>,
+}
+
+/// `tracked`'s input: `ticks`' and the id to resume after.
+#[derive(Deserialize, JsType)]
+#[serde(rename_all = "camelCase")]
+struct TrackedTicks {
+    n: f64,
+    delay_ms: Option<f64>,
     last_event_id: Option<String>,
+}
+
+/// What `tracked` yields (tracked under `String(i)`).
+#[derive(Serialize, JsType)]
+struct Tick {
+    i: f64,
+    at: Date,
+    #[serde(with = "crate::js::bigint")]
+    big: BigInt,
+}
+
+/// `whoami`'s output: the connection params as an object of strings, in the order sent.
+struct Params(Vec<(String, String)>);
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl JsType for Params {
+    fn js_type() -> Ty {
+        Ty::of::<std::collections::BTreeMap<String, String>>()
+    }
 }
 
 fn bad(message: &str) -> RpcError {
@@ -102,6 +138,64 @@ pub fn type_of(v: &Value) -> &'static str {
         },
         _ => "object",
     }
+}
+
+/// The kinds `typeOf` may report.
+const KINDS: [&str; 14] = [
+    "undefined",
+    "null",
+    "boolean",
+    "number",
+    "string",
+    "bigint",
+    "array",
+    "Date",
+    "Map",
+    "Set",
+    "RegExp",
+    "URL",
+    "Error",
+    "object",
+];
+
+/// `typeOf`'s output: one of [`KINDS`].
+fn kind_type() -> Ty {
+    Ty::Union(KINDS.iter().map(|k| Ty::Literal((*k).into())).collect())
+}
+
+/// The type of [`sample`]'s value.
+fn sample_type() -> Ty {
+    let obj = Ty::Object;
+    obj(vec![
+        Field::new("date", Ty::Date),
+        Field::new("big", Ty::BigInt),
+        Field::new(
+            "map",
+            Ty::Map(
+                Box::new(Ty::String),
+                Box::new(Ty::Union(vec![Ty::Number, Ty::Set(Box::new(Ty::BigInt))])),
+            ),
+        ),
+        Field::new(
+            "set",
+            Ty::Set(Box::new(Ty::Union(vec![Ty::String, Ty::Date]))),
+        ),
+        Field::new("undef", Ty::Undefined),
+        Field::new(
+            "nested",
+            obj(vec![
+                Field::new(
+                    "list",
+                    Ty::Array(Box::new(Ty::Union(vec![
+                        Ty::Date,
+                        Ty::Number,
+                        Ty::Undefined,
+                    ]))),
+                ),
+                Field::new("re", Ty::RegExp),
+            ]),
+        ),
+    ])
 }
 
 /// The value `sample` returns.
@@ -185,20 +279,18 @@ pub fn contract_router() -> Router {
             Err::<(), _>(RpcError::msg("boom"))
         })
         .query("whoami", |(): (), ctx| async move {
-            Ok(ctx.connection_params().map(|params| {
-                let mut o = Object::with_capacity(params.len());
-                for (k, v) in params {
-                    o.insert(k.clone(), Value::from(v.as_str()));
-                }
-                Value::Object(o)
-            }))
+            Ok(ctx.connection_params().map(|p| Params(p.to_vec())))
         })
         .subscription("ticks", |t: Ticks, _| async move {
             let (n, delay) = ticks_input(&t)?;
-            Ok(counting(0, n, delay).map(Ok::<_, RpcError>))
+            Ok(counting(0, n, delay).map(|i| Ok::<_, RpcError>(i as f64)))
         })
-        .subscription("tracked", |t: Ticks, _| async move {
-            let (n, delay) = ticks_input(&t)?;
+        .subscription("tracked", |t: TrackedTicks, _| async move {
+            let ticks = Ticks {
+                n: t.n,
+                delay_ms: t.delay_ms,
+            };
+            let (n, delay) = ticks_input(&ticks)?;
             let from = match &t.last_event_id {
                 None => 0,
                 Some(id) => match id.parse::<u64>() {
@@ -207,14 +299,21 @@ pub fn contract_router() -> Router {
                 },
             };
             Ok(counting(from, n, delay).map(|i| {
-                let mut data = Object::with_capacity(3);
-                data.insert("i", Value::from(i as f64));
-                data.insert("at", Value::Date(Date::from_millis(i as f64 * 1000.0)));
-                let big = BigInt::from(i) * BigInt::from(10u8).pow(20);
-                data.insert("big", Value::BigInt(big));
-                Ok::<_, RpcError>(tracked(i.to_string(), Value::Object(data)))
+                let tick = Tick {
+                    i: i as f64,
+                    at: Date::from_millis(i as f64 * 1000.0),
+                    big: BigInt::from(i) * BigInt::from(10u8).pow(20),
+                };
+                Ok::<_, RpcError>(tracked(i.to_string(), tick))
             }))
         })
+        // What the Rust types do not say: any value in and out (`echo` and `echoMutation`
+        // are `unknown` as they are), the kinds `typeOf` reports, the shape of `sample`, and
+        // the queries that only fail.
+        .describe("typeOf", Ty::Unknown, kind_type())
+        .describe("sample", Ty::Null, sample_type())
+        .describe("fail", Ty::Null, Ty::Raw("never".into()))
+        .describe("crash", Ty::Null, Ty::Raw("never".into()))
         .build()
         .expect("the contract router registers each path once")
 }

@@ -2,10 +2,7 @@
 //! the chat room API and the tRPC contract router on `/trpc`.
 
 use super::{demo, RpcServer};
-use crate::types::{
-    ApiTypes, Field, JsType, MethodSig, ProcedureKind, ProcedureTypes, RouterTypes, Side,
-    Transformer, TsModule, Ty, Wire,
-};
+use crate::types::{ApiTypes, JsType, MethodSig, Side, TsModule, Ty, Wire};
 use crate::Date;
 
 /// A chat message, as the chat server sends it (`send`'s result, `history()`, the
@@ -53,120 +50,6 @@ pub fn chat_client_types() -> ApiTypes {
     )
 }
 
-/// The tRPC contract router on `/trpc` (transformer superjson), as the tRPC issue's table
-/// describes it.
-pub fn contract_router_types() -> RouterTypes {
-    let obj = |fields: Vec<Field>| Ty::Object(fields);
-    let opt = |name: &str, ty: Ty| Field {
-        absent_in: true,
-        ..Field::new(name, ty)
-    };
-    let kinds = [
-        "undefined",
-        "null",
-        "boolean",
-        "number",
-        "string",
-        "bigint",
-        "array",
-        "Date",
-        "Map",
-        "Set",
-        "RegExp",
-        "URL",
-        "Error",
-        "object",
-    ];
-    let sample = obj(vec![
-        Field::new("date", Ty::Date),
-        Field::new("big", Ty::BigInt),
-        Field::new(
-            "map",
-            Ty::Map(
-                Box::new(Ty::String),
-                Box::new(Ty::Union(vec![Ty::Number, Ty::Set(Box::new(Ty::BigInt))])),
-            ),
-        ),
-        Field::new(
-            "set",
-            Ty::Set(Box::new(Ty::Union(vec![Ty::String, Ty::Date]))),
-        ),
-        Field::new("undef", Ty::Undefined),
-        Field::new(
-            "nested",
-            obj(vec![
-                Field::new(
-                    "list",
-                    Ty::Array(Box::new(Ty::Union(vec![
-                        Ty::Date,
-                        Ty::Number,
-                        Ty::Undefined,
-                    ]))),
-                ),
-                Field::new("re", Ty::RegExp),
-            ]),
-        ),
-    ]);
-    let ticks = vec![Field::new("n", Ty::Number), opt("delayMs", Ty::Number)];
-    let mut tracked = ticks.clone();
-    tracked.push(opt("lastEventId", Ty::String));
-    let tracked_item = obj(vec![
-        Field::new("id", Ty::String),
-        Field::new(
-            "data",
-            obj(vec![
-                Field::new("i", Ty::Number),
-                Field::new("at", Ty::Date),
-                Field::new("big", Ty::BigInt),
-            ]),
-        ),
-    ]);
-    let never = || Ty::Raw("never".into());
-    let p = |path: &str, kind, input, output| ProcedureTypes {
-        path: path.to_owned(),
-        kind,
-        input,
-        output,
-    };
-    use ProcedureKind::{Mutation, Query, Subscription};
-    RouterTypes::new(Transformer::SuperJson)
-        .procedure(p("greet", Query, Ty::String, Ty::String))
-        .procedure(p(
-            "math.add",
-            Query,
-            obj(vec![
-                Field::new("a", Ty::Number),
-                Field::new("b", Ty::Number),
-            ]),
-            Ty::Number,
-        ))
-        .procedure(p("echo", Query, Ty::Unknown, Ty::Unknown))
-        .procedure(p("echoMutation", Mutation, Ty::Unknown, Ty::Unknown))
-        .procedure(p(
-            "typeOf",
-            Query,
-            Ty::Unknown,
-            Ty::Union(kinds.iter().map(|k| Ty::Literal((*k).into())).collect()),
-        ))
-        .procedure(p("sample", Query, Ty::Null, sample))
-        .procedure(p(
-            "counter.inc",
-            Mutation,
-            Ty::Nullable(Box::new(obj(vec![opt("by", Ty::Number)]))),
-            Ty::Number,
-        ))
-        .procedure(p("fail", Query, Ty::Null, never()))
-        .procedure(p("crash", Query, Ty::Null, never()))
-        .procedure(p(
-            "whoami",
-            Query,
-            Ty::Null,
-            Ty::of::<Option<std::collections::BTreeMap<String, String>>>(),
-        ))
-        .procedure(p("ticks", Subscription, obj(ticks), Ty::Number))
-        .procedure(p("tracked", Subscription, obj(tracked), tracked_item))
-}
-
 /// The demo server's TypeScript module: `RpcApi` (the `/rpc` API through superjson, and
 /// `RpcApiJson`, `RpcApiMsgpack`), `ChatApi` (and its variants), `ChatClientApi` (the
 /// `message(msg)` a chat client exposes) and `AppRouter` (`/trpc`).
@@ -185,7 +68,7 @@ pub fn module() -> crate::Result<TsModule> {
         .doc("What a chat client exposes: the server calls `message(msg)` for every message\nof the room, joins and leaves included.")
         .api("ChatClientApi", &chat_client_types(), Side::Local, &chat_wires)
         .doc("The tRPC contract router on `http://HOST/trpc` and `ws://HOST/trpc` (transformer\nsuperjson): `createTRPCClient<AppRouter>({ links: [httpBatchLink({ url, transformer: superjson })] })`.")
-        .router("AppRouter", &contract_router_types()))
+        .router("AppRouter", &super::demo_trpc::contract_router().types()))
 }
 
 /// The demo server's TypeScript module as text (what `polycodec types` writes).

@@ -9,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use polycodec::codec::{Codec, Json};
 use polycodec::rpc::trpc::{tracked, Code, Router, RouterBuilder};
 use polycodec::rpc::{Api, RpcError, RpcServer};
+use polycodec::types::JsType;
 use polycodec::{Date, Object, Value};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -26,20 +27,20 @@ fn date(ms: f64) -> Value {
     Value::Date(Date::from_millis(ms))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsType)]
 struct Name {
     name: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsType)]
 struct Title {
     title: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsType)]
 struct Add {
     a: f64,
     b: f64,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsType)]
 #[serde(rename_all = "camelCase")]
 struct N {
     n: u32,

@@ -8,6 +8,7 @@ use crate::rpc::api::{output, typed_handler, BoxFuture, Handler};
 use crate::rpc::conn::Identity;
 use crate::rpc::error::RpcError;
 use crate::rpc::peer::Peer;
+use crate::types::{self, JsType, ProcedureKind, ProcedureTypes, RouterTypes, Ty};
 use crate::{from_value, to_value, Limits, Object, Value};
 use axum::http::HeaderMap;
 use futures_util::{Stream, StreamExt};
@@ -80,20 +81,38 @@ pub fn tracked<T>(id: impl Into<String>, data: T) -> Tracked<T> {
     }
 }
 
+/// A tracked value reaches the client as `{ id, data }` (`onData` over
+/// `httpSubscriptionLink` and `wsLink` alike, as tRPC's `inferTrackedOutput`).
+impl<T: JsType> JsType for Tracked<T> {
+    fn js_type() -> Ty {
+        Ty::Object(vec![
+            types::Field::new("id", Ty::String),
+            types::Field::new("data", T::js_type()),
+        ])
+    }
+}
+
+/// An [`Event`] may be tracked or not and carries any value: `unknown`.
+impl JsType for Event {
+    fn js_type() -> Ty {
+        Ty::Unknown
+    }
+}
+
 /// What a subscription's stream may yield: any `T: Serialize` (an untracked value), a
-/// [`Tracked`] value, or an [`Event`].
-pub trait Yield: Send + 'static {
+/// [`Tracked`] value, or an [`Event`]. Its [`JsType`] is what the client's `onData` gets.
+pub trait Yield: JsType + Send + 'static {
     /// The event it is.
     fn into_event(self) -> Result<Event, RpcError>;
 }
 
-impl<T: Serialize + Send + 'static> Yield for T {
+impl<T: Serialize + JsType + Send + 'static> Yield for T {
     fn into_event(self) -> Result<Event, RpcError> {
         Ok(Event::new(to_value(&self)?))
     }
 }
 
-impl<T: Serialize + Send + 'static> Yield for Tracked<T> {
+impl<T: Serialize + JsType + Send + 'static> Yield for Tracked<T> {
     fn into_event(self) -> Result<Event, RpcError> {
         Ok(Event::tracked(self.id, to_value(&self.data)?))
     }
@@ -180,6 +199,24 @@ enum Procedure {
     Subscription(Sub),
 }
 
+/// A registered procedure and its TypeScript input and output types.
+#[derive(Clone)]
+struct Entry {
+    proc: Procedure,
+    input: Ty,
+    output: Ty,
+}
+
+impl Procedure {
+    fn kind(&self) -> Kind {
+        match self {
+            Procedure::Query(_) => Kind::Query,
+            Procedure::Mutation(_) => Kind::Mutation,
+            Procedure::Subscription(_) => Kind::Subscription,
+        }
+    }
+}
+
 /// Limits of a tRPC route's HTTP side (see [`RouterBuilder`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HttpLimits {
@@ -204,7 +241,7 @@ pub(crate) struct HttpLimits {
 pub struct Router(Arc<Inner>);
 
 struct Inner {
-    procs: HashMap<String, Procedure>,
+    procs: HashMap<String, Entry>,
     transformer: Transformer,
     dev: bool,
     http: HttpLimits,
@@ -214,7 +251,8 @@ struct Inner {
 /// Builds a [`Router`]; errors (a path registered twice) are reported by
 /// [`RouterBuilder::build`].
 pub struct RouterBuilder {
-    procs: HashMap<String, Procedure>,
+    procs: HashMap<String, Entry>,
+    described: HashMap<String, (Ty, Ty)>,
     transformer: Transformer,
     dev: bool,
     http: HttpLimits,
@@ -226,6 +264,7 @@ impl Default for RouterBuilder {
     fn default() -> Self {
         RouterBuilder {
             procs: HashMap::new(),
+            described: HashMap::new(),
             transformer: Transformer::SuperJson,
             dev: false,
             http: HttpLimits {
@@ -258,6 +297,15 @@ fn read_input<I: DeserializeOwned + 'static>(
     }
 }
 
+/// A procedure with the types of its input and output.
+fn entry<I: JsType, O: JsType>(proc: Procedure) -> Entry {
+    Entry {
+        proc,
+        input: I::js_type(),
+        output: O::js_type(),
+    }
+}
+
 fn into_events<S, Y>(s: S) -> Result<EventStream, RpcError>
 where
     S: Stream<Item = Result<Y, RpcError>> + Send + 'static,
@@ -267,7 +315,7 @@ where
 }
 
 impl RouterBuilder {
-    fn insert(mut self, path: &str, p: Procedure) -> Self {
+    fn insert(mut self, path: &str, p: Entry) -> Self {
         if path.is_empty() || path.split('.').any(str::is_empty) {
             let e = crate::Error::data(format!("invalid procedure path {path:?}"));
             self.error.get_or_insert(e);
@@ -280,47 +328,49 @@ impl RouterBuilder {
 
     /// A query at `path`: `f(input, context)`, its input read with serde from what the
     /// client sent (undefined when it sent none: take `()` or an `Option`), its output
-    /// written with serde.
+    /// written with serde. Both types go to TypeScript ([`Router::types`]; see
+    /// [`RouterBuilder::describe`] for a [`Value`] one).
     pub fn query<I, R, F, Fut>(self, path: &str, f: F) -> Self
     where
-        I: DeserializeOwned + 'static,
-        R: Serialize + 'static,
+        I: DeserializeOwned + JsType + 'static,
+        R: Serialize + JsType + 'static,
         F: Fn(I, Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, RpcError>> + Send + 'static,
     {
         let h = typed_handler(read_input::<I>, move |(i, c)| f(i, c), output::<R>);
-        self.insert(path, Procedure::Query(h))
+        self.insert(path, entry::<I, R>(Procedure::Query(h)))
     }
 
     /// A mutation at `path` (as [`RouterBuilder::query`]).
     pub fn mutation<I, R, F, Fut>(self, path: &str, f: F) -> Self
     where
-        I: DeserializeOwned + 'static,
-        R: Serialize + 'static,
+        I: DeserializeOwned + JsType + 'static,
+        R: Serialize + JsType + 'static,
         F: Fn(I, Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, RpcError>> + Send + 'static,
     {
         let h = typed_handler(read_input::<I>, move |(i, c)| f(i, c), output::<R>);
-        self.insert(path, Procedure::Mutation(h))
+        self.insert(path, entry::<I, R>(Procedure::Mutation(h)))
     }
 
     /// A subscription at `path`: `f(input, context)` checks the input and returns a
     /// [`Stream`] of values ([`Yield`]: any serializable value, or [`tracked`] ones); an
     /// `Err` before the stream is the call's error (nothing started), an `Err` item ends the
     /// subscription with that error. The stream is dropped when the client stops it or goes
-    /// away. A resumed subscription finds the last event id in
+    /// away. Its TypeScript output is the item's type (a [`Tracked<T>`]: `{ id: string;
+    /// data: T }`). A resumed subscription finds the last event id in
     /// [`Context::last_event_id`], and merged into an object input as `lastEventId` (as
     /// tRPC does).
     pub fn subscription<I, Y, S, F, Fut>(self, path: &str, f: F) -> Self
     where
-        I: DeserializeOwned + 'static,
+        I: DeserializeOwned + JsType + 'static,
         Y: Yield,
         S: Stream<Item = Result<Y, RpcError>> + Send + 'static,
         F: Fn(I, Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, RpcError>> + Send + 'static,
     {
         let h = typed_handler(read_input::<I>, move |(i, c)| f(i, c), into_events::<S, Y>);
-        self.insert(path, Procedure::Subscription(h))
+        self.insert(path, entry::<I, Y>(Procedure::Subscription(h)))
     }
 
     /// Every procedure of `other` under `prefix` (`nest("math", ...)` makes `add` into
@@ -332,6 +382,20 @@ impl RouterBuilder {
         for (path, p) in other.procs {
             self = self.insert(&format!("{prefix}.{path}"), p);
         }
+        for (path, types) in other.described {
+            self.described.insert(format!("{prefix}.{path}"), types);
+        }
+        self
+    }
+
+    /// The TypeScript input and output types of the procedure at `path` (registered before
+    /// or after, here or in a router [`nest`](RouterBuilder::nest)ed with its path), in
+    /// place of those of its Rust types: for a procedure that takes or returns a [`Value`]
+    /// (`unknown`) but means something more precise. A subscription's output is the type of
+    /// each value it yields. A path no procedure has is an error at
+    /// [`build`](RouterBuilder::build).
+    pub fn describe(mut self, path: &str, input: Ty, output: Ty) -> Self {
+        self.described.insert(path.to_owned(), (input, output));
         self
     }
 
@@ -380,8 +444,18 @@ impl RouterBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
+        let mut procs = self.procs;
+        for (path, (input, output)) in self.described {
+            let Some(entry) = procs.get_mut(&path) else {
+                return Err(crate::Error::data(format!(
+                    "describe: no procedure at {path:?}"
+                )));
+            };
+            entry.input = input;
+            entry.output = output;
+        }
         Ok(Router(Arc::new(Inner {
-            procs: self.procs,
+            procs,
             transformer: self.transformer,
             dev: self.dev,
             http: self.http,
@@ -407,11 +481,33 @@ impl Router {
 
     /// The kind of the procedure at `path`, if there is one.
     pub fn kind(&self, path: &str) -> Option<Kind> {
-        self.0.procs.get(path).map(|p| match p {
-            Procedure::Query(_) => Kind::Query,
-            Procedure::Mutation(_) => Kind::Mutation,
-            Procedure::Subscription(_) => Kind::Subscription,
-        })
+        self.0.procs.get(path).map(|e| e.proc.kind())
+    }
+
+    /// The router's TypeScript types ([`crate::types`]): each procedure with its kind, input
+    /// and output (from its Rust types, or [`RouterBuilder::describe`]), by path, and the
+    /// transformer. [`RouterTypes::render`] writes it as an `AppRouter`.
+    pub fn types(&self) -> RouterTypes {
+        let transformer = match self.0.transformer {
+            Transformer::SuperJson => types::Transformer::SuperJson,
+            Transformer::None => types::Transformer::None,
+        };
+        let mut paths: Vec<_> = self.0.procs.iter().collect();
+        paths.sort_by(|a, b| a.0.cmp(b.0));
+        paths
+            .into_iter()
+            .fold(RouterTypes::new(transformer), |t, (path, e)| {
+                t.procedure(ProcedureTypes {
+                    path: path.clone(),
+                    kind: match e.proc.kind() {
+                        Kind::Query => ProcedureKind::Query,
+                        Kind::Mutation => ProcedureKind::Mutation,
+                        Kind::Subscription => ProcedureKind::Subscription,
+                    },
+                    input: e.input.clone(),
+                    output: e.output.clone(),
+                })
+            })
     }
 
     /// The transformer of this route.
@@ -439,7 +535,7 @@ impl Router {
         input: Value,
         ctx: Context,
     ) -> BoxFuture<Result<Value, RpcError>> {
-        match (kind, self.0.procs.get(path)) {
+        match (kind, self.0.procs.get(path).map(|e| &e.proc)) {
             (Kind::Query, Some(Procedure::Query(h)))
             | (Kind::Mutation, Some(Procedure::Mutation(h))) => h((input, ctx)),
             _ => Box::pin(std::future::ready(Err(no_procedure(kind, path)))),
@@ -454,7 +550,7 @@ impl Router {
         input: Value,
         ctx: Context,
     ) -> BoxFuture<Result<EventStream, RpcError>> {
-        match self.0.procs.get(path) {
+        match self.0.procs.get(path).map(|e| &e.proc) {
             Some(Procedure::Subscription(h)) => {
                 let input = merge_last_event_id(input, ctx.last_event_id.as_deref());
                 h((input, ctx))
@@ -484,5 +580,48 @@ pub(crate) fn merge_last_event_id(input: Value, id: Option<&str>) -> Value {
             Value::Object(o)
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Wire;
+
+    #[test]
+    fn types_carry_through_nest_and_describe() {
+        let inner = Router::builder()
+            .query("add", |(a, b): (f64, f64), _| async move { Ok(a + b) })
+            .mutation("any", |v: Value, _| async move { Ok(v) })
+            .describe("any", Ty::String, Ty::Number);
+        let router = Router::builder()
+            .subscription("ticks", |(): (), _| async move {
+                Ok(futures_util::stream::iter([Ok(tracked("0", 1u8))]))
+            })
+            .nest("math", inner)
+            .build()
+            .unwrap();
+        let t = router.types();
+        let paths: Vec<_> = t.procedures.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["math.add", "math.any", "ticks"]);
+        assert_eq!(
+            t.procedures[0].input,
+            Ty::Tuple(vec![Ty::Number, Ty::Number])
+        );
+        assert_eq!(t.procedures[1].kind, ProcedureKind::Mutation);
+        assert_eq!(t.procedures[1].input, Ty::String);
+        assert_eq!(
+            t.procedures[2]
+                .output
+                .render(Wire::SUPERJSON, crate::types::Dir::Out),
+            "{ id: string; data: number }"
+        );
+        let ts = t.render("R");
+        assert!(ts.contains(r#"ticks: TrpcProcedure<"subscription", undefined, AsyncIterable<"#));
+        let typo = Router::builder()
+            .query("a", |(): (), _| async move { Ok(()) })
+            .describe("b", Ty::Null, Ty::Null)
+            .build();
+        assert!(typo.is_err());
     }
 }
