@@ -222,6 +222,73 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
     eventually("the last three replayed", || count(&log, "m") == 3).await;
 }
 
+/// Redis hung (SIGSTOP, not dead): a recoverable room's push reaches the sender's own
+/// node within the command timeout, in order with later ones; after SIGCONT the retry of
+/// what hung Redis had taken gets no second offset, delivery or history entry.
+#[tokio::test]
+async fn a_hung_redis_delays_no_local_delivery_and_duplicates_nothing() {
+    let redis = RedisServer::start();
+    let cfg = |c: RedisConfig| {
+        c.recoverable("r:*")
+            .timeout(Duration::from_millis(300))
+            .backoff(Duration::from_millis(50), Duration::from_millis(200))
+    };
+    let (h1, url1) = node(&redis, "n1", cfg).await;
+    let (h2, url2) = node(&redis, "n2", cfg).await;
+    let mut logs = Vec::new();
+    let mut keep = Vec::new();
+    for (hub, url, user) in [(&h1, &url1, "ann"), (&h1, &url1, "bob"), (&h2, &url2, "cy")] {
+        let (c, log) = client(url, user, "json").await;
+        let id = peer_of(hub, user).await;
+        hub.join(id, "r:room");
+        keep.push(c);
+        logs.push(log);
+    }
+    // Each node told the other (a node subscribes to a room before it says it is in it).
+    for hub in [&h1, &h2] {
+        eventually("presence", || {
+            futures_util::FutureExt::now_or_never(hub.room_presence("r:room"))
+                .is_some_and(|m| m.len() == 3)
+        })
+        .await;
+    }
+    let got = |log: &Log| -> Vec<f64> {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| m == "m")
+            .filter_map(|(_, v)| v.as_f64())
+            .collect()
+    };
+    h1.broadcast("r:room", "m", vec![Value::from(0)], None);
+    eventually("m0 everywhere", || logs.iter().all(|l| got(l) == [0.0])).await;
+
+    redis.signal("STOP");
+    let sent = std::time::Instant::now();
+    h1.broadcast("r:room", "m", vec![Value::from(1)], None);
+    let history = h1.append_history("r:room", Value::from(1), 50);
+    let history = tokio::spawn(history);
+    eventually("m1 on the sender's node", || got(&logs[1]) == [0.0, 1.0]).await;
+    let took = sent.elapsed();
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    h1.broadcast("r:room", "m", vec![Value::from(2)], None);
+    eventually("m2 after m1", || got(&logs[1]) == [0.0, 1.0, 2.0]).await;
+    redis.signal("CONT");
+    let _ = history.await;
+    eventually("both nodes back", || h1.health().ok && h2.health().ok).await;
+    h1.broadcast("r:room", "m", vec![Value::from(3)], None);
+    eventually("m3 everywhere", || {
+        logs.iter().all(|l| got(l).last() == Some(&3.0))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (log, who) in logs.iter().zip(["ann", "bob", "cy"]) {
+        assert_eq!(got(log), [0.0, 1.0, 2.0, 3.0], "{who}");
+    }
+    assert_eq!(redis.text(&["XLEN", "polycodec:s:{r:room}"]), ":4");
+    assert_eq!(redis.text(&["LLEN", "polycodec:h:{r:room}"]), ":1");
+}
+
 /// The epoch of `old:room`, read from Redis.
 fn epoch_of(redis: &RedisServer) -> String {
     let reply = redis.text(&["HGET", "polycodec:m:{old:room}", "e"]);
