@@ -289,6 +289,49 @@ async fn a_hung_redis_delays_no_local_delivery_and_duplicates_nothing() {
     assert_eq!(redis.text(&["LLEN", "polycodec:h:{r:room}"]), ":1");
 }
 
+/// A full outbox drops its oldest push; a recoverable room's push that nobody had yet is
+/// delivered on the sender's node first (at once, not when the session times out), and
+/// once only when Redis later takes its first copy.
+#[tokio::test]
+async fn a_push_the_full_outbox_drops_still_reaches_the_senders_node() {
+    let redis = RedisServer::start();
+    let cfg = |c: RedisConfig| {
+        c.recoverable("r:*")
+            .outbox(2)
+            .timeout(Duration::from_secs(3))
+    };
+    let (h1, url1) = node(&redis, "n1", cfg).await;
+    let (_c, log) = client(&url1, "bob", "json").await;
+    let id = peer_of(&h1, "bob").await;
+    h1.join(id, "r:room");
+    h1.broadcast("r:room", "m", vec![Value::from(0)], None);
+    eventually("m0", || count(&log, "m") == 1).await;
+    redis.signal("STOP");
+    for n in 1..=3 {
+        h1.broadcast("r:room", "m", vec![Value::from(n)], None);
+    }
+    let sent = std::time::Instant::now();
+    eventually("the dropped m1 delivered here", || count(&log, "m") == 2).await;
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        h1.health()
+            .counters
+            .iter()
+            .find(|c| c.0 == "dropped")
+            .map(|c| c.1),
+        Some(1)
+    );
+    redis.signal("CONT");
+    eventually("m2 and m3", || count(&log, "m") >= 4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: Vec<Value> = log.lock().unwrap().iter().map(|e| e.1.clone()).collect();
+    assert_eq!(got, (0..=3).map(Value::from).collect::<Vec<_>>());
+}
+
 /// The epoch of `old:room`, read from Redis.
 fn epoch_of(redis: &RedisServer) -> String {
     let reply = redis.text(&["HGET", "polycodec:m:{old:room}", "e"]);
