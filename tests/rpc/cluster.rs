@@ -332,6 +332,25 @@ async fn a_push_the_full_outbox_drops_still_reaches_the_senders_node() {
     assert_eq!(got, (0..=3).map(Value::from).collect::<Vec<_>>());
 }
 
+/// A node lists the others with SCAN, not KEYS (which blocks Redis for the whole
+/// keyspace): it works on a Redis where KEYS is disabled.
+#[tokio::test]
+async fn nodes_are_listed_without_keys() {
+    let redis = RedisServer::start_with(&["--rename-command", "KEYS", ""]);
+    assert!(
+        redis.text(&["KEYS", "*"]).starts_with('-'),
+        "KEYS is disabled"
+    );
+    let (h1, _) = node(&redis, "n1", |c| c).await;
+    let (h2, _) = node(&redis, "n2", |c| c).await;
+    eventually("each node knows the other", || {
+        [&h1, &h2]
+            .iter()
+            .all(|h| h.health().counters[0] == ("nodes", 2))
+    })
+    .await;
+}
+
 /// The epoch of `old:room`, read from Redis.
 fn epoch_of(redis: &RedisServer) -> String {
     let reply = redis.text(&["HGET", "polycodec:m:{old:room}", "e"]);

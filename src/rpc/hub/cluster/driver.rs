@@ -322,12 +322,28 @@ impl Driver {
         self.heartbeat(&mut conn).await?;
         // Every node's snapshot; who is alive after all is told by heartbeats.
         lock(&sh.replicas).touch_all(Instant::now());
+        // SCAN, not KEYS: a large keyspace is not blocked for the whole walk.
         let pattern = cfg.presence_key("*");
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut conn)
-            .await
-            .map_err(err("listing nodes"))?;
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(err("listing nodes"))?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
         let prefix = cfg.presence_key("");
         for k in keys {
             if let Some(node) = k.strip_prefix(&prefix) {
@@ -416,6 +432,7 @@ impl Driver {
         }
         let dead = lock(&sh.replicas).evict(now, sh.cfg.down_after);
         for node in dead {
+            self.seen.forget_node(&node);
             sh.counters.evicted_nodes.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%node, "cluster: node silent too long, its members are removed");
         }

@@ -189,7 +189,13 @@ pub(crate) struct Replicas {
     nodes: HashMap<String, Replica>,
     /// The newest incarnation seen per node: older ones are zombies.
     newest: HashMap<String, u64>,
+    /// When each evicted node was evicted: its `newest` is forgotten long after.
+    evicted: HashMap<String, Instant>,
 }
+
+/// How many `down_after`s an evicted node's newest incarnation is remembered (a zombie
+/// of it is refused meanwhile).
+const REMEMBER_EVICTED: u32 = 100;
 
 impl Replicas {
     /// False for an incarnation older than one already seen (and notes a newer one).
@@ -309,8 +315,28 @@ impl Replicas {
             .collect();
         for n in &dead {
             self.nodes.remove(n);
+            self.evicted.insert(n.clone(), now);
         }
+        let forget = down_after * REMEMBER_EVICTED;
+        let nodes = &self.nodes;
+        let newest = &mut self.newest;
+        self.evicted.retain(|n, at| {
+            if nodes.contains_key(n) {
+                return false; // back
+            }
+            let keep = now.saturating_duration_since(*at) < forget;
+            if !keep {
+                newest.remove(n);
+            }
+            keep
+        });
         dead
+    }
+
+    /// How many nodes' newest incarnations are remembered.
+    #[cfg(test)]
+    pub fn remembered(&self) -> usize {
+        self.newest.len()
     }
 
     /// Count every node as seen `now` (after this node was cut off itself).
