@@ -431,10 +431,13 @@ impl Driver {
             ));
         }
         let dead = lock(&sh.replicas).evict(now, sh.cfg.down_after);
-        for node in dead {
+        for (node, members) in dead {
             self.seen.forget_node(&node);
             sh.counters.evicted_nodes.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%node, "cluster: node silent too long, its members are removed");
+            tracing::warn!(%node, members = members.len(), "cluster: node silent too long, its members are removed");
+            if let Some(hub) = self.hub() {
+                hub.evicted(&members);
+            }
         }
         let local = lock(&sh.local);
         self.seqs.retain(|r, _| local.rooms.contains_key(r));

@@ -166,6 +166,9 @@ impl Local {
     }
 }
 
+/// An evicted node's members, each with its rooms.
+pub(crate) type Evicted = Vec<(Member, Vec<String>)>;
+
 /// Another node's share, as this node knows it.
 #[derive(Debug)]
 struct Replica {
@@ -305,17 +308,35 @@ impl Replicas {
         }
     }
 
-    /// Drop the nodes silent for `down_after`; returns them.
-    pub fn evict(&mut self, now: Instant, down_after: Duration) -> Vec<String> {
+    /// Drop the nodes silent for `down_after`; returns them, with their members and each
+    /// member's rooms.
+    pub fn evict(&mut self, now: Instant, down_after: Duration) -> Vec<(String, Evicted)> {
         let dead: Vec<String> = self
             .nodes
             .iter()
             .filter(|(_, r)| now.saturating_duration_since(r.last_seen) >= down_after)
             .map(|(n, _)| n.clone())
             .collect();
-        for n in &dead {
-            self.nodes.remove(n);
+        let mut out = Vec::new();
+        for n in dead {
+            let Some(r) = self.nodes.remove(&n) else {
+                continue;
+            };
             self.evicted.insert(n.clone(), now);
+            let mut members: Evicted = r
+                .conns
+                .into_iter()
+                .map(|(conn, c)| {
+                    let member = Member {
+                        node: n.clone(),
+                        conn,
+                        user: c.user,
+                    };
+                    (member, c.rooms.into_iter().collect())
+                })
+                .collect();
+            members.sort();
+            out.push((n, members));
         }
         let forget = down_after * REMEMBER_EVICTED;
         let nodes = &self.nodes;
@@ -330,7 +351,7 @@ impl Replicas {
             }
             keep
         });
-        dead
+        out
     }
 
     /// How many nodes' newest incarnations are remembered.
