@@ -655,7 +655,7 @@ async fn publish_loop(
                         .arg(cfg.history_key(&room))
                         .arg(cfg.history_seen_key(&room))
                         .arg(&*payload)
-                        .arg(cap.clamp(1, i64::MAX as usize))
+                        .arg(cap.min(i64::MAX as usize))
                         .arg(&origin)
                         .arg(seq)
                         .arg(HISTORY_SEEN_TTL_SECS)
