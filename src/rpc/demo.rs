@@ -254,6 +254,17 @@ pub fn chat_server_builder(
             .build()?
     };
     let hub_join = hub.clone();
+    // Members of a node that died without a word: each node tells its own members.
+    hub.on_evicted(|hub, gone| {
+        for (member, rooms) in gone {
+            let user = member.user.as_deref().unwrap_or("anonymous");
+            for room in rooms {
+                let msg = message(room, user, &format!("{user} left"), true);
+                let target = super::Target::Room { room, except: None };
+                hub.deliver_local(target, "message", &[msg]);
+            }
+        }
+    });
     Ok(super::RpcServer::builder(api)
         .trpc(trpc)
         .codecs(["superjson", "json", "msgpack"])

@@ -49,9 +49,13 @@ struct State {
     peers: HashMap<u64, Peer>,
     rooms: HashMap<String, BTreeSet<u64>>,
     member_of: HashMap<u64, BTreeSet<String>>,
+    /// Told of another node's members gone with it ([`Hub::on_evicted`]).
+    on_evicted: Vec<EvictedHook>,
     /// In-process listeners of a room's broadcasts ([`Hub::listen`]).
     listeners: HashMap<String, Vec<tokio::sync::mpsc::Sender<Broadcast>>>,
 }
+
+type EvictedHook = Arc<dyn Fn(&Hub, &[(Member, Vec<String>)]) + Send + Sync>;
 
 /// A push delivered to a room, as a [`Hub::listen`] stream yields it.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +103,25 @@ impl Hub {
     /// How what spans nodes is doing ([`HubBackend::health`]): always ok on one node.
     pub fn health(&self) -> Health {
         self.backend.health()
+    }
+
+    /// Call `hook` with the members (and each one's rooms) of another node that was
+    /// dropped for going silent (killed, cut off): they left without a word. Every node
+    /// calls its hooks (for its own members' sake): deliver notices with
+    /// [`Hub::deliver_local`] to reach each member once.
+    pub fn on_evicted(
+        &self,
+        hook: impl Fn(&Hub, &[(Member, Vec<String>)]) + Send + Sync + 'static,
+    ) {
+        self.write().on_evicted.push(Arc::new(hook));
+    }
+
+    /// What a cluster backend calls when it dropped a silent node's `members`.
+    pub fn evicted(&self, members: &[(Member, Vec<String>)]) {
+        let hooks = self.read().on_evicted.clone();
+        for hook in hooks {
+            hook(self, members);
+        }
     }
 
     /// Leave the cluster (graceful shutdown; see [`HubBackend::shutdown`]).
