@@ -6,11 +6,18 @@
 //!   `Value`) and raw serde_json.
 //! * RPC: the same load client (Rust, kkrpc legacy protocol, JSON) against polycodec's
 //!   server and against a kkrpc 0.2.2 server on node and, when it installs, on Bun.
+//! * tRPC: one load client (Rust, wsLink's frames and httpBatchLink's requests) against
+//!   polycodec's contract router and the real `@trpc/server` on node and Bun
+//!   ([`trpc`]).
 
 #[path = "common/mod.rs"]
 mod common;
 #[path = "common/load.rs"]
 mod load;
+#[path = "compare/trpc.rs"]
+mod trpc;
+#[path = "common/trpc_load.rs"]
+mod trpc_load;
 
 use polycodec::codec::{Codec, SuperJson};
 use serde::de::DeserializeOwned;
@@ -379,6 +386,8 @@ fn main() {
         drop(servers);
         (ours, runtimes.into_iter().zip(theirs).collect::<Vec<_>>())
     });
+    let trpc_runtimes = runtimes(root);
+    let trpc = rt.block_on(trpc::measure(root, &trpc_runtimes, rounds, rpc_secs));
     let per_second = |results: &[load::LoadResult]| -> Vec<f64> {
         results.iter().map(load::LoadResult::per_second).collect()
     };
@@ -580,6 +589,7 @@ fn main() {
         }
         let _ = writeln!(md, "{line}");
     }
+    md.push_str(&trpc::report(&trpc, rpc_secs, &mut chart));
     let _ = writeln!(md, "\n## Targets\n");
     let _ = writeln!(
         md,
@@ -662,6 +672,10 @@ fn main() {
     }
     let _ = writeln!(md, "\nMessagePack against raw rmp-serde and every codec's encoded sizes come from `cargo bench --bench codecs`.");
     let _ = writeln!(md, "{}", include_str!("compare/limits.md"));
+    // The fan-out section comes from its own bench (it needs a redis-server), kept as written.
+    if let Ok(fanout) = std::fs::read_to_string(root.join("docs/benchmarks-fanout.md")) {
+        let _ = writeln!(md, "\n{fanout}");
+    }
 
     std::fs::create_dir_all(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/benchmarks.md"), &md).unwrap();

@@ -23,6 +23,7 @@
 //! | `rpc` | via `server`/`client` | the RPC core: `rpc::Api`, the kkrpc protocols, the connection engine, `rpc::Hub` | tokio (`rt`, `sync`, `time`, `macros`), futures-util, tracing |
 //! | `server` | yes | `rpc::RpcServer`: the axum WebSocket handler, codec negotiation, auth before upgrade, the demo API | axum (`ws`, `http1`), tungstenite |
 //! | `client` | yes | `rpc::Client`: the tokio-tungstenite client | tokio-tungstenite |
+//! | `types` | via `rpc` | `#[derive(JsType)]` for [`types`] (TypeScript types of a Rust API) | polycodec-derive (syn, quote) |
 //! | `bincode` | no | `codec::Bincode` (bincode 2.0.1; unmaintained upstream) | bincode |
 //!
 //! A codec-only user writes `polycodec = { version = "0.2", default-features = false }`.
@@ -47,6 +48,9 @@
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// `#[derive(JsType)]` writes `::polycodec::...` paths; inside this crate too.
+extern crate self as polycodec;
+
 pub mod codec;
 mod error;
 #[doc(hidden)]
@@ -56,6 +60,7 @@ mod path;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 mod stack;
+pub mod types;
 pub mod value;
 
 pub use error::{Category, Error, Result};

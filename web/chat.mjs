@@ -1,4 +1,8 @@
+// @ts-check
 // polycodec chat: browser client.
+//
+// Checked by `tsc` against the generated types of the server (web/api.ts, written by
+// `polycodec types`): calls go through `ChatApi`, the exposed API is a `ChatClientApi`.
 //
 // Talks to `polycodec serve` over one WebSocket per room:
 //
@@ -21,6 +25,9 @@
 // import map in index.html.
 
 import superjson from "superjson";
+
+/** @typedef {import("./api").ChatApi} ChatApi */
+/** @typedef {import("./api").ChatClientApi} ChatClientApi */
 
 // ---------------------------------------------------------------------------
 // Codecs: one per subprotocol the server may pick.
@@ -82,7 +89,7 @@ function errorFromWire(e) {
   if (e && typeof e === "object") {
     for (const [key, value] of Object.entries(e)) {
       if (key === "n") err.name = String(value);
-      else if (key === "s") err.remoteStack = value;
+      else if (key === "s") Object.assign(err, { remoteStack: value });
       else if (key !== "m") err[key] = value;
     }
   }
@@ -95,6 +102,7 @@ function errorToWire(err) {
   return { n: "Error", m: String(err) };
 }
 
+/** @template {object} Remote  the API the other side serves (its methods return promises) */
 export class CompactRpcPeer {
   /**
    * @param {object} options
@@ -112,12 +120,18 @@ export class CompactRpcPeer {
     this.closedError = null;
   }
 
-  /** Calls a remote method, e.g. call("send", "hi"). Resolves with the result. */
+  /**
+   * Calls a remote method, e.g. call("send", "hi"). Resolves with the result.
+   * @template {keyof Remote & string} M
+   * @param {M} method
+   * @param {Remote[M] extends (...args: infer A) => any ? A : never} args
+   * @returns {Remote[M] extends (...args: any[]) => infer R ? R : never}
+   */
   call(method, ...args) {
-    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.closedError) return /** @type {any} */ (Promise.reject(this.closedError));
     const id = newRequestId();
     const message = { t: "q", id, op: "call", p: method.split("."), a: args.map(wrapArg) };
-    return new Promise((resolve, reject) => {
+    return /** @type {any} */ (new Promise((resolve, reject) => {
       const entry = { resolve, reject, timer: null, method };
       if (this.timeoutMs > 0) {
         entry.timer = setTimeout(() => {
@@ -136,7 +150,7 @@ export class CompactRpcPeer {
         this.pending.delete(id);
         reject(err);
       }
-    });
+    }));
   }
 
   /** Feeds one received text frame into the peer. Bad input is dropped, as kkrpc does. */
@@ -226,19 +240,21 @@ export class CompactRpcPeer {
 // ---------------------------------------------------------------------------
 
 const $ = (id) => document.getElementById(id);
+const input = (id) => /** @type {HTMLInputElement} */ ($(id));
+const button = (id) => /** @type {HTMLButtonElement} */ ($(id));
 const ui = {
   joinForm: $("join-form"),
-  room: $("room-input"),
-  name: $("name-input"),
-  join: $("join-button"),
-  leave: $("leave-button"),
+  room: input("room-input"),
+  name: input("name-input"),
+  join: button("join-button"),
+  leave: button("leave-button"),
   status: $("status"),
   notice: $("notice"),
   members: $("members"),
   messages: $("messages"),
   sendForm: $("send-form"),
-  input: $("message-input"),
-  send: $("send-button"),
+  input: input("message-input"),
+  send: button("send-button"),
 };
 
 const params = new URLSearchParams(location.search);
@@ -265,8 +281,8 @@ const state = {
   name: "",
   token: params.get("token") || "",
   wantConnected: false, // false once the user pressed Leave
-  ws: null,
-  peer: null,
+  ws: /** @type {WebSocket | null} */ (null),
+  peer: /** @type {CompactRpcPeer<ChatApi> | null} */ (null),
   codec: "",
   phase: "idle", // idle | connecting | connected | reconnecting
   backoffMs: BACKOFF_START_MS,
@@ -368,6 +384,7 @@ function clearMessages() {
 }
 
 // The API the server may call on us.
+/** @type {ChatClientApi} */
 const clientApi = {
   message(msg) {
     if (state.loadingHistory) state.bufferedLive.push(msg);
@@ -378,6 +395,7 @@ const clientApi = {
 
 // ----- calls to the server --------------------------------------------------
 
+/** @param {CompactRpcPeer<ChatApi>} peer */
 async function loadHistory(peer) {
   state.loadingHistory = true;
   state.bufferedLive = [];
@@ -450,7 +468,9 @@ function connect() {
       return;
     }
     state.codec = ws.protocol;
-    state.peer = new CompactRpcPeer({ send: (text) => ws.send(text), codec, expose: clientApi });
+    /** @type {CompactRpcPeer<ChatApi>} */
+    const peer = new CompactRpcPeer({ send: (text) => ws.send(text), codec, expose: clientApi });
+    state.peer = peer;
     state.backoffMs = BACKOFF_START_MS;
     state.attempt = 0;
     state.everOpened = true;
@@ -458,7 +478,7 @@ function connect() {
     setStatus("connected", `connected · ${ws.protocol}`);
     ui.status.dataset.codec = ws.protocol;
     setChatEnabled(true);
-    loadHistory(state.peer).then(refreshMembers);
+    loadHistory(peer).then(refreshMembers);
   });
 
   ws.addEventListener("message", (event) => {
@@ -564,7 +584,7 @@ if (ui.room.value.trim() && ui.name.value.trim()) {
 }
 
 // Small read-only hook for automated tests and debugging.
-window.polycodecChat = {
+/** @type {any} */ (window).polycodecChat = {
   get phase() { return state.phase; },
   get codec() { return state.codec; },
   get room() { return state.room; },

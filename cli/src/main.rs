@@ -1,4 +1,5 @@
-//! The `polycodec` command: `transcode` between codecs, and `serve` the demo server.
+//! The `polycodec` command: `transcode` between codecs, `serve` the demo server, and write
+//! its TypeScript `types`.
 
 use polycodec::codec::Registry;
 use polycodec::rpc::cluster::{RedisBackend, RedisConfig};
@@ -14,7 +15,8 @@ usage:
   polycodec serve [--addr 127.0.0.1:3000] [--token SECRET] [--web DIR] [front-door flags]
                   [--redis redis://HOST:PORT [--node-id ID] [--down-after-ms 6000]]
       Serve the demo: the chat page on http://ADDR/, the demo RPC API on ws://ADDR/rpc
-      (every codec; kkrpc peers detected) and chat rooms on ws://ADDR/chat/<room>.
+      (every codec; kkrpc peers detected), chat rooms on ws://ADDR/chat/<room>, and the
+      tRPC contract router on http://ADDR/trpc and ws://ADDR/trpc (transformer superjson).
       --token: upgrades need ?token=SECRET, `Authorization: Bearer SECRET`, or a
       same-origin `token` cookie. --web: the page's directory (default ./web); its
       scripts come from the node_modules directory next to it (`npm ci` makes it).
@@ -49,6 +51,10 @@ usage:
       Read one document (stdin or FILE), write it in another codec (stdout or FILE).
       Kinds the target cannot hold (a Date in plain JSON) are written in its documented
       form, with a warning on stderr. --max-bytes: the largest input (default 16 MiB).
+  polycodec types [--out FILE]
+      Write the demo server's TypeScript types (stdout or FILE): RpcApi (the /rpc API
+      through superjson; RpcApiJson, RpcApiMsgpack), ChatApi, ChatClientApi, AppRouter
+      (/trpc), as each codec delivers them. web/api.ts is this file, committed.
   polycodec codecs
       List the codecs.
   polycodec help, polycodec <command> --help
@@ -65,6 +71,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("transcode") => transcode(&args[1..]),
         Some("serve") => serve(&args[1..]),
+        Some("types") => types(&args[1..]),
         Some("codecs") => {
             for c in Registry::with_builtins().iter() {
                 println!("{}\t{}\t{:?}", c.name(), c.subprotocol(), c.frame_kind());
@@ -252,6 +259,19 @@ fn changed_kinds(v: &Value, to: &str) -> Vec<&'static str> {
     out
 }
 
+fn types(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["out"])?;
+    let text = polycodec::rpc::demo_types::typescript().map_err(|e| e.to_string())?;
+    match flags.iter().rev().find(|(k, _)| *k == "out") {
+        Some((_, path)) => {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
+        }
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write stdout: {e}")),
+    }
+}
+
 fn serve(args: &[String]) -> Result<(), String> {
     let flags = flags(args, &SERVE_FLAGS)?;
     let get = |n: &str| {
@@ -289,6 +309,8 @@ fn serve(args: &[String]) -> Result<(), String> {
         );
     }
     tracing_subscriber::fmt()
+        // Logs on stderr: stdout carries the address line that scripts read.
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "polycodec=info".into()),
@@ -312,7 +334,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         // A closed stdout must not take the server down: write, and ignore failures.
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>");
+        let _ = writeln!(out, "polycodec serving http://{local}/ (chat page), ws://{local}/rpc, ws://{local}/chat/<room>, http://{local}/trpc and ws://{local}/trpc (tRPC)");
         if !hub.node().is_empty() {
             let _ = writeln!(out, "cluster node {} on Redis", hub.node());
         }

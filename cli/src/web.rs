@@ -1,6 +1,7 @@
 //! The demo server's routes: the chat page and its scripts, superjson served from
-//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, a CORS-enabled `/health`, and
-//! `/healthz` (200 `ok`, or 503 `degraded` with the reason, from the chat hub's backend).
+//! `node_modules` (no CDN), `/rpc`, `/chat/{room}`, the tRPC contract router on `/trpc`
+//! (HTTP and WebSocket), a CORS-enabled `/health`, and `/healthz` (200 `ok`, or 503
+//! `degraded` with the reason, from the chat hub's backend).
 //!
 //! CORS headers are added to the plain HTTP routes only, never to the WebSocket upgrades
 //! (browsers do not send CORS preflights for WebSocket; a CORS layer in front of an upgrade
@@ -11,7 +12,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use polycodec::rpc::{demo, Api, FrontDoor, Hub, RpcServer};
+use polycodec::rpc::{demo, demo_trpc, Api, FrontDoor, Hub, RpcServer};
 use std::future::Future;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
@@ -37,7 +38,7 @@ struct Files {
     node_modules: PathBuf,
 }
 
-/// Build the demo app; both endpoints read `door` (their caps, per-client limits and
+/// Build the demo app; every endpoint reads `door` (their caps, per-client limits and
 /// handshake timeout); the chat rooms live on `chat_hub` (one node, or a cluster).
 pub fn app(
     web: PathBuf,
@@ -47,14 +48,15 @@ pub fn app(
     chat_hub: Hub,
 ) -> Result<App, String> {
     let rpc = rpc_server(token.clone(), door.clone())?;
+    let trpc = trpc_server(token.clone(), door.clone())?;
     let chat = demo::chat_server_builder(chat_hub, token)
         .and_then(|b| b.front_door(door).build())
         .map_err(|e| e.to_string())?;
-    let (r, c) = (rpc.clone(), chat.clone());
+    let (r, c, t) = (rpc.clone(), chat.clone(), trpc.clone());
     let drain: Drain = Arc::new(move |grace| {
-        let (r, c) = (r.clone(), c.clone());
+        let (r, c, t) = (r.clone(), c.clone(), t.clone());
         Box::pin(async move {
-            tokio::join!(r.drain(grace), c.drain(grace));
+            tokio::join!(r.drain(grace), c.drain(grace), t.drain(grace));
         })
     });
     let files = Files { web, node_modules };
@@ -94,9 +96,22 @@ pub fn app(
         .route("/rpc", get(rpc.handler()))
         .route("/chat/{room}", get(chat.handler()));
     Ok(App {
-        router: http.merge(sockets),
+        router: http.merge(sockets).merge(trpc.trpc_routes("/trpc")),
         drain,
     })
+}
+
+/// `/trpc`: the tRPC contract router (superjson), over HTTP and WebSocket; the WebSocket
+/// serves kkrpc peers the demo API too.
+fn trpc_server(token: Option<String>, door: FrontDoor) -> Result<RpcServer, String> {
+    let router = demo_trpc::contract_router();
+    let mut b = RpcServer::builder(demo::api())
+        .trpc(router)
+        .front_door(door);
+    if let Some(secret) = token {
+        b = b.authenticate(move |req| demo::check_token(req, &secret).map(|()| None));
+    }
+    b.build().map_err(|e| e.to_string())
 }
 
 fn rpc_server(token: Option<String>, door: FrontDoor) -> Result<RpcServer, String> {

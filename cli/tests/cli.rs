@@ -154,11 +154,11 @@ fn files_in_and_out() {
 /// names every flag `serve` takes. A flag's value that reads `--help` is a value.
 #[test]
 fn help_after_a_command_prints_the_usage() {
-    for cmd in ["transcode", "serve", "codecs"] {
+    for cmd in ["transcode", "serve", "codecs", "types"] {
         let (code, out, err) = polycodec(&[cmd, "--help"], b"");
         let out = String::from_utf8(out).unwrap();
         assert_eq!(code, 0, "{cmd}: {err}");
-        for flag in ["--token", "--web", "--max-bytes", "--addr"] {
+        for flag in ["--token", "--web", "--max-bytes", "--addr", "--out"] {
             assert!(out.contains(flag), "{cmd}: {out}");
         }
     }
@@ -251,4 +251,31 @@ fn serve_refuses_an_empty_token_and_a_missing_page() {
     );
     assert_eq!(code, 1);
     assert!(err.contains("holds no index.html"), "{err}");
+}
+
+/// The committed TypeScript types of the demo server (`web/api.ts`, which the chat page and
+/// the `tsc` tests in `js/types/` use) are what `polycodec types` writes from the code now:
+/// a changed method, argument or codec mapping fails here until the file is regenerated.
+#[test]
+fn committed_typescript_types_are_what_polycodec_types_writes() {
+    let committed = repo_root().join("web/api.ts");
+    let (code, out, err) = polycodec(&["types"], b"");
+    assert_eq!(code, 0, "{err}");
+    let generated = String::from_utf8(out).unwrap();
+    let on_disk = std::fs::read_to_string(&committed).unwrap_or_default();
+    assert!(
+        generated == on_disk,
+        "web/api.ts is out of date: run `cargo run -p polycodec-cli -- types --out web/api.ts`"
+    );
+    for name in ["interface RpcApi ", "interface ChatApi ", "type AppRouter "] {
+        assert!(generated.contains(&format!("export {name}")), "{name}");
+    }
+    // `--out FILE` writes the same text.
+    let dir = std::env::temp_dir().join(format!("polycodec-types-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("api.ts");
+    let (code, out, err) = polycodec(&["types", "--out", file.to_str().unwrap()], b"");
+    assert_eq!((code, out.len()), (0, 0), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), generated);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

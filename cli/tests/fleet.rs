@@ -142,6 +142,20 @@ async fn a_killed_node_leaves_everywhere_and_a_restarted_one_replaces_its_entrie
     let took = presence(&a, &["a", "b"], Duration::from_secs(2)).await;
     presence(&b, &["a", "b"], Duration::from_millis(500)).await;
     eprintln!("a killed node's members left in {took:?}");
+    // The others are told, once each: the killed node could not say it.
+    for m in [&a, &b] {
+        let left = || {
+            m.got
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|g| g.system && g.text == "c left")
+                .count()
+        };
+        until(Duration::from_secs(2), "c left", || async { left() > 0 }).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(left(), 1);
+    }
     // Restarted with its id: its new members at once; then killed and restarted again
     // before it could be timed out: the old incarnation's members go with the new one's
     // first word, not after `down_after`.

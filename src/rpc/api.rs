@@ -2,6 +2,7 @@
 
 use super::error::{codes, RpcError};
 use super::peer::{Callback, Peer};
+use crate::types::{ApiTypes, JsType, MethodSig, Ty};
 use crate::value::de::{from_value_ref, from_values};
 use crate::{to_value, Error, Object, Value};
 use serde::de::DeserializeOwned;
@@ -14,7 +15,44 @@ use std::sync::{Arc, RwLock};
 /// A boxed future, as methods return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-type MethodFn = Arc<dyn Fn(Call) -> BoxFuture<Result<Value, RpcError>> + Send + Sync>;
+/// A handler as the RPC layer keeps it: what it is called with in, a result or an error out.
+pub(crate) type Handler<In, Out> =
+    Arc<dyn Fn(In) -> BoxFuture<Result<Out, RpcError>> + Send + Sync>;
+
+type MethodFn = Handler<Call, Value>;
+
+/// The typed-handler machinery that [`ApiBuilder::typed`] methods and tRPC procedures
+/// share: `read` takes the typed arguments out of what the handler is called with (serde
+/// in; its error is the reply, saying what did not fit), `f` runs with them, and `write`
+/// turns its result into what goes back (serde out). An error from `f` is the reply as is.
+pub(crate) fn typed_handler<In, A, R, Out, F, Fut>(
+    read: impl Fn(In) -> Result<A, RpcError> + Send + Sync + 'static,
+    f: F,
+    write: fn(R) -> Result<Out, RpcError>,
+) -> Handler<In, Out>
+where
+    In: 'static,
+    A: 'static,
+    R: 'static,
+    Out: Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, RpcError>> + Send + 'static,
+{
+    Arc::new(move |input: In| -> BoxFuture<Result<Out, RpcError>> {
+        match read(input) {
+            Ok(args) => {
+                let run = f(args);
+                Box::pin(async move { write(run.await?) })
+            }
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
+    })
+}
+
+/// The typed result of a handler as a [`Value`].
+pub(crate) fn output<R: Serialize>(out: R) -> Result<Value, RpcError> {
+    to_value(&out).map_err(RpcError::from)
+}
 
 /// A shared, writable property value (kkrpc `get`/`set`).
 pub type Property = Arc<RwLock<Value>>;
@@ -43,10 +81,14 @@ pub type Property = Arc<RwLock<Value>>;
 ///     .unwrap();
 /// assert!(api.has_method("math.multiply"));
 /// ```
+///
+/// Typed methods carry their argument and result types to TypeScript ([`Api::types`]);
+/// [`ApiBuilder::describe`] gives a [`method`](ApiBuilder::method) its signature.
 #[derive(Clone, Default)]
 pub struct Api {
     methods: HashMap<String, MethodFn>,
     props: HashMap<String, Property>,
+    sigs: HashMap<String, MethodSig>,
 }
 
 /// Builds an [`Api`]; errors (a duplicate path) are reported by [`ApiBuilder::build`].
@@ -70,6 +112,21 @@ impl Api {
     /// The property at `path`, to read or change it from Rust.
     pub fn property(&self, path: &str) -> Option<Property> {
         self.props.get(path).cloned()
+    }
+
+    /// The API's types, for TypeScript ([`crate::types`]): typed methods with their
+    /// signatures, described methods with theirs, other methods as
+    /// `(...args: unknown[]) => unknown`, properties as `unknown`.
+    pub fn types(&self) -> ApiTypes {
+        let mut types = ApiTypes::new();
+        for path in self.methods.keys() {
+            let sig = self.sigs.get(path).cloned();
+            types = types.method(path, sig.unwrap_or_else(MethodSig::untyped));
+        }
+        for path in self.props.keys() {
+            types = types.property(path, Ty::Unknown);
+        }
+        types
     }
 
     pub(crate) fn method_at(&self, path: &str) -> Option<MethodFn> {
@@ -194,23 +251,36 @@ impl ApiBuilder {
     }
 
     /// A method with typed positional arguments (a tuple) and a typed result. Arguments that
-    /// do not match reach the caller as a `TypeError` naming the position.
+    /// do not match reach the caller as a `TypeError` naming the position. Its TypeScript
+    /// signature comes from the types ([`JsType`]); [`ApiBuilder::param_names`] names the
+    /// parameters.
     pub fn typed<A, R, F, Fut>(self, path: &str, f: F) -> Self
     where
-        A: DeserializeOwned + Send + 'static,
-        R: Serialize + 'static,
+        A: DeserializeOwned + JsType + Send + 'static,
+        R: Serialize + JsType + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, RpcError>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        self.method(path, move |call: Call| {
-            let f = f.clone();
-            async move {
-                let args: A = call.args()?;
-                let out = f(args).await?;
-                to_value(&out).map_err(RpcError::from)
-            }
-        })
+        let m = typed_handler(|call: Call| call.args::<A>(), f, output::<R>);
+        self.insert(path, Some(m), None)
+            .describe(path, MethodSig::of::<A, R>())
+    }
+
+    /// The TypeScript signature of the method at `path` (registered before or after), for a
+    /// [`method`](ApiBuilder::method) that takes its arguments from the [`Call`]: callbacks
+    /// as [`Ty::callback`], results as any [`Ty`].
+    pub fn describe(mut self, path: &str, sig: MethodSig) -> Self {
+        self.api.sigs.insert(path.to_owned(), sig);
+        self
+    }
+
+    /// Name the parameters of the method at `path` in its TypeScript signature
+    /// (`arg0`, `arg1`, … until named).
+    pub fn param_names(mut self, path: &str, names: &[&str]) -> Self {
+        if let Some(sig) = self.api.sigs.remove(path) {
+            self.api.sigs.insert(path.to_owned(), sig.names(names));
+        }
+        self
     }
 
     /// A readable and writable value (kkrpc `get`/`set`).

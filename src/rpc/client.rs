@@ -268,6 +268,7 @@ impl ClientBuilder {
             self.limits,
             LegacyErrors::default(),
         );
+        let proto = super::protocol::kkrpc_only(proto);
         let (conn, out) = Connection::new(id, proto, config, info);
         let (sink, stream) = socket.split();
         let writer = conn

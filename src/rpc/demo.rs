@@ -3,6 +3,7 @@
 use super::api::{Api, Call};
 use super::error::RpcError;
 use super::{AuthError, AuthRequest};
+use crate::types::{MethodSig, Ty};
 use crate::{Date, Value};
 use std::time::Duration;
 
@@ -50,18 +51,28 @@ pub fn api() -> Api {
             "echo",
             |mut call: Call| async move { Ok(call.take_value(0)) },
         )
+        .describe(
+            "echo",
+            MethodSig::new()
+                .param("value", Ty::Unknown)
+                .returns(Ty::Unknown),
+        )
         .typed("greet", |(name,): (String,)| async move {
             Ok::<_, RpcError>(format!("Hello, {name}!"))
         })
+        .param_names("greet", &["name"])
         .typed("add", |(a, b): (f64, f64)| async move {
             Ok::<_, RpcError>(a + b)
         })
+        .param_names("add", &["a", "b"])
         .typed("math.multiply", |(a, b): (f64, f64)| async move {
             Ok::<_, RpcError>(a * b)
         })
+        .param_names("math.multiply", &["a", "b"])
         .typed("fail", |(message,): (String,)| async move {
             Err::<(), _>(RpcError::new("DemoError", message))
         })
+        .param_names("fail", &["message"])
         .method("withCallback", |call: Call| async move {
             let n: u32 = call.arg(0)?;
             let cb = call.callback(1)?;
@@ -70,6 +81,13 @@ pub fn api() -> Api {
             }
             Ok(Value::from("done"))
         })
+        .describe(
+            "withCallback",
+            MethodSig::new()
+                .param("n", Ty::of::<u32>())
+                .param("cb", Ty::callback([Ty::of::<u32>()]))
+                .returns(Ty::of::<String>()),
+        )
         .typed(
             "now",
             |(): ()| async move { Ok::<_, RpcError>(Date::now()) },
@@ -82,6 +100,13 @@ pub fn api() -> Api {
             let reply = peer.call_args(&method, vec![arg.into()], Duration::from_secs(10));
             Ok(reply.await?)
         })
+        .describe(
+            "callClient",
+            MethodSig::new()
+                .param("method", Ty::of::<String>())
+                .param("arg", Ty::Unknown)
+                .returns(Ty::Unknown),
+        )
         .build()
         .expect("the demo API registers each path once")
 }
@@ -97,6 +122,8 @@ pub const MAX_ROOMS: usize = 1024;
 
 /// The chat demo behind `/chat/<room>?username=NAME`: `send(text)`, `history()`,
 /// `members()`; the server pushes `message(msg)` to the room, joins and leaves included.
+/// tRPC clients (`wsLink` on the same URL) get the same as the mutation `send`, the queries
+/// `history` and `members`, and the subscription `messages`, fed from the room's broadcasts.
 /// With `token`, upgrades are checked by [`check_token`] (401 without it, 403 for a cookie
 /// sent from another origin). One node: history in process ([`chat_server_with`] takes a
 /// hub that spans nodes).
@@ -180,9 +207,66 @@ pub fn chat_server_builder(
                     .collect())
             }
         })
+        .describe("send", super::demo_types::chat_send())
+        .describe("history", super::demo_types::chat_history())
+        .describe("members", super::demo_types::chat_members())
         .build()?;
+    let trpc = {
+        use super::trpc::{Context, Router};
+        use futures_util::StreamExt;
+        let room = |ctx: &Context| ctx.peer().map_or_else(|| "lobby".to_owned(), room_of);
+        let user = |ctx: &Context| ctx.identity().map_or("anonymous", |i| &i.user).to_owned();
+        let (hub_send, hub_hist, hub_members, hub_listen) =
+            (hub.clone(), hub.clone(), hub.clone(), hub.clone());
+        Router::builder()
+            .mutation("send", move |text: String, ctx: Context| {
+                let (room, hub) = (room(&ctx), hub_send.clone());
+                let msg = message(&room, &user(&ctx), &text, false);
+                let stored = hub.append_history(&room, msg.clone(), HISTORY);
+                hub.broadcast(&room, "message", vec![msg.clone()], None);
+                async move {
+                    stored.await;
+                    Ok(msg)
+                }
+            })
+            .query("history", move |(): (), ctx: Context| {
+                let history = hub_hist.history(&room(&ctx), HISTORY);
+                async move { Ok(Value::Array(history.await)) }
+            })
+            .query("members", move |(): (), ctx: Context| {
+                let presence = hub_members.room_presence(&room(&ctx));
+                async move {
+                    let members = presence.await;
+                    let names = members
+                        .iter()
+                        .map(|m| m.user.as_deref().unwrap_or("anonymous"));
+                    Ok(names.map(str::to_owned).collect::<Vec<_>>())
+                }
+            })
+            // The room's `message` broadcasts (joins and leaves included), from every node.
+            .subscription("messages", move |(): (), ctx: Context| {
+                let stream = hub_listen.listen(&room(&ctx)).filter_map(|b| {
+                    let msg = (b.method == "message").then(|| b.args.into_iter().next());
+                    std::future::ready(msg.flatten().map(Ok::<_, super::RpcError>))
+                });
+                async move { Ok(stream) }
+            })
+            .build()?
+    };
     let hub_join = hub.clone();
+    // Members of a node that died without a word: each node tells its own members.
+    hub.on_evicted(|hub, gone| {
+        for (member, rooms) in gone {
+            let user = member.user.as_deref().unwrap_or("anonymous");
+            for room in rooms {
+                let msg = message(room, user, &format!("{user} left"), true);
+                let target = super::Target::Room { room, except: None };
+                hub.deliver_local(target, "message", &[msg]);
+            }
+        }
+    });
     Ok(super::RpcServer::builder(api)
+        .trpc(trpc)
         .codecs(["superjson", "json", "msgpack", "msgpackr"])
         .hub(hub)
         .authenticate(move |req| {

@@ -92,10 +92,8 @@ impl Session {
             Inbound::Send(frame) => {
                 let _ = self.conn.outbox.send(frame).await;
             }
-            Inbound::Close(code, reason) => {
-                self.conn.outbox.mark_closed();
-                self.conn.outbox.queue(Frame::Close(code, reason)).await;
-            }
+            // After what is queued (an error reply about why).
+            Inbound::Close(code, reason) => self.conn.outbox.close_after_queued(code, &reason),
         }
     }
 
@@ -128,7 +126,13 @@ impl Session {
                 }
             }
             Msg::Callback { id, args } => self.callback(&id, args),
+            #[cfg(feature = "server")]
+            Msg::Release { ids } if self.conn.proto.trpc().is_some() => {
+                self.conn.streams.stop(&ids)
+            }
             Msg::Release { ids } => self.conn.callbacks.release(ids),
+            // Only a server writes stream events.
+            Msg::Stream { .. } => {}
         }
     }
 
@@ -177,6 +181,12 @@ impl Session {
                     .outbox
                     .close_after_queued(1008, "rate limit exceeded");
             }
+        }
+        #[cfg(feature = "server")]
+        if op == Op::Subscription {
+            let path = path.join(".");
+            return crate::rpc::trpc::dispatch::subscribe(&self.conn, id, path, args, value, enc)
+                .await;
         }
         let Ok(permit) = self.conn.inflight.clone().try_acquire_owned() else {
             let n = self.conn.config.limits.pending_calls();
@@ -258,6 +268,14 @@ impl Session {
                 "Error",
                 "Remote reference operations require kkrpc/remote-refs",
             )),
+            #[cfg(feature = "server")]
+            Op::Query | Op::Mutation => {
+                crate::rpc::trpc::dispatch::call(&self.conn, op, dotted, args, value).await
+            }
+            #[cfg(not(feature = "server"))]
+            Op::Query | Op::Mutation | Op::Subscription => Err(not_found(&dotted, "method")),
+            #[cfg(feature = "server")]
+            Op::Subscription => Err(not_found(&dotted, "method")),
             Op::Get => self.api.get(&dotted),
             Op::Set => self.api.set(&dotted, value),
             Op::Call | Op::New => {

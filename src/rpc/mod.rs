@@ -31,6 +31,10 @@ mod client;
 mod conn;
 #[cfg(feature = "server")]
 pub mod demo;
+#[cfg(feature = "server")]
+pub mod demo_trpc;
+#[cfg(feature = "server")]
+pub mod demo_types;
 mod error;
 #[cfg(feature = "server")]
 mod front_door;
@@ -44,6 +48,8 @@ mod rate_limit;
 #[cfg(feature = "server")]
 mod server;
 mod transport;
+#[cfg(feature = "server")]
+pub mod trpc;
 
 pub use api::{Api, ApiBuilder, BoxFuture, Call, Property};
 #[cfg(feature = "client")]
@@ -56,7 +62,8 @@ pub use front_door::{serve, FrontDoor, ParseProxyError, Serve, TrustedProxy};
 #[cfg(feature = "redis")]
 pub use hub::cluster;
 pub use hub::{
-    Delivery, Health, Hub, HubBackend, LocalBackend, Member, Position, Recovery, Target, WeakHub,
+    Broadcast, Delivery, Health, Hub, HubBackend, LocalBackend, Member, Position, Recovery, Target,
+    WeakHub,
 };
 pub use inbound::OnMessage;
 pub use peer::{Callback, Peer};

@@ -82,6 +82,17 @@ impl RedisServer {
         }
     }
 
+    /// Send it a signal (`STOP`: hung, not dead; `CONT`).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {pid}");
+    }
+
     /// `kill -9` it.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

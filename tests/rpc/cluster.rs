@@ -66,6 +66,20 @@ async fn client(url: &str, user: &str, codec: &str) -> (Client, Log) {
     (c, log)
 }
 
+/// The id of `user`'s newest connection on `hub`, once the server has registered it (a
+/// client's `connect` returns when the handshake is done, a moment before that).
+async fn peer_of(hub: &Hub, user: &str) -> u64 {
+    let newest = || {
+        hub.peers()
+            .iter()
+            .filter(|p| p.user() == Some(user))
+            .map(|p| p.id())
+            .max()
+    };
+    eventually(&format!("{user} registered"), || newest().is_some()).await;
+    newest().unwrap()
+}
+
 async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..250 {
         if f() {
@@ -96,7 +110,7 @@ async fn fast_room_user_and_all_sends_reach_every_node_once_in_order() {
     for (i, (hub, url)) in hubs.iter().enumerate() {
         for user in ["ann", ["bob", "cy", "dee"][i]] {
             let (c, log) = client(url, user, codecs[clients.len() % 3]).await;
-            let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+            let id = peer_of(hub, user).await;
             assert!(hub.join(id, "fast"));
             clients.push((c, log, i, user, id));
         }
@@ -172,7 +186,7 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
     let small = |c: RedisConfig| c.recoverable("old:*").stream(5, Duration::from_secs(60));
     let (hub, url) = node(&redis, "n1", small).await;
     let (_c, log) = client(&url, "ann", "json").await;
-    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let id = peer_of(&hub, "ann").await;
     hub.join(id, "old:room");
     for n in 0..3 {
         hub.broadcast("old:room", "m", vec![Value::from(n)], None);
@@ -185,7 +199,7 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
         hub.broadcast("old:room", "m", vec![Value::from(n)], None);
     }
     let (_d, _) = client(&url, "bob", "json").await;
-    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let id = peer_of(&hub, "bob").await;
     let r = hub
         .join_from(
             id,
@@ -200,12 +214,141 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
     assert!(r.reason.as_deref().unwrap_or("").contains("older"), "{r:?}");
     assert_eq!(hub.rooms_of(id), ["old:room"], "it joined all the same");
     let (_e, log) = client(&url, "cy", "json").await;
-    let id = hub.peers().iter().map(|p| p.id()).max().unwrap();
+    let id = peer_of(&hub, "cy").await;
     let r = hub
         .join_from(id, "old:room", Position { epoch, offset: 17 })
         .await;
     assert!(r.recovered && r.replayed == 3, "{r:?}");
     eventually("the last three replayed", || count(&log, "m") == 3).await;
+}
+
+/// Redis hung (SIGSTOP, not dead): a recoverable room's push reaches the sender's own
+/// node within the command timeout, in order with later ones; after SIGCONT the retry of
+/// what hung Redis had taken gets no second offset, delivery or history entry.
+#[tokio::test]
+async fn a_hung_redis_delays_no_local_delivery_and_duplicates_nothing() {
+    let redis = RedisServer::start();
+    let cfg = |c: RedisConfig| {
+        c.recoverable("r:*")
+            .timeout(Duration::from_millis(300))
+            .backoff(Duration::from_millis(50), Duration::from_millis(200))
+    };
+    let (h1, url1) = node(&redis, "n1", cfg).await;
+    let (h2, url2) = node(&redis, "n2", cfg).await;
+    let mut logs = Vec::new();
+    let mut keep = Vec::new();
+    for (hub, url, user) in [(&h1, &url1, "ann"), (&h1, &url1, "bob"), (&h2, &url2, "cy")] {
+        let (c, log) = client(url, user, "json").await;
+        let id = peer_of(hub, user).await;
+        hub.join(id, "r:room");
+        keep.push(c);
+        logs.push(log);
+    }
+    // Each node told the other (a node subscribes to a room before it says it is in it).
+    for hub in [&h1, &h2] {
+        eventually("presence", || {
+            futures_util::FutureExt::now_or_never(hub.room_presence("r:room"))
+                .is_some_and(|m| m.len() == 3)
+        })
+        .await;
+    }
+    let got = |log: &Log| -> Vec<f64> {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| m == "m")
+            .filter_map(|(_, v)| v.as_f64())
+            .collect()
+    };
+    h1.broadcast("r:room", "m", vec![Value::from(0)], None);
+    eventually("m0 everywhere", || logs.iter().all(|l| got(l) == [0.0])).await;
+
+    redis.signal("STOP");
+    let sent = std::time::Instant::now();
+    h1.broadcast("r:room", "m", vec![Value::from(1)], None);
+    let history = h1.append_history("r:room", Value::from(1), 50);
+    let history = tokio::spawn(history);
+    eventually("m1 on the sender's node", || got(&logs[1]) == [0.0, 1.0]).await;
+    let took = sent.elapsed();
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    h1.broadcast("r:room", "m", vec![Value::from(2)], None);
+    eventually("m2 after m1", || got(&logs[1]) == [0.0, 1.0, 2.0]).await;
+    redis.signal("CONT");
+    let _ = history.await;
+    eventually("both nodes back", || h1.health().ok && h2.health().ok).await;
+    h1.broadcast("r:room", "m", vec![Value::from(3)], None);
+    eventually("m3 everywhere", || {
+        logs.iter().all(|l| got(l).last() == Some(&3.0))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (log, who) in logs.iter().zip(["ann", "bob", "cy"]) {
+        assert_eq!(got(log), [0.0, 1.0, 2.0, 3.0], "{who}");
+    }
+    assert_eq!(redis.text(&["XLEN", "polycodec:s:{r:room}"]), ":4");
+    assert_eq!(redis.text(&["LLEN", "polycodec:h:{r:room}"]), ":1");
+}
+
+/// A full outbox drops its oldest push; a recoverable room's push that nobody had yet is
+/// delivered on the sender's node first (at once, not when the session times out), and
+/// once only when Redis later takes its first copy.
+#[tokio::test]
+async fn a_push_the_full_outbox_drops_still_reaches_the_senders_node() {
+    let redis = RedisServer::start();
+    let cfg = |c: RedisConfig| {
+        c.recoverable("r:*")
+            .outbox(2)
+            .timeout(Duration::from_secs(3))
+    };
+    let (h1, url1) = node(&redis, "n1", cfg).await;
+    let (_c, log) = client(&url1, "bob", "json").await;
+    let id = peer_of(&h1, "bob").await;
+    h1.join(id, "r:room");
+    h1.broadcast("r:room", "m", vec![Value::from(0)], None);
+    eventually("m0", || count(&log, "m") == 1).await;
+    redis.signal("STOP");
+    for n in 1..=3 {
+        h1.broadcast("r:room", "m", vec![Value::from(n)], None);
+    }
+    let sent = std::time::Instant::now();
+    eventually("the dropped m1 delivered here", || count(&log, "m") == 2).await;
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        h1.health()
+            .counters
+            .iter()
+            .find(|c| c.0 == "dropped")
+            .map(|c| c.1),
+        Some(1)
+    );
+    redis.signal("CONT");
+    eventually("m2 and m3", || count(&log, "m") >= 4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: Vec<Value> = log.lock().unwrap().iter().map(|e| e.1.clone()).collect();
+    assert_eq!(got, (0..=3).map(Value::from).collect::<Vec<_>>());
+}
+
+/// A node lists the others with SCAN, not KEYS (which blocks Redis for the whole
+/// keyspace): it works on a Redis where KEYS is disabled.
+#[tokio::test]
+async fn nodes_are_listed_without_keys() {
+    let redis = RedisServer::start_with(&["--rename-command", "KEYS", ""]);
+    assert!(
+        redis.text(&["KEYS", "*"]).starts_with('-'),
+        "KEYS is disabled"
+    );
+    let (h1, _) = node(&redis, "n1", |c| c).await;
+    let (h2, _) = node(&redis, "n2", |c| c).await;
+    eventually("each node knows the other", || {
+        [&h1, &h2]
+            .iter()
+            .all(|h| h.health().counters[0] == ("nodes", 2))
+    })
+    .await;
 }
 
 /// The epoch of `old:room`, read from Redis.

@@ -228,6 +228,68 @@ async fn a_request_that_never_starts_is_closed_silently_and_an_idle_one_after_it
 }
 
 #[tokio::test]
+async fn a_pipelined_half_request_gets_the_header_timeout_not_the_idle_one() {
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                "slow"
+            }),
+        )
+        .route(
+            "/echo",
+            axum::routing::post(|body: String| async move { body }),
+        );
+    let header = Duration::from_millis(500);
+    let door = FrontDoor::new()
+        .header_timeout(header)
+        .idle_timeout(Duration::from_secs(5));
+    let srv = start(app, door).await;
+    let is_408 = |got: Option<Vec<u8>>| {
+        let text = String::from_utf8_lossy(&got.expect("closed within 3 s")).into_owned();
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        assert!(text.contains("408 Request Timeout"), "{text}");
+    };
+    // A full request and half of the next, sent together.
+    let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let sent = Instant::now();
+    is_408(read_to_close(tcp, Duration::from_secs(3)).await);
+    assert!(sent.elapsed() < header + Duration::from_secs(2));
+    // Half of the next sent while the first is being answered: held to the header timeout
+    // from its first byte (not from the end of the answer, nor given the idle timeout).
+    let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tcp.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    let sent = Instant::now();
+    is_408(read_to_close(tcp, Duration::from_secs(3)).await);
+    assert!(sent.elapsed() < header + Duration::from_secs(2));
+    // A request with a body, answered, then nothing: idle, not a half-sent head; the next
+    // request is served.
+    let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\ncontent-length: 5\r\n\r\nhel")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tcp.write_all(b"lo").await.unwrap();
+    tokio::time::sleep(header * 3).await;
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_to_close(tcp, Duration::from_secs(3)).await.unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with("ok") && !text.contains("408"), "{text}");
+}
+
+#[tokio::test]
 async fn http_limits_answer_413_and_431() {
     let app = axum::Router::new().route(
         "/echo",

@@ -20,3 +20,8 @@ mod front_door;
 mod hostile;
 mod kkrpc_replay;
 mod realtime;
+mod trpc;
+mod trpc_replay;
+
+#[path = "../common/trpc_wire.rs"]
+mod trpc_wire;

@@ -96,6 +96,20 @@ async fn chat_broadcasts_to_the_room_with_joins_leaves_and_history() {
         matches!(sent.get("at"), Some(Value::Date(_))),
         "a Date timestamp"
     );
+    // The message has the fields its TypeScript type (`ChatApi` in web/api.ts) says.
+    use polycodec::rpc::demo_types::ChatMessage;
+    let described = match <ChatMessage as polycodec::types::JsType>::js_type() {
+        polycodec::types::Ty::Named(n) => (n.def)(),
+        other => other,
+    };
+    let polycodec::types::Ty::Object(fields) = described else {
+        panic!("ChatMessage is an object type")
+    };
+    let Value::Object(o) = &sent else {
+        panic!("a message object")
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(o.keys().map(String::as_str).collect::<Vec<_>>(), names);
     eventually("ann got it", || {
         texts(&got_a).contains(&"hi ann".to_owned())
     })

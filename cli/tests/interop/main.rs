@@ -1,6 +1,7 @@
 //! The live interop suites: polycodec against the real JS libraries under node (superjson,
 //! `@msgpack/msgpack`, the kkrpc 0.2.2 client, also over a cluster of `polycodec serve
-//! --redis` nodes) and the demo page in Debian's Chromium.
+//! --redis` nodes), the generated TypeScript types under the real `tsc`, and the demo page
+//! in Debian's Chromium.
 //!
 //! They need `node`, the npm packages pinned in `package-lock.json` and Chromium, which
 //! `scripts/test` installs when they are missing. Without them this binary stops at once with
@@ -20,11 +21,16 @@ mod redis;
 #[path = "../../../tests/common/fleet.rs"]
 mod fleet;
 
+#[path = "../../../tests/common/trpc_wire.rs"]
+mod trpc_wire;
+
 mod browser;
 mod cluster;
 mod js_interop;
 mod kkrpc_interop;
 mod msgpackr_interop;
+mod trpc_interop;
+mod ts_types;
 
 use libtest_mimic::{Arguments, Trial};
 use std::process::{Command, ExitCode};
@@ -44,6 +50,10 @@ fn missing() -> Vec<String> {
         "kkrpc",
         "ws",
         "playwright-core",
+        "typescript",
+        "@trpc/client",
+        "@trpc/server",
+        "eventsource",
     ] {
         if !root
             .join("node_modules")
@@ -141,6 +151,30 @@ fn main() -> ExitCode {
         on_tokio(
             "kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check",
             kkrpc_interop::kkrpc_0_2_2_client_in_superjson_mode_passes_every_check,
+        ),
+        on_tokio(
+            "trpc_interop::real_trpc_client_passes_every_check_through_every_link",
+            trpc_interop::real_trpc_client_passes_every_check_through_every_link,
+        ),
+        on_tokio(
+            "trpc_interop::the_same_requests_get_the_same_bytes_as_the_reference_server",
+            trpc_interop::the_same_requests_get_the_same_bytes_as_the_reference_server,
+        ),
+        on_tokio(
+            "trpc_interop::a_trpc_client_and_a_kkrpc_client_share_one_websocket_path",
+            trpc_interop::a_trpc_client_and_a_kkrpc_client_share_one_websocket_path,
+        ),
+        sync(
+            "ts_types::clients_of_the_generated_types_compile_under_tsc_strict_and_wrong_calls_do_not",
+            ts_types::clients_of_the_generated_types_compile_under_tsc_strict_and_wrong_calls_do_not,
+        ),
+        sync(
+            "ts_types::the_chat_page_type_checks_against_the_generated_chat_api",
+            ts_types::the_chat_page_type_checks_against_the_generated_chat_api,
+        ),
+        sync(
+            "ts_types::a_client_outside_the_repository_compiles_against_polycodec_types_output",
+            ts_types::a_client_outside_the_repository_compiles_against_polycodec_types_output,
         ),
         sync(
             "browser::two_browser_pages_chat_in_one_room_and_a_screenshot_is_written",

@@ -7,10 +7,14 @@ pub(crate) mod callbacks;
 pub(crate) mod calls;
 pub(crate) mod heartbeat;
 pub(crate) mod outbox;
+// Only a server runs subscriptions.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) mod streams;
 
 use self::callbacks::Callbacks;
 use self::calls::Calls;
 use self::outbox::Outbox;
+use self::streams::Streams;
 use super::error::Error;
 use super::protocol::{self, Encoding, Msg, WireProtocol};
 use super::rate_limit::{Bucket, RateLimit, Verdict};
@@ -58,6 +62,8 @@ pub(crate) struct Connection {
     pub(crate) outbox: Outbox,
     pub(crate) calls: Calls,
     pub(crate) callbacks: Callbacks<RemoteFn>,
+    /// The subscriptions the peer runs (tRPC).
+    pub(crate) streams: Streams,
     pub(crate) proto: protocol::Active,
     pub(crate) info: ConnInfo,
     pub(crate) config: ConnConfig,
@@ -114,6 +120,7 @@ impl Connection {
             outbox,
             calls: Calls::default(),
             callbacks: Callbacks::default(),
+            streams: Streams::default(),
             proto,
             info,
             bucket: Mutex::new(config.rate.map(|r| Bucket::new(&r, now))),
@@ -176,6 +183,7 @@ impl Connection {
         self.outbox.mark_closed();
         self.calls.fail_all(|| self.outbox.closed_error());
         self.callbacks.clear();
+        self.streams.clear();
     }
 
     /// The error for a call on this closed connection.

@@ -329,6 +329,13 @@ struct ConnState {
     head_since: AtomicU64,
     /// Bytes came since the connection last became idle (or opened).
     got_bytes: AtomicBool,
+    /// Milliseconds since `start` of the read that put bytes in hyper's read buffer that it
+    /// may not have consumed yet, or [`NONE`] when that buffer is known to be empty. While a
+    /// request is being answered hyper reads the socket only with its buffer empty (for the
+    /// body, or to see the peer close), so such a read clears this, and bytes it brings set
+    /// it; bytes that stay past the response's end are the next request's (pipelined, or
+    /// read together with this one).
+    buffered_since: AtomicU64,
 }
 
 const NONE: u64 = u64::MAX;
@@ -341,6 +348,7 @@ impl ConnState {
             idle_since: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
             got_bytes: AtomicBool::new(false),
+            buffered_since: AtomicU64::new(NONE),
         }
     }
 
@@ -348,11 +356,24 @@ impl ConnState {
         self.start.elapsed().as_millis() as u64
     }
 
+    /// Hyper reads the socket (whether or not bytes come).
+    fn on_read_call(&self) {
+        if self.busy.load(Ordering::Acquire) > 0 {
+            // During a request hyper reads only with its buffer empty.
+            self.buffered_since.store(NONE, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes came from the socket.
     fn on_read(&self) {
+        let now = self.now_ms();
+        if self.buffered_since.load(Ordering::Relaxed) == NONE {
+            self.buffered_since.store(now, Ordering::Relaxed);
+        }
         if self.busy.load(Ordering::Acquire) == 0 {
             self.got_bytes.store(true, Ordering::Relaxed);
             if self.head_since.load(Ordering::Relaxed) == NONE {
-                self.head_since.store(self.now_ms(), Ordering::Relaxed);
+                self.head_since.store(now, Ordering::Relaxed);
             }
         }
     }
@@ -365,8 +386,11 @@ impl ConnState {
     fn end(&self) {
         if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.idle_since.store(self.now_ms(), Ordering::Relaxed);
-            self.head_since.store(NONE, Ordering::Relaxed);
-            self.got_bytes.store(false, Ordering::Relaxed);
+            // Bytes still in hyper's buffer begin the next request: its head is held to the
+            // header timeout from when they came, not given the idle timeout.
+            let buffered = self.buffered_since.load(Ordering::Relaxed);
+            self.head_since.store(buffered, Ordering::Relaxed);
+            self.got_bytes.store(buffered != NONE, Ordering::Relaxed);
         }
     }
 
@@ -419,6 +443,7 @@ impl AsyncRead for DoorIo {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
+        this.state.on_read_call();
         let r = Pin::new(&mut this.tcp).poll_read(cx, buf);
         if buf.filled().len() > before {
             this.state.on_read();

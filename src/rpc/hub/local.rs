@@ -49,7 +49,26 @@ struct State {
     peers: HashMap<u64, Peer>,
     rooms: HashMap<String, BTreeSet<u64>>,
     member_of: HashMap<u64, BTreeSet<String>>,
+    /// Told of another node's members gone with it ([`Hub::on_evicted`]).
+    on_evicted: Vec<EvictedHook>,
+    /// In-process listeners of a room's broadcasts ([`Hub::listen`]).
+    listeners: HashMap<String, Vec<tokio::sync::mpsc::Sender<Broadcast>>>,
 }
+
+type EvictedHook = Arc<dyn Fn(&Hub, &[(Member, Vec<String>)]) + Send + Sync>;
+
+/// A push delivered to a room, as a [`Hub::listen`] stream yields it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Broadcast {
+    /// The method the room's peers were called with (`"message"`).
+    pub method: String,
+    /// Its arguments.
+    pub args: Vec<Value>,
+}
+
+/// How many broadcasts a listener may fall behind by; past that it misses them (it is told
+/// nothing: a slow subscriber must not hold up the room).
+const LISTENER_QUEUE: usize = 256;
 
 impl Hub {
     /// An empty hub, on one node.
@@ -84,6 +103,25 @@ impl Hub {
     /// How what spans nodes is doing ([`HubBackend::health`]): always ok on one node.
     pub fn health(&self) -> Health {
         self.backend.health()
+    }
+
+    /// Call `hook` with the members (and each one's rooms) of another node that was
+    /// dropped for going silent (killed, cut off): they left without a word. Every node
+    /// calls its hooks (for its own members' sake): deliver notices with
+    /// [`Hub::deliver_local`] to reach each member once.
+    pub fn on_evicted(
+        &self,
+        hook: impl Fn(&Hub, &[(Member, Vec<String>)]) + Send + Sync + 'static,
+    ) {
+        self.write().on_evicted.push(Arc::new(hook));
+    }
+
+    /// What a cluster backend calls when it dropped a silent node's `members`.
+    pub fn evicted(&self, members: &[(Member, Vec<String>)]) {
+        let hooks = self.read().on_evicted.clone();
+        for hook in hooks {
+            hook(self, members);
+        }
     }
 
     /// Leave the cluster (graceful shutdown; see [`HubBackend::shutdown`]).
@@ -280,6 +318,51 @@ impl Hub {
         sent
     }
 
+    /// Every later broadcast to `room` on this node (from this node, or published by
+    /// another through the backend), as a stream: what feeds a tRPC subscription from a
+    /// room. The stream ends when the hub is dropped; dropping it stops listening. A
+    /// listener more than 256 broadcasts behind misses the ones that do not fit.
+    pub fn listen(&self, room: &str) -> impl futures_util::Stream<Item = Broadcast> + Send {
+        let (tx, rx) = tokio::sync::mpsc::channel(LISTENER_QUEUE);
+        let mut s = self.write();
+        let list = s.listeners.entry(room.to_owned()).or_default();
+        list.retain(|l| !l.is_closed());
+        list.push(tx);
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
+    }
+
+    /// Hand a broadcast to `room`'s listeners; forget those that stopped listening.
+    fn notify(&self, room: &str, method: &str, args: &[Value]) {
+        let closed = {
+            let s = self.read();
+            let Some(list) = s.listeners.get(room) else {
+                return;
+            };
+            let b = Broadcast {
+                method: method.to_owned(),
+                args: args.to_vec(),
+            };
+            let mut closed = false;
+            for l in list {
+                if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
+                    l.try_send(b.clone())
+                {
+                    closed = true;
+                }
+            }
+            closed
+        };
+        if closed {
+            let mut s = self.write();
+            if let Some(list) = s.listeners.get_mut(room) {
+                list.retain(|l| !l.is_closed());
+                if list.is_empty() {
+                    s.listeners.remove(room);
+                }
+            }
+        }
+    }
+
     /// Deliver a push to this node's recipients only: what a cluster backend calls with
     /// what another node published. Returns how many it was queued for.
     pub fn deliver_local(&self, target: Target<'_>, method: &str, args: &[Value]) -> usize {
@@ -294,6 +377,9 @@ impl Hub {
         args: &[Value],
         keep: &dyn Fn(&Peer) -> bool,
     ) -> usize {
+        if let Target::Room { room, .. } = target {
+            self.notify(room, method, args);
+        }
         let mut peers: Vec<Peer> = match target {
             Target::Room { room, except } => self
                 .members(room)

@@ -8,4 +8,4 @@ pub mod cluster;
 mod local;
 
 pub use backend::{Delivery, Health, HubBackend, Member, Position, Recovery, Target};
-pub use local::{Hub, LocalBackend, WeakHub};
+pub use local::{Broadcast, Hub, LocalBackend, WeakHub};

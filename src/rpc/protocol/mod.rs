@@ -17,9 +17,12 @@
 //!   no such message, as legacy kkrpc has no release).
 //! * [`push`](WireProtocol::push) writes a server push (a call nobody waits for).
 //!
-//! kkrpc, both generations, is [`kkrpc::Kkrpc`]. **Adding a protocol** (tRPC over
-//! WebSocket, say) is a new module here implementing [`WireProtocol`], and [`Active`]
-//! becoming an enum over the two that forwards each method; the engine is untouched:
+//! Two protocols implement it: kkrpc, both generations ([`kkrpc::Kkrpc`]), and tRPC's
+//! WebSocket protocol ([`Trpc`](crate::rpc::trpc::ws::Trpc), in the tRPC module). A
+//! connection's [`Active`] is an enum over them whose methods forward with one `match` (no
+//! dynamic dispatch per frame); on a route that serves both, a peer that named neither at
+//! the upgrade is told apart by its first frame ([`Active::Either`]). tRPC maps on the
+//! engine so:
 //!
 //! * its ids (numbers or strings) travel as the [`Msg`] ids, echoed as sent;
 //! * a batch array frame is several [`next`](WireProtocol::next) results;
@@ -27,11 +30,10 @@
 //!   `PONG`, in order with the replies;
 //! * `connectionParams` as the first frame is reader state: requests are held in the
 //!   reader until it came, and a bad one is an [`Inbound::Reply`] then [`Inbound::Close`];
-//! * `query`/`mutation` are [`Op::Call`]s; a subscription is a call whose handler gets a
-//!   callback ([`Arg::Callback`], the subscription's id): each callback call is written as
-//!   a `data` result, the call's response as `stopped` (or `error`), `started` is sent
-//!   from [`next`](WireProtocol::next); `subscription.stop` reads as a [`Msg::Release`] of
-//!   that id;
+//! * `query`/`mutation`/`subscription` are requests of [`Op::Query`], [`Op::Mutation`]
+//!   and [`Op::Subscription`], which the engine runs against the route's tRPC router; a
+//!   subscription's `started`, values and `stopped` are [`Msg::Stream`] events, and
+//!   `subscription.stop` reads as a [`Msg::Release`] of that id, which cancels it;
 //! * its error envelope is how it writes [`Msg::Response`] errors;
 //! * the `reconnect` notice on shutdown is a [`push`](WireProtocol::push).
 
@@ -42,8 +44,23 @@ use super::error::{Error, RpcError};
 use super::transport::Frame;
 use crate::Value;
 
-/// The protocol connections speak: kkrpc (both generations) for now.
-pub(crate) type Active = kkrpc::Kkrpc;
+#[cfg(feature = "server")]
+mod active;
+#[cfg(not(feature = "server"))]
+mod active {
+    //! Without the server there is no tRPC: connections speak kkrpc.
+    pub(crate) type Active = super::kkrpc::Kkrpc;
+}
+pub(crate) use active::Active;
+
+/// A connection that speaks kkrpc only (a client's).
+#[cfg(feature = "client")]
+pub(crate) fn kkrpc_only(k: kkrpc::Kkrpc) -> Active {
+    #[cfg(feature = "server")]
+    return Active::Kkrpc(k);
+    #[cfg(not(feature = "server"))]
+    return k;
+}
 
 /// What a reply of the active protocol is written in.
 pub(crate) type Encoding = <Active as WireProtocol>::Encoding;
@@ -58,6 +75,15 @@ pub(crate) enum Op {
     /// kkrpc's remote-reference operation (`op:"ref"`, opt-in `kkrpc/remote-refs`), which
     /// polycodec does not serve: answered with the error a default kkrpc channel gives.
     Ref,
+    /// A tRPC query.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    Query,
+    /// A tRPC mutation.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    Mutation,
+    /// A tRPC subscription: a stream of values, written as [`Msg::Stream`] events.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    Subscription,
 }
 
 /// One argument: a value, or a function the caller passed (a callback id).
@@ -88,6 +114,24 @@ pub(crate) enum Msg {
     Release {
         ids: Vec<String>,
     },
+    /// An event of a running subscription (tRPC): protocols without streams write nothing.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    Stream {
+        id: Value,
+        event: StreamEvent,
+    },
+}
+
+/// What happens to a subscription.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) enum StreamEvent {
+    /// It runs (its input was accepted).
+    Started,
+    /// A value, with the id it was tracked under.
+    Data(Value, Option<String>),
+    /// It ended (returned, was stopped, or failed after an error reply).
+    Stopped,
 }
 
 /// What reading gave the engine.
@@ -97,7 +141,7 @@ pub(crate) enum Inbound<E> {
     /// A message to send back at once (an error about what was read).
     Reply(Msg, E),
     /// A frame to send back at once, as is (a protocol-level answer such as a pong).
-    #[allow(dead_code)] // for protocols with text-level keep-alives (tRPC's PING/PONG)
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     Send(Frame),
     /// Close the connection with this close frame (the peer asked to end it).
     Close(u16, String),

@@ -36,6 +36,7 @@ pub struct RpcServerBuilder {
     #[cfg(feature = "redis")]
     redis: Option<crate::rpc::cluster::RedisConfig>,
     buffers: (usize, usize),
+    trpc: Option<crate::rpc::trpc::Router>,
     front_door: FrontDoor,
     on_drain: Option<OnDrain>,
 }
@@ -69,6 +70,7 @@ impl RpcServerBuilder {
             #[cfg(feature = "redis")]
             redis: None,
             buffers: (8 * 1024, 8 * 1024),
+            trpc: None,
             front_door: FrontDoor::default(),
             on_drain: None,
         }
@@ -189,6 +191,15 @@ impl RpcServerBuilder {
         self
     }
 
+    /// Serve tRPC clients too, with `router`: a peer whose first frame is tRPC's (or that
+    /// offers the `trpc` subprotocol, or opens `?connectionParams=1`) speaks tRPC's
+    /// WebSocket protocol on this same path, others kkrpc; and
+    /// [`RpcServer::trpc_routes`] mounts tRPC's HTTP side. Default: none (kkrpc only).
+    pub fn trpc(mut self, router: crate::rpc::trpc::Router) -> Self {
+        self.trpc = Some(router);
+        self
+    }
+
     /// The front door of this endpoint: what it reads of [`FrontDoor`] is the cap on its
     /// WebSockets (503 with `Retry-After` before upgrading), the per-client caps (429; off by
     /// default), the trusted proxies whose `X-Forwarded-For` names the client, the WebSocket
@@ -299,6 +310,7 @@ impl RpcServerBuilder {
             heartbeat: self.heartbeat,
             hub: hub.unwrap_or_default(),
             buffers: self.buffers,
+            trpc: self.trpc,
             gate: Gate::new(self.front_door),
             on_drain: self.on_drain,
         })))

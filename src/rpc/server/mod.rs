@@ -16,7 +16,9 @@ use super::hub::Hub;
 use super::inbound::{finish, OnMessage, Session};
 use super::peer::Peer;
 use super::protocol::kkrpc::{Detection, Kkrpc, LegacyErrors, Protocol};
+use super::protocol::Active;
 use super::transport;
+use super::trpc::ws::Trpc;
 use crate::codec::Codec;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Extension};
@@ -88,6 +90,17 @@ struct Inner {
     /// Which upgrades may happen (the front door's caps), and the handshake timeout.
     gate: Gate,
     on_drain: Option<OnDrain>,
+    trpc: Option<crate::rpc::trpc::Router>,
+}
+
+/// Which protocol a new connection speaks, as far as the upgrade tells.
+pub(crate) enum Speaks {
+    /// kkrpc (a codec was negotiated, or the route has no tRPC router).
+    Kkrpc,
+    /// tRPC (the `trpc` subprotocol, or `?connectionParams=1`).
+    Trpc { params: bool },
+    /// Told by the first frame.
+    Either,
 }
 
 impl RpcServer {
@@ -98,15 +111,32 @@ impl RpcServer {
 
     /// Immediate shutdown: every connection is closed with 1001 ("going away"); calls the
     /// server made to clients fail at once with [`Error::Closed`](super::Error::Closed),
-    /// and clients see their pending calls fail the same way. New upgrades are still
-    /// taken; [`RpcServer::drain`] is the graceful way.
+    /// and clients see their pending calls fail the same way; tRPC clients get the
+    /// `reconnect` notice first (they then reconnect, and resubscribe where they left off).
+    /// New upgrades are still taken; [`RpcServer::drain`] is the graceful way.
     pub fn shutdown(&self) {
+        for p in self.0.hub.peers() {
+            if p.0.proto.trpc().is_some() {
+                let _ = p.push("reconnect", Vec::new());
+            }
+        }
         self.0.hub.close_all(1001, "server shutting down");
+    }
+
+    /// The tRPC router of this endpoint, if it has one.
+    pub fn trpc_router(&self) -> Option<&crate::rpc::trpc::Router> {
+        self.0.trpc.as_ref()
+    }
+
+    /// The auth hook, as tRPC's HTTP side runs it.
+    pub(crate) fn authenticate_hook(&self) -> Option<&Authenticate> {
+        self.0.authenticate.as_ref()
     }
 
     /// Graceful shutdown: refuse new upgrades (503 with `Retry-After`) and new calls (a
     /// `ServerShuttingDownError` reply, [`codes::SHUTTING_DOWN`](super::codes::SHUTTING_DOWN)),
-    /// call the [`on_drain`](RpcServerBuilder::on_drain) hook with each connection, wait
+    /// send tRPC clients the `reconnect` notice, call the
+    /// [`on_drain`](RpcServerBuilder::on_drain) hook with each connection, wait
     /// until the calls in flight are answered or `grace` has passed, then close every
     /// connection with 1001 ("going away") after the replies already queued. What it waits
     /// for and closes are the hub's connections (all the endpoints', when endpoints share a
@@ -117,8 +147,12 @@ impl RpcServer {
         if let Some(flag) = &inner.config.draining {
             flag.store(true, Ordering::Release);
         }
-        if let Some(hook) = &inner.on_drain {
-            for peer in inner.hub.peers() {
+        for peer in inner.hub.peers() {
+            // tRPC clients move to another socket (of another node) on `reconnect`.
+            if peer.0.proto.trpc().is_some() {
+                let _ = peer.push("reconnect", Vec::new());
+            }
+            if let Some(hook) = &inner.on_drain {
                 hook(peer);
             }
         }
@@ -174,23 +208,46 @@ impl RpcServer {
         self.0.allowed.iter().map(|c| c.name().to_owned()).collect()
     }
 
+    /// The API this endpoint serves (its TypeScript types: [`Api::types`]).
+    pub fn api(&self) -> &Api {
+        &self.0.api
+    }
+
     async fn serve_socket(
         self,
         socket: WebSocket,
         codec: Option<Arc<dyn Codec>>,
         info: ConnInfo,
         admission: Admission,
+        speaks: Speaks,
+        headers: HeaderMap,
     ) {
         let inner = &self.0;
         let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let generation = codec.as_ref().map(|_| Protocol::Compact);
-        let proto = Kkrpc::new(
+        let kkrpc = Kkrpc::new(
             codec,
             inner.detect.clone(),
             generation,
             inner.config.limits,
             inner.legacy_errors,
         );
+        let trpc = |params| {
+            let router = inner.trpc.clone()?;
+            let identity = info.identity.clone();
+            Some(Trpc::new(router, headers.clone(), identity, params))
+        };
+        let proto = match speaks {
+            Speaks::Kkrpc => Active::Kkrpc(kkrpc),
+            Speaks::Trpc { params } => match trpc(params) {
+                Some(t) => Active::Trpc(t),
+                None => Active::Kkrpc(kkrpc),
+            },
+            Speaks::Either => match trpc(false) {
+                Some(t) => Active::either(kkrpc, t),
+                None => Active::Kkrpc(kkrpc),
+            },
+        };
         let (conn, out) = Connection::new(id, proto, inner.config.clone(), info);
         tracing::debug!(conn = id, path = %conn.info.path, "connected");
         inner.hub.add(Peer(conn.clone()));

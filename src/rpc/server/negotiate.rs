@@ -2,7 +2,7 @@
 //! the socket's limits.
 
 use super::auth::{query_pairs, AuthRequest};
-use super::RpcServer;
+use super::{RpcServer, Speaks};
 use crate::codec::Codec;
 use crate::rpc::conn::ConnInfo;
 use crate::rpc::negotiation::{codec_param, offered_tokens};
@@ -11,6 +11,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+/// The subprotocol a tRPC peer may offer to say so (tRPC's own clients offer none).
+pub const TRPC_TOKEN: &str = "trpc";
 
 /// The codec chosen for a connection: `Ok(None)` detects it from what the peer sends;
 /// `Err` says what is not allowed (answered with 400).
@@ -68,9 +71,20 @@ impl RpcServer {
                 .iter()
                 .filter_map(|v| v.to_str().ok()),
         );
-        let chosen = match self.choose(&offered, uri.query().and_then(codec_param)) {
+        let query = uri.query().unwrap_or("");
+        let speaks = self.speaks(&offered, query);
+        let chosen = match speaks {
+            // A tRPC peer negotiates no codec: its transformer is the router's.
+            Speaks::Trpc { .. } => Ok(None),
+            _ => self.choose(&offered, codec_param(query)),
+        };
+        let chosen = match chosen {
             Ok(c) => c,
             Err(what) => return self.refuse(&what),
+        };
+        let speaks = match speaks {
+            Speaks::Either if chosen.is_some() => Speaks::Kkrpc,
+            s => s,
         };
         // Both: kkrpc sends a message as one frame, and tungstenite's frame limit (16 MiB
         // by default) would cap a larger message limit.
@@ -85,11 +99,37 @@ impl RpcServer {
                 ws = ws.protocols([c.subprotocol().to_owned()]);
             }
         }
+        if matches!(speaks, Speaks::Trpc { .. }) && offered.iter().any(|t| t == TRPC_TOKEN) {
+            ws = ws.protocols([TRPC_TOKEN]);
+        }
         let me = self.clone();
+        let headers = if matches!(speaks, Speaks::Kkrpc) {
+            HeaderMap::new()
+        } else {
+            headers.clone()
+        };
         ws.on_upgrade(move |socket| async move {
-            me.serve_socket(socket, chosen, info, admission).await
+            me.serve_socket(socket, chosen, info, admission, speaks, headers)
+                .await
         })
         .into_response()
+    }
+
+    /// Which protocol the upgrade says the peer speaks: tRPC when the route has a router
+    /// and the peer offered the `trpc` subprotocol or opens `?connectionParams=1` (what
+    /// `wsLink` adds when it sends connection params); kkrpc when the route has none;
+    /// else the first frame tells.
+    fn speaks(&self, offered: &[String], query: &str) -> Speaks {
+        if self.trpc_router().is_none() {
+            return Speaks::Kkrpc;
+        }
+        let params = query
+            .split('&')
+            .any(|kv| kv == "connectionParams=1" || kv == "connectionParams=true");
+        if params || offered.iter().any(|t| t == TRPC_TOKEN) {
+            return Speaks::Trpc { params };
+        }
+        Speaks::Either
     }
 
     /// The codec for the subprotocols `offered` and the `?codec=` `query` (see

@@ -26,9 +26,17 @@ pub(crate) enum Event {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// Append to a recoverable room: next offset, stream entry and publish, atomically.
-/// KEYS: stream, meta. ARGV: push, stream size, ttl (s), epoch if new, channel.
+/// Append to a recoverable room: next offset, stream entry and publish, atomically; once
+/// per (origin incarnation, seq): a push sent again after a session that timed out while
+/// Redis had taken it (a hung Redis) gets no second offset.
+/// KEYS: stream, meta. ARGV: push, stream size, ttl (s), epoch if new, channel, origin, seq.
 const APPEND: &str = r"
+local q = 'q:' .. ARGV[6]
+local last = redis.call('HGET', KEYS[2], q)
+if last and tonumber(last) >= tonumber(ARGV[7]) then
+  return 0
+end
+redis.call('HSET', KEYS[2], q, ARGV[7])
 local e = redis.call('HGET', KEYS[2], 'e')
 if not e then
   e = ARGV[4]
@@ -42,6 +50,24 @@ redis.call('EXPIRE', KEYS[2], ARGV[3] * 2)
 redis.call('PUBLISH', ARGV[5], 'o' .. e .. ':' .. o .. ':' .. ARGV[1])
 return o
 ";
+
+/// Append to a capped history list, once per (origin incarnation, seq), like [`APPEND`].
+/// KEYS: list, its dedup hash. ARGV: entry, cap, origin, seq, ttl of the hash (s).
+const HISTORY: &str = r"
+local last = redis.call('HGET', KEYS[2], ARGV[3])
+if last and tonumber(last) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+return 1
+";
+
+/// How long a room's history remembers the last sequence number of each origin (what a
+/// retry after a lost session is checked against).
+const HISTORY_SEEN_TTL_SECS: u64 = 3600;
 
 /// A recoverable room's place on this node: its epoch, and the next offset to deliver.
 #[derive(Default)]
@@ -86,6 +112,9 @@ pub(crate) async fn run(sh: Arc<Shared>, mut events: mpsc::UnboundedReceiver<Eve
             Ok(()) => return,
             Err(r) => r,
         };
+        // What waited for Redis' echo is delivered here now, in order, before any later
+        // push (those are delivered at once while offline).
+        sh.outbox.go_offline(|cmd| sh.deliver_early(cmd));
         let was = sh.connected.swap(false, Ordering::AcqRel);
         *lock(&sh.conn) = None;
         sh.outbox.release_waiters();
@@ -248,6 +277,12 @@ impl Driver {
             .query_async(&mut conn)
             .await
             .map_err(err("SCRIPT LOAD"))?;
+        let hsha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(HISTORY)
+            .query_async(&mut conn)
+            .await
+            .map_err(err("SCRIPT LOAD"))?;
         let pubsub = tokio::time::timeout(cfg.timeout, sh.client.get_async_pubsub())
             .await
             .map_err(|_| "connecting the subscriber: timed out".to_owned())?
@@ -287,12 +322,28 @@ impl Driver {
         self.heartbeat(&mut conn).await?;
         // Every node's snapshot; who is alive after all is told by heartbeats.
         lock(&sh.replicas).touch_all(Instant::now());
+        // SCAN, not KEYS: a large keyspace is not blocked for the whole walk.
         let pattern = cfg.presence_key("*");
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut conn)
-            .await
-            .map_err(err("listing nodes"))?;
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(err("listing nodes"))?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
         let prefix = cfg.presence_key("");
         for k in keys {
             if let Some(node) = k.strip_prefix(&prefix) {
@@ -309,9 +360,10 @@ impl Driver {
         self.last_echo = Instant::now();
         *lock(&sh.conn) = Some(conn.clone());
         sh.connected.store(true, Ordering::Release);
+        sh.outbox.go_online();
         tracing::info!(node = %sh.origin.node, "cluster connected to Redis");
 
-        let publisher = publish_loop(sh.clone(), conn.clone(), sink.clone(), sha);
+        let publisher = publish_loop(sh.clone(), conn.clone(), sink.clone(), [sha, hsha]);
         tokio::pin!(publisher);
         let mut hb = tokio::time::interval(cfg.heartbeat);
         hb.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -379,9 +431,13 @@ impl Driver {
             ));
         }
         let dead = lock(&sh.replicas).evict(now, sh.cfg.down_after);
-        for node in dead {
+        for (node, members) in dead {
+            self.seen.forget_node(&node);
             sh.counters.evicted_nodes.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%node, "cluster: node silent too long, its members are removed");
+            tracing::warn!(%node, members = members.len(), "cluster: node silent too long, its members are removed");
+            if let Some(hub) = self.hub() {
+                hub.evicted(&members);
+            }
         }
         let local = lock(&sh.local);
         self.seqs.retain(|r, _| local.rooms.contains_key(r));
@@ -543,9 +599,10 @@ async fn publish_loop(
     sh: Arc<Shared>,
     mut conn: MultiplexedConnection,
     mut sink: PubSubSink,
-    sha: String,
+    [sha, hsha]: [String; 2],
 ) -> String {
     let cfg = &sh.cfg;
+    let origin = format!("{}:{}", sh.origin.node, sh.origin.inc);
     let size = cfg.stream_size.to_string();
     let ttl = cfg.stream_ttl.as_secs().max(1).to_string();
     loop {
@@ -586,16 +643,28 @@ async fn publish_loop(
                     p.publish(channel, &*payload).ignore();
                     pending += 1;
                 }
-                Cmd::History { room, payload, cap } => {
-                    let key = cfg.history_key(&room);
-                    let cap = cap.min(isize::MAX as usize) as isize;
-                    p.rpush(&key, &*payload)
-                        .ignore()
-                        .ltrim(&key, -cap, -1)
+                Cmd::History {
+                    room,
+                    payload,
+                    cap,
+                    seq,
+                } => {
+                    p.cmd("EVALSHA")
+                        .arg(&hsha)
+                        .arg(2)
+                        .arg(cfg.history_key(&room))
+                        .arg(cfg.history_seen_key(&room))
+                        .arg(&*payload)
+                        .arg(cap.min(i64::MAX as usize))
+                        .arg(&origin)
+                        .arg(seq)
+                        .arg(HISTORY_SEEN_TTL_SECS)
                         .ignore();
                     pending += 1;
                 }
-                Cmd::Ordered { room, payload } => {
+                Cmd::Ordered {
+                    room, payload, seq, ..
+                } => {
                     p.cmd("EVALSHA")
                         .arg(&sha)
                         .arg(2)
@@ -606,6 +675,8 @@ async fn publish_loop(
                         .arg(&ttl)
                         .arg(super::random_id())
                         .arg(cfg.room_channel(&room))
+                        .arg(&origin)
+                        .arg(seq)
                         .ignore();
                     pending += 1;
                 }

@@ -312,10 +312,24 @@ impl Seen {
                 true
             }
             None => {
+                // A newer incarnation: the older ones of that node send nothing more.
+                self.0
+                    .retain(|o, _| o.node != origin.node || o.inc > origin.inc);
                 self.0.insert(origin.clone(), seq);
                 true
             }
         }
+    }
+
+    /// `node` was evicted (silent too long): forget every incarnation of it.
+    pub fn forget_node(&mut self, node: &str) {
+        self.0.retain(|o, _| o.node != node);
+    }
+
+    /// How many incarnations are remembered.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// `origin` left: forget it.
@@ -445,6 +459,27 @@ mod tests {
         let conn = encode_conn(Some("ann"), &["a", "b"]);
         let back = decode_conn(&conn, Limits::default()).unwrap();
         assert_eq!(back, (Some("ann".into()), vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn seen_keeps_no_entry_for_dead_incarnations() {
+        let mut seen = Seen::default();
+        for inc in 1..=5 {
+            let o = Origin {
+                node: "n1".into(),
+                inc,
+            };
+            assert!(seen.fresh(&o, 1));
+            assert!(!seen.fresh(&o, 1));
+        }
+        let other = Origin {
+            node: "n2".into(),
+            inc: 1,
+        };
+        assert!(seen.fresh(&other, 1));
+        assert_eq!(seen.len(), 2, "one per live node");
+        seen.forget_node("n1");
+        assert_eq!(seen.len(), 1);
     }
 
     #[test]

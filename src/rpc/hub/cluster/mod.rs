@@ -171,6 +171,9 @@ impl RedisConfig {
     pub(crate) fn history_key(&self, room: &str) -> String {
         self.key(&["h", &format!("{{{room}}}")])
     }
+    pub(crate) fn history_seen_key(&self, room: &str) -> String {
+        self.key(&["hq", &format!("{{{room}}}")])
+    }
     pub(crate) fn stream_key(&self, room: &str) -> String {
         self.key(&["s", &format!("{{{room}}}")])
     }
@@ -208,6 +211,7 @@ pub(crate) struct Counters {
     pub history_lost: AtomicU64,
     pub evicted_nodes: AtomicU64,
     pub publish_errors: AtomicU64,
+    pub delivered_unsequenced: AtomicU64,
 }
 
 /// What the backend's calls and its task share.
@@ -225,6 +229,9 @@ pub(crate) struct Shared {
     pub conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
     pub published_version: AtomicU64,
     pub counters: Counters,
+    /// This node's recoverable pushes delivered here without waiting for Redis (the
+    /// session was lost while they waited): their echo from Redis is not delivered again.
+    pub delivered_early: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -259,6 +266,52 @@ impl Shared {
                 },
                 None,
             );
+        }
+    }
+
+    /// If `cmd` is a recoverable push this node's members do not have yet, deliver it
+    /// here (without a position: it has no offset yet) and mark it delivered.
+    pub(crate) fn deliver_early(&self, cmd: &mut Cmd) {
+        let Cmd::Ordered {
+            room,
+            payload,
+            seq,
+            delivered: delivered @ false,
+        } = cmd
+        else {
+            return;
+        };
+        *delivered = true;
+        self.counters
+            .delivered_unsequenced
+            .fetch_add(1, Ordering::Relaxed);
+        let Ok(envelope::Message::Push(mut env)) = envelope::decode(payload, Limits::unlimited())
+        else {
+            return;
+        };
+        {
+            let mut early = lock(&self.delivered_early);
+            early.insert(*seq);
+            while early.len() > self.cfg.outbox.max(1) {
+                early.pop_first();
+            }
+        }
+        if let Some(hub) = self.hub.get().and_then(|w| w.upgrade()) {
+            let target = Target::Room {
+                room,
+                except: env.except,
+            };
+            hub.deliver_local(target, &env.method, &env.args);
+        }
+        env.delivered_here = true;
+        *payload = env.encode().into();
+    }
+
+    /// An item the full outbox dropped: a recoverable push nobody delivered yet is
+    /// delivered here at least.
+    fn dropped(&self, cmd: Option<Cmd>) {
+        if let Some(mut cmd) = cmd {
+            self.deliver_early(&mut cmd);
         }
     }
 
@@ -332,6 +385,7 @@ impl RedisBackend {
             conn: Mutex::new(None),
             published_version: AtomicU64::new(0),
             counters: Counters::default(),
+            delivered_early: Mutex::default(),
             cfg,
         });
         let task = runtime.spawn(driver::run(shared.clone(), rx));
@@ -359,26 +413,30 @@ impl HubBackend for RedisBackend {
                 // Redis is down (else `sequenced` took it): delivered here already; it gets
                 // its offset when Redis is back.
                 let room = room.to_owned();
-                sh.outbox.push_seq(
+                let dropped = sh.outbox.push_seq(
                     |seq| Cmd::Ordered {
                         payload: sh.envelope(seq, d, true).encode().into(),
                         room,
+                        seq,
+                        delivered: true,
                     },
                     None,
                 );
+                sh.dropped(dropped);
                 return;
             }
             Target::Room { room, .. } => sh.cfg.room_channel(room),
             Target::User(_) => sh.cfg.user_channel(),
             Target::All => sh.cfg.all_channel(),
         };
-        sh.outbox.push_seq(
+        let dropped = sh.outbox.push_seq(
             |seq| Cmd::Publish {
                 channel,
                 payload: sh.envelope(seq, d, false).encode().into(),
             },
             None,
         );
+        sh.dropped(dropped);
     }
 
     fn sequenced(&self, d: &Delivery<'_>) -> bool {
@@ -386,18 +444,23 @@ impl HubBackend for RedisBackend {
         let Target::Room { room, .. } = d.target else {
             return false;
         };
-        if !sh.cfg.is_recoverable(room) || !self.connected() {
+        if !sh.cfg.is_recoverable(room) {
             return false;
         }
         let room = room.to_owned();
-        sh.outbox.push_seq(
-            |seq| Cmd::Ordered {
-                payload: sh.envelope(seq, d, false).encode().into(),
-                room,
-            },
-            None,
-        );
-        true
+        let queued = sh.outbox.push_online(|seq| Cmd::Ordered {
+            payload: sh.envelope(seq, d, false).encode().into(),
+            room,
+            seq,
+            delivered: false,
+        });
+        match queued {
+            Ok(dropped) => {
+                sh.dropped(dropped);
+                true
+            }
+            Err(()) => false,
+        }
     }
 
     fn recoverable(&self, room: &str) -> bool {
@@ -444,14 +507,16 @@ impl HubBackend for RedisBackend {
         let payload = envelope::encode_value(&message);
         let (tx, rx) = oneshot::channel();
         let wait = self.connected();
-        self.shared.outbox.push(
-            Cmd::History {
+        let dropped = self.shared.outbox.push_seq(
+            |seq| Cmd::History {
                 room: room.to_owned(),
                 payload: payload.into(),
                 cap,
+                seq,
             },
             wait.then_some(tx),
         );
+        self.shared.dropped(dropped);
         Box::pin(async move {
             if wait {
                 let _ = rx.await;
@@ -502,6 +567,7 @@ impl HubBackend for RedisBackend {
                 ("historyLost", get(&c.history_lost)),
                 ("evictedNodes", get(&c.evicted_nodes)),
                 ("publishErrors", get(&c.publish_errors)),
+                ("deliveredUnsequenced", get(&c.delivered_unsequenced)),
             ],
         }
     }

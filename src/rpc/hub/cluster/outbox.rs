@@ -14,13 +14,20 @@ use tokio::sync::{oneshot, Notify};
 pub(crate) enum Cmd {
     /// `PUBLISH channel payload`.
     Publish { channel: String, payload: Arc<[u8]> },
-    /// A recoverable room's push: append to its stream and publish, atomically (Lua).
-    Ordered { room: String, payload: Arc<[u8]> },
-    /// Append to a room's capped history list.
+    /// A recoverable room's push: append to its stream and publish, atomically (Lua), once
+    /// per `seq`. `delivered`: this node's members have it (else they get it from Redis).
+    Ordered {
+        room: String,
+        payload: Arc<[u8]>,
+        seq: u64,
+        delivered: bool,
+    },
+    /// Append to a room's capped history list, once per `seq`.
     History {
         room: String,
         payload: Arc<[u8]>,
         cap: usize,
+        seq: u64,
     },
     /// Subscribe to a channel (a room got its first member here).
     Subscribe(String),
@@ -56,6 +63,8 @@ struct Inner {
     /// The next push's sequence number.
     seq: u64,
     last_warn: Option<Instant>,
+    /// A session is up: recoverable rooms' pushes may wait for Redis' echo.
+    online: bool,
 }
 
 /// The queue. Cheap operations under one lock; the publisher waits on `notify`.
@@ -83,29 +92,73 @@ impl Outbox {
 
     /// Queue what `make` builds from the next sequence number (taken under the lock, so
     /// that the queue's order is the sequence's order).
-    pub fn push_seq(&self, make: impl FnOnce(u64) -> Cmd, done: Option<oneshot::Sender<()>>) {
+    /// Returns the item dropped for room, if one was.
+    #[must_use]
+    pub fn push_seq(
+        &self,
+        make: impl FnOnce(u64) -> Cmd,
+        done: Option<oneshot::Sender<()>>,
+    ) -> Option<Cmd> {
         let mut inner = self.lock();
         inner.seq += 1;
         let cmd = make(inner.seq);
-        self.push_locked(&mut inner, cmd, done);
+        let dropped = self.push_locked(&mut inner, cmd, done);
         drop(inner);
         self.notify.notify_one();
+        dropped
+    }
+
+    /// Like [`Outbox::push_seq`], only while a session is up (`Err(())` else: the caller
+    /// delivers here at once). Deciding under the queue's lock keeps this node's order:
+    /// [`Outbox::go_offline`] delivers what waited before any later push is delivered.
+    pub fn push_online(&self, make: impl FnOnce(u64) -> Cmd) -> Result<Option<Cmd>, ()> {
+        let mut inner = self.lock();
+        if !inner.online {
+            return Err(());
+        }
+        inner.seq += 1;
+        let cmd = make(inner.seq);
+        let dropped = self.push_locked(&mut inner, cmd, None);
+        drop(inner);
+        self.notify.notify_one();
+        Ok(dropped)
+    }
+
+    /// A session is up.
+    pub fn go_online(&self) {
+        self.lock().online = true;
+    }
+
+    /// The session is lost: under the lock, hand every queued item to `f`, in order (it
+    /// delivers the undelivered recoverable pushes here and marks them delivered).
+    pub fn go_offline(&self, mut f: impl FnMut(&mut Cmd)) {
+        let mut inner = self.lock();
+        inner.online = false;
+        for item in inner.items.iter_mut() {
+            f(&mut item.cmd);
+        }
     }
 
     /// Queue `cmd`; `done` is told once Redis took it (or once it was dropped, or a
     /// session failed while it waited: then it stays queued).
     pub fn push(&self, cmd: Cmd, done: Option<oneshot::Sender<()>>) {
         let mut inner = self.lock();
-        self.push_locked(&mut inner, cmd, done);
+        let _state_is_never_dropped = self.push_locked(&mut inner, cmd, done);
         drop(inner);
         self.notify.notify_one();
     }
 
-    fn push_locked(&self, inner: &mut Inner, cmd: Cmd, done: Option<oneshot::Sender<()>>) {
+    fn push_locked(
+        &self,
+        inner: &mut Inner,
+        cmd: Cmd,
+        done: Option<oneshot::Sender<()>>,
+    ) -> Option<Cmd> {
         let data = inner.items.iter().filter(|i| !i.cmd.is_state()).count();
+        let mut dropped = None;
         if !cmd.is_state() && data >= self.cap {
             if let Some(pos) = inner.items.iter().position(|i| !i.cmd.is_state()) {
-                inner.items.remove(pos);
+                dropped = inner.items.remove(pos).map(|i| i.cmd);
             }
             let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let now = Instant::now();
@@ -124,6 +177,7 @@ impl Outbox {
         inner.next_id += 1;
         let id = inner.next_id;
         inner.items.push_back(Item { id, cmd, done });
+        dropped
     }
 
     /// Up to `max` items from the front, left in the queue, with the id of the last.
@@ -197,10 +251,12 @@ mod tests {
     fn the_oldest_push_goes_when_full_and_state_is_never_dropped() {
         let o = Outbox::new(2);
         o.push(Cmd::Subscribe("r".into()), None);
+        let mut gone = Vec::new();
         for n in 0..4 {
-            o.push(publish(n), None);
+            gone.extend(o.push_seq(|_| publish(n), None));
         }
         assert_eq!(o.dropped(), 2);
+        assert_eq!(gone.len(), 2, "the dropped items are handed back");
         let (batch, last) = o.peek(10);
         let kept: Vec<String> = batch.iter().map(|c| format!("{c:?}")).collect();
         assert_eq!(kept.len(), 3, "{kept:?}");

@@ -166,6 +166,9 @@ impl Local {
     }
 }
 
+/// An evicted node's members, each with its rooms.
+pub(crate) type Evicted = Vec<(Member, Vec<String>)>;
+
 /// Another node's share, as this node knows it.
 #[derive(Debug)]
 struct Replica {
@@ -189,7 +192,13 @@ pub(crate) struct Replicas {
     nodes: HashMap<String, Replica>,
     /// The newest incarnation seen per node: older ones are zombies.
     newest: HashMap<String, u64>,
+    /// When each evicted node was evicted: its `newest` is forgotten long after.
+    evicted: HashMap<String, Instant>,
 }
+
+/// How many `down_after`s an evicted node's newest incarnation is remembered (a zombie
+/// of it is refused meanwhile).
+const REMEMBER_EVICTED: u32 = 100;
 
 impl Replicas {
     /// False for an incarnation older than one already seen (and notes a newer one).
@@ -299,18 +308,56 @@ impl Replicas {
         }
     }
 
-    /// Drop the nodes silent for `down_after`; returns them.
-    pub fn evict(&mut self, now: Instant, down_after: Duration) -> Vec<String> {
+    /// Drop the nodes silent for `down_after`; returns them, with their members and each
+    /// member's rooms.
+    pub fn evict(&mut self, now: Instant, down_after: Duration) -> Vec<(String, Evicted)> {
         let dead: Vec<String> = self
             .nodes
             .iter()
             .filter(|(_, r)| now.saturating_duration_since(r.last_seen) >= down_after)
             .map(|(n, _)| n.clone())
             .collect();
-        for n in &dead {
-            self.nodes.remove(n);
+        let mut out = Vec::new();
+        for n in dead {
+            let Some(r) = self.nodes.remove(&n) else {
+                continue;
+            };
+            self.evicted.insert(n.clone(), now);
+            let mut members: Evicted = r
+                .conns
+                .into_iter()
+                .map(|(conn, c)| {
+                    let member = Member {
+                        node: n.clone(),
+                        conn,
+                        user: c.user,
+                    };
+                    (member, c.rooms.into_iter().collect())
+                })
+                .collect();
+            members.sort();
+            out.push((n, members));
         }
-        dead
+        let forget = down_after * REMEMBER_EVICTED;
+        let nodes = &self.nodes;
+        let newest = &mut self.newest;
+        self.evicted.retain(|n, at| {
+            if nodes.contains_key(n) {
+                return false; // back
+            }
+            let keep = now.saturating_duration_since(*at) < forget;
+            if !keep {
+                newest.remove(n);
+            }
+            keep
+        });
+        out
+    }
+
+    /// How many nodes' newest incarnations are remembered.
+    #[cfg(test)]
+    pub fn remembered(&self) -> usize {
+        self.newest.len()
     }
 
     /// Count every node as seen `now` (after this node was cut off itself).

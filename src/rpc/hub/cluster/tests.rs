@@ -309,3 +309,18 @@ fn an_old_incarnation_never_comes_back() {
     r.add_users(&mut users);
     assert!(users.is_empty(), "{users:?}");
 }
+
+#[test]
+fn evicted_nodes_are_forgotten_in_the_end() {
+    let mut r = Replicas::default();
+    let t0 = Instant::now();
+    let down = Duration::from_secs(1);
+    for n in 0..50 {
+        let node = format!("random-{n}");
+        r.snapshot(&node, 1, 0, Default::default(), t0);
+    }
+    assert_eq!(r.evict(t0 + down, down).len(), 50);
+    assert_eq!(r.remembered(), 50, "kept a while: zombies are refused");
+    r.evict(t0 + down * 200, down);
+    assert_eq!(r.remembered(), 0, "then forgotten");
+}

@@ -183,6 +183,8 @@ pub(super) fn write(msg: Msg) -> Value {
             o.insert("t", Value::from("cbr"));
             o.insert("ids", ids.into_iter().map(Value::String).collect());
         }
+        // Filtered out by the caller: kkrpc has no streams.
+        Msg::Stream { .. } => {}
     }
     Value::Object(o)
 }
@@ -194,5 +196,7 @@ fn op_name(op: Op) -> &'static str {
         Op::Set => "set",
         Op::New => "new",
         Op::Ref => "ref",
+        // tRPC's kinds never reach a kkrpc peer.
+        Op::Query | Op::Mutation | Op::Subscription => "call",
     }
 }

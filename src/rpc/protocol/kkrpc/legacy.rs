@@ -121,7 +121,7 @@ pub(super) fn write(msg: Msg, version: &str, errors: LegacyErrors) -> Option<Val
             o.insert("args", Value::Array(args));
             o.insert("type", Value::from("callback"));
         }
-        Msg::Release { .. } => return None,
+        Msg::Release { .. } | Msg::Stream { .. } => return None,
     }
     o.insert("version", Value::from(version));
     Some(Value::Object(o))
@@ -153,7 +153,7 @@ fn write_request(o: &mut Object, op: Op, path: Vec<String>, args: Vec<Arg>, valu
                 o.insert("value", value);
             }
         }
-        Op::Call | Op::New => {
+        Op::Call | Op::New | Op::Query | Op::Mutation | Op::Subscription => {
             let callbacks: Vec<Value> = args
                 .iter()
                 .filter_map(|a| match a {

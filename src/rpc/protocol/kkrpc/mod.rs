@@ -126,6 +126,9 @@ static NEXT_PUSH: AtomicU64 = AtomicU64::new(1);
 
 /// Write `msg` for `generation` (`None`: legacy has no such message).
 fn write_doc(msg: Msg, generation: Protocol, version: &str, errors: LegacyErrors) -> Option<Value> {
+    if matches!(msg, Msg::Stream { .. }) {
+        return None;
+    }
     match generation {
         Protocol::Compact => Some(compact::write(msg)),
         Protocol::Legacy => legacy::write(msg, version, errors),

@@ -125,8 +125,11 @@ impl Driver {
     /// argument, except to those a replay already gave it.
     fn deliver(&mut self, room: &str, epoch: &str, offset: u64, env: &Envelope) {
         let here = env.origin == self.sh.origin;
-        if here && env.delivered_here {
-            return;
+        if here {
+            let early = crate::rpc::hub::cluster::lock(&self.sh.delivered_early).remove(&env.seq);
+            if early || env.delivered_here {
+                return;
+            }
         }
         let Some(hub) = self.hub() else { return };
         let mut args = env.args.clone();
