@@ -5,10 +5,20 @@
 use std::borrow::Cow;
 
 /// Escape one segment the `v:1` way: `\` becomes `\\`, then `.` becomes `\.`.
+// Inlined: the superjson encoder calls it for every path segment it records (a large
+// payload's 10,000 annotations), and it lives in another module (codegen unit) than the
+// encoder; the common case is the scan alone.
+#[inline]
 pub(crate) fn escape_segment(seg: &str) -> Cow<'_, str> {
     if !seg.bytes().any(|b| b == b'.' || b == b'\\') {
         return Cow::Borrowed(seg);
     }
+    Cow::Owned(escaped(seg))
+}
+
+/// `seg` with its `\` and `.` escaped (the rare case, out of line).
+#[cold]
+fn escaped(seg: &str) -> String {
     let mut out = String::with_capacity(seg.len() + 2);
     for c in seg.chars() {
         if c == '.' || c == '\\' {
@@ -16,10 +26,11 @@ pub(crate) fn escape_segment(seg: &str) -> Cow<'_, str> {
         }
         out.push(c);
     }
-    Cow::Owned(out)
+    out
 }
 
 /// Append `seg` escaped to `out`.
+#[inline]
 pub(crate) fn push_escaped(out: &mut String, seg: &str) {
     out.push_str(&escape_segment(seg));
 }
