@@ -33,6 +33,8 @@ mod trpc_interop;
 mod ts_types;
 
 use libtest_mimic::{Arguments, Trial};
+use polycodec::codec::{Codec, Json};
+use polycodec::Value;
 use std::process::{Command, ExitCode};
 
 /// What is missing for these tests, if anything.
@@ -95,6 +97,44 @@ fn on_tokio<F: std::future::Future<Output = ()> + 'static>(
             .block_on(test());
         Ok(())
     })
+}
+
+/// Run a node script (path from the repository's root) with arguments; its last stdout line
+/// is a JSON report `{passed: [...], failed: [...]}`, returned as (passed, failed).
+pub async fn run_node(script: &str, args: &[&str]) -> (Vec<String>, Vec<String>) {
+    let root = crate::common::repo_root();
+    let out = tokio::process::Command::new("node")
+        .arg(root.join(script))
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .await
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    let report = Json::new()
+        .decode_value(line.as_bytes())
+        .unwrap_or_else(|e| {
+            panic!(
+                "no report from {script} ({e}); stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let names = |k: &str| -> Vec<String> {
+        report
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|x| match x {
+                        Value::String(s) => s.clone(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    (names("passed"), names("failed"))
 }
 
 fn main() -> ExitCode {

@@ -61,47 +61,10 @@ async fn reference() -> Reference {
     }
 }
 
-/// Run a node script with arguments; its one JSON line of `{passed, failed}`.
-async fn run_node(script: &str, args: &[&str]) -> (Vec<String>, Vec<String>) {
-    let root = crate::common::repo_root();
-    let out = tokio::process::Command::new("node")
-        .arg(root.join(script))
-        .args(args)
-        .current_dir(&root)
-        .output()
-        .await
-        .expect("node must be installed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or("");
-    let report = Json::new()
-        .decode_value(line.as_bytes())
-        .unwrap_or_else(|e| {
-            panic!(
-                "no report from {script} ({e}); stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    let names = |k: &str| -> Vec<String> {
-        report
-            .get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|x| match x {
-                        Value::String(s) => s.clone(),
-                        other => format!("{other:?}"),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    (names("passed"), names("failed"))
-}
-
 pub async fn real_trpc_client_passes_every_check_through_every_link() {
     let addr = serve().await;
     let (http_url, ws_url) = (format!("http://{addr}/trpc"), format!("ws://{addr}/trpc"));
-    let (passed, failed) = run_node("js/trpc-client.mjs", &[&http_url, &ws_url]).await;
+    let (passed, failed) = crate::run_node("js/trpc-client.mjs", &[&http_url, &ws_url]).await;
     assert!(failed.is_empty(), "failed: {failed:#?}");
     assert!(passed.len() >= 200, "only {} checks passed", passed.len());
     for link in [
@@ -122,8 +85,8 @@ pub async fn a_trpc_client_and_a_kkrpc_client_share_one_websocket_path() {
     let addr = serve().await;
     let (http_url, ws_url) = (format!("http://{addr}/trpc"), format!("ws://{addr}/trpc"));
     let (trpc_args, kkrpc_args) = ([http_url.as_str(), &ws_url], [ws_url.as_str(), "superjson"]);
-    let trpc = run_node("js/trpc-client.mjs", &trpc_args);
-    let kkrpc = run_node("js/kkrpc-client.mjs", &kkrpc_args);
+    let trpc = crate::run_node("js/trpc-client.mjs", &trpc_args);
+    let kkrpc = crate::run_node("js/kkrpc-client.mjs", &kkrpc_args);
     let ((tp, tf), (kp, kf)) = tokio::join!(trpc, kkrpc);
     assert!(tf.is_empty(), "tRPC failed: {tf:#?}");
     assert!(kf.is_empty(), "kkrpc failed: {kf:#?}");
