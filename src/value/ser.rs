@@ -3,8 +3,7 @@
 use super::magic::{self, Magic};
 use super::number::is_safe_integer;
 use super::{
-    Annotated, BigInt, Coercion, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind,
-    Value,
+    Annotated, Coercion, Date, JsError, Object, Ref, RegExp, TypedArray, TypedArrayKind, Value,
 };
 use crate::stack::{grow_within, VALUE_SER_RED_ZONE};
 use crate::{Error, Result};
@@ -177,14 +176,6 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
 /// The serializer behind [`to_value`].
 pub(crate) struct ValueSerializer;
 
-fn int(n: i128) -> Value {
-    if (n.unsigned_abs() as f64) <= super::number::MAX_SAFE_INTEGER {
-        Value::Number(n as f64)
-    } else {
-        Value::BigInt(BigInt::from(n))
-    }
-}
-
 impl Serializer for ValueSerializer {
     type Ok = Value;
     type Error = Error;
@@ -209,7 +200,7 @@ impl Serializer for ValueSerializer {
         Ok(Value::Number(v.into()))
     }
     fn serialize_i64(self, v: i64) -> Result<Value> {
-        Ok(int(v.into()))
+        Ok(super::de::int_value(v.into()))
     }
     fn serialize_i128(self, v: i128) -> Result<Value> {
         Ok(Value::BigInt(v.into()))
@@ -224,7 +215,7 @@ impl Serializer for ValueSerializer {
         Ok(Value::Number(v.into()))
     }
     fn serialize_u64(self, v: u64) -> Result<Value> {
-        Ok(int(v.into()))
+        Ok(super::de::int_value(v.into()))
     }
     fn serialize_u128(self, v: u128) -> Result<Value> {
         Ok(Value::BigInt(v.into()))

@@ -214,9 +214,7 @@ impl Writer {
         // No id is free: a plain map with the keys put back in front of the values.
         let mut region = header_bytes(keys.len(), true);
         for (k, r) in keys.iter().zip(ranges) {
-            let mut w = Vec::new();
-            write_str(&mut w, k);
-            region.extend_from_slice(&w);
+            write_str(&mut region, k);
             region.extend_from_slice(&self.out[r.clone()]);
         }
         self.out.truncate(start);

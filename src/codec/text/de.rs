@@ -729,10 +729,7 @@ impl<'de, 'm, R: Revive> de::Deserializer<'de> for &mut Deserializer<'de, 'm, R>
                 let variant = self.r.string(&mut self.scratch)?.as_str().to_owned();
                 self.r.expect(b':', "`:`")?;
                 self.node = self.tree.child_key(parent, &variant);
-                let v = visitor.visit_enum(Enum {
-                    de: self,
-                    variant: variant.clone(),
-                })?;
+                let v = visitor.visit_enum(Enum { de: self, variant })?;
                 self.leave();
                 self.r.expect(b'}', "`}`")?;
                 Ok(v)
