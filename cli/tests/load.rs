@@ -146,4 +146,7 @@ async fn server_memory_per_idle_connection_is_measured() {
     drop(idle);
     drop(server);
     assert!(after > before, "no growth measured");
+    // The README's figure is ≈ 15.5 KB; a bound four times over it still catches a leak of a
+    // read buffer per connection (tungstenite's default is 128 KiB).
+    assert!(per < 64.0 * 1024.0, "{per:.0} bytes per idle connection");
 }

@@ -91,7 +91,6 @@ fn errors_name_the_byte_offset() {
         let err = MsgPack::new().decode_value(bytes).unwrap_err();
         assert_eq!(err.to_string(), msg);
     }
-    let _ = Value::Null;
 }
 
 /// Repeated Set members and Map keys from the wire collapse as JS's `new Set` / `new Map`

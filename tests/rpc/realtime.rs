@@ -5,7 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use polycodec::rpc::{
     codes, demo, Api, AuthError, Call, Client, ClientBuilder, Error, Hub, Identity, Limit,
-    RpcError, RpcServer,
+    RpcServer,
 };
 use polycodec::{Limits, Value};
 use std::sync::{Arc, Mutex};
@@ -728,7 +728,6 @@ async fn graceful_shutdown_closes_with_1001_and_pending_calls_fail() {
         }
     }
     assert_eq!(code, Some(1001));
-    let _ = RpcError::msg("unused");
 }
 
 #[tokio::test]
