@@ -237,6 +237,12 @@ async fn a_flood_that_never_finishes_its_requests_stays_under_the_cap_and_its_me
     let peak = peaks.iter().copied().max().unwrap();
     let growth = peak.saturating_sub(before);
     assert!(growth < 64 * 1024, "RSS grew by {growth} KiB: {peaks:?}");
+    // Level: the later waves cost no more than the third did (a wave held and then released
+    // 300 requests; had their memory been kept, each wave would add ~6 MB).
+    assert!(
+        peaks[5] <= peaks[2] + 12 * 1024,
+        "RSS still growing from wave to wave: {peaks:?} KiB"
+    );
     // Once the flood is over, a client is served.
     let client = Client::connect(server.rpc_url()).await.unwrap();
     let sum: f64 = client.call("add", (2, 2)).await.unwrap();
