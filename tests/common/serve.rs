@@ -8,3 +8,14 @@ pub async fn serve_at(path: &str, server: polycodec::rpc::RpcServer) -> std::net
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
+
+/// Wait until `f` holds, checking every 20 ms, for at most 10 s; then fail naming `what`.
+pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}

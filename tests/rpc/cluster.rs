@@ -3,6 +3,7 @@
 //! peer, sends to a user and to all, each exactly once and in each sender's order; presence
 //! everywhere; a recoverable room whose gap is older than its stream says so.
 
+use crate::serve::eventually;
 use polycodec::rpc::cluster::{RedisBackend, RedisConfig};
 use polycodec::rpc::{Api, Call, Client, Hub, Identity, Position, RpcServer};
 use polycodec::Value;
@@ -78,16 +79,6 @@ async fn peer_of(hub: &Hub, user: &str) -> u64 {
     };
     eventually(&format!("{user} registered"), || newest().is_some()).await;
     newest().unwrap()
-}
-
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..250 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 fn count(log: &Log, method: &str) -> usize {

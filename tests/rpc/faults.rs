@@ -3,6 +3,7 @@
 //! (`slow_reader_is_closed_not_buffered_forever`), and peers that send half a frame and go
 //! silent.
 
+use crate::serve::eventually;
 use polycodec::rpc::{demo, Api, Call, Client, RpcServer};
 use polycodec::Value;
 use std::time::Duration;
@@ -10,16 +11,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn serve(server: RpcServer) -> std::net::SocketAddr {
     crate::serve::serve_at("/rpc", server).await
-}
-
-async fn eventually(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..250 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! a trusted proxy, per `X-Forwarded-For`; the upgrade rate; the WebSocket handshake timeout;
 //! HTTP limits; and the drain (calls in flight answered, new ones refused, 1001).
 
+use crate::serve::eventually;
 use futures_util::StreamExt;
 use polycodec::rpc::{codes, demo, serve, Api, Call, Client, Error, FrontDoor, RpcServer};
 use polycodec::Value;
@@ -53,17 +54,6 @@ async fn start(app: axum::Router, door: FrontDoor) -> Running {
 
 fn rpc_app(server: &RpcServer) -> axum::Router {
     axum::Router::new().route("/rpc", axum::routing::get(server.handler()))
-}
-
-/// Wait until `f` holds (at most 10 s).
-async fn eventually(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 /// Raise the open-file limit to at least `want` (this process holds both ends).

@@ -2,6 +2,7 @@
 //! presence, auth before upgrade, heartbeat, rate limits, size limits, slow readers,
 //! lifecycle hooks and graceful shutdown.
 
+use crate::serve::eventually;
 use futures_util::{SinkExt, StreamExt};
 use polycodec::rpc::{
     codes, demo, Api, AuthError, Call, Client, ClientBuilder, Error, Hub, Identity, Limit,
@@ -14,17 +15,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 async fn serve_at(path: &str, server: RpcServer) -> String {
     format!("ws://{}", crate::serve::serve_at(path, server).await)
-}
-
-/// Wait until `f` holds (bounded).
-async fn eventually(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 /// Connects with `codec`, records what the server pushes, and joins room "r".

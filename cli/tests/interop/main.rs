@@ -13,6 +13,7 @@
 mod common;
 
 #[path = "../../../tests/common/serve.rs"]
+#[allow(dead_code)] // `eventually` is for the RPC tests
 mod serve;
 
 #[path = "../../../tests/common/redis.rs"]
