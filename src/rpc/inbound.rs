@@ -184,7 +184,7 @@ impl Session {
         }
         #[cfg(feature = "server")]
         if op == Op::Subscription {
-            let path = path.join(".");
+            let path = dotted(path);
             return crate::rpc::trpc::dispatch::subscribe(&self.conn, id, path, args, value, enc)
                 .await;
         }
@@ -262,7 +262,7 @@ impl Session {
         value: Value,
         enc: &Encoding,
     ) -> Result<Value, RpcError> {
-        let dotted = path.join(".");
+        let dotted = dotted(path);
         match op {
             Op::Ref => Err(RpcError::new(
                 "Error",
@@ -341,5 +341,15 @@ pub(crate) async fn finish(
         .is_err()
     {
         writer.abort();
+    }
+}
+
+/// A request's path as one dotted name: the one segment itself when there is one (every tRPC
+/// path, a legacy kkrpc `method` without dots), with no copy.
+fn dotted(mut path: Vec<String>) -> String {
+    if path.len() == 1 {
+        path.pop().unwrap_or_default()
+    } else {
+        path.join(".")
     }
 }

@@ -342,13 +342,14 @@ impl Hub {
                 method: method.to_owned(),
                 args: args.to_vec(),
             };
+            let gone = |r| matches!(r, Err(tokio::sync::mpsc::error::TrySendError::Closed(_)));
             let mut closed = false;
-            for l in list {
-                if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
-                    l.try_send(b.clone())
-                {
-                    closed = true;
+            // One copy per listener but the last, which takes the original.
+            if let Some((last, rest)) = list.split_last() {
+                for l in rest {
+                    closed |= gone(l.try_send(b.clone()));
                 }
+                closed |= gone(last.try_send(b));
             }
             closed
         };
