@@ -25,16 +25,16 @@ macro_rules! via_any {
                     self.pos += 1;
                     return visitor.visit_u64(u64::from(m));
                 }
-                Some(0xcb) if $int => {
+                Some(m @ 0xe0..=0xff) => {
+                    self.pos += 1;
+                    return visitor.visit_i64(i64::from(m as i8));
+                }
+                Some(0xcb) => {
+                    self.pos += 1;
+                    let f = f64::from_be_bytes(self.be()?);
                     // An integral float 64 (msgpackr writes Numbers past 32 bits so) reads
                     // into an integer field.
-                    let f = f64::from_be_bytes(
-                        self.b.get(self.pos + 1..self.pos + 9)
-                            .and_then(|s| s.try_into().ok())
-                            .ok_or_else(|| self.eof())?,
-                    );
-                    self.pos += 9;
-                    if f.fract() == 0.0 && f.abs() <= crate::value::number::MAX_SAFE_INTEGER {
+                    if $int && crate::value::number::is_safe_integer(f) {
                         return if f < 0.0 {
                             visitor.visit_i64(f as i64)
                         } else {
@@ -42,14 +42,6 @@ macro_rules! via_any {
                         };
                     }
                     return visitor.visit_f64(f);
-                }
-                Some(m @ 0xe0..=0xff) => {
-                    self.pos += 1;
-                    return visitor.visit_i64(i64::from(m as i8));
-                }
-                Some(0xcb) => {
-                    self.pos += 1;
-                    return visitor.visit_f64(f64::from_be_bytes(self.be()?));
                 }
                 Some(0xcc) => {
                     self.pos += 1;
