@@ -520,9 +520,13 @@ impl Encoder {
         self.out.extend_from_slice(b"null");
     }
 
+    /// `undefined`: `null` in the text, plus its annotation in superjson (plain JSON has none:
+    /// `wrote_undefined` lets the object writer leave the property out, as `JSON.stringify`).
     pub(crate) fn write_undefined(&mut self) {
         self.out.extend_from_slice(b"null");
-        self.annotate(AnnOut::Simple("undefined"));
+        if self.mode != Mode::Plain {
+            self.annotate(AnnOut::Simple("undefined"));
+        }
         self.wrote_undefined = true;
     }
 
@@ -681,12 +685,7 @@ impl Encoder {
         self.wrote_undefined = false;
         match v {
             Value::Undefined => {
-                if self.mode == Mode::Plain {
-                    self.write_null();
-                    self.wrote_undefined = true;
-                } else {
-                    self.write_undefined();
-                }
+                self.write_undefined();
             }
             Value::Null => self.write_null(),
             Value::Bool(b) => self.write_bool(*b),

@@ -274,12 +274,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
         match m {
             Magic::Optional => {
                 if crate::value::capture::is_none(v) {
-                    if self.mode == Mode::Plain {
-                        self.write_null();
-                        self.wrote_undefined = true;
-                    } else {
-                        self.write_undefined();
-                    }
+                    self.write_undefined();
                     Ok(())
                 } else {
                     v.serialize(self)
@@ -298,12 +293,7 @@ impl<'e> ser::Serializer for &'e mut Encoder {
                 }
             },
             Magic::Undefined => {
-                if self.mode == Mode::Plain {
-                    self.write_null();
-                    self.wrote_undefined = true;
-                } else {
-                    self.write_undefined();
-                }
+                self.write_undefined();
                 Ok(())
             }
             Magic::Set | Magic::Map => {
