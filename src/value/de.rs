@@ -320,6 +320,16 @@ pub(crate) fn from_value_within<T: de::DeserializeOwned>(
     })
 }
 
+/// Run `f` on a [`ValueDeserializer`] over `v`: how the typed readers hand a value they had
+/// to build (an extension, an annotated node) to serde.
+pub(crate) fn with_value<T>(
+    v: Value,
+    f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>,
+) -> Result<T> {
+    let budget = Cell::new(crate::Limits::default().ref_expansion());
+    f(ValueDeserializer::new(&v, &budget))
+}
+
 /// Deserialize a `T` from a list of values read as one JS array (an argument list),
 /// without building that array.
 #[cfg(feature = "rpc")]

@@ -5,11 +5,11 @@
 use super::records::Records;
 use super::refs::Targets;
 use super::{ext, Opts};
+use crate::value::de::with_value;
 use crate::value::de::ValueDeserializer;
 use crate::value::{Date, Value};
 use crate::{Error, Limits, Result};
 use serde::de::{self, Visitor};
-use std::cell::Cell;
 
 mod access;
 mod build;
@@ -369,14 +369,6 @@ impl<'a> Deserializer<'a> {
         debug_assert!(std::ptr::eq(&self.b[start..self.pos], payload));
         self.sub(payload, self.base + start)
     }
-}
-
-pub(super) fn with_value<T>(
-    v: Value,
-    f: impl FnOnce(ValueDeserializer<'_>) -> Result<T>,
-) -> Result<T> {
-    let budget = Cell::new(Limits::default().ref_expansion());
-    f(ValueDeserializer::new(&v, &budget))
 }
 
 impl<'de> Deserializer<'de> {

@@ -10,6 +10,7 @@
 use super::read::{depth_error, describe, Num, Reader, Str};
 use super::tree::{spare, Ann, MetaTree, NodeId, NONE, ROOT};
 use crate::stack::grow_every;
+use crate::value::de::with_value;
 use crate::value::de::KeyDeserializer;
 use crate::value::number::MAX_SAFE_INTEGER;
 use crate::value::{Date, Value};
@@ -492,15 +493,6 @@ fn visit_number<'de, V: Visitor<'de>>(n: Num<'_>, visitor: V) -> Result<V::Value
         }
     }
     visitor.visit_f64(n.to_f64())
-}
-
-/// Run `f` on a deserializer over an owned value (an annotated value, already built).
-fn with_value<T>(
-    v: Value,
-    f: impl FnOnce(crate::value::de::ValueDeserializer<'_>) -> Result<T>,
-) -> Result<T> {
-    let budget = Cell::new(crate::Limits::default().ref_expansion());
-    f(crate::value::de::ValueDeserializer::new(&v, &budget))
 }
 
 macro_rules! exact_int {

@@ -5,7 +5,8 @@
 
 use super::super::ext;
 use super::super::records::Keys;
-use super::{with_value, Deserializer, Enum, Head};
+use super::{Deserializer, Enum, Head};
+use crate::value::de::with_value;
 use crate::value::same_value_zero::dedupe_members;
 use crate::value::{JsError, Object, RegExp, Value};
 use crate::{Error, Result};
