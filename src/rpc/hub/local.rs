@@ -459,7 +459,9 @@ impl Hub {
 /// Encode the push once per (codec, protocol) in use, then queue the same frame for each
 /// peer of that group.
 fn fanout(peers: &[Peer], method: &str, args: &[Value]) -> usize {
-    let mut frames: HashMap<(String, bool), Option<Frame>> = HashMap::new();
+    // A handful of groups at most: a list searched in order, the key copied once per group
+    // (not once per peer).
+    let mut frames: Vec<((String, bool), Option<Frame>)> = Vec::new();
     let mut sent = 0;
     for p in peers {
         // A peer that has not spoken yet gets the push once its protocol is known.
@@ -472,13 +474,19 @@ fn fanout(peers: &[Peer], method: &str, args: &[Value]) -> usize {
             Ok(false) => {}
         }
         let enc = p.encoding();
-        let frame = frames.entry(enc.key()).or_insert_with(|| {
-            p.0.proto
-                .push_frame(method, args.to_vec(), &enc)
-                .ok()
-                .flatten()
-        });
-        if let Some(f) = frame {
+        let (name, legacy) = enc.key();
+        let i = match frames
+            .iter()
+            .position(|((n, l), _)| n == name && *l == legacy)
+        {
+            Some(i) => i,
+            None => {
+                let frame = p.0.proto.push_frame(method, args.to_vec(), &enc);
+                frames.push(((name.to_owned(), legacy), frame.ok().flatten()));
+                frames.len() - 1
+            }
+        };
+        if let Some(f) = &frames[i].1 {
             if p.push_frame(f.clone()).is_ok() {
                 sent += 1;
             }

@@ -41,10 +41,10 @@ pub(crate) enum Encoding {
 
 impl Encoding {
     /// The group of peers a push written in this encoding can be shared with.
-    pub(crate) fn key(&self) -> (String, bool) {
+    pub(crate) fn key(&self) -> (&str, bool) {
         match self {
             Encoding::Kkrpc(e) => e.key(),
-            Encoding::Trpc(_) => ("trpc".into(), false),
+            Encoding::Trpc(_) => ("trpc", false),
         }
     }
 }

@@ -82,11 +82,8 @@ pub(crate) struct Encoding {
 
 impl Encoding {
     /// The group of peers a push written in this encoding can be shared with.
-    pub(crate) fn key(&self) -> (String, bool) {
-        (
-            self.codec.name().to_owned(),
-            self.generation == Protocol::Legacy,
-        )
+    pub(crate) fn key(&self) -> (&str, bool) {
+        (self.codec.name(), self.generation == Protocol::Legacy)
     }
 }
 
