@@ -3,8 +3,11 @@
 // httpBatchStreamLink, httpSubscriptionLink and wsLink. The server must implement the
 // contract router (see src/rpc/demo_trpc.rs or js/trpc-reference-server.mjs).
 //
-// Usage: node js/trpc-client.mjs <http-url> <ws-url>
+// Usage: node js/trpc-client.mjs <http-url> <ws-url> [<method-override-http-url>]
 //   e.g. node js/trpc-client.mjs http://127.0.0.1:3000/trpc ws://127.0.0.1:3000/trpc
+// With a third URL (a server with allowMethodOverride), the HTTP links also run every
+// query check with `methodOverride: 'POST'` (queries sent as POST) against it, and a query
+// POSTed to the first server must be 405 METHOD_NOT_SUPPORTED.
 //
 // Output: one JSON line on stdout, {"passed":[name...],"failed":[{name,error}...]}; exit 0
 // when every check passed. Progress goes to stderr.
@@ -22,7 +25,7 @@ import superjson from "superjson";
 import WebSocket from "ws";
 import { EventSource } from "eventsource";
 
-const [httpUrl, wsUrl] = process.argv.slice(2);
+const [httpUrl, wsUrl, overrideUrl] = process.argv.slice(2);
 if (!httpUrl || !wsUrl) {
   console.error("usage: node js/trpc-client.mjs <http-url> <ws-url>");
   process.exit(2);
@@ -228,6 +231,22 @@ async function main() {
     ["httpBatchStreamLink", http(httpBatchStreamLink), "stream"],
   ]) {
     await Promise.all(queryChecks(label, client, kind));
+  }
+
+  if (overrideUrl) {
+    const posting = (link, url) =>
+      createTRPCClient({ links: [link({ url, transformer, fetch: fetchSpy, methodOverride: "POST" })] });
+    for (const [label, link, kind] of [
+      ["httpLink (methodOverride POST)", httpLink, "single"],
+      ["httpBatchLink (methodOverride POST)", httpBatchLink, "batch"],
+      ["httpBatchStreamLink (methodOverride POST)", httpBatchStreamLink, "stream"],
+    ]) {
+      await Promise.all(queryChecks(label, posting(link, overrideUrl), kind));
+    }
+    await check("httpLink (methodOverride POST): without allowMethodOverride a query is 405", async () => {
+      await rejects(posting(httpLink, httpUrl).greet.query("x"), "METHOD_NOT_SUPPORTED", 405);
+      assert(lastStatus === 405, `status ${lastStatus}`);
+    });
   }
 
   // Batches: statuses.

@@ -17,7 +17,7 @@
 //! | `tracked` | subscription | `{n, delayMs?, lastEventId?}` → tracked `String(i)`, `{i, at, big}` |
 
 use super::error::RpcError;
-use super::trpc::{tracked, Code, Router};
+use super::trpc::{tracked, Code, Router, RouterBuilder};
 use crate::types::{Field, JsType, Ty};
 use crate::value::BigInt;
 use crate::{Date, Object, RegExp, Value};
@@ -248,6 +248,14 @@ pub fn sample() -> Value {
 
 /// The contract router (superjson), with its own counter.
 pub fn contract_router() -> Router {
+    contract()
+        .build()
+        .expect("the contract router registers each path once")
+}
+
+/// The contract router's procedures, before [`RouterBuilder::build`]: for a server that
+/// sets options of its own on them (e.g. [`RouterBuilder::allow_method_override`]).
+pub fn contract() -> RouterBuilder {
     let counter = Arc::new(AtomicU64::new(0f64.to_bits()));
     Router::builder()
         .query("greet", |name: String, _| async move {
@@ -314,6 +322,4 @@ pub fn contract_router() -> Router {
         .describe("sample", Ty::Null, sample_type())
         .describe("fail", Ty::Null, Ty::Raw("never".into()))
         .describe("crash", Ty::Null, Ty::Raw("never".into()))
-        .build()
-        .expect("the contract router registers each path once")
 }

@@ -6,14 +6,19 @@
 use crate::trpc_wire::{http, ws_exchange, Out};
 use futures_util::{SinkExt, StreamExt};
 use polycodec::codec::{Codec, Json};
+use polycodec::rpc::trpc::Router;
 use polycodec::rpc::{demo, demo_trpc, Client, RpcServer};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn serve() -> (SocketAddr, RpcServer) {
+    serve_router(demo_trpc::contract_router()).await
+}
+
+async fn serve_router(router: Router) -> (SocketAddr, RpcServer) {
     let rpc = RpcServer::builder(demo::api())
-        .trpc(demo_trpc::contract_router())
+        .trpc(router)
         .build()
         .unwrap();
     let app = rpc.trpc_routes("/trpc");
@@ -380,6 +385,57 @@ async fn hostile_http_requests_get_exact_replies() {
     let head = http(addr, "HEAD", "/trpc/greet", &[], None).await;
     assert_eq!((head.status, head.body.as_str()), (204, ""));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// What a link with `methodOverride: 'POST'` sends: queries as POST, the input in the body
+/// (batched: keyed "0", "1", ...).
+#[tokio::test]
+async fn method_override_runs_posted_queries_but_never_a_mutation_by_get() {
+    let router = Router::builder()
+        .query("greet", |name: String, _| async move {
+            Ok(format!("Hello, {name}!"))
+        })
+        .mutation("shout", |s: String, _| async move { Ok(s.to_uppercase()) })
+        .allow_method_override(true)
+        .build()
+        .unwrap();
+    let (addr, _rpc) = serve_router(router).await;
+    let json = [("content-type", "application/json")];
+    let one = http(addr, "POST", "/trpc/greet", &json, Some(r#"{"json":"m"}"#)).await;
+    assert_eq!(
+        (one.status, one.body.as_str()),
+        (200, r#"{"result":{"data":{"json":"Hello, m!"}}}"#)
+    );
+    let body = r#"{"0":{"json":"a"},"1":{"json":"b"}}"#;
+    let batch = http(addr, "POST", "/trpc/greet,greet?batch=1", &json, Some(body)).await;
+    assert_eq!(
+        (batch.status, batch.body.as_str()),
+        (
+            200,
+            r#"[{"result":{"data":{"json":"Hello, a!"}}},{"result":{"data":{"json":"Hello, b!"}}}]"#
+        )
+    );
+    let get = http(
+        addr,
+        "GET",
+        "/trpc/shout?input=%7B%22json%22%3A%22x%22%7D",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
+    assert!(
+        get.body
+            .contains(r#"Unsupported GET-request to mutation procedure at path \"shout\""#),
+        "{}",
+        get.body
+    );
+    let put = http(addr, "PUT", "/trpc/greet", &json, Some(r#"{"json":"m"}"#)).await;
+    assert_eq!((put.status, put.header("allow")), (405, Some("GET, POST")));
+    // Off (the default, as `@trpc/server`): a posted query is 405 with `Allow: GET`.
+    let (plain, _rpc) = serve().await;
+    let off = http(plain, "POST", "/trpc/greet", &json, Some(r#"{"json":"m"}"#)).await;
+    assert_eq!((off.status, off.header("allow")), (405, Some("GET")));
 }
 
 #[tokio::test]

@@ -16,8 +16,19 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// polycodec with the contract router on `/trpc` (HTTP and WebSocket; kkrpc peers get
 /// the demo API there), as `polycodec serve` mounts it.
 async fn serve() -> SocketAddr {
+    serve_router(demo_trpc::contract_router()).await
+}
+
+/// The same with `allow_method_override` on: what a link with `methodOverride: 'POST'`
+/// needs (`@trpc/server`'s `allowMethodOverride`).
+async fn serve_with_method_override() -> SocketAddr {
+    let router = demo_trpc::contract().allow_method_override(true).build();
+    serve_router(router.unwrap()).await
+}
+
+async fn serve_router(router: polycodec::rpc::trpc::Router) -> SocketAddr {
     let rpc = RpcServer::builder(demo::api())
-        .trpc(demo_trpc::contract_router())
+        .trpc(router)
         .build()
         .unwrap();
     let app = rpc.trpc_routes("/trpc");
@@ -63,8 +74,11 @@ async fn reference() -> Reference {
 
 pub async fn real_trpc_client_passes_every_check_through_every_link() {
     let addr = serve().await;
+    let overridden = serve_with_method_override().await;
     let (http_url, ws_url) = (format!("http://{addr}/trpc"), format!("ws://{addr}/trpc"));
-    let (passed, failed) = crate::run_node("js/trpc-client.mjs", &[&http_url, &ws_url]).await;
+    let override_url = format!("http://{overridden}/trpc");
+    let args = [http_url.as_str(), &ws_url, &override_url];
+    let (passed, failed) = crate::run_node("js/trpc-client.mjs", &args).await;
     assert!(failed.is_empty(), "failed: {failed:#?}");
     assert!(passed.len() >= 200, "only {} checks passed", passed.len());
     for link in [
@@ -73,6 +87,9 @@ pub async fn real_trpc_client_passes_every_check_through_every_link() {
         "httpBatchStreamLink:",
         "httpSubscriptionLink:",
         "wsLink:",
+        "httpLink (methodOverride POST):",
+        "httpBatchLink (methodOverride POST):",
+        "httpBatchStreamLink (methodOverride POST):",
     ] {
         assert!(
             passed.iter().any(|p| p.starts_with(link)),

@@ -8,6 +8,9 @@
 //! * Statuses: a single call's is its error's (or 200); a batch's is 200 when all
 //!   succeed, the shared status when all fail alike, else 207; a stream's is 200. A wrong
 //!   method is 405 with `Allow`, a body that is not `application/json` 415, `HEAD` 204.
+//!   With [`allow_method_override`](super::RouterBuilder::allow_method_override) a query
+//!   (or subscription) may be `POST`ed, its input in the body, as a link with
+//!   `methodOverride: 'POST'` sends it.
 //! * Errors raised before any call (a bad path escape, bad `connectionParams`, mixed
 //!   procedure types, a stream not batched, limits) are one `{"error": ...}` object even
 //!   for a batch, without `path`.
@@ -233,7 +236,7 @@ async fn prepare(
     raw: String,
     req: Request,
 ) -> Result<Request1, Whole> {
-    let limits = router.http_limits();
+    let limits = router.http_options();
     let (parts, body) = req.into_parts();
     let url_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
     if url_len > limits.max_url {
@@ -383,11 +386,24 @@ fn inputs(r: &Request1) -> Vec<Result<Value, RpcError>> {
         .collect()
 }
 
-/// The method a kind is called with.
-fn method_of(kind: Kind) -> Method {
+/// The methods a kind is called with (`Allow`'s value), as `@trpc/server` lists them:
+/// with method override, a query or subscription may also be `POST`; a mutation is never
+/// `GET`.
+fn methods_of(kind: Kind, method_override: bool) -> &'static str {
+    match (kind, method_override) {
+        (Kind::Mutation, _) => "POST",
+        (Kind::Query | Kind::Subscription, false) => "GET",
+        (Kind::Query | Kind::Subscription, true) => "GET, POST",
+    }
+}
+
+/// Whether `method` may call a procedure of `kind`.
+fn accepts(kind: Kind, method: &Method, method_override: bool) -> bool {
     match kind {
-        Kind::Mutation => Method::POST,
-        Kind::Query | Kind::Subscription => Method::GET,
+        Kind::Mutation => method == Method::POST,
+        Kind::Query | Kind::Subscription => {
+            method == Method::GET || (method_override && method == Method::POST)
+        }
     }
 }
 
@@ -398,14 +414,15 @@ async fn respond(r: Request1) -> Response {
         peer: None,
         last_event_id: None,
     };
-    let mut allow: Option<Method> = None;
+    let method_override = r.router.http_options().allow_method_override;
+    let mut allow: Option<&'static str> = None;
     let mut calls = Vec::with_capacity(r.paths.len());
     for (i, (path, input)) in r.paths.iter().zip(inputs).enumerate() {
         let kind = r.router.kind(path);
         let checked = match kind {
             None => Err(Code::NotFound.error(format!("No procedure found on path \"{path}\""))),
-            Some(k) if method_of(k) != r.method => {
-                allow = Some(method_of(k));
+            Some(k) if !accepts(k, &r.method, method_override) => {
+                allow = Some(methods_of(k, method_override));
                 Err(Code::MethodNotSupported.error(format!(
                     "Unsupported {}-request to {} procedure at path \"{path}\"",
                     r.method,
@@ -421,8 +438,9 @@ async fn respond(r: Request1) -> Response {
         // (as tRPC: the EventSource client could not read a JSON error).
         if let (Some(Kind::Subscription), false) = (kind, r.batch) {
             let mut res = subscription(&r, path.clone(), checked, ctx);
-            if let Some(m) = allow.and_then(|m| HeaderValue::from_str(m.as_str()).ok()) {
-                res.headers_mut().insert(header::ALLOW, m);
+            if let Some(m) = allow {
+                res.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(m));
             }
             return res;
         }
@@ -489,9 +507,7 @@ async fn respond(r: Request1) -> Response {
     );
     vary(h);
     if let Some(m) = allow {
-        if let Ok(v) = HeaderValue::from_str(m.as_str()) {
-            h.insert(header::ALLOW, v);
-        }
+        h.insert(header::ALLOW, HeaderValue::from_static(m));
     }
     res
 }

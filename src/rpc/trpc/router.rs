@@ -217,12 +217,13 @@ impl Procedure {
     }
 }
 
-/// Limits of a tRPC route's HTTP side (see [`RouterBuilder`]).
+/// Limits and options of a tRPC route's HTTP side (see [`RouterBuilder`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct HttpLimits {
+pub(crate) struct HttpOptions {
     pub(crate) max_body: usize,
     pub(crate) max_batch: usize,
     pub(crate) max_url: usize,
+    pub(crate) allow_method_override: bool,
 }
 
 /// A route's tRPC procedures: what a `createTRPCClient` calls. Cheap to clone.
@@ -244,7 +245,7 @@ struct Inner {
     procs: HashMap<String, Entry>,
     transformer: Transformer,
     dev: bool,
-    http: HttpLimits,
+    http: HttpOptions,
     limits: Limits,
 }
 
@@ -255,7 +256,7 @@ pub struct RouterBuilder {
     described: HashMap<String, (Ty, Ty)>,
     transformer: Transformer,
     dev: bool,
-    http: HttpLimits,
+    http: HttpOptions,
     limits: Limits,
     error: Option<crate::Error>,
 }
@@ -267,10 +268,11 @@ impl Default for RouterBuilder {
             described: HashMap::new(),
             transformer: Transformer::SuperJson,
             dev: false,
-            http: HttpLimits {
+            http: HttpOptions {
                 max_body: 1 << 20,
                 max_batch: 100,
                 max_url: 16 * 1024,
+                allow_method_override: false,
             },
             limits: Limits::default(),
             error: None,
@@ -432,6 +434,15 @@ impl RouterBuilder {
         self
     }
 
+    /// Accept queries and subscriptions sent as `POST` (the input in the body), as
+    /// `@trpc/server`'s `allowMethodOverride` does: what a client link with
+    /// `methodOverride: 'POST'` sends. A mutation is never run by `GET`. Default: off (a
+    /// `POST` to a query is 405 with `Allow: GET`).
+    pub fn allow_method_override(mut self, on: bool) -> Self {
+        self.http.allow_method_override = on;
+        self
+    }
+
     /// Limits on the values read and written (size, depth, ...). Default:
     /// [`Limits::default()`].
     pub fn limits(mut self, limits: Limits) -> Self {
@@ -519,7 +530,7 @@ impl Router {
         self.0.dev
     }
 
-    pub(crate) fn http_limits(&self) -> HttpLimits {
+    pub(crate) fn http_options(&self) -> HttpOptions {
         self.0.http
     }
 

@@ -193,7 +193,7 @@ impl Trpc {
         let first = text.bytes().find(|b| !b.is_ascii_whitespace());
         if first == Some(b'[') {
             let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-            let max = self.router.http_limits().max_batch;
+            let max = self.router.http_options().max_batch;
             if items.len() > max {
                 return Err(format!("Batch call exceeds maximum size ({max})"));
             }
