@@ -149,6 +149,7 @@ pub fn chat_server_builder(
 ) -> crate::Result<super::RpcServerBuilder> {
     use super::{Call, Identity, Peer, Position};
     use crate::Object;
+    use futures_util::FutureExt;
 
     fn room_of(peer: &Peer) -> String {
         let raw = peer.info().path.rsplit('/').next().unwrap_or("lobby");
@@ -288,8 +289,21 @@ pub fn chat_server_builder(
             let hub = hub_join.clone();
             let Some(since) = since else {
                 hub.join(peer.id(), &room);
-                spawn(hub.append_history(&room, msg.clone(), HISTORY));
-                hub.broadcast(&room, "message", vec![msg], None);
+                // "X joined" goes out once this node hears the room from every node (at
+                // once on one node): a client that saw its own join notice misses nothing
+                // sent after it, from any node.
+                let mut listening = hub.listening(&room);
+                let announce = move || {
+                    spawn(hub.append_history(&room, msg.clone(), HISTORY));
+                    hub.broadcast(&room, "message", vec![msg], None);
+                };
+                match (&mut listening).now_or_never() {
+                    Some(()) => announce(),
+                    None => spawn(Box::pin(async move {
+                        listening.await;
+                        announce();
+                    })),
+                }
                 return;
             };
             spawn(Box::pin(async move {

@@ -171,6 +171,31 @@ async fn fast_room_user_and_all_sends_reach_every_node_once_in_order() {
     }
 }
 
+/// A node hears a room only once its SUBSCRIBE is in: `listening` says when. A member that
+/// joined a room new to its node and awaited it gets a push another node sends at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_awaited_listening_gets_the_next_push_from_another_node() {
+    let redis = RedisServer::start();
+    let (a, url) = node(&redis, "n1", |c| c).await;
+    let (b, _) = node(&redis, "n2", |c| c).await;
+    let (_c, log) = client(&url, "ann", "msgpack").await;
+    let id = peer_of(&a, "ann").await;
+    for k in 0..30 {
+        let room = format!("fresh-{k}");
+        assert!(a.join(id, &room));
+        a.listening(&room).await;
+        b.broadcast(&room, "m", vec![Value::from(k)], None);
+        eventually(&format!("push {k} arrived"), || count(&log, "m") == k + 1).await;
+    }
+    // Once in place, it resolves at once; for a room with no member here, too.
+    tokio::time::timeout(Duration::from_millis(100), a.listening("fresh-0"))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_millis(100), a.listening("nobody"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gap_older_than_the_stream_is_told_plainly() {
     let redis = RedisServer::start();

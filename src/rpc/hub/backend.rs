@@ -221,6 +221,14 @@ pub trait HubBackend: Send + Sync + 'static {
     /// A connection of this node left `room`.
     fn left(&self, _member: &Member, _room: &str) {}
 
+    /// Resolves once what other nodes publish to `room` reaches this node (its
+    /// subscription, which the first join queued, is in place), or once that cannot be
+    /// known (the backend is unreachable: bounded by its timeout). Default: at once (one
+    /// node hears everything).
+    fn listening(&self, _room: &str) -> BoxFuture<()> {
+        Box::pin(std::future::ready(()))
+    }
+
     /// The members of `room` on every node; `local` is this node's share.
     fn room_presence(&self, room: &str, local: Vec<Member>) -> BoxFuture<Vec<Member>>;
 

@@ -229,6 +229,15 @@ impl Hub {
         true
     }
 
+    /// Resolves once pushes that other nodes send to `room` reach this node's members: at
+    /// once on one node; with a cluster backend, once this node's subscription to the room
+    /// (queued by its first [`join`](Hub::join)) is in place, or after the backend's timeout
+    /// when Redis cannot say. A connection that joined and then awaited this gets every
+    /// later push to the room from any node.
+    pub fn listening(&self, room: &str) -> BoxFuture<()> {
+        self.backend.listening(room)
+    }
+
     /// Take connection `id` out of `room`; the room disappears with its last member.
     pub fn leave(&self, id: u64, room: &str) -> bool {
         let (was, peer) = {

@@ -30,9 +30,10 @@ use super::local::WeakHub;
 use crate::rpc::BoxFuture;
 use crate::{Limits, Value};
 use envelope::{Envelope, Kind, Op, Origin};
+use futures_util::FutureExt;
 use outbox::{Cmd, Outbox};
 use presence::{Local, Replicas, RoomChange};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -232,7 +233,13 @@ pub(crate) struct Shared {
     /// This node's recoverable pushes delivered here without waiting for Redis (the
     /// session was lost while they waited): their echo from Redis is not delivered again.
     pub delivered_early: Mutex<std::collections::BTreeSet<u64>>,
+    /// Each room channel this node subscribed to since its first member came, with what
+    /// tells when Redis took the SUBSCRIBE (or the session it was queued for failed).
+    pub subscribing: Mutex<HashMap<String, Subscribed>>,
 }
+
+/// Resolves once a queued SUBSCRIBE was taken (or can no longer be).
+pub(crate) type Subscribed = futures_util::future::Shared<oneshot::Receiver<()>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -248,8 +255,15 @@ impl Shared {
         for (room, change) in local.record(op) {
             let ch = self.cfg.room_channel(&room);
             match change {
-                RoomChange::First => self.outbox.push(Cmd::Subscribe(ch), None),
-                RoomChange::Empty => self.outbox.push(Cmd::Unsubscribe(ch), None),
+                RoomChange::First => {
+                    let (tx, rx) = oneshot::channel();
+                    lock(&self.subscribing).insert(ch.clone(), rx.shared());
+                    self.outbox.push(Cmd::Subscribe(ch), Some(tx));
+                }
+                RoomChange::Empty => {
+                    lock(&self.subscribing).remove(&ch);
+                    self.outbox.push(Cmd::Unsubscribe(ch), None);
+                }
             }
         }
         if let Some(batch) = local.take_batch() {
@@ -386,6 +400,7 @@ impl RedisBackend {
             published_version: AtomicU64::new(0),
             counters: Counters::default(),
             delivered_early: Mutex::default(),
+            subscribing: Mutex::default(),
             cfg,
         });
         let task = runtime.spawn(driver::run(shared.clone(), rx));
@@ -483,6 +498,19 @@ impl HubBackend for RedisBackend {
             conn: m.conn,
             room: room.to_owned(),
         });
+    }
+
+    fn listening(&self, room: &str) -> BoxFuture<()> {
+        let sh = &self.shared;
+        let pending = lock(&sh.subscribing)
+            .get(&sh.cfg.room_channel(room))
+            .cloned();
+        let timeout = sh.cfg.timeout;
+        Box::pin(async move {
+            if let Some(subscribed) = pending {
+                let _ = tokio::time::timeout(timeout, subscribed).await;
+            }
+        })
     }
 
     fn left(&self, m: &Member, room: &str) {
