@@ -245,12 +245,18 @@ pub fn chat_server_builder(
                 }
             })
             // The room's `message` broadcasts (joins and leaves included), from every node.
+            // Started once this node hears the room from every node.
             .subscription("messages", move |(): (), ctx: Context| {
-                let stream = hub_listen.listen(&room(&ctx)).filter_map(|b| {
+                let room = room(&ctx);
+                let stream = hub_listen.listen(&room).filter_map(|b| {
                     let msg = (b.method == "message").then(|| b.args.into_iter().next());
                     std::future::ready(msg.flatten().map(Ok::<_, super::RpcError>))
                 });
-                async move { Ok(stream) }
+                let heard = hub_listen.listening(&room);
+                async move {
+                    heard.await;
+                    Ok(stream)
+                }
             })
             .build()?
     };

@@ -196,6 +196,35 @@ async fn a_member_who_awaited_listening_gets_the_next_push_from_another_node() {
         .unwrap();
 }
 
+/// A listener (what feeds a tRPC subscription from a room) makes its node hear the room
+/// even with no member there: another node's broadcasts reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_hears_a_room_that_has_no_member_on_its_node() {
+    use futures_util::StreamExt;
+    let redis = RedisServer::start();
+    let (a, url) = node(&redis, "n1", |c| c).await;
+    let (b, _) = node(&redis, "n2", |c| c).await;
+    let (_c, log) = client(&url, "ann", "json").await;
+    let id = peer_of(&a, "ann").await;
+    assert!(a.join(id, "lobby"));
+    a.listening("lobby").await;
+    for round in 0..2 {
+        let mut heard = Box::pin(b.listen("lobby"));
+        b.listening("lobby").await;
+        a.broadcast("lobby", "m", vec![Value::from(round)], None);
+        let got = tokio::time::timeout(Duration::from_secs(5), heard.next())
+            .await
+            .expect("the listener on the other node hears the room")
+            .unwrap();
+        assert_eq!(
+            (got.method.as_str(), &got.args[..]),
+            ("m", &[Value::from(round)][..])
+        );
+        // Dropped: the node may stop hearing the room; listening again brings it back.
+    }
+    eventually("the member got both", || count(&log, "m") == 2).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gap_older_than_the_stream_is_told_plainly() {
     let redis = RedisServer::start();

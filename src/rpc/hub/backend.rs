@@ -221,6 +221,11 @@ pub trait HubBackend: Send + Sync + 'static {
     /// A connection of this node left `room`.
     fn left(&self, _member: &Member, _room: &str) {}
 
+    /// A local listener of `room` ([`Hub::listen`](super::Hub::listen)) came (`on`) or
+    /// went. Listeners are not presence, but a cluster backend must bring this node what
+    /// other nodes publish to a room while it has members or listeners here.
+    fn interested(&self, _room: &str, _on: bool) {}
+
     /// Resolves once what other nodes publish to `room` reaches this node (its
     /// subscription, which the first join queued, is in place), or once that cannot be
     /// known (the backend is unreachable: bounded by its timeout). Default: at once (one

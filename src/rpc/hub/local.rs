@@ -27,6 +27,20 @@ impl Default for Hub {
     }
 }
 
+/// Tells the backend a listener went when its stream is dropped.
+struct Unlisten {
+    backend: Weak<dyn HubBackend>,
+    room: String,
+}
+
+impl Drop for Unlisten {
+    fn drop(&mut self) {
+        if let Some(backend) = self.backend.upgrade() {
+            backend.interested(&self.room, false);
+        }
+    }
+}
+
 /// A [`Hub`] that does not keep it alive (what a backend holds, see [`HubBackend::attach`]).
 #[derive(Clone)]
 pub struct WeakHub {
@@ -330,14 +344,25 @@ impl Hub {
     /// Every later broadcast to `room` on this node (from this node, or published by
     /// another through the backend), as a stream: what feeds a tRPC subscription from a
     /// room. The stream ends when the hub is dropped; dropping it stops listening. A
-    /// listener more than 256 broadcasts behind misses the ones that do not fit.
+    /// listener more than 256 broadcasts behind misses the ones that do not fit. With a
+    /// cluster backend the node hears the room while it has a listener, members or not
+    /// ([`listening`](Hub::listening) says when that is in place).
     pub fn listen(&self, room: &str) -> impl futures_util::Stream<Item = Broadcast> + Send {
         let (tx, rx) = tokio::sync::mpsc::channel(LISTENER_QUEUE);
-        let mut s = self.write();
-        let list = s.listeners.entry(room.to_owned()).or_default();
-        list.retain(|l| !l.is_closed());
-        list.push(tx);
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
+        {
+            let mut s = self.write();
+            let list = s.listeners.entry(room.to_owned()).or_default();
+            list.retain(|l| !l.is_closed());
+            list.push(tx);
+        }
+        self.backend.interested(room, true);
+        let gone = Unlisten {
+            backend: Arc::downgrade(&self.backend),
+            room: room.to_owned(),
+        };
+        futures_util::stream::unfold((rx, gone), |(mut rx, gone)| async move {
+            rx.recv().await.map(|b| (b, (rx, gone)))
+        })
     }
 
     /// Hand a broadcast to `room`'s listeners; forget those that stopped listening.

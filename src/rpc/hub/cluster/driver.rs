@@ -294,8 +294,7 @@ impl Driver {
         let (conns, version, rooms) = {
             let mut l = lock(&sh.local);
             l.squash();
-            let rooms: Vec<String> = l.rooms.keys().cloned().collect();
-            (l.conns.clone(), l.version, rooms)
+            (l.conns.clone(), l.version, l.heard())
         };
         let mut channels = vec![cfg.ctl(), cfg.user_channel(), cfg.all_channel()];
         channels.extend(rooms.iter().map(|r| cfg.room_channel(r)));
@@ -440,7 +439,8 @@ impl Driver {
             }
         }
         let local = lock(&sh.local);
-        self.seqs.retain(|r, _| local.rooms.contains_key(r));
+        self.seqs
+            .retain(|r, _| local.rooms.contains_key(r) || local.listeners.contains_key(r));
         Ok(())
     }
 

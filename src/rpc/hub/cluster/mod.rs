@@ -253,18 +253,7 @@ impl Shared {
     fn record(&self, op: Op) {
         let mut local = lock(&self.local);
         for (room, change) in local.record(op) {
-            let ch = self.cfg.room_channel(&room);
-            match change {
-                RoomChange::First => {
-                    let (tx, rx) = oneshot::channel();
-                    lock(&self.subscribing).insert(ch.clone(), rx.shared());
-                    self.outbox.push(Cmd::Subscribe(ch), Some(tx));
-                }
-                RoomChange::Empty => {
-                    lock(&self.subscribing).remove(&ch);
-                    self.outbox.push(Cmd::Unsubscribe(ch), None);
-                }
-            }
+            self.hear(&room, change);
         }
         if let Some(batch) = local.take_batch() {
             let delta = envelope::Ctl::Delta {
@@ -280,6 +269,23 @@ impl Shared {
                 },
                 None,
             );
+        }
+    }
+
+    /// Queue the (un)subscription a room's change needs (under the presence lock, so
+    /// that they are queued in the order of the changes).
+    fn hear(&self, room: &str, change: RoomChange) {
+        let ch = self.cfg.room_channel(room);
+        match change {
+            RoomChange::First => {
+                let (tx, rx) = oneshot::channel();
+                lock(&self.subscribing).insert(ch.clone(), rx.shared());
+                self.outbox.push(Cmd::Subscribe(ch), Some(tx));
+            }
+            RoomChange::Empty => {
+                lock(&self.subscribing).remove(&ch);
+                self.outbox.push(Cmd::Unsubscribe(ch), None);
+            }
         }
     }
 
@@ -498,6 +504,13 @@ impl HubBackend for RedisBackend {
             conn: m.conn,
             room: room.to_owned(),
         });
+    }
+
+    fn interested(&self, room: &str, on: bool) {
+        let mut local = lock(&self.shared.local);
+        if let Some(change) = local.listen(room, on) {
+            self.shared.hear(room, change);
+        }
     }
 
     fn listening(&self, room: &str) -> BoxFuture<()> {

@@ -55,6 +55,9 @@ pub(crate) struct Local {
     pub conns: HashMap<u64, Conn>,
     /// Members per room on this node.
     pub rooms: HashMap<String, usize>,
+    /// Local listeners per room ([`Hub::listen`](crate::rpc::Hub::listen)): not presence,
+    /// but the node must hear the room while it has any.
+    pub listeners: HashMap<String, usize>,
     /// The version of the last batch taken.
     pub version: u64,
     ops: Vec<Op>,
@@ -81,18 +84,22 @@ impl Local {
     /// Record `op`; says whether a room got its first member here or lost its last.
     pub fn record(&mut self, op: Op) -> Vec<(String, RoomChange)> {
         let mut changes = Vec::new();
+        let listened = &self.listeners;
         let mut count = |room: &str, joined: bool, rooms: &mut HashMap<String, usize>| {
             let c = rooms.entry(room.to_owned()).or_insert(0);
+            let heard = listened.contains_key(room);
             if joined {
                 *c += 1;
-                if *c == 1 {
+                if *c == 1 && !heard {
                     changes.push((room.to_owned(), RoomChange::First));
                 }
             } else {
                 *c = c.saturating_sub(1);
                 if *c == 0 {
                     rooms.remove(room);
-                    changes.push((room.to_owned(), RoomChange::Empty));
+                    if !heard {
+                        changes.push((room.to_owned(), RoomChange::Empty));
+                    }
                 }
             }
         };
@@ -126,6 +133,35 @@ impl Local {
         apply(&mut self.conns, &op);
         self.ops.push(op);
         changes
+    }
+
+    /// A local listener of `room` came (`on`) or went; says whether the node must start
+    /// or may stop hearing the room (it has no members there).
+    pub fn listen(&mut self, room: &str, on: bool) -> Option<RoomChange> {
+        let members = self.rooms.contains_key(room);
+        let n = self.listeners.entry(room.to_owned()).or_insert(0);
+        if on {
+            *n += 1;
+            (*n == 1 && !members).then_some(RoomChange::First)
+        } else {
+            *n = n.saturating_sub(1);
+            if *n > 0 {
+                return None;
+            }
+            self.listeners.remove(room);
+            (!members).then_some(RoomChange::Empty)
+        }
+    }
+
+    /// The rooms this node must hear: those with members or listeners here.
+    pub fn heard(&self) -> Vec<String> {
+        let mut rooms: Vec<String> = self.rooms.keys().cloned().collect();
+        let extra = self
+            .listeners
+            .keys()
+            .filter(|r| !self.rooms.contains_key(*r));
+        rooms.extend(extra.cloned());
+        rooms
     }
 
     /// The changes since the last batch, if any, as one version step.

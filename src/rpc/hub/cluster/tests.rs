@@ -324,3 +324,50 @@ fn evicted_nodes_are_forgotten_in_the_end() {
     r.evict(t0 + down * 200, down);
     assert_eq!(r.remembered(), 0, "then forgotten");
 }
+
+/// A room is heard while it has members or listeners here: subscribed at the first of
+/// either, unsubscribed after the last of both, whatever the order.
+#[test]
+fn a_room_is_heard_while_it_has_members_or_listeners() {
+    use super::presence::RoomChange::{Empty, First};
+    let mut l = Local::default();
+    let room = || "r".to_owned();
+    l.record(Op::Connect {
+        conn: 1,
+        user: None,
+    });
+    assert_eq!(l.listen("r", true), Some(First));
+    assert_eq!(
+        l.record(Op::Join {
+            conn: 1,
+            room: room()
+        }),
+        vec![]
+    );
+    assert_eq!(l.listen("r", true), None);
+    assert_eq!(l.listen("r", false), None);
+    assert_eq!(l.listen("r", false), None, "a member is still here");
+    assert_eq!(l.heard(), vec![room()]);
+    assert_eq!(
+        l.record(Op::Leave {
+            conn: 1,
+            room: room()
+        }),
+        vec![(room(), Empty)]
+    );
+    assert!(l.heard().is_empty());
+    assert_eq!(
+        l.record(Op::Join {
+            conn: 1,
+            room: room()
+        }),
+        vec![(room(), First)]
+    );
+    assert_eq!(l.listen("r", true), None);
+    assert_eq!(
+        l.record(Op::Disconnect { conn: 1 }),
+        vec![],
+        "a listener is still here"
+    );
+    assert_eq!(l.listen("r", false), Some(Empty));
+}
