@@ -32,6 +32,8 @@ usage:
       --trusted-proxy IP[/BITS]    believe X-Forwarded-For from this proxy or network
                                    (repeatable; default: none, the header is ignored)
       --header-timeout SECS        request line and headers, else 408 (default 10)
+      --body-timeout SECS          request body, from the end of the headers, else 408
+                                   (default 30)
       --handshake-timeout SECS     WebSocket upgrade to the first frame from the peer,
                                    pinged at half time, else close 1001 (default 10)
       --idle-timeout SECS          idle kept-alive HTTP connection (default 60)
@@ -372,7 +374,7 @@ fn serve(args: &[String]) -> Result<(), String> {
 }
 
 /// The flags `serve` takes.
-const SERVE_FLAGS: [&str; 16] = [
+const SERVE_FLAGS: [&str; 17] = [
     "addr",
     "token",
     "web",
@@ -384,6 +386,7 @@ const SERVE_FLAGS: [&str; 16] = [
     "upgrades-per-ip-per-sec",
     "trusted-proxy",
     "header-timeout",
+    "body-timeout",
     "handshake-timeout",
     "idle-timeout",
     "max-header-bytes",
@@ -431,6 +434,9 @@ fn front_door(flags: &[(&str, &str)]) -> Result<polycodec::rpc::FrontDoor, Strin
     door = door.trusted_proxies(proxies);
     if let Some(t) = seconds(flags, "header-timeout")? {
         door = door.header_timeout(t);
+    }
+    if let Some(t) = seconds(flags, "body-timeout")? {
+        door = door.body_timeout(t);
     }
     if let Some(t) = seconds(flags, "handshake-timeout")? {
         door = door.handshake_timeout(t);

@@ -279,6 +279,64 @@ async fn a_pipelined_half_request_gets_the_header_timeout_not_the_idle_one() {
     assert!(text.ends_with("ok") && !text.contains("408"), "{text}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_gets_408_at_the_body_timeout_and_a_slow_handler_does_not() {
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::post(|body: String| async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            body
+        }),
+    );
+    let body = Duration::from_millis(600);
+    let door = FrontDoor::new()
+        .header_timeout(Duration::from_secs(5))
+        .body_timeout(body);
+    let srv = start(app, door).await;
+    // The head at once, then a byte every 200 ms of the 1,000 declared: cut at the body
+    // timeout with 408, though bytes keep coming.
+    let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\ncontent-length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    let sent = Instant::now();
+    let (mut rd, mut wr) = tcp.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..50 {
+            if wr.write_all(b"a").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408 Request Timeout"), "{text:?}");
+    let took = sent.elapsed();
+    assert!(
+        took >= body && took < body + Duration::from_secs(2),
+        "{took:?}"
+    );
+    trickle.abort();
+    // A body sent within the timeout, answered after longer than it: the handler's own time
+    // is not the body's.
+    let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhel",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tcp.write_all(b"lo").await.unwrap();
+    let got = read_to_close(tcp, Duration::from_secs(5)).await.unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("hello"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn http_limits_answer_413_and_431() {
     let app = axum::Router::new().route(

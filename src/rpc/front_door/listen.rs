@@ -39,7 +39,8 @@ const REFUSAL_TIME: Duration = Duration::from_secs(2);
 /// WebSocket upgrades included) that enforces the listener's part of `door`:
 ///
 /// * the request line and headers within [`FrontDoor::header_timeout`] (else 408, or a
-///   silent close when nothing came), an idle kept-alive connection closed after
+///   silent close when nothing came), the body within [`FrontDoor::body_timeout`] after
+///   them (else 408), an idle kept-alive connection closed after
 ///   [`FrontDoor::idle_timeout`], headers within [`FrontDoor::max_header_bytes`] (else 431),
 ///   bodies within [`FrontDoor::max_body_bytes`] (else 413);
 /// * at most [`FrontDoor::max_connections`] TCP connections, upgraded ones included (the
@@ -336,6 +337,9 @@ struct ConnState {
     /// it; bytes that stay past the response's end are the next request's (pipelined, or
     /// read together with this one).
     buffered_since: AtomicU64,
+    /// Milliseconds since `start` of the head of the request whose body is still being
+    /// read, or [`NONE`].
+    body_since: AtomicU64,
 }
 
 const NONE: u64 = u64::MAX;
@@ -349,6 +353,7 @@ impl ConnState {
             head_since: AtomicU64::new(0),
             got_bytes: AtomicBool::new(false),
             buffered_since: AtomicU64::new(NONE),
+            body_since: AtomicU64::new(NONE),
         }
     }
 
@@ -394,16 +399,31 @@ impl ConnState {
         }
     }
 
+    /// A request's body is being read (from now) or is done (read whole, failed, or left).
+    fn body(&self, reading: bool) {
+        let since = if reading { self.now_ms() } else { NONE };
+        self.body_since.store(since, Ordering::Relaxed);
+    }
+
+    /// True while a request's body is being read.
+    fn reading_body(&self) -> bool {
+        self.body_since.load(Ordering::Relaxed) != NONE
+    }
+
     /// When the connection times out, as things stand: a request head under way gets the
-    /// header timeout, an idle connection the idle timeout, a request being answered none.
+    /// header timeout, a body being read the body timeout, an idle connection the idle
+    /// timeout, a request being answered (its body read) none.
     fn deadline(&self, door: &FrontDoor) -> Option<Instant> {
-        if self.busy.load(Ordering::Acquire) > 0 {
-            return None;
-        }
         let at = |ms: u64, t: Option<Duration>| {
             t.filter(|t| !t.is_zero())
                 .map(|t| self.start + Duration::from_millis(ms) + t)
         };
+        if self.busy.load(Ordering::Acquire) > 0 {
+            return match self.body_since.load(Ordering::Relaxed) {
+                NONE => None,
+                since => at(since, door.body_timeout),
+            };
+        }
         match self.head_since.load(Ordering::Relaxed) {
             NONE => at(self.idle_since.load(Ordering::Relaxed), door.idle_timeout),
             since => at(since, door.header_timeout),
@@ -482,6 +502,64 @@ impl AsyncWrite for DoorIo {
     }
 }
 
+/// A request body that tells the connection's timers when it is done: read whole, failed,
+/// or dropped unread.
+struct Watched<B> {
+    body: B,
+    state: Option<Arc<ConnState>>,
+}
+
+impl<B> Watched<B> {
+    fn new(body: B, state: &Arc<ConnState>) -> Watched<B>
+    where
+        B: HttpBody,
+    {
+        let reading = !body.is_end_stream();
+        state.body(reading);
+        Watched {
+            body,
+            state: reading.then(|| state.clone()),
+        }
+    }
+
+    fn done(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.body(false);
+        }
+    }
+}
+
+impl<B> Drop for Watched<B> {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+impl<B: HttpBody + Unpin> HttpBody for Watched<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.body).poll_frame(cx);
+        if matches!(r, Poll::Ready(None | Some(Err(_)))) || this.body.is_end_stream() {
+            this.done();
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A response body that ends its request (for the connection's timers) when it is done.
 struct Tracked {
     body: Body,
@@ -532,6 +610,7 @@ async fn connection(
         let (shared, state) = (shared.clone(), state.clone());
         hyper::service::service_fn(move |req: Request<Incoming>| {
             let busy = Busy::begin(&state);
+            let req = req.map(|body| Watched::new(body, &state));
             let shared = shared.clone();
             async move {
                 let res = respond(&shared, req, peer).await;
@@ -576,10 +655,22 @@ async fn connection(
         Outcome::Done(Ok(())) => {}
         Outcome::Done(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP connection failed"),
         Outcome::TimedOut => {
+            // Before the request in flight (and with it its body) is dropped.
+            let body_late = state.reading_body();
             let Some(parts) = conn.into_parts() else {
                 return;
             };
             let DoorIo { tcp, held, .. } = parts.io.into_inner();
+            if body_late {
+                tracing::debug!(%peer, "closing: request body not received in time (408)");
+                let _held = held;
+                answer_and_close(
+                    tcp,
+                    b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+                return;
+            }
             let partial = state.got_bytes.load(Ordering::Relaxed) || !parts.read_buf.is_empty();
             if partial {
                 tracing::debug!(%peer, "closing: request headers not received in time (408)");
@@ -598,7 +689,11 @@ async fn connection(
 
 /// Answer one request: 413 when it declares a body over the limit, else the router's answer
 /// (with the body capped, and the peer's address in `ConnectInfo`).
-async fn respond(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn respond(
+    shared: &Shared,
+    req: Request<Watched<Incoming>>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let max = shared.door.max_body_bytes;
     let declared = req
         .headers()

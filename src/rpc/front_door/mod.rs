@@ -45,6 +45,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct FrontDoor {
     pub(crate) header_timeout: Option<Duration>,
+    pub(crate) body_timeout: Option<Duration>,
     pub(crate) handshake_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_connections: Option<usize>,
@@ -61,6 +62,7 @@ impl Default for FrontDoor {
     fn default() -> FrontDoor {
         FrontDoor {
             header_timeout: Some(Duration::from_secs(10)),
+            body_timeout: Some(Duration::from_secs(30)),
             handshake_timeout: Some(Duration::from_secs(10)),
             idle_timeout: Some(Duration::from_secs(60)),
             max_connections: None,
@@ -93,6 +95,17 @@ impl FrontDoor {
     /// silently when nothing did. `None` turns it off. Default: 10 s. Listener.
     pub fn header_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.header_timeout = timeout.into();
+        self
+    }
+
+    /// The most a client may take, from the end of a request's headers, to send its whole
+    /// body (a body trickled a byte at a time would otherwise hold the connection for as
+    /// long as the client likes). Past it the connection is closed with `408 Request
+    /// Timeout`, whatever the handler was waiting for. A handler that answers without
+    /// reading the body is not held to it. `None` turns it off. Default: 30 s (2 MiB, the
+    /// default body limit, at 70 KB/s). Listener.
+    pub fn body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.body_timeout = timeout.into();
         self
     }
 
