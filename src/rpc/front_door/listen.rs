@@ -661,19 +661,10 @@ async fn connection(
                 return;
             };
             let DoorIo { tcp, held, .. } = parts.io.into_inner();
-            if body_late {
-                tracing::debug!(%peer, "closing: request body not received in time (408)");
-                let _held = held;
-                answer_and_close(
-                    tcp,
-                    b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                )
-                .await;
-                return;
-            }
             let partial = state.got_bytes.load(Ordering::Relaxed) || !parts.read_buf.is_empty();
-            if partial {
-                tracing::debug!(%peer, "closing: request headers not received in time (408)");
+            if body_late || partial {
+                let what = if body_late { "body" } else { "headers" };
+                tracing::debug!(%peer, "closing: request {what} not received in time (408)");
                 let _held = held;
                 answer_and_close(
                     tcp,
