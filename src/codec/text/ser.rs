@@ -74,6 +74,7 @@ impl<'e> Compound<'e> {
         crate::stack::grow_every(depth, || v.serialize(&mut *self.enc))
     }
 
+    #[inline]
     fn object_key(
         &mut self,
         key: &str,
@@ -110,6 +111,7 @@ impl<'e> Compound<'e> {
         Ok(())
     }
 
+    #[inline]
     fn finish(self) -> Result<()> {
         match self.kind {
             Kind::Seq => {
