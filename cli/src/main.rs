@@ -32,8 +32,8 @@ usage:
       --trusted-proxy IP[/BITS]    believe X-Forwarded-For from this proxy or network
                                    (repeatable; default: none, the header is ignored)
       --header-timeout SECS        request line and headers, else 408 (default 10)
-      --body-timeout SECS          request body, from the end of the headers, else 408
-                                   (default 30)
+      --body-timeout SECS          time a request body keeps its handler waiting for
+                                   bytes, added up, else 408 (default 30)
       --handshake-timeout SECS     WebSocket upgrade to the first frame from the peer,
                                    pinged at half time, else close 1001 (default 10)
       --idle-timeout SECS          idle kept-alive HTTP connection (default 60)

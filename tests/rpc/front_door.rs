@@ -280,22 +280,54 @@ async fn a_pipelined_half_request_gets_the_header_timeout_not_the_idle_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trickled_body_gets_408_at_the_body_timeout_and_a_slow_handler_does_not() {
-    let app = axum::Router::new().route(
-        "/echo",
-        axum::routing::post(|body: String| async move {
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            body
-        }),
-    );
+async fn a_trickled_body_gets_408_at_the_body_timeout_and_a_handlers_own_time_does_not_count() {
+    // `/echo` answers after 1.5 s; `/late` waits 1.5 s before it reads the body.
+    let app = axum::Router::new()
+        .route(
+            "/echo",
+            axum::routing::post(|body: String| async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                body
+            }),
+        )
+        .route(
+            "/late",
+            axum::routing::post(|req: axum::extract::Request| async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                let bytes = axum::body::to_bytes(req.into_body(), 1024).await.unwrap();
+                String::from_utf8(bytes.to_vec()).unwrap()
+            }),
+        );
     let body = Duration::from_millis(600);
     let door = FrontDoor::new()
         .header_timeout(Duration::from_secs(5))
         .body_timeout(body);
     let srv = start(app, door).await;
-    // The head at once, then a byte every 200 ms of the 1,000 declared: cut at the body
-    // timeout with 408, though bytes keep coming.
+    let ok = |got: Option<Vec<u8>>, want: &str| {
+        let text = String::from_utf8_lossy(&got.expect("answered within 5 s")).into_owned();
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        assert!(text.ends_with(want) && !text.contains("408"), "{text}");
+    };
+    // A body within the timeout, answered after longer than it, then on the same kept-alive
+    // connection a body that trickles a byte every 200 ms: the waits add up, 408 at the
+    // timeout though bytes keep coming.
     let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\ncontent-length: 5\r\n\r\nhel")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tcp.write_all(b"lo").await.unwrap();
+    let mut first = Vec::new();
+    let mut buf = [0u8; 512];
+    while !first.ends_with(b"hello") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&first));
+        first.extend_from_slice(&buf[..n]);
+    }
+    assert!(first.starts_with(b"HTTP/1.1 200 OK"));
     tcp.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\ncontent-length: 1000\r\n\r\n")
         .await
         .unwrap();
@@ -319,22 +351,27 @@ async fn a_trickled_body_gets_408_at_the_body_timeout_and_a_slow_handler_does_no
         "{took:?}"
     );
     trickle.abort();
-    // A body sent within the timeout, answered after longer than it: the handler's own time
-    // is not the body's.
+    // A handler that takes its time before it reads: not the client's fault.
     let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
     tcp.write_all(
-        b"POST /echo HTTP/1.1\r\nHost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhel",
+        b"POST /late HTTP/1.1\r\nHost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello",
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    tcp.write_all(b"lo").await.unwrap();
-    let got = read_to_close(tcp, Duration::from_secs(5)).await.unwrap();
-    let text = String::from_utf8_lossy(&got);
-    assert!(
-        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("hello"),
-        "{text}"
-    );
+    ok(read_to_close(tcp, Duration::from_secs(5)).await, "hello");
+    // `Expect: 100-continue`: the body is sent once the handler asks for it.
+    let mut tcp = TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(b"POST /late HTTP/1.1\r\nHost: x\r\nconnection: close\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n")
+        .await
+        .unwrap();
+    let mut cont = vec![0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut cont))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cont[..n].starts_with(b"HTTP/1.1 100 Continue"));
+    tcp.write_all(b"hello").await.unwrap();
+    ok(read_to_close(tcp, Duration::from_secs(5)).await, "hello");
 }
 
 #[tokio::test]

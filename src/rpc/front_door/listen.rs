@@ -39,8 +39,8 @@ const REFUSAL_TIME: Duration = Duration::from_secs(2);
 /// WebSocket upgrades included) that enforces the listener's part of `door`:
 ///
 /// * the request line and headers within [`FrontDoor::header_timeout`] (else 408, or a
-///   silent close when nothing came), the body within [`FrontDoor::body_timeout`] after
-///   them (else 408), an idle kept-alive connection closed after
+///   silent close when nothing came), a body that keeps its handler waiting no longer than
+///   [`FrontDoor::body_timeout`] in all (else 408), an idle kept-alive connection closed after
 ///   [`FrontDoor::idle_timeout`], headers within [`FrontDoor::max_header_bytes`] (else 431),
 ///   bodies within [`FrontDoor::max_body_bytes`] (else 413);
 /// * at most [`FrontDoor::max_connections`] TCP connections, upgraded ones included (the
@@ -143,8 +143,9 @@ async fn run(serve: Serve) -> io::Result<()> {
     let cap = cap.min(Semaphore::MAX_PERMITS).min(u32::MAX as usize);
     let secs = |t: Option<Duration>| t.map_or("never".to_owned(), |t| format!("{t:?}"));
     tracing::info!(
-        "front door: {why}; request headers within {}, idle connections closed after {}",
+        "front door: {why}; request headers within {}, bodies within {}, idle connections closed after {}",
         secs(door.header_timeout),
+        secs(door.body_timeout),
         secs(door.idle_timeout)
     );
     let slots = Arc::new(Semaphore::new(cap));
@@ -337,9 +338,15 @@ struct ConnState {
     /// it; bytes that stay past the response's end are the next request's (pipelined, or
     /// read together with this one).
     buffered_since: AtomicU64,
-    /// Milliseconds since `start` of the head of the request whose body is still being
-    /// read, or [`NONE`].
-    body_since: AtomicU64,
+    /// The number of the request being answered (each request's body knows its own: one
+    /// left over from an earlier request changes nothing).
+    request: AtomicU64,
+    /// Milliseconds since `start` when the current request's body will have kept its
+    /// handler waiting for [`FrontDoor::body_timeout`] in all, while the handler waits for
+    /// bytes that have not come; [`NONE`] while it does not wait.
+    body_due: AtomicU64,
+    /// The current request's response has begun (the service answered).
+    responded: AtomicBool,
 }
 
 const NONE: u64 = u64::MAX;
@@ -353,7 +360,9 @@ impl ConnState {
             head_since: AtomicU64::new(0),
             got_bytes: AtomicBool::new(false),
             buffered_since: AtomicU64::new(NONE),
-            body_since: AtomicU64::new(NONE),
+            request: AtomicU64::new(0),
+            body_due: AtomicU64::new(NONE),
+            responded: AtomicBool::new(false),
         }
     }
 
@@ -383,9 +392,14 @@ impl ConnState {
         }
     }
 
-    fn begin(&self) {
+    /// A request begins; returns its number.
+    fn begin(&self) -> u64 {
         self.busy.fetch_add(1, Ordering::AcqRel);
+        self.body_due.store(NONE, Ordering::Relaxed);
+        self.responded.store(false, Ordering::Relaxed);
+        let n = self.request.fetch_add(1, Ordering::Relaxed) + 1;
         self.head_since.store(NONE, Ordering::Relaxed);
+        n
     }
 
     fn end(&self) {
@@ -399,29 +413,26 @@ impl ConnState {
         }
     }
 
-    /// A request's body is being read (from now) or is done (read whole, failed, or left).
-    fn body(&self, reading: bool) {
-        let since = if reading { self.now_ms() } else { NONE };
-        self.body_since.store(since, Ordering::Relaxed);
-    }
-
-    /// True while a request's body is being read.
-    fn reading_body(&self) -> bool {
-        self.body_since.load(Ordering::Relaxed) != NONE
+    /// Request `n`'s handler waits for body bytes that have not come, and may wait until
+    /// `due` (ms since `start`); `None`: it does not wait (any more).
+    fn body_wait(&self, n: u64, due: Option<u64>) {
+        if self.request.load(Ordering::Relaxed) == n {
+            self.body_due.store(due.unwrap_or(NONE), Ordering::Relaxed);
+        }
     }
 
     /// When the connection times out, as things stand: a request head under way gets the
-    /// header timeout, a body being read the body timeout, an idle connection the idle
-    /// timeout, a request being answered (its body read) none.
+    /// header timeout, a handler waiting for body bytes what is left of the body timeout,
+    /// an idle connection the idle timeout, a request being answered otherwise none.
     fn deadline(&self, door: &FrontDoor) -> Option<Instant> {
         let at = |ms: u64, t: Option<Duration>| {
             t.filter(|t| !t.is_zero())
                 .map(|t| self.start + Duration::from_millis(ms) + t)
         };
         if self.busy.load(Ordering::Acquire) > 0 {
-            return match self.body_since.load(Ordering::Relaxed) {
+            return match self.body_due.load(Ordering::Relaxed) {
                 NONE => None,
-                since => at(since, door.body_timeout),
+                due => Some(self.start + Duration::from_millis(due)),
             };
         }
         match self.head_since.load(Ordering::Relaxed) {
@@ -435,9 +446,10 @@ impl ConnState {
 struct Busy(Arc<ConnState>);
 
 impl Busy {
-    fn begin(state: &Arc<ConnState>) -> Busy {
-        state.begin();
-        Busy(state.clone())
+    /// A request begins: the guard, and the request's number.
+    fn begin(state: &Arc<ConnState>) -> (Busy, u64) {
+        let n = state.begin();
+        (Busy(state.clone()), n)
     }
 }
 
@@ -502,36 +514,45 @@ impl AsyncWrite for DoorIo {
     }
 }
 
-/// A request body that tells the connection's timers when it is done: read whole, failed,
-/// or dropped unread.
+/// Request `request`'s body, which keeps the time its handler spends waiting for bytes
+/// that have not come (from a poll that found none to the poll that gets some), added up
+/// over the body, and tells the connection when that will reach the body timeout. The
+/// handler's own time (before it reads, between reads) does not count; a trickled body's
+/// waits add up.
 struct Watched<B> {
     body: B,
-    state: Option<Arc<ConnState>>,
+    state: Arc<ConnState>,
+    request: u64,
+    /// What the body may still keep its handler waiting, in ms (`None`: no limit).
+    left: Option<u64>,
+    /// Since when (ms since the connection's start) the handler waits, if it does.
+    waiting: Option<u64>,
 }
 
 impl<B> Watched<B> {
-    fn new(body: B, state: &Arc<ConnState>) -> Watched<B>
-    where
-        B: HttpBody,
-    {
-        let reading = !body.is_end_stream();
-        state.body(reading);
+    fn new(body: B, state: &Arc<ConnState>, request: u64, limit: Option<Duration>) -> Watched<B> {
         Watched {
             body,
-            state: reading.then(|| state.clone()),
+            state: state.clone(),
+            request,
+            left: limit.filter(|t| !t.is_zero()).map(|t| t.as_millis() as u64),
+            waiting: None,
         }
     }
 
-    fn done(&mut self) {
-        if let Some(state) = self.state.take() {
-            state.body(false);
+    /// The handler stopped waiting (bytes came, the body ended or failed, or was dropped).
+    fn stop_waiting(&mut self) {
+        if let Some(since) = self.waiting.take() {
+            let waited = self.state.now_ms().saturating_sub(since);
+            self.left = self.left.map(|l| l.saturating_sub(waited));
+            self.state.body_wait(self.request, None);
         }
     }
 }
 
 impl<B> Drop for Watched<B> {
     fn drop(&mut self) {
-        self.done();
+        self.stop_waiting();
     }
 }
 
@@ -545,8 +566,14 @@ impl<B: HttpBody + Unpin> HttpBody for Watched<B> {
     ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.body).poll_frame(cx);
-        if matches!(r, Poll::Ready(None | Some(Err(_)))) || this.body.is_end_stream() {
-            this.done();
+        if r.is_ready() {
+            this.stop_waiting();
+        } else if this.waiting.is_none() {
+            if let Some(left) = this.left {
+                let now = this.state.now_ms();
+                this.waiting = Some(now);
+                this.state.body_wait(this.request, Some(now + left));
+            }
         }
         r
     }
@@ -609,11 +636,15 @@ async fn connection(
     let service = {
         let (shared, state) = (shared.clone(), state.clone());
         hyper::service::service_fn(move |req: Request<Incoming>| {
-            let busy = Busy::begin(&state);
-            let req = req.map(|body| Watched::new(body, &state));
-            let shared = shared.clone();
+            let (busy, n) = Busy::begin(&state);
+            let limit = shared.door.body_timeout;
+            let req = req.map(|body| Watched::new(body, &state, n, limit));
+            let (shared, state) = (shared.clone(), state.clone());
             async move {
                 let res = respond(&shared, req, peer).await;
+                if state.request.load(Ordering::Relaxed) == n {
+                    state.responded.store(true, Ordering::Relaxed);
+                }
                 Ok::<_, Infallible>(res.map(|body| Tracked { body, _busy: busy }))
             }
         })
@@ -655,14 +686,19 @@ async fn connection(
         Outcome::Done(Ok(())) => {}
         Outcome::Done(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP connection failed"),
         Outcome::TimedOut => {
-            // Before the request in flight (and with it its body) is dropped.
-            let body_late = state.reading_body();
+            // A request being answered times out only waiting for its body: 408, unless
+            // its response has begun (then the connection is closed, as it stands).
+            let busy = state.busy.load(Ordering::Acquire) > 0;
+            let responded = state.responded.load(Ordering::Relaxed);
             let Some(parts) = conn.into_parts() else {
                 return;
             };
             let DoorIo { tcp, held, .. } = parts.io.into_inner();
             let partial = state.got_bytes.load(Ordering::Relaxed) || !parts.read_buf.is_empty();
-            if body_late || partial {
+            let body_late = busy && !responded;
+            if busy && responded {
+                tracing::debug!(%peer, "closing: request body not received in time, response begun");
+            } else if body_late || partial {
                 let what = if body_late { "body" } else { "headers" };
                 tracing::debug!(%peer, "closing: request {what} not received in time (408)");
                 let _held = held;

@@ -8,8 +8,8 @@
 //! One config, read in two places:
 //!
 //! * the **listener**, [`serve`] (a drop-in for `axum::serve`): it owns the accept loop and
-//!   each HTTP connection, so it enforces what only the socket can see: the request-head and
-//!   keep-alive timeouts, header and body sizes, the process-wide cap on TCP connections (and
+//!   each HTTP connection, so it enforces what only the socket can see: the request-head,
+//!   request-body and keep-alive timeouts, header and body sizes, the process-wide cap on TCP connections (and
 //!   an optional per-address one), and the drain of HTTP connections at shutdown;
 //! * the **handler**, [`RpcServerBuilder::front_door`](super::RpcServerBuilder::front_door)
 //!   (works in any axum app, served by [`serve`] or by `axum::serve`): it decides each
@@ -98,11 +98,12 @@ impl FrontDoor {
         self
     }
 
-    /// The most a client may take, from the end of a request's headers, to send its whole
-    /// body (a body trickled a byte at a time would otherwise hold the connection for as
-    /// long as the client likes). Past it the connection is closed with `408 Request
-    /// Timeout`, whatever the handler was waiting for. A handler that answers without
-    /// reading the body is not held to it. `None` turns it off. Default: 30 s (2 MiB, the
+    /// The most a request's body may keep its handler waiting, in all: the times the
+    /// handler waits for body bytes that have not come yet, added up over the body, so a body
+    /// trickled a byte at a time runs it out however the bytes are spaced. Past it the
+    /// connection is closed with `408 Request Timeout` (silently when the response has
+    /// already begun). The handler's own time (before it reads the body, between reads, a
+    /// queue in front of it) does not count. `None` turns it off. Default: 30 s (2 MiB, the
     /// default body limit, at 70 KB/s). Listener.
     pub fn body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.body_timeout = timeout.into();
