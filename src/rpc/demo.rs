@@ -299,7 +299,11 @@ pub fn chat_server_builder(
                 // once on one node): a client that saw its own join notice misses nothing
                 // sent after it, from any node.
                 let mut listening = hub.listening(&room);
+                let id = peer.id();
                 let announce = move || {
+                    if !hub.rooms_of(id).contains(&room) {
+                        return; // it left before it was heard: no "joined" after its "left"
+                    }
                     spawn(hub.append_history(&room, msg.clone(), HISTORY));
                     hub.broadcast(&room, "message", vec![msg], None);
                 };

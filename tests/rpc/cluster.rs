@@ -267,6 +267,43 @@ async fn a_gap_older_than_the_stream_is_told_plainly() {
     eventually("the last three replayed", || count(&log, "m") == 3).await;
 }
 
+/// A recoverable room that lost its last member here and got one again starts a new count:
+/// what other nodes published meanwhile is not filled in to the newcomer (who did not ask
+/// for it with a position).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recoverable_room_heard_again_fills_in_nothing_from_while_it_was_not() {
+    let redis = RedisServer::start();
+    let rec = |c: RedisConfig| c.recoverable("rec:*");
+    // Heartbeats (which also prune what a node no longer hears) far apart: the room is
+    // heard again before the next one.
+    let slow = |c: RedisConfig| rec(c).heartbeat(Duration::from_secs(5), Duration::from_secs(20));
+    let (a, url) = node(&redis, "n1", slow).await;
+    let (b, _) = node(&redis, "n2", rec).await;
+    let (_c, log) = client(&url, "ann", "json").await;
+    let id = peer_of(&a, "ann").await;
+    assert!(a.join(id, "rec:room"));
+    a.listening("rec:room").await;
+    b.broadcast("rec:room", "m", vec![Value::from(0)], None);
+    eventually("the first", || count(&log, "m") == 1).await;
+    assert!(a.leave(id, "rec:room"));
+    for n in 1..4 {
+        b.broadcast("rec:room", "m", vec![Value::from(n)], None);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(a.join(id, "rec:room"));
+    a.listening("rec:room").await;
+    b.broadcast("rec:room", "m", vec![Value::from(4)], None);
+    eventually("the next", || count(&log, "m") >= 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: Vec<f64> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, v)| v.as_f64())
+        .collect();
+    assert_eq!(got, [0.0, 4.0]);
+}
+
 /// Redis hung (SIGSTOP, not dead): a recoverable room's push reaches the sender's own
 /// node within the command timeout, in order with later ones; after SIGCONT the retry of
 /// what hung Redis had taken gets no second offset, delivery or history entry.

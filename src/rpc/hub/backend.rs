@@ -227,9 +227,9 @@ pub trait HubBackend: Send + Sync + 'static {
     fn interested(&self, _room: &str, _on: bool) {}
 
     /// Resolves once what other nodes publish to `room` reaches this node (its
-    /// subscription, which the first join queued, is in place), or once that cannot be
-    /// known (the backend is unreachable: bounded by its timeout). Default: at once (one
-    /// node hears everything).
+    /// subscription, which the room's first member or listener here queued, is in place),
+    /// or once that cannot be known (the backend is unreachable), and at most after its
+    /// timeout. Default: at once (one node hears everything).
     fn listening(&self, _room: &str) -> BoxFuture<()> {
         Box::pin(std::future::ready(()))
     }

@@ -27,16 +27,26 @@ impl Default for Hub {
     }
 }
 
-/// Tells the backend a listener went when its stream is dropped.
+/// Forgets a listener (and tells the backend it went) when its stream is dropped; the
+/// stream's receiver is dropped before it.
 struct Unlisten {
-    backend: Weak<dyn HubBackend>,
+    hub: WeakHub,
     room: String,
 }
 
 impl Drop for Unlisten {
     fn drop(&mut self) {
-        if let Some(backend) = self.backend.upgrade() {
-            backend.interested(&self.room, false);
+        if let Some(hub) = self.hub.upgrade() {
+            {
+                let mut s = hub.write();
+                if let Some(list) = s.listeners.get_mut(&self.room) {
+                    list.retain(|l| !l.is_closed());
+                    if list.is_empty() {
+                        s.listeners.remove(&self.room);
+                    }
+                }
+            }
+            hub.backend.interested(&self.room, false);
         }
     }
 }
@@ -245,9 +255,10 @@ impl Hub {
 
     /// Resolves once pushes that other nodes send to `room` reach this node's members: at
     /// once on one node; with a cluster backend, once this node's subscription to the room
-    /// (queued by its first [`join`](Hub::join)) is in place, or after the backend's timeout
-    /// when Redis cannot say. A connection that joined and then awaited this gets every
-    /// later push to the room from any node.
+    /// (queued by the room's first [`join`](Hub::join) or [`listen`](Hub::listen) here) is in
+    /// place, at once when it already was or Redis is unreachable, and at most after the
+    /// backend's timeout. A connection that joined and then awaited this gets every later
+    /// push to the room from any node while Redis is up.
     pub fn listening(&self, room: &str) -> BoxFuture<()> {
         self.backend.listening(room)
     }
@@ -357,7 +368,7 @@ impl Hub {
         }
         self.backend.interested(room, true);
         let gone = Unlisten {
-            backend: Arc::downgrade(&self.backend),
+            hub: self.downgrade(),
             room: room.to_owned(),
         };
         futures_util::stream::unfold((rx, gone), |(mut rx, gone)| async move {

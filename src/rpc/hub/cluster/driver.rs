@@ -24,6 +24,8 @@ pub(crate) enum Event {
         reply: oneshot::Sender<Recovery>,
     },
     Shutdown(oneshot::Sender<()>),
+    /// A recoverable room is no longer heard here: forget its count.
+    Forget(String),
 }
 
 /// Append to a recoverable room: next offset, stream entry and publish, atomically; once
@@ -226,6 +228,13 @@ impl Driver {
         self.sh.hub.get().and_then(|w| w.upgrade())
     }
 
+    /// A recoverable room no longer heard here: its count (and the replay marks of its
+    /// members) go, so that when it is heard again nothing published meanwhile is filled in.
+    fn forget(&mut self, room: &str) {
+        self.seqs.remove(room);
+        self.marks.retain(|(r, _), _| r != room);
+    }
+
     /// An event while Redis is unreachable. True: stop.
     fn offline(&mut self, ev: Event) -> bool {
         match ev {
@@ -241,6 +250,10 @@ impl Driver {
             Event::Shutdown(done) => {
                 let _ = done.send(());
                 true
+            }
+            Event::Forget(room) => {
+                self.forget(&room);
+                false
             }
         }
     }
@@ -290,7 +303,7 @@ impl Driver {
         let (mut sink, mut stream) = pubsub.split();
 
         // Subscriptions and presence are rewritten whole from this node's own tables.
-        sh.outbox.drop_state();
+        let subscribing = sh.outbox.drop_state();
         let (conns, version, rooms) = {
             let mut l = lock(&sh.local);
             l.squash();
@@ -303,6 +316,9 @@ impl Driver {
             .await
             .map_err(|_| "SUBSCRIBE timed out".to_owned())?
             .map_err(err("SUBSCRIBE"))?;
+        for done in subscribing {
+            let _ = done.send(());
+        }
         let key = cfg.presence_key(&sh.origin.node);
         let mut p = redis::pipe();
         p.atomic().del(&key).ignore();
@@ -380,6 +396,7 @@ impl Driver {
                         let _ = done.send(());
                         return Ok(());
                     }
+                    Some(Event::Forget(room)) => self.forget(&room),
                     Some(Event::Resume { conn: id, room, since, reply }) => {
                         match self.resume(&mut conn, &mut sink, id, &room, since).await {
                             Ok(r) => { let _ = reply.send(r); }

@@ -233,8 +233,9 @@ pub(crate) struct Shared {
     /// This node's recoverable pushes delivered here without waiting for Redis (the
     /// session was lost while they waited): their echo from Redis is not delivered again.
     pub delivered_early: Mutex<std::collections::BTreeSet<u64>>,
-    /// Each room channel this node subscribed to since its first member came, with what
-    /// tells when Redis took the SUBSCRIBE (or the session it was queued for failed).
+    /// Each room channel this node subscribed to since the room's first member or listener
+    /// came here, with what tells when Redis took the SUBSCRIBE (or the session it was
+    /// queued for failed).
     pub subscribing: Mutex<HashMap<String, Subscribed>>,
 }
 
@@ -285,6 +286,11 @@ impl Shared {
             RoomChange::Empty => {
                 lock(&self.subscribing).remove(&ch);
                 self.outbox.push(Cmd::Unsubscribe(ch), None);
+                if self.cfg.is_recoverable(room) {
+                    // Unheard: its next push starts a new count here, with no gap to fill
+                    // from what was published while nobody here listened.
+                    let _ = self.events.send(driver::Event::Forget(room.to_owned()));
+                }
             }
         }
     }

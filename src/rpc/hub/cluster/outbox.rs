@@ -29,9 +29,9 @@ pub(crate) enum Cmd {
         cap: usize,
         seq: u64,
     },
-    /// Subscribe to a channel (a room got its first member here).
+    /// Subscribe to a channel (a room got its first member or listener here).
     Subscribe(String),
-    /// Unsubscribe (a room lost its last member here).
+    /// Unsubscribe (a room lost its last member and listener here).
     Unsubscribe(String),
     /// A presence batch: snapshot writes and the delta, `Ctl::Delta` bytes.
     Presence {
@@ -216,8 +216,17 @@ impl Outbox {
     }
 
     /// A new session rewrites subscriptions and presence whole: drop the queued ones.
-    pub fn drop_state(&self) {
-        self.lock().items.retain(|i| !i.cmd.is_state());
+    /// Returns who waited on them, to be told once the session has rewritten them.
+    pub fn drop_state(&self) -> Vec<oneshot::Sender<()>> {
+        let mut waiting = Vec::new();
+        self.lock().items.retain_mut(|i| {
+            if !i.cmd.is_state() {
+                return true;
+            }
+            waiting.extend(i.done.take());
+            false
+        });
+        waiting
     }
 
     /// Wait until something may have been queued (enable it before looking).
