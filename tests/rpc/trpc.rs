@@ -396,6 +396,11 @@ async fn method_override_runs_posted_queries_but_never_a_mutation_by_get() {
             Ok(format!("Hello, {name}!"))
         })
         .mutation("shout", |s: String, _| async move { Ok(s.to_uppercase()) })
+        .subscription("count", |n: u32, _| async move {
+            Ok(futures_util::stream::iter(
+                (0..n).map(|i| Ok::<_, polycodec::rpc::RpcError>(f64::from(i))),
+            ))
+        })
         .allow_method_override(true)
         .build()
         .unwrap();
@@ -430,6 +435,13 @@ async fn method_override_runs_posted_queries_but_never_a_mutation_by_get() {
         "{}",
         get.body
     );
+    // A subscription POSTed: its events, as for a GET.
+    let sse = http(addr, "POST", "/trpc/count", &json, Some(r#"{"json":2}"#)).await;
+    assert_eq!(sse.status, 200);
+    assert_eq!(sse.header("content-type"), Some("text/event-stream"));
+    for event in ["data: {\"json\":0}", "data: {\"json\":1}", "event: return"] {
+        assert!(sse.body.contains(event), "{event} in {}", sse.body);
+    }
     let put = http(addr, "PUT", "/trpc/greet", &json, Some(r#"{"json":"m"}"#)).await;
     assert_eq!((put.status, put.header("allow")), (405, Some("GET, POST")));
     // Off (the default, as `@trpc/server`): a posted query is 405 with `Allow: GET`.
