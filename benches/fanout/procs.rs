@@ -98,15 +98,16 @@ fn version(program: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn npm_ci(dir: &Path) -> Result<(), String> {
-    eprintln!("fanout: npm ci in {}", dir.display());
+/// `npm ci` in `dir` (relative to the root: the message may end up in the report).
+fn npm_ci(dir: &str) -> Result<(), String> {
+    eprintln!("fanout: npm ci in {dir}");
     let ok = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
+        .current_dir(root().join(dir))
         .status()
         .is_ok_and(|s| s.success());
     ok.then_some(())
-        .ok_or_else(|| format!("npm ci failed in {}", dir.display()))
+        .ok_or_else(|| format!("npm ci failed in {dir}"))
 }
 
 /// Install the anchors' packages when missing (pinned by their lock files); each anchor
@@ -118,7 +119,7 @@ pub fn anchors() -> Anchors {
         Some(v) => {
             let have = |p: &str| dir.join("node_modules").join(p).is_dir();
             if !(have("socket.io") && have("@socket.io/redis-adapter") && have("hono")) {
-                npm_ci(&dir).map(|()| v)
+                npm_ci("benches/fanout").map(|()| v)
             } else {
                 Ok(v)
             }
@@ -127,7 +128,7 @@ pub fn anchors() -> Anchors {
     let bun_dir = root().join("benches/compare/bun");
     let bun = bun_dir.join("node_modules/.bin/bun");
     if version(&bun).is_none() {
-        let _ = npm_ci(&bun_dir);
+        let _ = npm_ci("benches/compare/bun");
     }
     let bun = match (&node, version(&bun)) {
         (Err(e), _) => Err(format!("Hono's packages: {e}")),
