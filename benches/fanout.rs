@@ -146,35 +146,45 @@ fn main() {
         driver::ms();
         let load_before = report::loadavg();
         let rooms: &[usize] = if quick { &[30] } else { &[300, 1000] };
-        // The same deliveries per row for every room size (about a second for polycodec).
-        let deliveries: u64 = if quick { 600 } else { 900_000 };
-        let light = if quick { 10 } else { 50 };
-        let mut rows = Vec::new();
-        for &members in rooms {
-            let load = Load {
-                members,
-                first_node: 0,
-                messages: deliveries / members as u64,
-                light,
-                gap: Duration::from_millis(2),
-            };
-            for (kind, nodes) in [
-                (Kind::Polycodec, 1),
-                (Kind::Polycodec, 3),
-                (Kind::SocketIo, 1),
-                (Kind::SocketIo, 3),
-                (Kind::HonoLoop, 1),
-                (Kind::BunPublish, 1),
-            ] {
-                let r = measure(kind, nodes, &load, &anchors).await;
-                report::progress(members, kind, nodes, &r);
-                rows.push(report::Row {
+        // The same deliveries per row for every room size; rounds alternate the servers, so
+        // that a busy spell of the machine falls on all of them rather than on one.
+        let deliveries: u64 = if quick { 600 } else { 300_000 };
+        let (light, rounds) = if quick { (10, 1) } else { (30, 3) };
+        let configs = [
+            (Kind::Polycodec, 1),
+            (Kind::Polycodec, 3),
+            (Kind::SocketIo, 1),
+            (Kind::SocketIo, 3),
+            (Kind::HonoLoop, 1),
+            (Kind::BunPublish, 1),
+        ];
+        let mut results: Vec<Vec<Result<Figures, String>>> = Vec::new();
+        results.resize_with(rooms.len() * configs.len(), Vec::new);
+        for round in 1..=rounds {
+            for (r, &members) in rooms.iter().enumerate() {
+                let load = Load {
                     members,
-                    kind,
-                    nodes,
-                    figures: r,
-                });
+                    first_node: 0,
+                    messages: deliveries / members as u64,
+                    light,
+                    gap: Duration::from_millis(2),
+                };
+                for (c, &(kind, nodes)) in configs.iter().enumerate() {
+                    let f = measure(kind, nodes, &load, &anchors).await;
+                    report::progress(round, members, kind, nodes, &f);
+                    results[r * configs.len() + c].push(f);
+                }
             }
+        }
+        let mut rows = Vec::new();
+        for (i, rounds) in results.into_iter().enumerate() {
+            let (kind, nodes) = configs[i % configs.len()];
+            rows.push(report::Row::new(
+                rooms[i / configs.len()],
+                kind,
+                nodes,
+                rounds,
+            ));
         }
         // The latency added by Redis: one member, on another node than the sender's.
         let mut hops = Vec::new();
@@ -188,16 +198,17 @@ fn main() {
                     gap: Duration::from_millis(1),
                 };
                 let r = measure(kind, nodes, &load, &anchors).await;
-                report::progress(1, kind, nodes, &r);
-                hops.push(report::Row {
-                    members: 1,
-                    kind,
-                    nodes,
-                    figures: r,
-                });
+                report::progress(1, 1, kind, nodes, &r);
+                hops.push(report::Row::new(1, kind, nodes, vec![r]));
             }
         }
-        let md = report::markdown(&rows, &hops, &anchors, (deliveries, light), &load_before);
+        let md = report::markdown(
+            &rows,
+            &hops,
+            &anchors,
+            (deliveries, light, rounds),
+            &load_before,
+        );
         println!("\n{md}");
         if !quick {
             let path = procs::root().join("docs/benchmarks-fanout.md");
