@@ -284,6 +284,6 @@ pub fn markdown(
     }
     let _ = writeln!(out);
     targets(&mut out, rows, hops);
-    let _ = writeln!(out, "\n{}", include_str!("../fanout-notes.md"));
+    let _ = write!(out, "\n{}", include_str!("../fanout-notes.md"));
     out
 }
