@@ -1,235 +1,218 @@
 //! `cargo bench --bench fanout --features redis`: one room's fan-out on one node, and the
-//! same room spread over three nodes (hubs in this process) on one real `redis-server`
-//! (temporary unix socket): deliveries per second, p50/p99 from broadcast to receipt, CPU
-//! per delivery (this process: servers and clients together), and Redis CPU per message.
+//! same room spread over three nodes on one real `redis-server` (temporary unix socket),
+//! for polycodec and its anchors, all measured by one load driver ([`driver`]) with a
+//! protocol adapter per server ([`wire`]):
 //!
-//! Clients are polycodec's own (msgpack) over loopback WebSockets, in this process, so the
-//! clients' CPU competes with the servers' on the same two cores: the figures are a floor.
-//! `--quick` (CI) runs a small room briefly.
+//! * polycodec: nodes are this binary run again as separate processes ([`node`]);
+//! * Socket.IO 4.8.4 on node, alone and as three node processes on
+//!   `@socket.io/redis-adapter` 8.3.0 (`benches/fanout/socketio.mjs`);
+//! * Hono's `upgradeWebSocket` on Bun with a chat's room loop, and Bun's native `publish`
+//!   (`benches/fanout/hono-bun.mjs`).
+//!
+//! Figures: deliveries per second, p50/p99 from send to receipt, CPU per delivery of the
+//! servers and of the driver, Redis CPU per message, and the targets of issue 19. The full
+//! run writes `docs/benchmarks-fanout.md` (which `benches/compare/run` includes). The
+//! anchors' packages are installed from their lock files when missing (`npm ci` in
+//! `benches/fanout` and, for Bun, `benches/compare/bun`); an anchor that cannot run is
+//! skipped with a line saying why. `--quick` (or `POLYCODEC_BENCH_QUICK=1`) runs small
+//! rooms briefly and writes nothing.
 
+#[path = "fanout/driver.rs"]
+mod driver;
+#[path = "fanout/node.rs"]
+mod node;
+#[path = "fanout/procs.rs"]
+mod procs;
 #[path = "../tests/common/redis.rs"]
 mod redis;
+#[path = "fanout/report.rs"]
+mod report;
+#[path = "fanout/wire.rs"]
+mod wire;
 
-use polycodec::rpc::cluster::{RedisBackend, RedisConfig};
-use polycodec::rpc::{Api, Call, Client, Hub, RpcServer};
-use polycodec::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use driver::{Figures, Load};
+use procs::{Anchors, Server};
+use redis::RedisServer;
+use std::path::PathBuf;
+use std::time::Duration;
+use wire::Proto;
 
-fn epoch() -> Instant {
-    static E: OnceLock<Instant> = OnceLock::new();
-    *E.get_or_init(Instant::now)
+/// A server under test.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// polycodec (JSON clients), one process per node.
+    Polycodec,
+    /// Socket.IO on node (redis-adapter on three nodes).
+    SocketIo,
+    /// Hono's `upgradeWebSocket` on Bun, a room loop.
+    HonoLoop,
+    /// Hono's `upgradeWebSocket` on Bun, Bun's `server.publish`.
+    BunPublish,
 }
 
-fn ms() -> f64 {
-    epoch().elapsed().as_secs_f64() * 1e3
+impl Kind {
+    fn proto(self) -> Proto {
+        match self {
+            Kind::Polycodec => Proto::Polycodec,
+            Kind::SocketIo => Proto::SocketIo,
+            Kind::HonoLoop | Kind::BunPublish => Proto::Plain,
+        }
+    }
 }
 
-/// This process's CPU seconds (user + system), from /proc.
-fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 (utime, stime, in ticks of 10 ms) are the 12th and 13th after the
-    // command name.
-    let tick = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
-}
-
-struct Sink {
-    count: AtomicU64,
-    latencies: Mutex<Vec<f64>>,
-    record: std::sync::atomic::AtomicBool,
-}
-
-async fn serve(hub: Hub) -> String {
-    let server = RpcServer::builder(Api::builder().build().unwrap())
-        .hub(hub.clone())
-        .on_connect(move |p| {
-            hub.join(p.id(), "bench");
-        })
-        .build()
-        .unwrap();
-    let app = axum::Router::new().route("/ws", axum::routing::get(server.handler()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("ws://{addr}/ws")
-}
-
-async fn member(url: &str, sink: Arc<Sink>) -> Client {
-    let api = Api::builder()
-        .method("m", move |call: Call| {
-            let sent = call.value(0).as_f64().unwrap_or(0.0);
-            sink.count.fetch_add(1, Ordering::Relaxed);
-            if sink.record.load(Ordering::Relaxed) {
-                sink.latencies.lock().unwrap().push(ms() - sent);
+/// Start `nodes` servers of `kind` (on `redis` when more than one).
+async fn start(
+    kind: Kind,
+    nodes: usize,
+    redis: Option<&RedisServer>,
+    anchors: &Anchors,
+) -> Result<Vec<Server>, String> {
+    let dir = procs::root().join("benches/fanout");
+    let mut servers = Vec::new();
+    for i in 0..nodes {
+        let (program, mut args): (PathBuf, Vec<String>) = match kind {
+            Kind::Polycodec => (
+                std::env::current_exe().map_err(|e| e.to_string())?,
+                vec!["--fanout-node".into()],
+            ),
+            Kind::SocketIo => {
+                anchors.node.as_ref()?;
+                (
+                    "node".into(),
+                    vec![dir.join("socketio.mjs").display().to_string()],
+                )
             }
-            async { Ok(Value::Undefined) }
-        })
-        .build()
-        .unwrap();
-    Client::builder(url)
-        .codecs(["msgpack"])
-        .expose(api)
-        .connect()
-        .await
-        .unwrap()
-}
-
-async fn redis_hub(url: &str, id: &str) -> Hub {
-    let cfg = RedisConfig::new(url).node_id(id);
-    let hub = Hub::with_backend(RedisBackend::start(cfg).unwrap());
-    while !hub.health().ok {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    hub
-}
-
-struct Row {
-    deliveries_per_s: f64,
-    p50: f64,
-    p99: f64,
-    cpu_us_per_delivery: f64,
-    redis_us_per_msg: Option<f64>,
-}
-
-async fn wait_for(sink: &Sink, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sink.count.load(Ordering::Relaxed) < n {
-        assert!(
-            Instant::now() < deadline,
-            "deliveries stalled at {}/{n}",
-            sink.count.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-}
-
-/// A room of `members` spread over `hubs`; broadcasts from the first hub.
-async fn run(
-    hubs: &[Hub],
-    members: usize,
-    messages: u64,
-    redis: Option<&redis::RedisServer>,
-) -> Row {
-    let sink = Arc::new(Sink {
-        count: AtomicU64::new(0),
-        latencies: Mutex::default(),
-        record: false.into(),
-    });
-    let mut urls = Vec::new();
-    for h in hubs {
-        urls.push(serve(h.clone()).await);
-    }
-    let mut clients = Vec::new();
-    for i in 0..members {
-        clients.push(member(&urls[i % urls.len()], sink.clone()).await);
-    }
-    // Every node sees every member before the first message.
-    for h in hubs {
-        while h.room_presence("bench").await.len() < members {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            Kind::HonoLoop | Kind::BunPublish => {
+                let bun = anchors.bun.as_ref()?;
+                let mode = if kind == Kind::HonoLoop {
+                    "loop"
+                } else {
+                    "publish"
+                };
+                let file = dir.join("hono-bun.mjs").display().to_string();
+                (bun.clone(), vec![file, mode.into()])
+            }
+        };
+        if let Some(r) = redis {
+            match kind {
+                Kind::Polycodec => {
+                    args.push(r.url());
+                    args.push(format!("n{i}-{}", std::process::id()));
+                }
+                _ => args.push(r.sock.display().to_string()),
+            }
         }
+        servers.push(Server::start(&program, &args).await?);
     }
-    let n = members as u64;
-    let send = |hub: &Hub| {
-        hub.broadcast("bench", "m", vec![Value::from(ms())], None);
-    };
-    // Throughput: at most 8 broadcasts in flight (a peer's queue is bounded).
-    let (cpu0, redis0, t0) = (cpu(), redis.map(|r| r.cpu_seconds()), Instant::now());
-    for b in 0..messages {
-        send(&hubs[0]);
-        if b >= 8 {
-            wait_for(&sink, (b - 7) * n).await;
-        }
-    }
-    wait_for(&sink, messages * n).await;
-    let secs = t0.elapsed().as_secs_f64();
-    let cpu_s = cpu() - cpu0;
-    let redis_s = redis
-        .map(|r| r.cpu_seconds())
-        .zip(redis0)
-        .map(|(b, a)| b - a);
-    // Latency, unloaded: one broadcast at a time, the next 2 ms after the last delivery.
-    sink.record.store(true, Ordering::Relaxed);
-    let base = sink.count.load(Ordering::Relaxed);
-    let light = (messages / 4).max(10);
-    for i in 1..=light {
-        send(&hubs[0]);
-        wait_for(&sink, base + i * n).await;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let mut l = sink.latencies.lock().unwrap().clone();
-    l.sort_by(f64::total_cmp);
-    let q = |p: f64| l[((l.len() - 1) as f64 * p) as usize];
-    drop(clients);
-    Row {
-        deliveries_per_s: (messages * n) as f64 / secs,
-        p50: q(0.5),
-        p99: q(0.99),
-        cpu_us_per_delivery: cpu_s * 1e6 / (messages * n) as f64,
-        redis_us_per_msg: redis_s.map(|s| s * 1e6 / messages as f64),
-    }
+    Ok(servers)
+}
+
+/// One row: `kind` on `nodes` nodes (three share a fresh `redis-server`).
+async fn measure(
+    kind: Kind,
+    nodes: usize,
+    load: &Load,
+    anchors: &Anchors,
+) -> Result<Figures, String> {
+    let redis = (nodes > 1).then(RedisServer::start);
+    let servers = start(kind, nodes, redis.as_ref(), anchors).await?;
+    driver::run(kind.proto(), &servers, redis.as_ref(), load).await
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick")
-        || std::env::var_os("POLYCODEC_BENCH_QUICK").is_some();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--fanout-node") {
+        return node::main(&args[i + 1..]);
+    }
+    let quick =
+        args.iter().any(|a| a == "--quick") || std::env::var_os("POLYCODEC_BENCH_QUICK").is_some();
     let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
     let _ = rlimit::Resource::NOFILE.set(hard.min(65_536), hard);
+    if let Err(e) = redis::binary() {
+        eprintln!("fanout: {e}");
+        std::process::exit(1);
+    }
+    let anchors = procs::anchors();
+    for (name, why) in [
+        ("Socket.IO", anchors.node.as_ref().err()),
+        ("Hono and Bun", anchors.bun.as_ref().err()),
+    ] {
+        if let Some(why) = why {
+            eprintln!("fanout: skipping {name}: {why}");
+        }
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        epoch();
-        let redis = redis::RedisServer::start();
+        driver::ms();
+        let load_before = report::loadavg();
         let rooms: &[usize] = if quick { &[30] } else { &[300, 1000] };
-        let messages = if quick { 20 } else { 200 };
-        use std::fmt::Write as _;
-        let mut table = String::new();
-        let _ = writeln!(table, "| room | nodes | deliveries/s | p50 ms | p99 ms | CPU µs/delivery (servers + clients) | Redis CPU µs/message |");
-        let _ = writeln!(table, "|---|---|---|---|---|---|---|");
-        for &members in rooms {
-            let one = run(&[Hub::new()], members, messages, None).await;
-            let mut hubs = Vec::new();
-            for i in 0..3 {
-                hubs.push(redis_hub(&redis.url(), &format!("b{members}-{i}")).await);
+        // The same deliveries per row for every room size; rounds alternate the servers, so
+        // that a busy spell of the machine falls on all of them rather than on one.
+        let deliveries: u64 = if quick { 600 } else { 300_000 };
+        let (light, rounds) = if quick { (10, 1) } else { (30, 3) };
+        let configs = [
+            (Kind::Polycodec, 1),
+            (Kind::Polycodec, 3),
+            (Kind::SocketIo, 1),
+            (Kind::SocketIo, 3),
+            (Kind::HonoLoop, 1),
+            (Kind::BunPublish, 1),
+        ];
+        let mut results: Vec<Vec<Result<Figures, String>>> = Vec::new();
+        results.resize_with(rooms.len() * configs.len(), Vec::new);
+        for round in 1..=rounds {
+            for (r, &members) in rooms.iter().enumerate() {
+                let load = Load {
+                    members,
+                    first_node: 0,
+                    messages: deliveries / members as u64,
+                    light,
+                    gap: Duration::from_millis(2),
+                };
+                for (c, &(kind, nodes)) in configs.iter().enumerate() {
+                    let f = measure(kind, nodes, &load, &anchors).await;
+                    report::progress(round, members, kind, nodes, &f);
+                    results[r * configs.len() + c].push(f);
+                }
             }
-            let three = run(&hubs, members, messages, Some(&redis)).await;
-            for (nodes, r) in [(1, &one), (3, &three)] {
-                let _ = writeln!(
-                    table,
-                    "| {members} | {nodes} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
-                    r.deliveries_per_s,
-                    r.p50,
-                    r.p99,
-                    r.cpu_us_per_delivery,
-                    r.redis_us_per_msg.map_or("–".into(), |v| format!("{v:.1}"))
-                );
-            }
-            let _ = writeln!(
-                table,
-                "| {members} | 3 vs 1 | {:.0}% | {:+.2} | | | |",
-                100.0 * three.deliveries_per_s / one.deliveries_per_s,
-                three.p50 - one.p50
-            );
         }
-        println!("\n{table}");
+        let mut rows = Vec::new();
+        for (i, rounds) in results.into_iter().enumerate() {
+            let (kind, nodes) = configs[i % configs.len()];
+            rows.push(report::Row::new(
+                rooms[i / configs.len()],
+                kind,
+                nodes,
+                rounds,
+            ));
+        }
+        // The latency added by Redis: one member, on another node than the sender's.
+        let mut hops = Vec::new();
+        for kind in [Kind::Polycodec, Kind::SocketIo] {
+            for nodes in [1, 3] {
+                let load = Load {
+                    members: 1,
+                    first_node: nodes - 1,
+                    messages: 100,
+                    light: if quick { 100 } else { 1000 },
+                    gap: Duration::from_millis(1),
+                };
+                let r = measure(kind, nodes, &load, &anchors).await;
+                report::progress(1, 1, kind, nodes, &r);
+                hops.push(report::Row::new(1, kind, nodes, vec![r]));
+            }
+        }
+        let md = report::markdown(
+            &rows,
+            &hops,
+            &anchors,
+            (deliveries, light, rounds),
+            &load_before,
+        );
+        println!("\n{md}");
         if !quick {
-            // The section `benches/compare/run` puts into docs/benchmarks.md.
-            let redis_version = std::process::Command::new("redis-server")
-                .arg("--version")
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-                .unwrap_or_default();
-            let md = format!(
-                "## Fan-out: one room on one node, and over three nodes on Redis\n\n\
-                 Generated by `cargo bench --bench fanout --features redis` ({redis_version}), \
-                 {messages} broadcasts per room.\n\n{table}\n{}",
-                include_str!("fanout-notes.md")
-            );
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-            std::fs::write(root.join("docs/benchmarks-fanout.md"), md).unwrap();
+            let path = procs::root().join("docs/benchmarks-fanout.md");
+            std::fs::write(path, md).unwrap();
         }
     });
 }
