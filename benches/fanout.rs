@@ -71,10 +71,17 @@ async fn start(
     let mut servers = Vec::new();
     for i in 0..nodes {
         let (program, mut args): (PathBuf, Vec<String>) = match kind {
-            Kind::Polycodec => (
-                std::env::current_exe().map_err(|e| e.to_string())?,
-                vec!["--fanout-node".into()],
-            ),
+            Kind::Polycodec => {
+                // Each node gets its share of the cores (a node process of the anchors is
+                // one thread): three runtimes of a worker per core each would fight over
+                // two cores.
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let workers = (cores / nodes).max(1);
+                (
+                    std::env::current_exe().map_err(|e| e.to_string())?,
+                    vec!["--fanout-node".into(), workers.to_string()],
+                )
+            }
             Kind::SocketIo => {
                 anchors.node.as_ref()?;
                 (

@@ -1,5 +1,5 @@
 //! A polycodec node for the fan-out bench, run as its own process (this bench binary with
-//! `--fanout-node [REDIS_URL NODE_ID]`), so that the load driver measures polycodec the
+//! `--fanout-node WORKERS [REDIS_URL NODE_ID]`), so that the load driver measures polycodec the
 //! way it measures the anchors. `/member` joins the connection to the room `bench`;
 //! `/send` serves `say(payload)`, which broadcasts `m(payload)` to the room. With a Redis
 //! URL the hub spans nodes through Redis; the room is not recoverable (the fast path:
@@ -20,9 +20,18 @@ async fn redis_hub(url: &str, id: &str) -> Hub {
     hub
 }
 
-/// Serve until killed. `args` follow `--fanout-node`.
+/// Serve until killed. `args` follow `--fanout-node`: the runtime's worker threads, then
+/// the Redis URL and node id when the hub spans nodes.
 pub fn main(args: &[String]) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (workers, args) = match args.split_first() {
+        Some((w, rest)) => (w.parse::<usize>().unwrap_or(1).max(1), rest),
+        None => (1, args),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let hub = match args {
             [url, id, ..] => redis_hub(url, id).await,
