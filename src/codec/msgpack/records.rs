@@ -118,8 +118,47 @@ impl Shapes {
     }
 }
 
-/// The keys of a record, shared by its instances.
-pub(crate) type Keys = Rc<[Box<str>]>;
+/// The keys of a record, shared by its instances, and whether they are all different
+/// (told once per definition, so that each instance's object is built without checking).
+#[derive(Clone)]
+pub(crate) struct Keys {
+    names: Rc<[Box<str>]>,
+    unique: bool,
+}
+
+impl Keys {
+    /// The keys of a record definition, in order.
+    pub(crate) fn new(names: Vec<Box<str>>) -> Keys {
+        let unique = if names.len() <= 16 {
+            names
+                .iter()
+                .enumerate()
+                .all(|(i, k)| !names[..i].contains(k))
+        } else {
+            let mut sorted: Vec<&str> = names.iter().map(|k| &**k).collect();
+            sorted.sort_unstable();
+            !sorted.windows(2).any(|w| w[0] == w[1])
+        };
+        Keys {
+            names: names.into(),
+            unique,
+        }
+    }
+
+    /// Whether no key repeats (msgpackr never writes a repeat; a hand-made message may).
+    #[inline]
+    pub(crate) fn unique(&self) -> bool {
+        self.unique
+    }
+}
+
+impl std::ops::Deref for Keys {
+    type Target = [Box<str>];
+    #[inline]
+    fn deref(&self) -> &[Box<str>] {
+        &self.names
+    }
+}
 
 /// The records a reader has seen defined in this message.
 #[derive(Default)]

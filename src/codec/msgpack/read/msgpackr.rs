@@ -119,7 +119,7 @@ impl<'a> Deserializer<'a> {
                 }
             }
         }
-        let keys: Keys = keys.into();
+        let keys = Keys::new(keys);
         if !self.records.define(id, keys.clone()) {
             return Err(Error::data(format!(
                 "msgpackr record {id:#04x} is defined after the same byte was read as the \
@@ -132,6 +132,15 @@ impl<'a> Deserializer<'a> {
 
     /// The values of a record with these keys, as an object.
     pub(super) fn build_record(&mut self, keys: &Keys) -> Result<Value> {
+        if keys.unique() {
+            // No key to look up as the entries go in: each is pushed.
+            let mut entries = Vec::with_capacity(keys.len());
+            for k in keys.iter() {
+                let v = self.build().map_err(|e| e.in_segment(k))?;
+                entries.push((String::from(&**k), v));
+            }
+            return Ok(Value::Object(Object::from_unique_entries(entries)));
+        }
         let mut o = Object::with_capacity(keys.len());
         for k in keys.iter() {
             let v = self.build().map_err(|e| e.in_segment(k))?;
