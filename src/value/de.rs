@@ -28,9 +28,14 @@ pub(crate) struct ValueVisitor;
 /// 32 bytes as a `Value`); past it the container grows as it is read.
 pub(crate) const MAX_ROOM: usize = 4096;
 
+/// An integer as JS reads it: a Number within ±(2^53 − 1), a bigint past that.
+#[inline]
 pub(crate) fn int_value(n: i128) -> Value {
-    if (n.unsigned_abs() as f64) <= MAX_SAFE_INTEGER {
-        Value::Number(n as f64)
+    // Compared and converted as integers: an i128 to f64 conversion is a libcall
+    // (`__floattidf`), and the msgpackr `Value` read made two per integer.
+    const MAX: i128 = MAX_SAFE_INTEGER as i128;
+    if (-MAX..=MAX).contains(&n) {
+        Value::Number(n as i64 as f64)
     } else {
         Value::BigInt(BigInt::from(n))
     }

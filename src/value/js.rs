@@ -400,15 +400,13 @@ impl<'de, C: FromIterator<T>, T: Deserialize<'de>> Visitor<'de> for CollectVisit
             d.deserialize_seq(self)
         }
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<C, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<C, A::Error> {
         let mut err = None;
-        let out = std::iter::from_fn(|| match seq.next_element::<T>() {
-            Ok(v) => v,
-            Err(e) => {
-                err = Some(e);
-                None
-            }
-        })
+        let out = Elements {
+            seq,
+            err: &mut err,
+            _p: PhantomData,
+        }
         .collect();
         match err {
             Some(e) => Err(e),
@@ -449,6 +447,36 @@ impl<'de, C: FromIterator<T>, T: Deserialize<'de>> Visitor<'de> for CollectVisit
             items.push(item);
         }
         Ok(items.into_iter().collect())
+    }
+}
+
+/// The elements of a sequence as an iterator, the first error kept aside (it ends the
+/// iteration). Its size hint is the sequence's, so that `collect` (`Vec`, and the `Vec` a
+/// `BTreeSet` or `BTreeMap` is built from) allocates once instead of growing as it goes.
+struct Elements<'e, 'de, A: SeqAccess<'de>, T> {
+    seq: A,
+    err: &'e mut Option<A::Error>,
+    _p: PhantomData<(&'de (), T)>,
+}
+
+impl<'de, A: SeqAccess<'de>, T: Deserialize<'de>> Iterator for Elements<'_, 'de, A, T> {
+    type Item = T;
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        match self.seq.next_element::<T>() {
+            Ok(v) => v,
+            Err(e) => {
+                *self.err = Some(e);
+                None
+            }
+        }
+    }
+    /// The sequence's own hint as the lower bound, capped (as serde's `size_hint::cautious`
+    /// does) so that a length read from the input cannot reserve more than 1 MiB ahead of
+    /// the elements. An error ends the iteration early: the collection is then dropped.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let cap = (1 << 20) / std::mem::size_of::<T>().max(1);
+        (self.seq.size_hint().unwrap_or(0).min(cap), None)
     }
 }
 

@@ -92,6 +92,23 @@ impl Object {
         }))
     }
 
+    /// An object of these entries, whose keys the caller knows to be all different (a
+    /// msgpackr record's, checked once per definition): no lookup per entry.
+    pub(crate) fn from_unique_entries(entries: Vec<(String, Value)>) -> Self {
+        debug_assert!(entries
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| entries[..i].iter().all(|(j, _)| j != k)));
+        let mut inner = Inner {
+            entries,
+            index: None,
+        };
+        if inner.entries.len() > SCAN_UP_TO {
+            inner.build_index();
+        }
+        Object(Box::new(inner))
+    }
+
     /// Set `key` to `value`; returns the previous value of `key`.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
         let key = key.into();

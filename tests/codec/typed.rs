@@ -345,6 +345,45 @@ fn a_typed_map_field_reads_duplicate_and_magic_keys_as_the_value_path_does() {
     }
 }
 
+/// In the msgpackr profile a Map field is a plain map (what msgpackr writes for a JS Map):
+/// its entries read in place, the pairs the general path collects (a repeated key kept, in
+/// order: the map type decides), and keys of any type come back (msgpackr's Map keys may be
+/// numbers, written as ints).
+#[test]
+fn a_typed_map_field_reads_a_plain_msgpack_map_in_place() {
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Ints {
+        #[serde(with = "polycodec::js::map")]
+        by_id: BTreeMap<u32, Vec<String>>,
+        #[serde(with = "polycodec::js::map")]
+        by_name: BTreeMap<String, f64>,
+    }
+    let v = Ints {
+        by_id: BTreeMap::from([(1, vec!["a".to_owned()]), (70, vec![]), (1 << 20, vec![])]),
+        by_name: BTreeMap::from([("x".to_owned(), 0.5), ("y".to_owned(), 2.0)]),
+    };
+    for codec in [MsgPack::msgpackr(), MsgPack::new()] {
+        let back: Ints = codec.from_slice(&codec.to_vec(&v).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
+    // {"m": {"a": 1, "a": 2}}, the inner map a plain one.
+    let dup = [0x81, 0xa1, b'm', 0x82, 0xa1, b'a', 0x01, 0xa1, b'a', 0x02];
+    let typed: Pairs = MsgPack::msgpackr().from_slice(&dup).unwrap();
+    assert_eq!(typed.m, [("a".to_owned(), 1), ("a".to_owned(), 2)]);
+    let typed: MapOf = MsgPack::msgpackr().from_slice(&dup).unwrap();
+    assert_eq!(typed.m, BTreeMap::from([("a".to_owned(), 2)]));
+    // A value of the wrong type names the entry and its place in the pair.
+    let bad = [0x81, 0xa1, b'm', 0x81, 0xa1, b'a', 0xa1, b'b'];
+    let err = MsgPack::msgpackr().from_slice::<Pairs>(&bad).unwrap_err();
+    assert_eq!(err.path(), Some("m.0.1"), "{err}");
+}
+
+#[derive(Deserialize, PartialEq, Debug)]
+struct MapOf {
+    #[serde(with = "polycodec::js::map")]
+    m: BTreeMap<String, u32>,
+}
+
 #[derive(Deserialize, PartialEq, Debug)]
 struct IntPairs {
     #[serde(with = "polycodec::js::map")]

@@ -477,6 +477,30 @@ impl<'de> Deserializer<'de> {
                 sub.payload_done()?;
                 Ok(v)
             }
+            // A plain map (what msgpackr writes for a JS Map, and other writers for a map):
+            // its entries go to the visitor as pairs, straight from the bytes, as the Map
+            // extension's do above. The pairs are the ones the general path (the visitor's
+            // `visit_map`, which reads each value through a `Value`) would collect, in the
+            // same order, repeats included; a key that is not a string, which that path
+            // refuses, is left to the key type. A first key that may be a magic name takes
+            // the general path, which tells magic maps from data.
+            (Magic::Map, _) if matches!(self.peek_marker(), Some(0x80..=0x8f | 0xde | 0xdf)) => {
+                let (at, save) = (self.offset(), self.pos);
+                if let Head::Map(n) = self.head()? {
+                    if !self.key_may_be_magic() {
+                        return self.nested(at, |de| {
+                            visitor.visit_seq(Seq {
+                                de,
+                                left: n,
+                                index: 0,
+                                pairs: true,
+                            })
+                        });
+                    }
+                }
+                self.pos = save;
+                self.any(visitor)
+            }
             _ => self.any(visitor),
         }
     }

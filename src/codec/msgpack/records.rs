@@ -6,6 +6,7 @@
 //! shape (what msgpackr's writer does). Reading, a byte 0x40–0x7f is a record when its id was
 //! defined earlier in the message, and the integer it is otherwise.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// The first record id.
@@ -118,8 +119,54 @@ impl Shapes {
     }
 }
 
-/// The keys of a record, shared by its instances.
-pub(crate) type Keys = Rc<[Box<str>]>;
+/// The keys of a record, shared by its instances, and whether they are all different
+/// (told once per definition, the first time a `Value` is built of it, so that each
+/// instance's object is built without checking; the typed path never asks).
+#[derive(Clone)]
+pub(crate) struct Keys(Rc<KeysInner>);
+
+struct KeysInner {
+    names: Box<[Box<str>]>,
+    unique: Cell<Option<bool>>,
+}
+
+impl Keys {
+    /// The keys of a record definition, in order.
+    pub(crate) fn new(names: Vec<Box<str>>) -> Keys {
+        Keys(Rc::new(KeysInner {
+            names: names.into_boxed_slice(),
+            unique: Cell::new(None),
+        }))
+    }
+
+    /// Whether no key repeats (msgpackr never writes a repeat; a hand-made message may).
+    pub(crate) fn unique(&self) -> bool {
+        if let Some(u) = self.0.unique.get() {
+            return u;
+        }
+        let names = &self.0.names;
+        let u = if names.len() <= 16 {
+            names
+                .iter()
+                .enumerate()
+                .all(|(i, k)| !names[..i].contains(k))
+        } else {
+            let mut sorted: Vec<&str> = names.iter().map(|k| &**k).collect();
+            sorted.sort_unstable();
+            !sorted.windows(2).any(|w| w[0] == w[1])
+        };
+        self.0.unique.set(Some(u));
+        u
+    }
+}
+
+impl std::ops::Deref for Keys {
+    type Target = [Box<str>];
+    #[inline]
+    fn deref(&self) -> &[Box<str>] {
+        &self.0.names
+    }
+}
 
 /// The records a reader has seen defined in this message.
 #[derive(Default)]

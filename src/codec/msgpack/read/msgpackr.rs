@@ -63,23 +63,32 @@ impl<'a> Deserializer<'a> {
     /// A record id defined in this message, or a record definition: read, with its keys.
     /// `None` (nothing read) otherwise; a byte 0x40–0x7f with no record is noted as an
     /// integer.
+    #[inline]
     pub(super) fn record_keys(&mut self) -> Result<Option<Keys>> {
+        // A record id defined earlier (the common case, once per object) in line; the rest
+        // out of line.
+        if let Some(m @ 0x40..=0x7f) = self.peek_marker() {
+            if let Some(keys) = self.records.get(m) {
+                let keys = keys.clone();
+                self.pos += 1;
+                return Ok(Some(keys));
+            }
+        }
+        self.record_definition()
+    }
+
+    /// [`Deserializer::record_keys`] past a defined id: a definition, read; an id with no
+    /// record, noted as an integer.
+    #[inline(never)]
+    fn record_definition(&mut self) -> Result<Option<Keys>> {
         let at = self.offset();
         let m = match self.peek_marker() {
             Some(m) => m,
             None => return Ok(None),
         };
         if let 0x40..=0x7f = m {
-            return Ok(match self.records.get(m) {
-                Some(keys) => {
-                    self.pos += 1;
-                    Some(keys.clone())
-                }
-                None => {
-                    self.records.bare(m, at);
-                    None
-                }
-            });
+            self.records.bare(m, at);
+            return Ok(None);
         }
         if self.b.get(self.pos + 1) != Some(&(ext::RECORD as u8)) {
             return Ok(None);
@@ -119,7 +128,7 @@ impl<'a> Deserializer<'a> {
                 }
             }
         }
-        let keys: Keys = keys.into();
+        let keys = Keys::new(keys);
         if !self.records.define(id, keys.clone()) {
             return Err(Error::data(format!(
                 "msgpackr record {id:#04x} is defined after the same byte was read as the \
@@ -132,6 +141,15 @@ impl<'a> Deserializer<'a> {
 
     /// The values of a record with these keys, as an object.
     pub(super) fn build_record(&mut self, keys: &Keys) -> Result<Value> {
+        if keys.unique() {
+            // No key to look up as the entries go in: each is pushed.
+            let mut entries = Vec::with_capacity(keys.len());
+            for k in keys.iter() {
+                let v = self.build().map_err(|e| e.in_segment(k))?;
+                entries.push((String::from(&**k), v));
+            }
+            return Ok(Value::Object(Object::from_unique_entries(entries)));
+        }
         let mut o = Object::with_capacity(keys.len());
         for k in keys.iter() {
             let v = self.build().map_err(|e| e.in_segment(k))?;
@@ -242,9 +260,7 @@ impl<'a> Deserializer<'a> {
         visitor: V,
     ) -> Result<V::Value> {
         match form {
-            Form::Record(keys) => {
-                self.nested(at, |de| visitor.visit_map(RecordMap { de, keys, next: 0 }))
-            }
+            Form::Record(keys) => self.record(keys, at, visitor),
             Form::Tag(ty) => {
                 let v = self.tagged(ty, at)?;
                 with_value(v, |d| de::Deserializer::deserialize_any(d, visitor))
@@ -257,6 +273,18 @@ impl<'a> Deserializer<'a> {
                 .at_offset(at))
             }
         }
+    }
+
+    /// A record (its id or definition at `at`, read) with these keys: its values to the
+    /// visitor as a map.
+    #[inline]
+    pub(super) fn record<V: Visitor<'a>>(
+        &mut self,
+        keys: Keys,
+        at: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.nested(at, |de| visitor.visit_map(RecordMap { de, keys, next: 0 }))
     }
 
     /// An enum written as a one-key record (`{"Variant": value}` in the msgpackr profile).

@@ -3,7 +3,7 @@
 //! everything else through the reader's general dispatch.
 
 use super::access::Enum;
-use super::{msgpackr, with_value, Deserializer, Head};
+use super::{with_value, Deserializer, Head};
 use crate::value::Value;
 use crate::{Error, Result};
 use serde::de::{self, IntoDeserializer, Visitor};
@@ -200,7 +200,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             Some(0x40..=0x7f | 0xd4) => {
                 let at = self.offset();
                 if let Some(keys) = self.record_keys()? {
-                    return self.typed_form(msgpackr::Form::Record(keys), at, visitor);
+                    return self.record(keys, at, visitor);
                 }
             }
             _ => {}
