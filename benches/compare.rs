@@ -14,6 +14,8 @@
 mod common;
 #[path = "common/load.rs"]
 mod load;
+#[path = "compare/server.rs"]
+mod server;
 #[path = "compare/trpc.rs"]
 mod trpc;
 #[path = "common/trpc_load.rs"]
@@ -302,6 +304,9 @@ const SHAPE_NAMES: [&str; 3] = [
 ];
 
 fn main() {
+    if std::env::args().any(|a| a == server::FLAG) {
+        return server::main();
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     // Rounds alternate the two sides of each comparison; every ratio is reported as its
     // median with the min and max over the rounds.
@@ -356,9 +361,9 @@ fn main() {
 
     // ---- RPC ----
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let polycodec_server = server::Ours::start();
     let (ours, theirs) = rt.block_on(async {
-        let addr = common::serve_demo().await;
-        let ours_url = format!("ws://{addr}/rpc");
+        let ours_url = format!("ws://{}/rpc", polycodec_server.addr);
         let arg = serde_json::to_string(&common::small()).unwrap();
         let d = Duration::from_secs_f64(rpc_secs);
         let runtimes = runtimes(root);
@@ -387,7 +392,14 @@ fn main() {
         (ours, runtimes.into_iter().zip(theirs).collect::<Vec<_>>())
     });
     let trpc_runtimes = runtimes(root);
-    let trpc = rt.block_on(trpc::measure(root, &trpc_runtimes, rounds, rpc_secs));
+    let trpc = rt.block_on(trpc::measure(
+        root,
+        polycodec_server.addr,
+        &trpc_runtimes,
+        rounds,
+        rpc_secs,
+    ));
+    drop(polycodec_server);
     let per_second = |results: &[load::LoadResult]| -> Vec<f64> {
         results.iter().map(load::LoadResult::per_second).collect()
     };
@@ -539,6 +551,7 @@ fn main() {
         md,
         "Legacy kkrpc protocol, JSON mode, `echo(small payload)`, loopback, {rpc_secs} s per measurement; \
          kkrpc runs `benches/compare/kkrpc-server.mjs` (`ws` + `WebSocketServerIO` + `RPCChannel`) under {}. \
+         polycodec serves the demo API in a process of its own, as kkrpc does (`benches/compare/server.rs`). \
          The load client, the server and the runtime share the machine's cores.\n",
         theirs
             .iter()

@@ -71,15 +71,15 @@ async fn one(addr: SocketAddr, ws_path: &str, t: usize, d: Duration, input: &str
 }
 
 /// Run the comparison: `rounds` rounds of `secs` per measurement.
-pub async fn measure(root: &Path, runtimes: &[Runtime], rounds: usize, secs: f64) -> Measured {
-    let rpc = polycodec::rpc::RpcServer::builder(polycodec::rpc::Api::default())
-        .trpc(polycodec::rpc::demo_trpc::contract_router())
-        .build()
-        .unwrap();
-    let app = rpc.trpc_routes("/trpc");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ours_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+/// `ours` is polycodec's server process (`super::server`), serving the contract router on
+/// `/trpc`.
+pub async fn measure(
+    root: &Path,
+    ours_addr: SocketAddr,
+    runtimes: &[Runtime],
+    rounds: usize,
+    secs: f64,
+) -> Measured {
     let input = polycodec::codec::SuperJson::new()
         .to_string(&super::common::small())
         .unwrap();
@@ -141,7 +141,8 @@ pub fn report(m: &Measured, secs: f64, chart: &mut Vec<(String, f64)>) -> String
          loopback, {secs} s per measurement. One load client (`benches/common/trpc_load.rs`, Rust) sends \
          what `wsLink` sends (one request per frame, on one socket) and what `httpBatchLink` sends \
          (`GET /trpc/echo,echo,…?batch=1`, {DEPTH} calls per batch, on one keep-alive connection). \
-         polycodec serves the contract router (`src/rpc/demo_trpc.rs`); the reference is \
+         polycodec serves the contract router (`src/rpc/demo_trpc.rs`) in a process of its own \
+         (`benches/compare/server.rs`); the reference is \
          `js/trpc-reference-server.mjs` (`@trpc/server` 11.25.2, standalone + ws adapters) under {}.\n",
         m.theirs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" and ")
     );
