@@ -210,43 +210,21 @@ fn runtimes(root: &Path) -> Vec<Runtime> {
 
 /// `benches/compare/kkrpc-server.mjs` running under one runtime.
 struct KkrpcServer {
-    child: std::process::Child,
+    _process: server::Process,
     url: String,
 }
 
 impl KkrpcServer {
     fn start(root: &Path, program: &Path) -> Self {
-        let mut child = Command::new(program)
-            .arg(root.join("benches/compare/kkrpc-server.mjs"))
-            .current_dir(root)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the kkrpc server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .trim_start_matches("listening ")
-            .parse()
-            .expect("port");
+        let mut cmd = Command::new(program);
+        cmd.arg(root.join("benches/compare/kkrpc-server.mjs"))
+            .current_dir(root);
+        let (process, line) = server::Process::start(cmd, "the kkrpc server");
+        let port = server::port_of(&line, "the kkrpc server");
         KkrpcServer {
-            child,
+            _process: process,
             url: format!("ws://127.0.0.1:{port}/"),
         }
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for KkrpcServer {
-    /// The runtime process never outlives the comparison, even when it panics.
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -34,9 +34,43 @@ pub fn main() {
     });
 }
 
-/// The server process; killed when dropped.
+/// A server process of a comparison (polycodec's or a JS runtime's): killed, and waited
+/// for, when dropped, even when the comparison panics.
+pub struct Process(std::process::Child);
+
+impl Process {
+    /// Start `cmd` and read the first line it prints (where it listens).
+    pub fn start(mut cmd: Command, what: &str) -> (Process, String) {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (Process(child), line)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The port of a `listening PORT` line.
+pub fn port_of(line: &str, what: &str) -> u16 {
+    line.trim()
+        .trim_start_matches("listening ")
+        .parse()
+        .unwrap_or_else(|_| panic!("no port from {what}: {line:?}"))
+}
+
+/// polycodec's server process.
 pub struct Ours {
-    child: std::process::Child,
+    _process: Process,
     /// Where it listens.
     pub addr: SocketAddr,
 }
@@ -44,31 +78,12 @@ pub struct Ours {
 impl Ours {
     /// Start it and wait for its port.
     pub fn start() -> Ours {
-        let exe = std::env::current_exe().expect("the bench binary's path");
-        let mut child = Command::new(exe)
-            .arg(FLAG)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the polycodec server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .trim_start_matches("listening ")
-            .parse()
-            .unwrap_or_else(|_| panic!("no port from the polycodec server: {line:?}"));
+        let mut cmd = Command::new(std::env::current_exe().expect("the bench binary's path"));
+        cmd.arg(FLAG);
+        let (process, line) = Process::start(cmd, "the polycodec server");
         Ours {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            _process: process,
+            addr: SocketAddr::from(([127, 0, 0, 1], port_of(&line, "the polycodec server"))),
         }
-    }
-}
-
-impl Drop for Ours {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

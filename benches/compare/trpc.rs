@@ -8,10 +8,9 @@ use super::load::LoadResult;
 use super::trpc_load;
 use super::{median, ratios, Runtime, Spread};
 use std::fmt::Write as _;
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// Calls in flight (the issue's shape).
@@ -20,23 +19,17 @@ const TRANSPORTS: [&str; 2] = ["wsLink (WebSocket)", "httpBatchLink (HTTP batche
 
 /// The reference server under one runtime.
 struct Reference {
-    child: std::process::Child,
+    _process: super::server::Process,
     addr: SocketAddr,
 }
 
 impl Reference {
     fn start(root: &Path, program: &Path) -> Reference {
-        let mut child = Command::new(program)
-            .arg(root.join("js/trpc-reference-server.mjs"))
+        let mut cmd = Command::new(program);
+        cmd.arg(root.join("js/trpc-reference-server.mjs"))
             .arg("0")
-            .current_dir(root)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the tRPC reference server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+            .current_dir(root);
+        let (process, line) = super::server::Process::start(cmd, "the tRPC reference server");
         // READY http=http://127.0.0.1:PORT/trpc ws=ws://127.0.0.1:PORT/ws
         let host = line
             .split("http://")
@@ -44,16 +37,9 @@ impl Reference {
             .and_then(|r| r.split('/').next())
             .unwrap_or_else(|| panic!("no READY line: {line:?}"));
         Reference {
-            child,
+            _process: process,
             addr: host.parse().unwrap(),
         }
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
