@@ -17,15 +17,7 @@ async fn serve() -> (SocketAddr, RpcServer) {
 }
 
 async fn serve_router(router: Router) -> (SocketAddr, RpcServer) {
-    let rpc = RpcServer::builder(demo::api())
-        .trpc(router)
-        .build()
-        .unwrap();
-    let app = rpc.trpc_routes("/trpc");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, rpc)
+    crate::serve::serve_trpc(router).await
 }
 
 /// `{"id":null,"error":...}` for a PARSE_ERROR with `message`.

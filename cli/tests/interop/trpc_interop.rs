@@ -6,7 +6,7 @@
 
 use crate::trpc_wire::{http, ws_exchange, HttpReply, Out};
 use polycodec::codec::{Codec, Json};
-use polycodec::rpc::{demo, demo_trpc, RpcServer};
+use polycodec::rpc::demo_trpc;
 use polycodec::Value;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -27,15 +27,7 @@ async fn serve_with_method_override() -> SocketAddr {
 }
 
 async fn serve_router(router: polycodec::rpc::trpc::Router) -> SocketAddr {
-    let rpc = RpcServer::builder(demo::api())
-        .trpc(router)
-        .build()
-        .unwrap();
-    let app = rpc.trpc_routes("/trpc");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    crate::serve::serve_trpc(router).await.0
 }
 
 /// The reference server under node; killed when dropped.
